@@ -1,0 +1,49 @@
+# studio-operator: build, generate, test, run.
+# `make run` and `make test` are the two commands a new user needs (see README.md).
+
+CARGO ?= cargo
+PYTHON ?= python3
+CRD_FILE := crds/studio-operator.io.yaml
+
+.PHONY: all build testenv emulator crds crds-check fmt-check clippy unit e2e pytests test run bench help
+
+all: build
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+build: ## Build the operator and the emulator
+	$(CARGO) build --workspace --bins
+
+testenv: ## Build hack/bin/kube-testenv and hack/bin/kubectl from Go modules (cached)
+	hack/build-testenv.sh
+
+crds: ## Regenerate the CRD YAML from the Rust types
+	$(CARGO) run -q --bin studio-operator -- crd > $(CRD_FILE)
+
+crds-check: ## Fail when crds/ is stale
+	@$(CARGO) run -q --bin studio-operator -- crd > target/crds.check.yaml
+	@diff -u $(CRD_FILE) target/crds.check.yaml > /dev/null || { \
+		echo "crds/ is stale: run 'make crds' and commit the result" >&2; \
+		diff -u $(CRD_FILE) target/crds.check.yaml | head -40 >&2; exit 1; }
+	@echo "crds/ is up to date"
+
+fmt-check: ## cargo fmt --check
+	$(CARGO) fmt --all -- --check
+
+clippy: ## clippy with warnings as errors
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: ## Unit tests (no cluster, no emulator)
+	$(CARGO) test --workspace --lib --bins
+
+e2e: testenv ## End-to-end tests: real kube-apiserver + AWS emulator
+	$(CARGO) test --test e2e -- --test-threads=4
+
+pytests: ## boto3 and moto conformance suites of the emulator
+	hack/aws-emulator/conformance/run.sh
+
+test: fmt-check clippy crds-check unit e2e pytests ## What CI runs
+
+run: testenv ## Run the operator locally against kube-testenv and the AWS emulator
+	hack/run-local.sh

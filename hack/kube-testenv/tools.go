@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package main pins build-only tools in go.mod so that `go mod tidy` keeps
+// them: hack/build-testenv.sh builds kubectl from the same module graph.
+package main
+
+import (
+	_ "k8s.io/kubernetes/cmd/kubectl"
+)

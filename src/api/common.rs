@@ -1,0 +1,78 @@
+//! Types shared by every kind: where in AWS, which domain, what deletion means, and status.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where in AWS a domain lives: the region, and optionally a role to assume for another account.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsTarget {
+    /// AWS region of the domain, for example `eu-central-1`.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$')").message("must be an AWS region name such as us-east-1 or eu-central-1"))]
+    #[schemars(length(max = 32))]
+    pub region: String,
+    /// IAM role to assume (through STS) for every call about this domain, so one operator can
+    /// manage domains in several accounts. Without it the operator's own credentials are used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$')").message("must be an IAM role ARN such as arn:aws:iam::123456789012:role/studio-admin"))]
+    #[schemars(length(max = 2048))]
+    pub role_arn: Option<String>,
+}
+
+/// A reference to a StudioDomain resource.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct DomainRef {
+    /// Name of the StudioDomain resource.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be the name of a StudioDomain resource (lower case letters, digits and '-')"))]
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Namespace of the StudioDomain; defaults to the referring resource's namespace. A domain in
+    /// another namespace must allow the referring namespace in `spec.tenancy.allowedNamespaces`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub namespace: Option<String>,
+}
+
+/// What happens in AWS when the Kubernetes resource is deleted.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum DeletionPolicy {
+    /// Delete the AWS resource (and, in order, what blocks its deletion).
+    #[default]
+    Delete,
+    /// Leave the AWS resource as it is; only the operator's ownership tags are removed.
+    Retain,
+}
+
+/// Condition types, shared by every kind so GitOps tools (kstatus, Argo CD) read them alike.
+pub mod condition_type {
+    /// The resource is what its spec asks for, in AWS and in the cluster.
+    pub const READY: &str = "Ready";
+    /// The operator is working towards the spec (kstatus: InProgress).
+    pub const RECONCILING: &str = "Reconciling";
+    /// The operator cannot make progress without a change by a person (kstatus: Failed).
+    pub const STALLED: &str = "Stalled";
+    /// AWS matches the spec.
+    pub const SYNCED: &str = "Synced";
+    /// The KMS key of the domain is usable: customer managed, enabled, symmetric.
+    pub const KMS_KEY_VALID: &str = "KmsKeyValid";
+    /// An update waits because apps are running.
+    pub const UPDATE_BLOCKED: &str = "UpdateBlocked";
+    /// The domain is being recreated because an immutable setting changed.
+    pub const RECREATING: &str = "Recreating";
+    /// The referenced domain is Ready.
+    pub const DOMAIN_READY: &str = "DomainReady";
+    /// The spec breaks a Guardrail rule.
+    pub const GUARDRAIL_VIOLATION: &str = "GuardrailViolation";
+}
+
+/// The JSON schema override for a condition list: a list-map keyed by `type`, so server-side
+/// apply merges conditions by type.
+pub fn conditions_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut schema = generator.subschema_for::<Vec<Condition>>();
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema
+}

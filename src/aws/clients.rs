@@ -1,0 +1,238 @@
+//! Client construction: one base configuration from the standard AWS chain, and one cached
+//! session per (region, role) so credentials, connections and the account id are reused.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::identity::IdentityCache;
+use aws_config::retry::{RetryConfig, RetryMode};
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sts::config::http::HttpResponse;
+use aws_sdk_sts::error::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::{Mutex, OnceCell};
+
+use super::error::AwsError;
+
+/// Observes every AWS call: `(operation, outcome)` where outcome is `ok` or an
+/// [`AwsError::category`]. Wired to Prometheus by the operator.
+pub type CallObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
+
+/// Session name used when assuming roles (shows up in CloudTrail).
+const SESSION_NAME: &str = "studio-operator";
+/// The SDK retries a little (standard mode); reconcilers requeue with their own backoff on top.
+const MAX_ATTEMPTS: u32 = 3;
+/// A stuck connection must not block a reconciler forever (unless configured otherwise).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Sessions by (region, role ARN).
+type SessionCache = Mutex<HashMap<(String, Option<String>), Arc<AwsSession>>>;
+
+/// Entry point of the adapter: built once at start-up, hands out sessions.
+pub struct AwsClients {
+    base: SdkConfig,
+    observer: Option<CallObserver>,
+    sessions: SessionCache,
+}
+
+impl AwsClients {
+    /// Loads the standard chain: environment (`AWS_ENDPOINT_URL`, `AWS_ACCESS_KEY_ID`, ...),
+    /// profiles, IRSA web identity, EKS Pod Identity, IMDS.
+    pub async fn from_env() -> Self {
+        Self::from_conf(aws_config::defaults(BehaviorVersion::latest()).load().await)
+    }
+
+    /// Uses a ready configuration (tests: endpoint URL, static credentials, region).
+    pub fn from_conf(sdk_config: SdkConfig) -> Self {
+        // AssumeRole needs a time source; a hand-built configuration may lack one.
+        let sdk_config = match sdk_config.time_source() {
+            Some(_) => sdk_config,
+            None => sdk_config
+                .into_builder()
+                .time_source(aws_smithy_async::time::SystemTimeSource::new())
+                .build(),
+        };
+        Self {
+            base: sdk_config,
+            observer: None,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Reports every call of sessions created afterwards to `observer`.
+    pub fn with_call_observer(mut self, observer: CallObserver) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The session for `region`, acting as `role_arn` (assumed through STS) or as the base
+    /// identity. Created on first use and cached; assumed credentials refresh by themselves.
+    pub async fn session(&self, region: &str, role_arn: Option<&str>) -> Result<Arc<AwsSession>, AwsError> {
+        if region.is_empty() {
+            return Err(AwsError::Validation {
+                message: "region must not be empty".into(),
+            });
+        }
+        if let Some(role) = role_arn {
+            check_role_arn(role)?;
+        }
+        let key = (region.to_string(), role_arn.map(str::to_string));
+        let mut sessions = self.sessions.lock().await;
+        if let Some(session) = sessions.get(&key) {
+            return Ok(session.clone());
+        }
+        let session = Arc::new(self.new_session(region, role_arn).await);
+        sessions.insert(key, session.clone());
+        Ok(session)
+    }
+
+    async fn new_session(&self, region: &str, role_arn: Option<&str>) -> AwsSession {
+        let timeouts = self
+            .base
+            .timeout_config()
+            .map(|t| t.to_builder())
+            .unwrap_or_default()
+            .take_unset_from(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                    .operation_timeout(OPERATION_TIMEOUT),
+            )
+            .build();
+        // Keep configured backoff timings, but always standard mode with few attempts.
+        let retry = self
+            .base
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard)
+            .with_retry_mode(RetryMode::Standard)
+            .with_max_attempts(MAX_ATTEMPTS);
+        let mut conf = self
+            .base
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            // Shared by the three clients, so a role is assumed once per session, not per client.
+            .identity_cache(IdentityCache::lazy().build())
+            .build();
+        if let Some(role) = role_arn {
+            // The provider's STS client inherits the base credentials and endpoint override.
+            let provider = AssumeRoleProvider::builder(role)
+                .session_name(SESSION_NAME)
+                .configure(&conf)
+                .build()
+                .await;
+            conf = conf
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider))
+                .build();
+        }
+        AwsSession {
+            sagemaker: aws_sdk_sagemaker::Client::new(&conf),
+            kms: aws_sdk_kms::Client::new(&conf),
+            sts: aws_sdk_sts::Client::new(&conf),
+            region: region.to_string(),
+            role_arn: role_arn.map(str::to_string),
+            account_id: OnceCell::new(),
+            observer: self.observer.clone(),
+        }
+    }
+}
+
+/// Rejects obviously malformed role ARNs before they turn into opaque credential errors.
+fn check_role_arn(arn: &str) -> Result<(), AwsError> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = parts.len() == 6
+        && parts[0] == "arn"
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5].starts_with("role/")
+        && parts[5].len() > "role/".len();
+    if ok {
+        Ok(())
+    } else {
+        Err(AwsError::Validation {
+            message: format!("{arn} is not a valid IAM role ARN"),
+        })
+    }
+}
+
+/// Clients for one region and identity. The operator never sees the SDK clients themselves.
+pub struct AwsSession {
+    pub(super) sagemaker: aws_sdk_sagemaker::Client,
+    pub(super) kms: aws_sdk_kms::Client,
+    sts: aws_sdk_sts::Client,
+    region: String,
+    role_arn: Option<String>,
+    account_id: OnceCell<String>,
+    observer: Option<CallObserver>,
+}
+
+impl AwsSession {
+    /// Region every call of this session goes to.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// The assumed role, if any.
+    pub fn role_arn(&self) -> Option<&str> {
+        self.role_arn.as_deref()
+    }
+
+    /// Account the session acts in (STS GetCallerIdentity, asked once).
+    pub async fn account_id(&self) -> Result<String, AwsError> {
+        self.account_id
+            .get_or_try_init(|| async {
+                let out = self
+                    .call("GetCallerIdentity", self.sts.get_caller_identity().send())
+                    .await?;
+                out.account.ok_or_else(|| AwsError::Other {
+                    code: "MissingAccount".into(),
+                    message: "GetCallerIdentity returned no account".into(),
+                })
+            })
+            .await
+            .cloned()
+    }
+
+    /// Awaits one SDK call, maps its error and reports the outcome to the observer.
+    pub(super) async fn call<T, E>(
+        &self,
+        operation: &'static str,
+        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+    ) -> Result<T, AwsError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let result = request.await.map_err(AwsError::from);
+        if let Some(observe) = &self.observer {
+            observe(operation, result.as_ref().map_or_else(AwsError::category, |_| "ok"));
+        }
+        if let Err(e) = &result {
+            tracing::debug!(operation, region = %self.region, error = %e, "AWS call failed");
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns() {
+        assert!(check_role_arn("arn:aws:iam::210987654321:role/x").is_ok());
+        assert!(check_role_arn("arn:aws-us-gov:iam::210987654321:role/path/x").is_ok());
+        assert!(check_role_arn("arn:aws:iam::21098765432:role/x").is_err());
+        assert!(check_role_arn("arn:aws:iam::210987654321:user/x").is_err());
+        assert!(check_role_arn("arn:aws:iam::210987654321:role/").is_err());
+        assert!(check_role_arn("x").is_err());
+    }
+}

@@ -1,0 +1,11 @@
+//! The AWS adapter: the only code that names AWS SDK types. It maps them to [`model`] and
+//! every SDK error to [`AwsError`].
+
+pub mod clients;
+pub mod error;
+pub mod kms;
+pub mod model;
+pub mod sagemaker;
+
+pub use clients::{AwsClients, AwsSession, CallObserver};
+pub use error::AwsError;

@@ -1,0 +1,301 @@
+//! Our own model of the AWS side. The adapter maps SDK types to and from these; everything else
+//! in the operator speaks only this model.
+//!
+//! Settings structs mirror the SageMaker shapes the operator manages (and nothing it does not),
+//! so "desired" (built from a spec) and "observed" (read from AWS) compare with `==`.
+
+use std::collections::BTreeMap;
+
+/// A KMS key as DescribeKey reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Key id (uuid).
+    pub key_id: String,
+    /// Key ARN.
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`, ...
+    pub key_state: String,
+    /// `Enabled` flag.
+    pub enabled: bool,
+    /// `CUSTOMER` or `AWS`.
+    pub key_manager: String,
+    /// e.g. `SYMMETRIC_DEFAULT`.
+    pub key_spec: String,
+    /// e.g. `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+}
+
+/// Native idle shutdown (`AppLifecycleManagement.IdleSettings`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct IdleSettings {
+    /// `LifecycleManagement`: Some(true) = ENABLED, Some(false) = DISABLED.
+    pub enabled: Option<bool>,
+    /// `IdleTimeoutInMinutes`.
+    pub timeout_minutes: Option<i32>,
+    /// `MinIdleTimeoutInMinutes`.
+    pub min_minutes: Option<i32>,
+    /// `MaxIdleTimeoutInMinutes`.
+    pub max_minutes: Option<i32>,
+}
+
+/// `ResourceSpec` / `DefaultResourceSpec`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceSpec {
+    /// `InstanceType`.
+    pub instance_type: Option<String>,
+    /// `SageMakerImageArn`.
+    pub image_arn: Option<String>,
+    /// `SageMakerImageVersionArn`.
+    pub image_version_arn: Option<String>,
+    /// `LifecycleConfigArn`.
+    pub lifecycle_config_arn: Option<String>,
+}
+
+/// JupyterLab or Code Editor app settings (`JupyterLabAppSettings`, `CodeEditorAppSettings`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// `DefaultResourceSpec`.
+    pub default_resource_spec: Option<ResourceSpec>,
+    /// `LifecycleConfigArns`.
+    pub lifecycle_config_arns: Vec<String>,
+    /// `CodeRepositories[].RepositoryUrl` (JupyterLab only).
+    pub code_repositories: Vec<String>,
+    /// `AppLifecycleManagement.IdleSettings`.
+    pub idle: Option<IdleSettings>,
+}
+
+/// `SharingSettings`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sharing {
+    /// `NotebookOutputOption`: `Allowed` or `Disabled`.
+    pub notebook_output_option: Option<String>,
+    /// `S3OutputPath`.
+    pub s3_output_path: Option<String>,
+    /// `S3KmsKeyId`.
+    pub s3_kms_key_id: Option<String>,
+}
+
+/// EBS sizes of spaces (`SpaceStorageSettings.DefaultEbsStorageSettings`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageDefaults {
+    /// `DefaultEbsVolumeSizeInGb`.
+    pub default_ebs_gb: i32,
+    /// `MaximumEbsVolumeSizeInGb`.
+    pub maximum_ebs_gb: i32,
+}
+
+/// `UserSettings` (domain `DefaultUserSettings` and profile `UserSettings`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserSettings {
+    /// `ExecutionRole`.
+    pub execution_role: Option<String>,
+    /// `SecurityGroups`.
+    pub security_groups: Vec<String>,
+    /// `SharingSettings`.
+    pub sharing: Option<Sharing>,
+    /// `JupyterLabAppSettings`.
+    pub jupyter_lab: Option<AppSettings>,
+    /// `CodeEditorAppSettings`.
+    pub code_editor: Option<AppSettings>,
+    /// `KernelGatewayAppSettings` (only resource spec and lifecycle configs apply).
+    pub kernel_gateway: Option<AppSettings>,
+    /// `SpaceStorageSettings`.
+    pub space_storage: Option<StorageDefaults>,
+}
+
+/// `DefaultSpaceSettings`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpaceDefaults {
+    /// `ExecutionRole`.
+    pub execution_role: Option<String>,
+    /// `SecurityGroups`.
+    pub security_groups: Vec<String>,
+    /// `JupyterLabAppSettings`.
+    pub jupyter_lab: Option<AppSettings>,
+    /// `KernelGatewayAppSettings`.
+    pub kernel_gateway: Option<AppSettings>,
+    /// `SpaceStorageSettings`.
+    pub space_storage: Option<StorageDefaults>,
+}
+
+/// Everything CreateDomain needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainCreate {
+    /// `DomainName`.
+    pub name: String,
+    /// `AuthMode`: `IAM` or `SSO`.
+    pub auth_mode: String,
+    /// `VpcId`.
+    pub vpc_id: String,
+    /// `SubnetIds`.
+    pub subnet_ids: Vec<String>,
+    /// `AppNetworkAccessType`.
+    pub access_type: String,
+    /// `KmsKeyId` (the resolved key ARN).
+    pub kms_key_id: String,
+    /// `DomainSettings.SecurityGroupIds`.
+    pub security_group_ids: Vec<String>,
+    /// `DomainSettings.ExecutionRoleIdentityConfig`: `USER_PROFILE_NAME` or `DISABLED`.
+    pub execution_role_identity: String,
+    /// `TagPropagation`: ENABLED when true.
+    pub tag_propagation: bool,
+    /// `DefaultUserSettings`.
+    pub default_user_settings: UserSettings,
+    /// `DefaultSpaceSettings`.
+    pub default_space_settings: Option<SpaceDefaults>,
+    /// `Tags` (user tags plus ownership tags).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The mutable part of a domain, as UpdateDomain takes it. `None` leaves a member out of the call.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainUpdate {
+    /// `DefaultUserSettings` (sent complete).
+    pub default_user_settings: Option<UserSettings>,
+    /// `DefaultSpaceSettings` (sent complete).
+    pub default_space_settings: Option<SpaceDefaults>,
+    /// `SubnetIds`.
+    pub subnet_ids: Option<Vec<String>>,
+    /// `AppNetworkAccessType` (sent with VpcId and SubnetIds when VpcOnly).
+    pub access_type: Option<String>,
+    /// `VpcId`, only sent together with a VpcOnly access type.
+    pub vpc_id: Option<String>,
+    /// `DomainSettingsForUpdate.SecurityGroupIds`.
+    pub security_group_ids: Option<Vec<String>>,
+    /// `DomainSettingsForUpdate.ExecutionRoleIdentityConfig`.
+    pub execution_role_identity: Option<String>,
+    /// `TagPropagation`.
+    pub tag_propagation: Option<bool>,
+}
+
+impl DomainUpdate {
+    /// Whether the update would send nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &DomainUpdate::default()
+    }
+}
+
+/// What CreateDomain returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CreatedDomain {
+    /// `DomainId`.
+    pub id: String,
+    /// `DomainArn`.
+    pub arn: String,
+    /// `Url`.
+    pub url: String,
+}
+
+/// A domain as DescribeDomain reports it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ObservedDomain {
+    /// `DomainId`.
+    pub id: String,
+    /// `DomainArn`.
+    pub arn: String,
+    /// `DomainName`.
+    pub name: String,
+    /// `Status`.
+    pub status: String,
+    /// `FailureReason`.
+    pub failure_reason: Option<String>,
+    /// `Url`.
+    pub url: Option<String>,
+    /// `HomeEfsFileSystemId`.
+    pub home_efs_file_system_id: Option<String>,
+    /// `AuthMode`.
+    pub auth_mode: String,
+    /// `VpcId`.
+    pub vpc_id: Option<String>,
+    /// `SubnetIds`.
+    pub subnet_ids: Vec<String>,
+    /// `AppNetworkAccessType`.
+    pub access_type: Option<String>,
+    /// `KmsKeyId` as stored.
+    pub kms_key_id: Option<String>,
+    /// `DomainSettings.SecurityGroupIds`.
+    pub security_group_ids: Vec<String>,
+    /// `DomainSettings.ExecutionRoleIdentityConfig`.
+    pub execution_role_identity: Option<String>,
+    /// `TagPropagation` == ENABLED.
+    pub tag_propagation: bool,
+    /// `DefaultUserSettings`.
+    pub default_user_settings: UserSettings,
+    /// `DefaultSpaceSettings`.
+    pub default_space_settings: Option<SpaceDefaults>,
+    /// `LastModifiedTime`, epoch seconds.
+    pub last_modified: Option<f64>,
+}
+
+/// A domain as ListDomains reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainSummary {
+    /// `DomainId`.
+    pub id: String,
+    /// `DomainArn`.
+    pub arn: String,
+    /// `DomainName`.
+    pub name: String,
+    /// `Status`.
+    pub status: String,
+}
+
+/// A user profile or space as the List calls report it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemberSummary {
+    /// `UserProfileName` or `SpaceName`.
+    pub name: String,
+    /// `Status`.
+    pub status: String,
+    /// `LastModifiedTime`, epoch seconds.
+    pub last_modified: Option<f64>,
+    /// For spaces: `OwnershipSettingsSummary.OwnerUserProfileName`.
+    pub owner: Option<String>,
+}
+
+/// A user profile or space as Describe reports it (the fields recreation needs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberDetails {
+    /// `UserProfileName` or `SpaceName`.
+    pub name: String,
+    /// ARN.
+    pub arn: String,
+    /// `Status`.
+    pub status: String,
+    /// `HomeEfsFileSystemUid`.
+    pub home_efs_uid: Option<String>,
+    /// Execution role from its settings.
+    pub execution_role: Option<String>,
+}
+
+/// An app as ListApps reports it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppSummary {
+    /// `AppType`.
+    pub app_type: String,
+    /// `AppName`.
+    pub app_name: String,
+    /// `UserProfileName`, for profile apps.
+    pub user_profile: Option<String>,
+    /// `SpaceName`, for space apps.
+    pub space: Option<String>,
+    /// `Status`.
+    pub status: String,
+    /// `ResourceSpec.InstanceType`.
+    pub instance_type: Option<String>,
+    /// `ResourceSpec.SageMakerImageArn`.
+    pub image_arn: Option<String>,
+    /// `CreationTime`, epoch seconds.
+    pub created: Option<f64>,
+}
+
+impl AppSummary {
+    /// InService or Pending: costs money and blocks some updates.
+    pub fn is_running(&self) -> bool {
+        matches!(self.status.as_str(), "InService" | "Pending")
+    }
+    /// Not yet gone: blocks deletion of its owner.
+    pub fn is_alive(&self) -> bool {
+        !matches!(self.status.as_str(), "Deleted" | "Failed")
+    }
+}

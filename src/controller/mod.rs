@@ -1,0 +1,234 @@
+//! Controllers, one module per kind, each the same pipeline: observe (AWS + cluster) -> plan
+//! (pure) -> act -> report status.
+
+pub mod domain;
+pub mod ownership;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tracing::warn;
+
+use crate::aws::AwsError;
+use crate::aws::clients::AwsClients;
+use crate::metrics::{ErrorLabels, Metrics};
+
+/// Field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "studio-operator";
+/// Finalizer that guards AWS cleanup.
+pub const FINALIZER: &str = "studio-operator.io/cleanup";
+
+/// Settings shared by every controller.
+#[derive(Clone, Debug)]
+pub struct ControllerConfig {
+    /// Cluster id written into ownership tags, so clusters sharing an account keep apart.
+    pub cluster_id: String,
+    /// How often an unchanged resource is compared with AWS.
+    pub resync_interval: Duration,
+    /// How often a resource in transition (Pending, Deleting, ...) is polled.
+    pub poll_interval: Duration,
+    /// Reconciles running at once, per controller.
+    pub concurrency: u16,
+    /// Watch only this namespace (a namespace-scoped installation); all namespaces when `None`.
+    pub namespace: Option<String>,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            cluster_id: "default".into(),
+            resync_interval: Duration::from_secs(300),
+            poll_interval: Duration::from_secs(15),
+            concurrency: 8,
+            namespace: None,
+        }
+    }
+}
+
+/// What every reconcile can reach.
+pub struct Context {
+    /// Kubernetes client.
+    pub client: Client,
+    /// AWS sessions per account and region.
+    pub aws: AwsClients,
+    /// One shared Event recorder, so events aggregate.
+    pub recorder: Recorder,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Settings.
+    pub config: ControllerConfig,
+    /// Consecutive failures per object UID, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for the controllers.
+    pub fn new(client: Client, aws: AwsClients, metrics: Arc<Metrics>, config: ControllerConfig) -> Self {
+        let recorder = Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER));
+        Self {
+            client,
+            aws,
+            recorder,
+            metrics,
+            config,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Publishes an Event about `obj`; failures to publish are logged, never fatal.
+    pub async fn event<K>(&self, obj: &K, type_: EventType, reason: &str, note: String)
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let mut note = note;
+        note.truncate(1000);
+        let event = Event {
+            type_,
+            reason: reason.into(),
+            note: Some(note),
+            action: reason.into(),
+            secondary: None,
+        };
+        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            warn!(%error, reason, "cannot publish event");
+        }
+    }
+
+    /// Forgets the failures of an object after a successful reconcile.
+    pub fn succeeded(&self, uid: &str) {
+        self.failures.lock().expect("failures lock").remove(uid);
+    }
+
+    /// Counts a failure and returns the backoff: 5 s doubling to 5 minutes.
+    pub fn failed(&self, uid: &str, kind: &str, error: &ReconcileError) -> Action {
+        self.metrics
+            .reconcile_errors
+            .get_or_create(&ErrorLabels {
+                kind: kind.into(),
+                reason: error.category(),
+            })
+            .inc();
+        let mut failures = self.failures.lock().expect("failures lock");
+        let count = failures.entry(uid.to_string()).or_insert(0);
+        *count = count.saturating_add(1);
+        let delay = Duration::from_secs(5)
+            .saturating_mul(1 << (*count - 1).min(6))
+            .min(Duration::from_secs(300));
+        Action::requeue(delay)
+    }
+}
+
+/// Errors of a reconcile.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// An AWS call failed.
+    #[error("{0}")]
+    Aws(#[from] AwsError),
+    /// A Kubernetes call failed.
+    #[error("Kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// The object lacks something the API server always sets.
+    #[error("object has no {0}")]
+    MissingField(&'static str),
+}
+
+impl ReconcileError {
+    /// Stable category, used as Event reason and metric label.
+    pub fn category(&self) -> String {
+        match self {
+            ReconcileError::Aws(error) => format!("aws_{}", error.category()),
+            ReconcileError::Kube(_) => "kube".into(),
+            ReconcileError::MissingField(_) => "missing_field".into(),
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// The API of a kind in the watched namespace, or in all namespaces.
+    pub fn watched_api<K>(&self, client: &Client) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+    {
+        match &self.namespace {
+            Some(namespace) => Api::namespaced(client.clone(), namespace),
+            None => Api::all(client.clone()),
+        }
+    }
+}
+
+/// Writes the status with server-side apply (field manager `studio-operator`).
+pub async fn apply_status<K, S>(api: &Api<K>, name: &str, status: &S) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Serialize,
+{
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    api.patch_status(name, &PatchParams::apply(FIELD_MANAGER).force(), &Patch::Apply(&patch))
+        .await?;
+    Ok(())
+}
+
+/// Adds our finalizer (JSON patch that fails if the list changed meanwhile).
+pub async fn add_finalizer<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let patch = if obj.finalizers().is_empty() {
+        serde_json::json!([{"op": "add", "path": "/metadata/finalizers", "value": [FINALIZER]}])
+    } else {
+        serde_json::json!([
+            {"op": "test", "path": "/metadata/finalizers", "value": obj.finalizers()},
+            {"op": "add", "path": "/metadata/finalizers/-", "value": FINALIZER}
+        ])
+    };
+    api.patch(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Json::<()>(serde_json::from_value(patch).expect("valid JSON patch")),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes our finalizer, letting Kubernetes delete the object.
+pub async fn remove_finalizer<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    let Some(index) = obj.finalizers().iter().position(|f| f == FINALIZER) else {
+        return Ok(());
+    };
+    let patch = serde_json::json!([
+        {"op": "test", "path": format!("/metadata/finalizers/{index}"), "value": FINALIZER},
+        {"op": "remove", "path": format!("/metadata/finalizers/{index}")}
+    ]);
+    match api
+        .patch(
+            &obj.name_any(),
+            &PatchParams::default(),
+            &Patch::Json::<()>(serde_json::from_value(patch).expect("valid JSON patch")),
+        )
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// Whether the object carries our finalizer.
+pub fn has_finalizer<K: Resource>(obj: &K) -> bool {
+    obj.finalizers().iter().any(|f| f == FINALIZER)
+}

@@ -1,0 +1,121 @@
+//! Ownership tags: how the operator recognises, after a crash or in a shared account, the AWS
+//! resources it created and which Kubernetes object each belongs to.
+
+use std::collections::BTreeMap;
+
+/// Tag keys of the ownership tags.
+pub const TAG_CLUSTER: &str = "studio-operator.io/cluster";
+/// Namespace of the owning resource.
+pub const TAG_NAMESPACE: &str = "studio-operator.io/namespace";
+/// Name of the owning resource.
+pub const TAG_NAME: &str = "studio-operator.io/name";
+/// UID of the owning resource: the one tag that identifies it for sure.
+pub const TAG_UID: &str = "studio-operator.io/uid";
+
+/// The Kubernetes object an AWS resource belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Cluster id (`--cluster-id`), so two clusters sharing an account keep apart.
+    pub cluster: String,
+    /// Namespace of the owning resource.
+    pub namespace: String,
+    /// Name of the owning resource.
+    pub name: String,
+    /// UID of the owning resource.
+    pub uid: String,
+}
+
+impl Owner {
+    /// The ownership tags to put on a resource.
+    pub fn tags(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (TAG_CLUSTER.to_string(), self.cluster.clone()),
+            (TAG_NAMESPACE.to_string(), self.namespace.clone()),
+            (TAG_NAME.to_string(), self.name.clone()),
+            (TAG_UID.to_string(), self.uid.clone()),
+        ])
+    }
+
+    /// Whether a resource with these tags belongs to this object.
+    pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
+        tags.get(TAG_CLUSTER) == Some(&self.cluster) && tags.get(TAG_UID) == Some(&self.uid)
+    }
+}
+
+/// Whether any studio-operator (of any cluster) manages a resource with these tags.
+pub fn is_managed(tags: &BTreeMap<String, String>) -> bool {
+    tags.contains_key(TAG_UID)
+}
+
+/// Tag keys the operator must never add, change or remove: AWS's and SageMaker's own.
+pub fn is_system_tag(key: &str) -> bool {
+    key.starts_with("aws:") || key.starts_with("sagemaker:")
+}
+
+/// What to add and what to remove so that the resource's tags equal `desired`; system tags are
+/// left alone.
+pub fn tag_changes(
+    desired: &BTreeMap<String, String>,
+    observed: &BTreeMap<String, String>,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let add = desired
+        .iter()
+        .filter(|(k, v)| observed.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let remove = observed
+        .keys()
+        .filter(|k| !is_system_tag(k) && !desired.contains_key(*k))
+        .cloned()
+        .collect();
+    (add, remove)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner() -> Owner {
+        Owner {
+            cluster: "c1".into(),
+            namespace: "ns".into(),
+            name: "d".into(),
+            uid: "u-1".into(),
+        }
+    }
+
+    #[test]
+    fn owner_recognises_its_own_tags_only() {
+        let tags = owner().tags();
+        assert!(owner().owns(&tags));
+        assert!(is_managed(&tags));
+        let other = Owner {
+            uid: "u-2".into(),
+            ..owner()
+        };
+        assert!(!other.owns(&tags));
+        let other_cluster = Owner {
+            cluster: "c2".into(),
+            ..owner()
+        };
+        assert!(!other_cluster.owns(&tags));
+    }
+
+    #[test]
+    fn tag_changes_leave_system_tags_alone() {
+        let desired = BTreeMap::from([
+            ("team".to_string(), "a".to_string()),
+            ("cost".to_string(), "1".to_string()),
+        ]);
+        let observed = BTreeMap::from([
+            ("team".to_string(), "b".to_string()),
+            ("old".to_string(), "x".to_string()),
+            ("sagemaker:domain-arn".to_string(), "arn".to_string()),
+        ]);
+        let (add, remove) = tag_changes(&desired, &observed);
+        assert_eq!(add, desired);
+        assert_eq!(remove, vec!["old".to_string()]);
+        let (add, remove) = tag_changes(&desired, &desired);
+        assert!(add.is_empty() && remove.is_empty());
+    }
+}

@@ -1,0 +1,162 @@
+//! Command line of studio-operator.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use studio_operator::api::StudioDomain;
+use studio_operator::aws::AwsClients;
+use studio_operator::controller::ControllerConfig;
+use studio_operator::runtime::{self, RunOptions};
+use studio_operator::telemetry::{self, LogFormat};
+
+#[derive(Parser)]
+#[command(
+    name = "studio-operator",
+    version,
+    about = "Run Amazon SageMaker AI Studio from Kubernetes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the operator against the cluster of the current kubeconfig (or in-cluster config).
+    Run {
+        /// Address of /healthz, /readyz and /metrics.
+        #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
+        metrics_addr: SocketAddr,
+        /// How often every resource is compared with AWS when nothing changed, e.g. 5m, 90s.
+        #[arg(long, env = "RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+        resync_interval: Duration,
+        /// How often resources in transition (Pending, Deleting, ...) are polled.
+        #[arg(long, env = "POLL_INTERVAL", default_value = "15s", value_parser = parse_duration)]
+        poll_interval: Duration,
+        /// Reconciles running at once per controller.
+        #[arg(long, env = "CONCURRENCY", default_value_t = 8)]
+        concurrency: u16,
+        /// Id of this cluster, written into the ownership tags of every AWS resource, so
+        /// operators of several clusters can share an account.
+        #[arg(long, env = "CLUSTER_ID", default_value = "default")]
+        cluster_id: String,
+        /// Watch only this namespace instead of all namespaces.
+        #[arg(long, env = "WATCH_NAMESPACE")]
+        watch_namespace: Option<String>,
+        /// Log format.
+        #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
+        log_format: LogFormat,
+    },
+    /// Print every CustomResourceDefinition as YAML.
+    Crd,
+    /// Print the copy-and-chown script for the migration plan of a recreated StudioDomain.
+    MigrationPlan {
+        /// The domain as NAMESPACE/NAME.
+        domain: String,
+    },
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration such as 30s, 5m or 1h"))?;
+    match unit {
+        "" | "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        "ms" => Ok(Duration::from_millis(value)),
+        _ => Err(format!("'{text}' is not a duration such as 30s, 5m or 1h")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    studio_operator::install_crypto_provider();
+    match Cli::parse().command {
+        Command::Crd => {
+            print!("{}", studio_operator::api::crds_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::MigrationPlan { domain } => match print_migration_plan(&domain).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run {
+            metrics_addr,
+            resync_interval,
+            poll_interval,
+            concurrency,
+            cluster_id,
+            watch_namespace,
+            log_format,
+        } => {
+            telemetry::init(log_format);
+            let client = match kube::Client::try_default().await {
+                Ok(client) => client,
+                Err(error) => {
+                    tracing::error!(%error, "cannot connect to Kubernetes: set KUBECONFIG or run in a cluster");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let controllers = ControllerConfig {
+                cluster_id,
+                resync_interval,
+                poll_interval,
+                concurrency,
+                namespace: watch_namespace,
+            };
+            let options = RunOptions {
+                metrics_addr,
+                controllers,
+            };
+            let aws = AwsClients::from_env().await;
+            match runtime::run(client, aws, options, shutdown_signal()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    tracing::error!(%error, category = error.category(), "operator stopped");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// Reads a StudioDomain and prints the migration script of its last recreation.
+async fn print_migration_plan(reference: &str) -> Result<(), String> {
+    let (namespace, name) = reference
+        .split_once('/')
+        .ok_or_else(|| format!("'{reference}' is not NAMESPACE/NAME"))?;
+    let client = kube::Client::try_default()
+        .await
+        .map_err(|e| format!("cannot connect to Kubernetes: {e}"))?;
+    let api: kube::Api<StudioDomain> = kube::Api::namespaced(client, namespace);
+    let domain = api
+        .get(name)
+        .await
+        .map_err(|e| format!("cannot read StudioDomain {reference}: {e}"))?;
+    let plan = domain
+        .status
+        .and_then(|s| s.migration_plan)
+        .ok_or_else(|| format!("StudioDomain {reference} has no migration plan: it was never recreated"))?;
+    print!(
+        "{}",
+        studio_operator::migration::render_script(&plan, &domain.spec.aws.region)
+    );
+    Ok(())
+}

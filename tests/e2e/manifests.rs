@@ -1,0 +1,93 @@
+//! Manifests against the real apiserver: every example applies, every invalid fixture is
+//! rejected at `kubectl apply` with the message its `# expect:` lines name.
+
+use crate::support::{TestEnv, TestNamespace, testenv::repo_root, testenv::yaml_files};
+
+#[tokio::test]
+async fn every_example_applies_with_server_side_apply() {
+    let env = TestEnv::get();
+    let client = env.client().await;
+    let namespace = TestNamespace::new(&client, "examples").await;
+    let files = yaml_files(&repo_root().join("examples"));
+    assert!(
+        files.len() >= 4,
+        "examples/ should hold the example manifests, found {files:?}"
+    );
+    for file in files {
+        let out = env.kubectl(&[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "-n",
+            &namespace.name,
+            "-f",
+            file.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{} does not apply: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = env.kubectl(&[
+            "apply",
+            "--server-side",
+            "-n",
+            &namespace.name,
+            "-f",
+            file.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{} does not apply: {}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            stdout.contains("serverside-applied"),
+            "{}: unexpected kubectl output {stdout}",
+            file.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn invalid_manifests_are_rejected_with_their_expected_message() {
+    let env = TestEnv::get();
+    let client = env.client().await;
+    let namespace = TestNamespace::new(&client, "invalid").await;
+    let files = yaml_files(&repo_root().join("tests/fixtures/invalid"));
+    assert!(!files.is_empty());
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let expected: Vec<&str> = text.lines().filter_map(|l| l.strip_prefix("# expect: ")).collect();
+        assert!(!expected.is_empty(), "{} has no `# expect:` line", file.display());
+        let out = env.kubectl(&[
+            "apply",
+            "--server-side",
+            "-n",
+            &namespace.name,
+            "-f",
+            file.to_str().unwrap(),
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() {
+            failures.push(format!("{}: was accepted", file.display()));
+            continue;
+        }
+        for want in expected {
+            if !stderr.contains(want) {
+                failures.push(format!("{}: expected {want:?} in:\n{stderr}", file.display()));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} fixtures failed:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}
