@@ -5,7 +5,7 @@ CARGO ?= cargo
 PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 
-.PHONY: all build testenv emulator crds crds-check fmt-check clippy unit e2e pytests test run bench help
+.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e pytests run-smoke test run help
 
 all: build
 
@@ -43,7 +43,10 @@ e2e: testenv ## End-to-end tests: real kube-apiserver + AWS emulator
 pytests: ## boto3 and moto conformance suites of the emulator
 	hack/aws-emulator/conformance/run.sh
 
-test: fmt-check clippy crds-check unit e2e pytests ## What CI runs
+run-smoke: testenv ## `make run` until the example domain is Ready, then exit
+	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
+
+test: fmt-check clippy crds-check unit e2e pytests run-smoke ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator
 	hack/run-local.sh

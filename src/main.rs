@@ -42,9 +42,9 @@ enum Command {
         /// operators of several clusters can share an account.
         #[arg(long, env = "CLUSTER_ID", default_value = "default")]
         cluster_id: String,
-        /// Watch only this namespace instead of all namespaces.
-        #[arg(long, env = "WATCH_NAMESPACE")]
-        watch_namespace: Option<String>,
+        /// Watch only these namespaces (comma-separated) instead of all namespaces.
+        #[arg(long, env = "WATCH_NAMESPACE", value_delimiter = ',')]
+        watch_namespace: Vec<String>,
         /// Log format.
         #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
         log_format: LogFormat,
@@ -109,7 +109,7 @@ async fn main() -> ExitCode {
                 resync_interval,
                 poll_interval,
                 concurrency,
-                namespace: watch_namespace,
+                namespaces: watch_namespace,
             };
             let options = RunOptions {
                 metrics_addr,

@@ -136,11 +136,20 @@ mod tests {
                 kind: "StudioDomain".into(),
             })
             .inc();
+        metrics
+            .reconcile_duration
+            .get_or_create(&KindLabels {
+                kind: "StudioDomain".into(),
+            })
+            .observe(0.02);
         let text = metrics.encode();
         assert!(
             text.contains("studio_operator_reconciles_total{kind=\"StudioDomain\"} 1"),
             "{text}"
         );
-        assert!(text.contains("# TYPE studio_operator_reconcile_duration_seconds histogram"));
+        assert!(
+            text.contains("# TYPE studio_operator_reconcile_duration_seconds histogram"),
+            "{text}"
+        );
     }
 }

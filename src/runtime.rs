@@ -143,10 +143,25 @@ pub async fn run(
         })?;
     info!(%addr, resync_interval_s = options.controllers.resync_interval.as_secs(), "serving /healthz, /readyz and /metrics");
     let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers));
-    let domains = tokio::spawn(controller::domain::run(ctx.clone(), stopped()));
+    let mut controllers = Vec::new();
+    for scope in ctx.config.scopes() {
+        controllers.push(tokio::spawn(controller::domain::run(
+            ctx.clone(),
+            scope.clone(),
+            stopped(),
+        )));
+        controllers.push(tokio::spawn(controller::profile::run(
+            ctx.clone(),
+            scope.clone(),
+            stopped(),
+        )));
+        controllers.push(tokio::spawn(controller::space::run(ctx.clone(), scope, stopped())));
+    }
     health.set_ready(true);
     serve.await.map_err(|source| RuntimeError::Serve { addr, source })?;
-    let _ = domains.await;
+    for controller in controllers {
+        let _ = controller.await;
+    }
     info!("shut down");
     Ok(())
 }

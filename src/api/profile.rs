@@ -106,6 +106,9 @@ pub struct UserProfileStatus {
     /// Id of the domain the profile lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_id: Option<String>,
+    /// Name of the profile in AWS, as created (a rename recreates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_profile_name: Option<String>,
     /// ARN of the profile.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_profile_arn: Option<String>,

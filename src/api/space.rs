@@ -111,13 +111,10 @@ pub enum SpaceAppType {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]
 pub struct SpaceSettings {
-    /// Default image, instance type and lifecycle configuration.
+    /// Default image, instance type and lifecycle configuration (spaces take one lifecycle
+    /// configuration, `defaultResourceSpec.lifecycleConfigArn`; AWS has no list for spaces).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_resource_spec: Option<ResourceSpec>,
-    /// Lifecycle configurations (`LifecycleConfigArns`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 30))]
-    pub lifecycle_config_arns: Vec<String>,
     /// EBS volume size, 5 to 16384 GiB (`SpaceStorageSettings.EbsStorageSettings`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 5, max = 16384))]
@@ -140,10 +137,6 @@ pub struct CustomFileSystem {
     #[x_kube(validation = Rule::new("self.matches('^fs-[0-9a-f]{8,40}$')").message("must be an EFS id such as fs-0123456789abcdef0"))]
     #[schemars(length(max = 64))]
     pub efs_file_system_id: String,
-    /// Path inside the file system (`FileSystemPath`), default `/`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 256))]
-    pub path: Option<String>,
 }
 
 /// Observed state of a SharedSpace.
@@ -160,6 +153,9 @@ pub struct SharedSpaceStatus {
     /// Id of the domain the space lives in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_id: Option<String>,
+    /// Name of the space in AWS, as created (a rename recreates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_name: Option<String>,
     /// ARN of the space.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space_arn: Option<String>,

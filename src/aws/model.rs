@@ -299,3 +299,87 @@ impl AppSummary {
         !matches!(self.status.as_str(), "Deleted" | "Failed")
     }
 }
+
+/// The IAM Identity Center user of a profile (`SingleSignOnUserIdentifier` / `Value`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SsoUser {
+    /// `SingleSignOnUserIdentifier` (only `UserName` exists).
+    pub identifier: String,
+    /// `SingleSignOnUserValue`.
+    pub value: String,
+}
+
+/// Everything CreateUserProfile needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProfileCreate {
+    /// `UserProfileName`.
+    pub name: String,
+    /// SSO identity, in SSO domains only.
+    pub sso: Option<SsoUser>,
+    /// `UserSettings`.
+    pub settings: UserSettings,
+    /// `Tags` (user tags, ownership tags, `studiouserid`).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A user profile as DescribeUserProfile reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedProfile {
+    /// Name, ARN, status, EFS UID.
+    pub details: MemberDetails,
+    /// `FailureReason`.
+    pub failure_reason: Option<String>,
+    /// `SingleSignOnUserValue`.
+    pub sso_user_value: Option<String>,
+    /// `UserSettings`.
+    pub settings: UserSettings,
+}
+
+/// `SpaceSettings` as the operator manages them (the app type's settings flattened).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpaceSettings {
+    /// `AppType`: `JupyterLab` or `CodeEditor`. Fixed at creation.
+    pub app_type: String,
+    /// `<App>AppSettings.DefaultResourceSpec`.
+    pub default_resource_spec: Option<ResourceSpec>,
+    /// `<App>AppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes`.
+    pub idle_timeout_minutes: Option<i32>,
+    /// `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`.
+    pub ebs_volume_size_gb: Option<i32>,
+    /// `CustomFileSystems[].EFSFileSystem.FileSystemId`.
+    pub efs_file_system_ids: Vec<String>,
+}
+
+/// Everything CreateSpace needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SpaceCreate {
+    /// `SpaceName`.
+    pub name: String,
+    /// `SpaceDisplayName`.
+    pub display_name: Option<String>,
+    /// `OwnershipSettings.OwnerUserProfileName`.
+    pub owner: String,
+    /// `SpaceSharingSettings.SharingType`: `Shared` or `Private`.
+    pub sharing_type: String,
+    /// `SpaceSettings`.
+    pub settings: SpaceSettings,
+    /// `Tags`.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A space as DescribeSpace reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedSpace {
+    /// Name, ARN, status, EFS UID.
+    pub details: MemberDetails,
+    /// `FailureReason`.
+    pub failure_reason: Option<String>,
+    /// `SpaceDisplayName`.
+    pub display_name: Option<String>,
+    /// `OwnershipSettings.OwnerUserProfileName`.
+    pub owner: Option<String>,
+    /// `SpaceSharingSettings.SharingType`.
+    pub sharing_type: Option<String>,
+    /// `SpaceSettings`.
+    pub settings: SpaceSettings,
+}

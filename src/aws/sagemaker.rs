@@ -13,7 +13,8 @@ use super::clients::AwsSession;
 use super::error::AwsError;
 use super::model::{
     AppSettings, AppSummary, CreatedDomain, DomainCreate, DomainSummary, DomainUpdate, IdleSettings, MemberDetails,
-    MemberSummary, ObservedDomain, ResourceSpec, Sharing, SpaceDefaults, StorageDefaults, UserSettings,
+    MemberSummary, ObservedDomain, ObservedProfile, ObservedSpace, ProfileCreate, ResourceSpec, Sharing, SpaceCreate,
+    SpaceDefaults, SpaceSettings, StorageDefaults, UserSettings,
 };
 
 /// Page size of the List calls (the API maximum).
@@ -251,6 +252,11 @@ impl AwsSession {
 
     /// DescribeUserProfile; `None` when it does not exist.
     pub async fn describe_user_profile(&self, domain_id: &str, name: &str) -> Result<Option<MemberDetails>, AwsError> {
+        Ok(self.observe_user_profile(domain_id, name).await?.map(|p| p.details))
+    }
+
+    /// DescribeUserProfile with its settings and identity; `None` when it does not exist.
+    pub async fn observe_user_profile(&self, domain_id: &str, name: &str) -> Result<Option<ObservedProfile>, AwsError> {
         let request = self
             .sagemaker
             .describe_user_profile()
@@ -259,13 +265,51 @@ impl AwsSession {
         let Some(out) = found(self.call("DescribeUserProfile", request.send()).await)? else {
             return Ok(None);
         };
-        Ok(Some(MemberDetails {
-            name: out.user_profile_name.unwrap_or_default(),
-            arn: out.user_profile_arn.unwrap_or_default(),
-            status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            home_efs_uid: out.home_efs_file_system_uid,
-            execution_role: out.user_settings.and_then(|s| s.execution_role),
+        let settings = out.user_settings.map(user_settings_from_sdk).unwrap_or_default();
+        Ok(Some(ObservedProfile {
+            details: MemberDetails {
+                name: out.user_profile_name.unwrap_or_default(),
+                arn: out.user_profile_arn.unwrap_or_default(),
+                status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                home_efs_uid: out.home_efs_file_system_uid,
+                execution_role: settings.execution_role.clone(),
+            },
+            failure_reason: out.failure_reason.filter(|r| !r.is_empty()),
+            sso_user_value: out.single_sign_on_user_value,
+            settings,
         }))
+    }
+
+    /// CreateUserProfile; returns its ARN. The profile starts `Pending`.
+    pub async fn create_user_profile(&self, domain_id: &str, profile: &ProfileCreate) -> Result<String, AwsError> {
+        let request = self
+            .sagemaker
+            .create_user_profile()
+            .domain_id(domain_id)
+            .user_profile_name(&profile.name)
+            .set_single_sign_on_user_identifier(profile.sso.as_ref().map(|s| s.identifier.clone()))
+            .set_single_sign_on_user_value(profile.sso.as_ref().map(|s| s.value.clone()))
+            .user_settings(user_settings_to_sdk(&profile.settings))
+            .set_tags(non_empty(&tags_to_sdk(&profile.tags)));
+        let out = self.call("CreateUserProfile", request.send()).await?;
+        Ok(out.user_profile_arn.unwrap_or_default())
+    }
+
+    /// UpdateUserProfile with complete `UserSettings`.
+    pub async fn update_user_profile(
+        &self,
+        domain_id: &str,
+        name: &str,
+        settings: &UserSettings,
+    ) -> Result<(), AwsError> {
+        let request = self
+            .sagemaker
+            .update_user_profile()
+            .domain_id(domain_id)
+            .user_profile_name(name)
+            .user_settings(user_settings_to_sdk(settings));
+        self.call("UpdateUserProfile", request.send()).await?;
+        Ok(())
     }
 
     /// DeleteUserProfile.
@@ -306,17 +350,75 @@ impl AwsSession {
 
     /// DescribeSpace; `None` when it does not exist. Spaces carry no execution role.
     pub async fn describe_space(&self, domain_id: &str, name: &str) -> Result<Option<MemberDetails>, AwsError> {
+        Ok(self.observe_space(domain_id, name).await?.map(|s| s.details))
+    }
+
+    /// DescribeSpace with its sharing and settings; `None` when it does not exist.
+    pub async fn observe_space(&self, domain_id: &str, name: &str) -> Result<Option<ObservedSpace>, AwsError> {
         let request = self.sagemaker.describe_space().domain_id(domain_id).space_name(name);
         let Some(out) = found(self.call("DescribeSpace", request.send()).await)? else {
             return Ok(None);
         };
-        Ok(Some(MemberDetails {
-            name: out.space_name.unwrap_or_default(),
-            arn: out.space_arn.unwrap_or_default(),
-            status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
-            home_efs_uid: out.home_efs_file_system_uid,
-            execution_role: None,
+        Ok(Some(ObservedSpace {
+            details: MemberDetails {
+                name: out.space_name.unwrap_or_default(),
+                arn: out.space_arn.unwrap_or_default(),
+                status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
+                home_efs_uid: out.home_efs_file_system_uid,
+                execution_role: None,
+            },
+            failure_reason: out.failure_reason.filter(|r| !r.is_empty()),
+            display_name: out.space_display_name,
+            owner: out.ownership_settings.and_then(|o| o.owner_user_profile_name),
+            sharing_type: out
+                .space_sharing_settings
+                .and_then(|s| s.sharing_type)
+                .map(|t| t.as_str().to_string()),
+            settings: out.space_settings.map(space_settings_from_sdk).unwrap_or_default(),
         }))
+    }
+
+    /// CreateSpace; returns its ARN. The space starts `Pending`.
+    pub async fn create_space(&self, domain_id: &str, space: &SpaceCreate) -> Result<String, AwsError> {
+        let request = self
+            .sagemaker
+            .create_space()
+            .domain_id(domain_id)
+            .space_name(&space.name)
+            .set_space_display_name(space.display_name.clone())
+            .ownership_settings(
+                sm::OwnershipSettings::builder()
+                    .owner_user_profile_name(&space.owner)
+                    .build(),
+            )
+            .space_sharing_settings(
+                sm::SpaceSharingSettings::builder()
+                    .sharing_type(sm::SharingType::from(space.sharing_type.as_str()))
+                    .build(),
+            )
+            .space_settings(space_settings_to_sdk(&space.settings, true))
+            .set_tags(non_empty(&tags_to_sdk(&space.tags)));
+        let out = self.call("CreateSpace", request.send()).await?;
+        Ok(out.space_arn.unwrap_or_default())
+    }
+
+    /// UpdateSpace: settings (without the immutable app type) and display name.
+    pub async fn update_space(
+        &self,
+        domain_id: &str,
+        name: &str,
+        display_name: Option<&str>,
+        settings: &SpaceSettings,
+    ) -> Result<(), AwsError> {
+        let request = self
+            .sagemaker
+            .update_space()
+            .domain_id(domain_id)
+            .space_name(name)
+            .set_space_display_name(display_name.map(str::to_string))
+            .space_settings(space_settings_to_sdk(settings, false));
+        self.call("UpdateSpace", request.send()).await?;
+        Ok(())
     }
 
     /// DeleteSpace.
@@ -606,6 +708,78 @@ fn space_defaults_from_sdk(s: sm::DefaultSpaceSettings) -> Option<SpaceDefaults>
     (defaults != SpaceDefaults::default()).then_some(defaults)
 }
 
+/// `SpaceSettings` for Create (`with_app_type`) or Update (AppType cannot be sent). Only the
+/// settings of the space's own app type are sent; members are always complete.
+fn space_settings_to_sdk(s: &SpaceSettings, with_app_type: bool) -> sm::SpaceSettings {
+    let lifecycle = s.idle_timeout_minutes.map(|minutes| {
+        sm::SpaceAppLifecycleManagement::builder()
+            .idle_settings(
+                sm::SpaceIdleSettings::builder()
+                    .idle_timeout_in_minutes(minutes)
+                    .build(),
+            )
+            .build()
+    });
+    let resource_spec = s.default_resource_spec.as_ref().map(resource_spec_to_sdk);
+    let mut builder = sm::SpaceSettings::builder()
+        .set_app_type(with_app_type.then(|| sm::AppType::from(s.app_type.as_str())))
+        .set_space_storage_settings(s.ebs_volume_size_gb.map(|gb| {
+            sm::SpaceStorageSettings::builder()
+                .ebs_storage_settings(sm::EbsStorageSettings::builder().ebs_volume_size_in_gb(gb).build())
+                .build()
+        }))
+        .set_custom_file_systems(Some(
+            s.efs_file_system_ids
+                .iter()
+                .map(|id| sm::CustomFileSystem::EfsFileSystem(sm::EfsFileSystem::builder().file_system_id(id).build()))
+                .collect(),
+        ));
+    builder = if s.app_type == "CodeEditor" {
+        builder.code_editor_app_settings(
+            sm::SpaceCodeEditorAppSettings::builder()
+                .set_default_resource_spec(resource_spec)
+                .set_app_lifecycle_management(lifecycle)
+                .build(),
+        )
+    } else {
+        builder.jupyter_lab_app_settings(
+            sm::SpaceJupyterLabAppSettings::builder()
+                .set_default_resource_spec(resource_spec)
+                .set_app_lifecycle_management(lifecycle)
+                .build(),
+        )
+    };
+    builder.build()
+}
+
+fn space_settings_from_sdk(s: sm::SpaceSettings) -> SpaceSettings {
+    let (resource_spec, lifecycle) = match (s.jupyter_lab_app_settings, s.code_editor_app_settings) {
+        (Some(lab), _) => (lab.default_resource_spec, lab.app_lifecycle_management),
+        (None, Some(editor)) => (editor.default_resource_spec, editor.app_lifecycle_management),
+        (None, None) => (None, None),
+    };
+    SpaceSettings {
+        app_type: s.app_type.map(|t| t.as_str().to_string()).unwrap_or_default(),
+        default_resource_spec: resource_spec.and_then(resource_spec_from_sdk),
+        idle_timeout_minutes: lifecycle
+            .and_then(|l| l.idle_settings)
+            .and_then(|i| i.idle_timeout_in_minutes),
+        ebs_volume_size_gb: s
+            .space_storage_settings
+            .and_then(|st| st.ebs_storage_settings)
+            .and_then(|e| e.ebs_volume_size_in_gb),
+        efs_file_system_ids: s
+            .custom_file_systems
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|fs| match fs {
+                sm::CustomFileSystem::EfsFileSystem(efs) => efs.file_system_id,
+                _ => None,
+            })
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -735,6 +909,25 @@ mod tests {
         let tags = BTreeMap::from([("a".to_string(), "1".to_string()), ("b".to_string(), String::new())]);
         let back: BTreeMap<_, _> = tags_from_sdk(tags_to_sdk(&tags)).collect();
         assert_eq!(back, tags);
+    }
+
+    #[test]
+    fn space_settings_round_trip_for_both_app_types() {
+        for app_type in ["JupyterLab", "CodeEditor"] {
+            let desired = SpaceSettings {
+                app_type: app_type.into(),
+                default_resource_spec: full_app(false, false).default_resource_spec,
+                idle_timeout_minutes: Some(120),
+                ebs_volume_size_gb: Some(20),
+                efs_file_system_ids: vec!["fs-0123456789abcdef0".into()],
+            };
+            assert_eq!(space_settings_from_sdk(space_settings_to_sdk(&desired, true)), desired);
+            assert_eq!(
+                space_settings_to_sdk(&desired, false).app_type,
+                None,
+                "AppType is never updated"
+            );
+        }
     }
 
     #[test]

@@ -2,8 +2,12 @@
 //! (pure) -> act -> report status.
 
 pub mod domain;
+mod members;
 pub mod ownership;
+pub mod profile;
+pub mod reference;
 pub mod settings;
+pub mod space;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,8 +41,8 @@ pub struct ControllerConfig {
     pub poll_interval: Duration,
     /// Reconciles running at once, per controller.
     pub concurrency: u16,
-    /// Watch only this namespace (a namespace-scoped installation); all namespaces when `None`.
-    pub namespace: Option<String>,
+    /// Watch only these namespaces (a namespace-scoped installation); all namespaces when empty.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for ControllerConfig {
@@ -48,7 +52,7 @@ impl Default for ControllerConfig {
             resync_interval: Duration::from_secs(300),
             poll_interval: Duration::from_secs(15),
             concurrency: 8,
-            namespace: None,
+            namespaces: Vec::new(),
         }
     }
 }
@@ -152,15 +156,24 @@ impl ReconcileError {
 }
 
 impl ControllerConfig {
-    /// The API of a kind in the watched namespace, or in all namespaces.
-    pub fn watched_api<K>(&self, client: &Client) -> Api<K>
-    where
-        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
-    {
-        match &self.namespace {
-            Some(namespace) => Api::namespaced(client.clone(), namespace),
-            None => Api::all(client.clone()),
+    /// What each controller instance watches: one namespace each, or (`None`) the whole cluster.
+    pub fn scopes(&self) -> Vec<Option<String>> {
+        if self.namespaces.is_empty() {
+            vec![None]
+        } else {
+            self.namespaces.iter().cloned().map(Some).collect()
         }
+    }
+}
+
+/// The API of a kind in one watched namespace, or in all namespaces.
+pub fn watched_api<K>(client: &Client, scope: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match scope {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
     }
 }
 

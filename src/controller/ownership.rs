@@ -12,6 +12,9 @@ pub const TAG_NAME: &str = "studio-operator.io/name";
 /// UID of the owning resource: the one tag that identifies it for sure.
 pub const TAG_UID: &str = "studio-operator.io/uid";
 
+/// Every ownership tag key: what `deletionPolicy: Retain` removes.
+pub const KEYS: [&str; 4] = [TAG_CLUSTER, TAG_NAMESPACE, TAG_NAME, TAG_UID];
+
 /// The Kubernetes object an AWS resource belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Owner {
@@ -45,6 +48,33 @@ impl Owner {
 /// Whether any studio-operator (of any cluster) manages a resource with these tags.
 pub fn is_managed(tags: &BTreeMap<String, String>) -> bool {
     tags.contains_key(TAG_UID)
+}
+
+/// Who may manage an AWS resource that already exists under the name a resource asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// It carries this object's ownership tags (created by us, perhaps before a crash).
+    Ours,
+    /// It is not managed by any studio-operator and the spec asks to adopt it.
+    Adopt,
+    /// Another Kubernetes object (named `namespace/name`) owns it: the first claim wins.
+    TakenBy(String),
+    /// Nobody manages it and adoption was not asked for: never touch it.
+    Unmanaged,
+}
+
+/// Decides whether `owner` may manage an existing resource with these tags.
+pub fn claim(owner: &Owner, tags: &BTreeMap<String, String>, adopt: bool) -> Claim {
+    if owner.owns(tags) {
+        Claim::Ours
+    } else if is_managed(tags) {
+        let field = |key: &str| tags.get(key).cloned().unwrap_or_else(|| "?".into());
+        Claim::TakenBy(format!("{}/{}", field(TAG_NAMESPACE), field(TAG_NAME)))
+    } else if adopt {
+        Claim::Adopt
+    } else {
+        Claim::Unmanaged
+    }
 }
 
 /// Tag keys the operator must never add, change or remove: AWS's and SageMaker's own.
@@ -99,6 +129,21 @@ mod tests {
             ..owner()
         };
         assert!(!other_cluster.owns(&tags));
+    }
+
+    #[test]
+    fn first_owner_wins_and_unmanaged_resources_need_adoption() {
+        let mine = owner().tags();
+        assert_eq!(claim(&owner(), &mine, false), Claim::Ours);
+        let other = Owner {
+            name: "other".into(),
+            uid: "u-2".into(),
+            ..owner()
+        };
+        assert_eq!(claim(&other, &mine, true), Claim::TakenBy("ns/d".into()));
+        let foreign = BTreeMap::from([("team".to_string(), "x".to_string())]);
+        assert_eq!(claim(&owner(), &foreign, false), Claim::Unmanaged);
+        assert_eq!(claim(&owner(), &foreign, true), Claim::Adopt);
     }
 
     #[test]

@@ -142,9 +142,45 @@ pub fn space_defaults(
     (defaults != model::SpaceDefaults::default()).then_some(defaults)
 }
 
+/// `SpaceSettings` of a space running `app_type` (`JupyterLab` or `CodeEditor`).
+pub fn space_settings(app_type: &str, spec: Option<&api::SpaceSettings>) -> model::SpaceSettings {
+    let spec = spec.cloned().unwrap_or_default();
+    model::SpaceSettings {
+        app_type: app_type.into(),
+        default_resource_spec: resource_spec(spec.default_resource_spec.as_ref()),
+        idle_timeout_minutes: spec.idle_timeout_minutes,
+        ebs_volume_size_gb: spec.ebs_volume_size_gb,
+        efs_file_system_ids: spec
+            .custom_file_systems
+            .iter()
+            .map(|fs| fs.efs_file_system_id.clone())
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn space_settings_carry_the_app_type_and_flatten_file_systems() {
+        let spec = api::SpaceSettings {
+            default_resource_spec: Some(api::ResourceSpec {
+                instance_type: Some("ml.t3.large".into()),
+                ..Default::default()
+            }),
+            ebs_volume_size_gb: Some(20),
+            idle_timeout_minutes: Some(120),
+            custom_file_systems: vec![api::CustomFileSystem {
+                efs_file_system_id: "fs-0123456789abcdef0".into(),
+            }],
+        };
+        let settings = space_settings("CodeEditor", Some(&spec));
+        assert_eq!(settings.app_type, "CodeEditor");
+        assert_eq!(settings.efs_file_system_ids, vec!["fs-0123456789abcdef0".to_string()]);
+        assert_eq!(settings.ebs_volume_size_gb, Some(20));
+        assert_eq!(space_settings("JupyterLab", None).default_resource_spec, None);
+    }
 
     #[test]
     fn domain_idle_reaches_both_app_types() {

@@ -23,22 +23,8 @@ const OTHER_ROLE: &str = "arn:aws:iam::210987654321:role/x";
 
 /// Zero delays: status transitions are visible on the next call.
 async fn emulator() -> Emulator {
-    let zero = Delays {
-        domain_create: 0.0,
-        domain_update: 0.0,
-        domain_delete: 0.0,
-        profile_create: 0.0,
-        profile_update: 0.0,
-        profile_delete: 0.0,
-        space_create: 0.0,
-        space_update: 0.0,
-        space_delete: 0.0,
-        app_create: 0.0,
-        app_delete: 0.0,
-        ..Delays::default()
-    };
     Emulator::start(Config {
-        delays: zero,
+        delays: Delays::uniform(0.0),
         ..Config::default()
     })
     .await

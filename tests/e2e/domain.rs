@@ -181,9 +181,9 @@ async fn domain_with_valid_key_becomes_ready_with_ownership_tags() {
     }
     assert_eq!(s.control().count("CreateDomain", None), 1);
     assert!(!s.events("Created").await.is_empty(), "a Created event");
-    let (code, ready) = scrape(s.operator.metrics_addr, "/readyz").await;
+    let (code, ready) = scrape(s.operator.metrics_addr, "/readyz").await.unwrap();
     assert_eq!((code, ready.as_str()), (200, "ready"));
-    let (_, metrics) = scrape(s.operator.metrics_addr, "/metrics").await;
+    let (_, metrics) = scrape(s.operator.metrics_addr, "/metrics").await.unwrap();
     assert!(
         metrics.contains("studio_operator_aws_calls_total{operation=\"CreateDomain\",outcome=\"ok\"} 1"),
         "{metrics}"

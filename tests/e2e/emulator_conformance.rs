@@ -24,20 +24,7 @@ const OTHER_ACCOUNT: &str = "210987654321";
 /// Delays of zero make transitions visible on the next call.
 fn instant() -> Config {
     Config {
-        delays: Delays {
-            domain_create: 0.0,
-            domain_update: 0.0,
-            domain_delete: 0.0,
-            profile_create: 0.0,
-            profile_update: 0.0,
-            profile_delete: 0.0,
-            space_create: 0.0,
-            space_update: 0.0,
-            space_delete: 0.0,
-            app_create: 0.0,
-            app_delete: 0.0,
-            ..Delays::default()
-        },
+        delays: Delays::uniform(0.0),
         ..Config::default()
     }
 }

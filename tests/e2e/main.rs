@@ -4,6 +4,10 @@
 mod support;
 
 mod aws_adapter;
+mod binary;
 mod domain;
+mod domain_safety;
 mod emulator_conformance;
 mod manifests;
+mod profile;
+mod space;

@@ -32,6 +32,28 @@ pub struct Delays {
     pub deleted_app_retention: f64,
 }
 
+impl Delays {
+    /// Every create, update and delete transition takes `seconds`; health checks and the
+    /// retention of deleted apps keep their defaults. `uniform(0.0)` makes transitions visible
+    /// on the next call.
+    pub fn uniform(seconds: f64) -> Self {
+        Self {
+            domain_create: seconds,
+            domain_update: seconds,
+            domain_delete: seconds,
+            profile_create: seconds,
+            profile_update: seconds,
+            profile_delete: seconds,
+            space_create: seconds,
+            space_update: seconds,
+            space_delete: seconds,
+            app_create: seconds,
+            app_delete: seconds,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Delays {
     fn default() -> Self {
         Self {

@@ -23,15 +23,22 @@ use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, KeyInfo, ObservedDomain};
 use crate::controller::ownership::{self, Owner};
-use crate::controller::{Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer};
+use crate::controller::{
+    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, watched_api,
+};
 use crate::metrics::KindLabels;
 use crate::status::{self, Readiness, Want};
 
 const KIND: &str = "StudioDomain";
 
-/// Runs the StudioDomain controller until `shutdown` resolves.
-pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
-    let api: Api<StudioDomain> = ctx.config.watched_api(&ctx.client);
+/// Runs the StudioDomain controller for one scope (a namespace, or `None` for all) until
+/// `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<StudioDomain> = watched_api(&ctx.client, scope.as_deref());
     let (reader, writer) = reflector::store();
     // Status writes do not bump the generation, so they do not trigger reconciles; deletion and
     // the approval annotation do.
@@ -616,14 +623,7 @@ impl<'a> Pass<'a> {
             return self.release().await;
         };
         if self.spec().deletion_policy == DeletionPolicy::Retain {
-            let keys: Vec<String> = [
-                ownership::TAG_CLUSTER,
-                ownership::TAG_NAMESPACE,
-                ownership::TAG_NAME,
-                ownership::TAG_UID,
-            ]
-            .map(String::from)
-            .to_vec();
+            let keys: Vec<String> = ownership::KEYS.map(String::from).to_vec();
             session.delete_tags(&observed.arn, &keys).await?;
             self.ctx
                 .event(

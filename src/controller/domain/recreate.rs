@@ -10,7 +10,7 @@ use crate::api::condition_type::{RECREATING, SYNCED};
 use crate::api::{MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::ObservedDomain;
-use crate::controller::ReconcileError;
+use crate::controller::{ReconcileError, members};
 use crate::status::Want;
 
 /// The old domain is being emptied and deleted.
@@ -24,17 +24,9 @@ const KIND_SPACE: &str = "Space";
 /// Deletes what blocks the deletion of a domain, one layer at a time: apps, then spaces, then
 /// profiles. Returns what it is waiting for, or `None` when the domain is empty.
 pub async fn empty_domain(session: &AwsSession, domain_id: &str) -> Result<Option<String>, ReconcileError> {
-    let alive: Vec<_> = session
-        .list_apps(domain_id)
-        .await?
-        .into_iter()
-        .filter(|a| a.is_alive())
-        .collect();
-    if !alive.is_empty() {
-        for app in alive.iter().filter(|a| a.status != "Deleting") {
-            session.delete_app(domain_id, app).await?;
-        }
-        return Ok(Some(format!("deleting {} app(s)", alive.len())));
+    let apps = session.list_apps(domain_id).await?;
+    if let Some(progress) = members::delete_apps(session, domain_id, &apps).await? {
+        return Ok(Some(progress));
     }
     let spaces = session.list_spaces(domain_id).await?;
     if !spaces.is_empty() {

@@ -17,21 +17,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// Quick transitions so tests finish in seconds (the clock still runs in real time).
-pub fn fast_delays() -> Delays {
-    Delays {
-        domain_create: 0.5,
-        domain_update: 0.3,
-        domain_delete: 0.3,
-        profile_create: 0.2,
-        profile_update: 0.2,
-        profile_delete: 0.2,
-        space_create: 0.2,
-        space_update: 0.2,
-        space_delete: 0.2,
-        app_create: 0.2,
-        app_delete: 0.2,
-        ..Delays::default()
-    }
+fn fast_delays() -> Delays {
+    Delays::uniform(0.3)
 }
 
 /// Static credentials the emulator maps to its default account.
@@ -72,8 +59,24 @@ impl TestOperator {
         Self::start_with(client, namespace, emulator, Duration::from_secs(3)).await
     }
 
+    /// Starts an emulator with fast delays and an operator watching several namespaces (a
+    /// platform namespace and its tenants).
+    pub async fn start_watching(client: &Client, namespaces: &[&str]) -> TestOperator {
+        let emulator = Emulator::start(EmulatorConfig {
+            delays: fast_delays(),
+            ..Default::default()
+        })
+        .await
+        .expect("start emulator");
+        Self::start_scoped(client, namespaces, emulator, Duration::from_secs(3)).await
+    }
+
     /// Starts an operator against a given emulator with a given resync interval.
     pub async fn start_with(client: &Client, namespace: &str, emulator: Emulator, resync: Duration) -> TestOperator {
+        Self::start_scoped(client, &[namespace], emulator, resync).await
+    }
+
+    async fn start_scoped(client: &Client, namespaces: &[&str], emulator: Emulator, resync: Duration) -> TestOperator {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let metrics_addr = probe.local_addr().unwrap();
         drop(probe);
@@ -84,7 +87,7 @@ impl TestOperator {
                 resync_interval: resync,
                 poll_interval: Duration::from_millis(300),
                 concurrency: 4,
-                namespace: Some(namespace.to_string()),
+                namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
             },
         };
         let aws = AwsClients::from_conf(sdk_config(&emulator.endpoint()));
@@ -118,18 +121,15 @@ impl TestOperator {
     }
 }
 
-/// GET a path of the operator's metrics server, as Prometheus would.
-pub async fn scrape(addr: SocketAddr, path: &str) -> (u16, String) {
+/// GET a path of the operator's metrics server, as Prometheus would: (status code, body).
+pub async fn scrape(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr)
-        .await
-        .expect("connect to the metrics server");
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
     stream
         .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
+        .await?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    stream.read_to_string(&mut response).await?;
     let code = response
         .split_whitespace()
         .nth(1)
@@ -139,5 +139,5 @@ pub async fn scrape(addr: SocketAddr, path: &str) -> (u16, String) {
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
         .unwrap_or_default();
-    (code, body)
+    Ok((code, body))
 }

@@ -1,0 +1,144 @@
+//! What the profile and space controllers share: the conditions of one pass, the trigger
+//! filter, the apps a member runs, and deleting apps and spaces before their owner.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
+use kube::runtime::events::EventType;
+
+use super::Context;
+use crate::api::RunningApp;
+use crate::api::condition_type::{READY, STALLED};
+use crate::aws::model::AppSummary;
+use crate::aws::{AwsError, AwsSession};
+use crate::status::{self, Readiness, Want};
+
+/// The conditions one pass wants to report.
+#[derive(Default)]
+pub struct Report {
+    /// Conditions besides the kstatus trio.
+    pub wanted: Vec<Want>,
+    /// Ready / Reconciling / Stalled.
+    pub readiness: Option<Readiness>,
+}
+
+impl Report {
+    pub fn want(&mut self, want: Want) {
+        self.wanted.push(want);
+    }
+
+    pub fn progressing(&mut self, reason: &str, message: impl Into<String>) {
+        self.readiness = Some(Readiness::Progressing {
+            reason: reason.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn stalled(&mut self, reason: &str, message: impl Into<String>) {
+        self.readiness = Some(Readiness::Stalled {
+            reason: reason.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn ready(&mut self, reason: &str, message: impl Into<String>) {
+        self.readiness = Some(Readiness::Ready {
+            reason: reason.into(),
+            message: message.into(),
+        });
+    }
+
+    /// The merged condition list for `generation`.
+    pub fn conditions(&self, existing: &[Condition], generation: i64) -> Vec<Condition> {
+        let mut wanted = self.wanted.clone();
+        let readiness = self.readiness.clone().unwrap_or(Readiness::Progressing {
+            reason: "Reconciling".into(),
+            message: "reconciling".into(),
+        });
+        wanted.extend(readiness.conditions());
+        status::merge_conditions(existing, &wanted, Some(generation), Timestamp::now())
+    }
+}
+
+/// Events on transitions only: a Warning named after the reason when the resource stalls
+/// (Conflict, ReferenceDenied, ...), a Normal one when it becomes Ready.
+pub async fn publish_transitions<K>(ctx: &Context, obj: &K, before: &[Condition], after: &[Condition])
+where
+    K: Resource<DynamicType = ()>,
+{
+    for transition in status::transitions(before, after) {
+        if transition.type_ == STALLED && transition.status == "True" {
+            ctx.event(obj, EventType::Warning, &transition.reason, transition.message.clone())
+                .await;
+        }
+        if transition.type_ == READY && transition.status == "True" {
+            ctx.event(obj, EventType::Normal, "Ready", transition.message.clone())
+                .await;
+        }
+    }
+}
+
+/// A hash of what should trigger a reconcile: a spec change or deletion, not status writes.
+pub fn spec_or_deletion<K: Resource>(obj: &K) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    obj.meta().generation.hash(&mut hasher);
+    obj.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// The running apps, for status.
+pub fn running_apps<'a>(apps: impl IntoIterator<Item = &'a AppSummary>) -> Vec<RunningApp> {
+    apps.into_iter()
+        .filter(|a| a.is_running())
+        .map(|a| RunningApp {
+            app_type: a.app_type.clone(),
+            app_name: a.app_name.clone(),
+            instance_type: a.instance_type.clone(),
+            since: a
+                .created
+                .and_then(|secs| Timestamp::from_millisecond((secs * 1000.0) as i64).ok())
+                .map(Time),
+        })
+        .collect()
+}
+
+/// Deletes the apps that are still alive; returns what it waits for, or `None` when all are
+/// gone (Deleted or Failed).
+pub async fn delete_apps<'a>(
+    session: &AwsSession,
+    domain_id: &str,
+    apps: impl IntoIterator<Item = &'a AppSummary>,
+) -> Result<Option<String>, AwsError> {
+    let alive: Vec<&AppSummary> = apps.into_iter().filter(|a| a.is_alive()).collect();
+    if alive.is_empty() {
+        return Ok(None);
+    }
+    for app in alive.iter().filter(|a| a.status != "Deleting") {
+        session.delete_app(domain_id, app).await?;
+    }
+    Ok(Some(format!("deleting {} app(s)", alive.len())))
+}
+
+/// Deletes a space after its apps; returns what it waits for, or `None` once it is gone.
+pub async fn delete_space(
+    session: &AwsSession,
+    domain_id: &str,
+    space: &str,
+    apps: &[AppSummary],
+) -> Result<Option<String>, AwsError> {
+    let its_apps = apps.iter().filter(|a| a.space.as_deref() == Some(space));
+    if let Some(progress) = delete_apps(session, domain_id, its_apps).await? {
+        return Ok(Some(format!("space {space}: {progress}")));
+    }
+    match session.describe_space(domain_id, space).await? {
+        None => Ok(None),
+        Some(details) => {
+            if details.status != "Deleting" {
+                session.delete_space(domain_id, space).await?;
+            }
+            Ok(Some(format!("deleting space {space}")))
+        }
+    }
+}

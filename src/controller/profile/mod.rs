@@ -1,0 +1,556 @@
+//! The UserProfile controller: one profile per person in its domain, tagged with the user id,
+//! updated in place, recreated when its identity, name or domain changes, and deleted in order
+//! (apps, then the private spaces nobody else manages, then the profile).
+
+pub mod plan;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, ResourceExt};
+use tracing::{info, instrument, warn};
+
+use super::members::{self, Report};
+use super::reference::{self, DomainTarget, Resolved};
+use crate::api::condition_type::{DOMAIN_READY, SYNCED};
+use crate::api::{DeletionPolicy, SharedSpace, UserProfile, UserProfileStatus};
+use crate::aws::clients::AwsSession;
+use crate::aws::model::ObservedProfile;
+use crate::controller::ownership::{self, Claim, Owner};
+use crate::controller::{
+    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, watched_api,
+};
+use crate::metrics::KindLabels;
+use crate::status::{self, Want};
+
+const KIND: &str = "UserProfile";
+
+/// Runs the UserProfile controller for one scope (a namespace, or `None` for all) until
+/// `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<UserProfile> = watched_api(&ctx.client, scope.as_deref());
+    let (reader, writer) = reflector::store();
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(members::spec_or_deletion, Default::default());
+    Controller::for_stream(changes, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+fn error_policy(profile: Arc<UserProfile>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    warn!(profile = %profile.name_any(), namespace = profile.namespace().unwrap_or_default(), %error, category = %error.category(), "reconcile failed");
+    ctx.failed(&profile.uid().unwrap_or_default(), KIND, error)
+}
+
+#[instrument(skip_all, fields(namespace = %profile.namespace().unwrap_or_default(), name = %profile.name_any()))]
+async fn reconcile(profile: Arc<UserProfile>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let labels = KindLabels { kind: KIND.into() };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let namespace = profile
+        .namespace()
+        .ok_or(ReconcileError::MissingField("metadata.namespace"))?;
+    let api: Api<UserProfile> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut pass = Pass {
+        profile: &profile,
+        ctx: &ctx,
+        api: api.clone(),
+        namespace,
+        status: profile.status.clone().unwrap_or_default(),
+        report: Report::default(),
+        deleted: false,
+    };
+    let result = if profile.metadata.deletion_timestamp.is_some() {
+        pass.cleanup().await
+    } else {
+        if !has_finalizer(profile.as_ref()) {
+            add_finalizer(&api, profile.as_ref()).await?;
+        }
+        pass.apply().await
+    };
+    let result = match result {
+        Ok(action) => {
+            pass.write_status().await?;
+            ctx.succeeded(&profile.uid().unwrap_or_default());
+            Ok(action)
+        }
+        Err(error) => {
+            pass.report
+                .progressing("AwsError", format!("{error} (retrying with backoff)"));
+            if let Err(write_error) = pass.write_status().await {
+                warn!(%write_error, "cannot report the error in status");
+            }
+            Err(error)
+        }
+    };
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// Where the ordered deletion of a profile stands.
+enum Retirement {
+    /// The profile is gone.
+    Gone,
+    /// Apps, spaces or the profile are being deleted.
+    Waiting(String),
+    /// A SharedSpace resource still manages a space the profile owns.
+    Blocked(String),
+}
+
+/// One reconcile of one profile.
+struct Pass<'a> {
+    profile: &'a UserProfile,
+    ctx: &'a Context,
+    api: Api<UserProfile>,
+    namespace: String,
+    status: UserProfileStatus,
+    report: Report,
+    deleted: bool,
+}
+
+impl Pass<'_> {
+    fn owner(&self) -> Owner {
+        Owner {
+            cluster: self.ctx.config.cluster_id.clone(),
+            namespace: self.namespace.clone(),
+            name: self.profile.name_any(),
+            uid: self.profile.uid().unwrap_or_default(),
+        }
+    }
+
+    fn name(&self) -> String {
+        plan::profile_name(&self.profile.spec, &self.profile.name_any())
+    }
+
+    fn generation(&self) -> i64 {
+        self.profile.metadata.generation.unwrap_or_default()
+    }
+
+    fn poll(&self) -> Action {
+        Action::requeue(self.ctx.config.poll_interval)
+    }
+
+    fn resync(&self) -> Action {
+        Action::requeue(self.ctx.config.resync_interval)
+    }
+
+    async fn session(&self, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
+        Ok(self
+            .ctx
+            .aws
+            .session(&target.aws.region, target.aws.role_arn.as_deref())
+            .await?)
+    }
+
+    /// The domain, if the reference may be followed; reports why not otherwise.
+    async fn domain(&mut self) -> Result<Option<DomainTarget>, ReconcileError> {
+        match reference::resolve(&self.ctx.client, &self.namespace, &self.profile.spec.domain_ref).await? {
+            Resolved::NotFound(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone()));
+                self.report.progressing("WaitingForDomain", message);
+                Ok(None)
+            }
+            Resolved::Denied(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone()));
+                self.report.stalled("ReferenceDenied", message);
+                Ok(None)
+            }
+            Resolved::Found(target) => Ok(Some(target)),
+        }
+    }
+
+    async fn apply(&mut self) -> Result<Action, ReconcileError> {
+        let Some(target) = self.domain().await? else {
+            return Ok(self.poll());
+        };
+        let domain_id = match target.ready.clone() {
+            Ok(id) => id,
+            Err(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
+                self.report.progressing("WaitingForDomain", message);
+                return Ok(self.poll());
+            }
+        };
+        self.report.want(Want::true_(
+            DOMAIN_READY,
+            "DomainReady",
+            format!("StudioDomain {} ({domain_id}) is Ready", target.key),
+        ));
+        if let Some((reason, message)) = plan::identity_problem(target.auth_mode, self.profile.spec.sso.as_ref()) {
+            self.report.stalled(reason, message);
+            return Ok(self.resync());
+        }
+        let session = self.session(&target).await?;
+        let name = self.name();
+        if let Some(old) = plan::renamed_from(&self.status, &domain_id, &name) {
+            return self.replace(&session, &domain_id, &old, "userProfileName").await;
+        }
+        let Some(observed) = session.observe_user_profile(&domain_id, &name).await? else {
+            return self.create(&session, &domain_id).await;
+        };
+        let tags = session.list_tags(&observed.details.arn).await?;
+        match ownership::claim(&self.owner(), &tags, self.profile.spec.adopt) {
+            Claim::Ours => {}
+            Claim::Adopt => {
+                self.ctx
+                    .event(
+                        self.profile,
+                        EventType::Normal,
+                        "Adopted",
+                        format!("adopting user profile {name} (spec.adopt)"),
+                    )
+                    .await;
+            }
+            Claim::TakenBy(other) => {
+                self.report.stalled(
+                    "Conflict",
+                    format!("user profile {name} in domain {domain_id} belongs to UserProfile {other}; choose another spec.userProfileName"),
+                );
+                return Ok(self.resync());
+            }
+            Claim::Unmanaged => {
+                self.report.stalled(
+                    "Conflict",
+                    format!("user profile {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over"),
+                );
+                return Ok(self.resync());
+            }
+        }
+        self.record(&domain_id, &observed);
+        match observed.details.status.as_str() {
+            "InService" => {}
+            "Failed" => {
+                let reason = observed
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into());
+                self.report.stalled(
+                    "ProfileFailed",
+                    format!("AWS reports user profile {name} Failed: {reason}; delete the UserProfile to start over"),
+                );
+                return Ok(self.resync());
+            }
+            other => {
+                self.report
+                    .progressing("AwsTransition", format!("user profile {name} is {other}"));
+                return Ok(self.poll());
+            }
+        }
+        let desired_tags = plan::desired_tags(&self.profile.spec, &name, self.owner().tags());
+        let desired = plan::desired_profile(&self.profile.spec, name.clone(), desired_tags.clone());
+        if let Some(reason) = plan::recreation_reasons(&desired, &observed).first() {
+            return self.replace(&session, &domain_id, &name, reason).await;
+        }
+        let apps = session.list_apps(&domain_id).await?;
+        self.status.running_apps = members::running_apps(plan::apps_of(&apps, &name));
+        let mut changed = plan::settings_changes(&desired.settings, &observed.settings);
+        if !changed.is_empty() {
+            session
+                .update_user_profile(&domain_id, &name, &desired.settings)
+                .await?;
+        }
+        let (add, remove) = ownership::tag_changes(&desired_tags, &tags);
+        if !add.is_empty() {
+            session.add_tags(&observed.details.arn, &add).await?;
+        }
+        if !remove.is_empty() {
+            session.delete_tags(&observed.details.arn, &remove).await?;
+        }
+        if !add.is_empty() || !remove.is_empty() {
+            changed.push("tags");
+        }
+        if !changed.is_empty() {
+            self.report_correction(&changed).await;
+            let message = format!("updating {}", changed.join(", "));
+            self.report.want(Want::false_(SYNCED, "Updating", message.clone()));
+            self.report.progressing("Updating", message);
+            return Ok(self.poll());
+        }
+        self.report.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
+        self.report.ready(
+            "InService",
+            format!("user profile {name} is InService in domain {domain_id}"),
+        );
+        Ok(self.resync())
+    }
+
+    fn record(&mut self, domain_id: &str, observed: &ObservedProfile) {
+        self.status.domain_id = Some(domain_id.into());
+        self.status.user_profile_name = Some(observed.details.name.clone());
+        self.status.user_profile_arn = Some(observed.details.arn.clone());
+        self.status.home_efs_file_system_uid = observed.details.home_efs_uid.clone();
+        self.status.aws_status = Some(observed.details.status.clone());
+    }
+
+    /// Creates the profile; in a new domain (the old one was recreated) this is a recreation.
+    async fn create(&mut self, session: &AwsSession, domain_id: &str) -> Result<Action, ReconcileError> {
+        let name = self.name();
+        let tags = plan::desired_tags(&self.profile.spec, &name, self.owner().tags());
+        let desired = plan::desired_profile(&self.profile.spec, name.clone(), tags);
+        let arn = session.create_user_profile(domain_id, &desired).await?;
+        info!(%arn, "created user profile");
+        let previous_domain = self.status.domain_id.replace(domain_id.into());
+        let old_uid = self.status.home_efs_file_system_uid.take();
+        self.status.user_profile_name = Some(name.clone());
+        self.status.user_profile_arn = Some(arn);
+        self.status.aws_status = Some("Pending".into());
+        self.status.running_apps.clear();
+        let (reason, note) = match previous_domain {
+            Some(old) if old != domain_id => (
+                "Recreated",
+                format!(
+                    "recreated user profile {name} in domain {domain_id} (was in {old}, home UID {}); the domain's migration plan lists the home directory to copy",
+                    old_uid.as_deref().unwrap_or("-")
+                ),
+            ),
+            _ => ("Created", format!("created user profile {name} in domain {domain_id}")),
+        };
+        self.ctx.event(self.profile, EventType::Normal, reason, note).await;
+        self.report
+            .progressing("Creating", format!("user profile {name} is being created"));
+        Ok(self.poll())
+    }
+
+    /// Retires the profile `old` (apps, spaces, profile) so that the next pass creates the
+    /// profile the spec asks for.
+    async fn replace(
+        &mut self,
+        session: &AwsSession,
+        domain_id: &str,
+        old: &str,
+        reason: &str,
+    ) -> Result<Action, ReconcileError> {
+        let already_recreating =
+            status::find(&self.status.conditions, SYNCED).is_some_and(|c| c.reason == "Recreating");
+        if !already_recreating {
+            self.ctx
+                .event(
+                    self.profile,
+                    EventType::Normal,
+                    "Recreating",
+                    format!("recreating user profile {old} because {reason} changed: apps, spaces and profile are deleted first"),
+                )
+                .await;
+        }
+        let message = match self.retire(session, domain_id, old).await? {
+            Retirement::Gone => {
+                self.status.user_profile_name = None;
+                self.status.user_profile_arn = None;
+                self.status.aws_status = None;
+                return Ok(Action::requeue(std::time::Duration::from_millis(100)));
+            }
+            Retirement::Waiting(progress) => format!("recreating because {reason} changed: {progress}"),
+            Retirement::Blocked(blocker) => format!("recreation because {reason} changed is blocked: {blocker}"),
+        };
+        self.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
+        self.report.progressing("Recreating", message);
+        Ok(self.poll())
+    }
+
+    /// Ordered deletion: the profile's apps, then the spaces it owns that no SharedSpace
+    /// resource manages (their apps first), then the profile.
+    async fn retire(&self, session: &AwsSession, domain_id: &str, name: &str) -> Result<Retirement, ReconcileError> {
+        let apps = session.list_apps(domain_id).await?;
+        if let Some(progress) = members::delete_apps(session, domain_id, plan::apps_of(&apps, name)).await? {
+            return Ok(Retirement::Waiting(progress));
+        }
+        let owned: Vec<String> = session
+            .list_spaces(domain_id)
+            .await?
+            .into_iter()
+            .filter(|s| s.owner.as_deref() == Some(name))
+            .map(|s| s.name)
+            .collect();
+        let mut progress = Vec::new();
+        for space in &owned {
+            if let Some(manager) = self.space_manager(session, domain_id, space).await? {
+                return Ok(Retirement::Blocked(format!(
+                    "SharedSpace {manager} still manages space {space} owned by user profile {name}; delete it first"
+                )));
+            }
+            if let Some(step) = members::delete_space(session, domain_id, space, &apps).await? {
+                progress.push(step);
+            }
+        }
+        if !progress.is_empty() {
+            return Ok(Retirement::Waiting(progress.join("; ")));
+        }
+        match session.describe_user_profile(domain_id, name).await? {
+            None => Ok(Retirement::Gone),
+            Some(details) => {
+                if details.status != "Deleting" {
+                    session.delete_user_profile(domain_id, name).await?;
+                }
+                Ok(Retirement::Waiting(format!("deleting user profile {name}")))
+            }
+        }
+    }
+
+    /// The SharedSpace resource (`namespace/name`) that manages a space, if one still exists.
+    async fn space_manager(
+        &self,
+        session: &AwsSession,
+        domain_id: &str,
+        space: &str,
+    ) -> Result<Option<String>, ReconcileError> {
+        let Some(details) = session.describe_space(domain_id, space).await? else {
+            return Ok(None);
+        };
+        let tags = session.list_tags(&details.arn).await?;
+        let (Some(namespace), Some(name), Some(uid)) = (
+            tags.get(ownership::TAG_NAMESPACE),
+            tags.get(ownership::TAG_NAME),
+            tags.get(ownership::TAG_UID),
+        ) else {
+            return Ok(None);
+        };
+        if tags.get(ownership::TAG_CLUSTER) != Some(&self.ctx.config.cluster_id) {
+            return Ok(Some(format!("{namespace}/{name} of another cluster")));
+        }
+        let spaces: Api<SharedSpace> = Api::namespaced(self.ctx.client.clone(), namespace);
+        let manager = spaces.get_opt(name).await?;
+        Ok(manager
+            .filter(|s| s.uid().as_ref() == Some(uid))
+            .map(|_| format!("{namespace}/{name}")))
+    }
+
+    /// A spec change since the last pass is an update; otherwise AWS drifted.
+    async fn report_correction(&self, fields: &[&str]) {
+        let spec_changed = self.status.observed_generation != Some(self.generation());
+        let (reason, what) = if spec_changed {
+            ("Updated", "applied spec change to")
+        } else {
+            self.ctx
+                .metrics
+                .drift_corrections
+                .get_or_create(&KindLabels { kind: KIND.into() })
+                .inc();
+            ("DriftCorrected", "corrected drift in")
+        };
+        self.ctx
+            .event(
+                self.profile,
+                EventType::Normal,
+                reason,
+                format!("{what} {}", fields.join(", ")),
+            )
+            .await;
+    }
+
+    async fn write_status(&mut self) -> Result<(), ReconcileError> {
+        if self.deleted {
+            return Ok(());
+        }
+        let before = self
+            .profile
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        self.status.conditions = self.report.conditions(&self.status.conditions, self.generation());
+        self.status.observed_generation = Some(self.generation());
+        members::publish_transitions(self.ctx, self.profile, &before, &self.status.conditions).await;
+        if self.profile.status.as_ref() != Some(&self.status) {
+            apply_status(&self.api, &self.profile.name_any(), &self.status).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletion: nothing is touched that this resource does not own; `Retain` removes only the
+    /// ownership tags; `Delete` retires apps, spaces and the profile in order.
+    async fn cleanup(&mut self) -> Result<Action, ReconcileError> {
+        if !has_finalizer(self.profile) {
+            self.deleted = true;
+            return Ok(Action::await_change());
+        }
+        let Some(domain_id) = self.status.domain_id.clone() else {
+            return self.release().await;
+        };
+        // A missing domain took its members with it; a denied reference never created any.
+        let Resolved::Found(target) =
+            reference::resolve(&self.ctx.client, &self.namespace, &self.profile.spec.domain_ref).await?
+        else {
+            return self.release().await;
+        };
+        let session = self.session(&target).await?;
+        let name = self.status.user_profile_name.clone().unwrap_or_else(|| self.name());
+        let Some(observed) = session.describe_user_profile(&domain_id, &name).await? else {
+            if self.status.aws_status.as_deref() == Some("Deleting") {
+                self.report_deleted(&name, &domain_id).await;
+            }
+            return self.release().await;
+        };
+        let tags = session.list_tags(&observed.arn).await?;
+        if ownership::claim(&self.owner(), &tags, false) != Claim::Ours {
+            return self.release().await;
+        }
+        if self.profile.spec.deletion_policy == DeletionPolicy::Retain {
+            session
+                .delete_tags(&observed.arn, &ownership::KEYS.map(String::from))
+                .await?;
+            self.ctx
+                .event(
+                    self.profile,
+                    EventType::Normal,
+                    "Retained",
+                    format!("user profile {name} left in domain {domain_id} (deletionPolicy Retain)"),
+                )
+                .await;
+            return self.release().await;
+        }
+        match self.retire(&session, &domain_id, &name).await? {
+            Retirement::Gone => {
+                self.report_deleted(&name, &domain_id).await;
+                self.release().await
+            }
+            Retirement::Waiting(progress) => {
+                // Remembered so that the pass which finds the profile gone reports it.
+                self.status.aws_status = Some("Deleting".into());
+                self.report.progressing("Deleting", progress);
+                Ok(self.poll())
+            }
+            Retirement::Blocked(blocker) => {
+                self.report
+                    .stalled("DeletionBlocked", format!("deletion blocked: {blocker}"));
+                Ok(self.poll())
+            }
+        }
+    }
+
+    async fn report_deleted(&self, name: &str, domain_id: &str) {
+        self.ctx
+            .event(
+                self.profile,
+                EventType::Normal,
+                "Deleted",
+                format!("deleted user profile {name} from domain {domain_id}"),
+            )
+            .await;
+    }
+
+    async fn release(&mut self) -> Result<Action, ReconcileError> {
+        remove_finalizer(&self.api, self.profile).await?;
+        self.deleted = true;
+        Ok(Action::await_change())
+    }
+}

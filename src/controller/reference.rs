@@ -1,0 +1,209 @@
+//! Resolution of a `domainRef`, shared by profiles and spaces: find the StudioDomain, check that
+//! its tenancy lets the referring namespace in, and tell whether it is ready to hold members.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::core::{Selector, SelectorExt};
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::condition_type::READY;
+use crate::api::{AuthMode, AwsTarget, DomainRef, StudioDomain};
+use crate::status;
+
+/// What a reference leads to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Resolved {
+    /// No such StudioDomain (yet).
+    NotFound(String),
+    /// The domain exists but does not let the referring namespace use it.
+    Denied(String),
+    /// The domain, ready or not.
+    Found(DomainTarget),
+}
+
+/// What a member needs to know about its domain.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainTarget {
+    /// `namespace/name` of the StudioDomain, for messages.
+    pub key: String,
+    /// Account and region: members live in the domain's account.
+    pub aws: AwsTarget,
+    /// IAM or SSO.
+    pub auth_mode: AuthMode,
+    /// The domain's default execution role for shared spaces.
+    pub space_execution_role: Option<String>,
+    /// The domain id, once the domain is Ready for its current generation; otherwise why not.
+    pub ready: Result<String, String>,
+}
+
+/// Looks the referenced domain up and checks tenancy. Only a cross-namespace reference reads
+/// the referring Namespace (for its labels).
+pub async fn resolve(
+    client: &Client,
+    referrer_namespace: &str,
+    domain_ref: &DomainRef,
+) -> Result<Resolved, kube::Error> {
+    let namespace = domain_ref.namespace.as_deref().unwrap_or(referrer_namespace);
+    let domains: Api<StudioDomain> = Api::namespaced(client.clone(), namespace);
+    let Some(domain) = domains.get_opt(&domain_ref.name).await? else {
+        return Ok(Resolved::NotFound(format!(
+            "StudioDomain {namespace}/{} does not exist",
+            domain_ref.name
+        )));
+    };
+    if namespace != referrer_namespace {
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let labels = namespaces
+            .get_opt(referrer_namespace)
+            .await?
+            .map(|n| n.labels().clone())
+            .unwrap_or_default();
+        if let Err(message) = tenancy_allows(&domain, referrer_namespace, &labels) {
+            return Ok(Resolved::Denied(message));
+        }
+    }
+    Ok(Resolved::Found(target(&domain)))
+}
+
+/// Whether the domain lets a namespace with these labels reference it. The domain's own
+/// namespace is always allowed; without `tenancy` no other is; an empty selector allows all.
+pub fn tenancy_allows(
+    domain: &StudioDomain,
+    referrer_namespace: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<(), String> {
+    let domain_namespace = domain.namespace().unwrap_or_default();
+    if domain_namespace == referrer_namespace {
+        return Ok(());
+    }
+    let denied = |why: &str| {
+        Err(format!(
+            "StudioDomain {domain_namespace}/{} does not allow namespace {referrer_namespace}: {why}; a platform administrator must add it to the domain's spec.tenancy.allowedNamespaces",
+            domain.name_any()
+        ))
+    };
+    let Some(selector) = domain.spec.tenancy.as_ref().and_then(|t| t.allowed_namespaces.clone()) else {
+        return denied("the domain has no spec.tenancy.allowedNamespaces");
+    };
+    match Selector::try_from(selector) {
+        Ok(selector) if selector.matches(labels) => Ok(()),
+        Ok(_) => denied("its labels do not match spec.tenancy.allowedNamespaces"),
+        Err(error) => denied(&format!("spec.tenancy.allowedNamespaces is invalid ({error})")),
+    }
+}
+
+/// The domain as a member sees it: Ready (for its current generation) with an id, or not yet.
+pub fn target(domain: &StudioDomain) -> DomainTarget {
+    let key = format!("{}/{}", domain.namespace().unwrap_or_default(), domain.name_any());
+    let status = domain.status.clone().unwrap_or_default();
+    let ready_condition = status::find(&status.conditions, READY);
+    let current = ready_condition.and_then(|c| c.observed_generation) == domain.metadata.generation;
+    let ready = match (&status.domain_id, ready_condition) {
+        (Some(id), Some(c)) if c.status == "True" && current => Ok(id.clone()),
+        (_, Some(c)) if current => Err(format!("StudioDomain {key} is not ready: {}", c.message)),
+        _ => Err(format!("StudioDomain {key} is not ready yet")),
+    };
+    DomainTarget {
+        key,
+        aws: domain.spec.aws.clone(),
+        auth_mode: domain.spec.auth_mode,
+        space_execution_role: domain
+            .spec
+            .default_space_settings
+            .as_ref()
+            .and_then(|s| s.execution_role.clone()),
+        ready,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, LabelSelector, LabelSelectorRequirement, Time};
+    use k8s_openapi::jiff::Timestamp;
+    use serde_json::json;
+
+    use super::*;
+    use crate::api::{StudioDomainStatus, Tenancy};
+
+    fn domain(tenancy: Option<LabelSelector>) -> StudioDomain {
+        let mut domain: StudioDomain = serde_json::from_value(json!({
+            "apiVersion": "studio-operator.io/v1alpha1",
+            "kind": "StudioDomain",
+            "metadata": {"name": "platform", "namespace": "platform", "generation": 2},
+            "spec": {
+                "aws": {"region": "us-east-1"},
+                "network": {"vpcId": "vpc-0a1b2c3d", "subnetIds": ["subnet-0a1b2c3d"]},
+                "encryption": {"kmsKeyId": "alias/k"},
+                "defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/x"}
+            }
+        }))
+        .unwrap();
+        domain.spec.tenancy = tenancy.map(|s| Tenancy {
+            allowed_namespaces: Some(s),
+        });
+        domain
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn tenant_selector() -> LabelSelector {
+        LabelSelector {
+            match_labels: Some(labels(&[("studio-operator.io/tenant", "true")])),
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: "env".into(),
+                operator: "NotIn".into(),
+                values: Some(vec!["sandbox".into()]),
+            }]),
+        }
+    }
+
+    #[test]
+    fn own_namespace_is_always_allowed_and_others_need_tenancy() {
+        let d = domain(None);
+        assert!(tenancy_allows(&d, "platform", &BTreeMap::new()).is_ok());
+        let denied = tenancy_allows(&d, "team", &labels(&[("studio-operator.io/tenant", "true")])).unwrap_err();
+        assert!(denied.contains("does not allow namespace team"), "{denied}");
+    }
+
+    #[test]
+    fn selector_decides_for_other_namespaces() {
+        let d = domain(Some(tenant_selector()));
+        assert!(tenancy_allows(&d, "team", &labels(&[("studio-operator.io/tenant", "true")])).is_ok());
+        assert!(tenancy_allows(&d, "team", &labels(&[("studio-operator.io/tenant", "false")])).is_err());
+        assert!(
+            tenancy_allows(
+                &d,
+                "team",
+                &labels(&[("studio-operator.io/tenant", "true"), ("env", "sandbox")])
+            )
+            .is_err()
+        );
+        let everyone = domain(Some(LabelSelector::default()));
+        assert!(tenancy_allows(&everyone, "any", &BTreeMap::new()).is_ok());
+    }
+
+    #[test]
+    fn ready_only_for_the_current_generation_with_an_id() {
+        let mut d = domain(None);
+        assert!(target(&d).ready.is_err());
+        let ready = |generation| Condition {
+            type_: READY.into(),
+            status: "True".into(),
+            reason: "InService".into(),
+            message: "ok".into(),
+            observed_generation: Some(generation),
+            last_transition_time: Time(Timestamp::UNIX_EPOCH),
+        };
+        d.status = Some(StudioDomainStatus {
+            domain_id: Some("d-1".into()),
+            conditions: vec![ready(1)],
+            ..Default::default()
+        });
+        assert!(target(&d).ready.is_err(), "a stale Ready does not count");
+        d.status.as_mut().unwrap().conditions = vec![ready(2)];
+        assert_eq!(target(&d).ready, Ok("d-1".into()));
+    }
+}

@@ -1,0 +1,496 @@
+//! The SharedSpace controller: a shared or private space in its domain, updated in place where
+//! AWS allows it, recreated when its owner, sharing or app type changes, and deleted after its
+//! apps.
+
+pub mod plan;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::events::EventType;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Api, ResourceExt};
+use tracing::{info, instrument, warn};
+
+use super::members::{self, Report};
+use super::reference::{self, DomainTarget, Resolved};
+use crate::api::condition_type::{DOMAIN_READY, SYNCED};
+use crate::api::{DeletionPolicy, SharedSpace, SharedSpaceStatus};
+use crate::aws::clients::AwsSession;
+use crate::aws::model::ObservedSpace;
+use crate::controller::ownership::{self, Claim, Owner};
+use crate::controller::{
+    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, watched_api,
+};
+use crate::metrics::KindLabels;
+use crate::status::{self, Want};
+
+const KIND: &str = "SharedSpace";
+
+/// Runs the SharedSpace controller for one scope (a namespace, or `None` for all) until
+/// `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let api: Api<SharedSpace> = watched_api(&ctx.client, scope.as_deref());
+    let (reader, writer) = reflector::store();
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(members::spec_or_deletion, Default::default());
+    Controller::for_stream(changes, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+fn error_policy(space: Arc<SharedSpace>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    warn!(space = %space.name_any(), namespace = space.namespace().unwrap_or_default(), %error, category = %error.category(), "reconcile failed");
+    ctx.failed(&space.uid().unwrap_or_default(), KIND, error)
+}
+
+#[instrument(skip_all, fields(namespace = %space.namespace().unwrap_or_default(), name = %space.name_any()))]
+async fn reconcile(space: Arc<SharedSpace>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = Instant::now();
+    let labels = KindLabels { kind: KIND.into() };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let namespace = space
+        .namespace()
+        .ok_or(ReconcileError::MissingField("metadata.namespace"))?;
+    let api: Api<SharedSpace> = Api::namespaced(ctx.client.clone(), &namespace);
+    let mut pass = Pass {
+        space: &space,
+        ctx: &ctx,
+        api: api.clone(),
+        namespace,
+        status: space.status.clone().unwrap_or_default(),
+        report: Report::default(),
+        deleted: false,
+    };
+    let result = if space.metadata.deletion_timestamp.is_some() {
+        pass.cleanup().await
+    } else {
+        if !has_finalizer(space.as_ref()) {
+            add_finalizer(&api, space.as_ref()).await?;
+        }
+        pass.apply().await
+    };
+    let result = match result {
+        Ok(action) => {
+            pass.write_status().await?;
+            ctx.succeeded(&space.uid().unwrap_or_default());
+            Ok(action)
+        }
+        Err(error) => {
+            pass.report
+                .progressing("AwsError", format!("{error} (retrying with backoff)"));
+            if let Err(write_error) = pass.write_status().await {
+                warn!(%write_error, "cannot report the error in status");
+            }
+            Err(error)
+        }
+    };
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
+/// One reconcile of one space.
+struct Pass<'a> {
+    space: &'a SharedSpace,
+    ctx: &'a Context,
+    api: Api<SharedSpace>,
+    namespace: String,
+    status: SharedSpaceStatus,
+    report: Report,
+    deleted: bool,
+}
+
+impl Pass<'_> {
+    fn owner(&self) -> Owner {
+        Owner {
+            cluster: self.ctx.config.cluster_id.clone(),
+            namespace: self.namespace.clone(),
+            name: self.space.name_any(),
+            uid: self.space.uid().unwrap_or_default(),
+        }
+    }
+
+    fn name(&self) -> String {
+        plan::space_name(&self.space.spec, &self.space.name_any())
+    }
+
+    fn generation(&self) -> i64 {
+        self.space.metadata.generation.unwrap_or_default()
+    }
+
+    fn poll(&self) -> Action {
+        Action::requeue(self.ctx.config.poll_interval)
+    }
+
+    fn resync(&self) -> Action {
+        Action::requeue(self.ctx.config.resync_interval)
+    }
+
+    async fn session(&self, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
+        Ok(self
+            .ctx
+            .aws
+            .session(&target.aws.region, target.aws.role_arn.as_deref())
+            .await?)
+    }
+
+    async fn apply(&mut self) -> Result<Action, ReconcileError> {
+        let target = match reference::resolve(&self.ctx.client, &self.namespace, &self.space.spec.domain_ref).await? {
+            Resolved::NotFound(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone()));
+                self.report.progressing("WaitingForDomain", message);
+                return Ok(self.poll());
+            }
+            Resolved::Denied(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone()));
+                self.report.stalled("ReferenceDenied", message);
+                return Ok(self.poll());
+            }
+            Resolved::Found(target) => target,
+        };
+        let domain_id = match target.ready.clone() {
+            Ok(id) => id,
+            Err(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
+                self.report.progressing("WaitingForDomain", message);
+                return Ok(self.poll());
+            }
+        };
+        self.report.want(Want::true_(
+            DOMAIN_READY,
+            "DomainReady",
+            format!("StudioDomain {} ({domain_id}) is Ready", target.key),
+        ));
+        if let Some((reason, message)) =
+            plan::creation_problem(&self.space.spec, target.space_execution_role.as_deref())
+        {
+            self.report.stalled(reason, message);
+            return Ok(self.resync());
+        }
+        let session = self.session(&target).await?;
+        let name = self.name();
+        if let Some(old) = self.renamed_from(&domain_id, &name) {
+            return self.replace(&session, &domain_id, &old, "spaceName").await;
+        }
+        let Some(observed) = session.observe_space(&domain_id, &name).await? else {
+            return self.create(&session, &domain_id).await;
+        };
+        let tags = session.list_tags(&observed.details.arn).await?;
+        match ownership::claim(&self.owner(), &tags, self.space.spec.adopt) {
+            Claim::Ours => {}
+            Claim::Adopt => {
+                self.ctx
+                    .event(
+                        self.space,
+                        EventType::Normal,
+                        "Adopted",
+                        format!("adopting space {name} (spec.adopt)"),
+                    )
+                    .await;
+            }
+            Claim::TakenBy(other) => {
+                self.report.stalled(
+                    "Conflict",
+                    format!("space {name} in domain {domain_id} belongs to SharedSpace {other}; choose another spec.spaceName"),
+                );
+                return Ok(self.resync());
+            }
+            Claim::Unmanaged => {
+                self.report.stalled(
+                    "Conflict",
+                    format!("space {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over"),
+                );
+                return Ok(self.resync());
+            }
+        }
+        self.record(&domain_id, &observed);
+        match observed.details.status.as_str() {
+            "InService" => {}
+            "Failed" => {
+                let reason = observed
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into());
+                self.report.stalled(
+                    "SpaceFailed",
+                    format!("AWS reports space {name} Failed: {reason}; delete the SharedSpace to start over"),
+                );
+                return Ok(self.resync());
+            }
+            other => {
+                self.report
+                    .progressing("AwsTransition", format!("space {name} is {other}"));
+                return Ok(self.poll());
+            }
+        }
+        let desired_tags = plan::desired_tags(&self.space.spec, self.owner().tags());
+        let desired = plan::desired_space(&self.space.spec, name.clone(), desired_tags.clone());
+        let immutable = plan::immutable_changes(&desired, &observed);
+        if !immutable.is_empty() {
+            return self.replace(&session, &domain_id, &name, &immutable.join(", ")).await;
+        }
+        let apps = session.list_apps(&domain_id).await?;
+        self.status.running_apps = members::running_apps(plan::apps_of(&apps, &name));
+        let mut changed = plan::mutable_changes(&desired, &observed);
+        if !changed.is_empty() {
+            session
+                .update_space(&domain_id, &name, desired.display_name.as_deref(), &desired.settings)
+                .await?;
+        }
+        let (add, remove) = ownership::tag_changes(&desired_tags, &tags);
+        if !add.is_empty() {
+            session.add_tags(&observed.details.arn, &add).await?;
+        }
+        if !remove.is_empty() {
+            session.delete_tags(&observed.details.arn, &remove).await?;
+        }
+        if !add.is_empty() || !remove.is_empty() {
+            changed.push("tags");
+        }
+        if !changed.is_empty() {
+            self.report_correction(&changed).await;
+            let message = format!("updating {}", changed.join(", "));
+            self.report.want(Want::false_(SYNCED, "Updating", message.clone()));
+            self.report.progressing("Updating", message);
+            return Ok(self.poll());
+        }
+        self.report.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
+        self.report
+            .ready("InService", format!("space {name} is InService in domain {domain_id}"));
+        Ok(self.resync())
+    }
+
+    /// The name of a space this resource created under another name in the same domain.
+    fn renamed_from(&self, domain_id: &str, name: &str) -> Option<String> {
+        match (&self.status.space_name, &self.status.domain_id) {
+            (Some(old), Some(id)) if id == domain_id && old != name => Some(old.clone()),
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, domain_id: &str, observed: &ObservedSpace) {
+        self.status.domain_id = Some(domain_id.into());
+        self.status.space_name = Some(observed.details.name.clone());
+        self.status.space_arn = Some(observed.details.arn.clone());
+        self.status.home_efs_file_system_uid = observed.details.home_efs_uid.clone();
+        self.status.aws_status = Some(observed.details.status.clone());
+    }
+
+    /// Creates the space once its owner profile is InService; in a new domain (the old one was
+    /// recreated) this is a recreation.
+    async fn create(&mut self, session: &AwsSession, domain_id: &str) -> Result<Action, ReconcileError> {
+        let name = self.name();
+        let desired = plan::desired_space(
+            &self.space.spec,
+            name.clone(),
+            plan::desired_tags(&self.space.spec, self.owner().tags()),
+        );
+        let owner_ready = session
+            .describe_user_profile(domain_id, &desired.owner)
+            .await?
+            .is_some_and(|p| p.status == "InService");
+        if !owner_ready {
+            self.report.progressing(
+                "WaitingForOwner",
+                format!(
+                    "user profile {} (sharing.ownerProfile) is not InService in domain {domain_id} yet",
+                    desired.owner
+                ),
+            );
+            return Ok(self.poll());
+        }
+        let arn = session.create_space(domain_id, &desired).await?;
+        info!(%arn, "created space");
+        let previous_domain = self.status.domain_id.replace(domain_id.into());
+        let old_uid = self.status.home_efs_file_system_uid.take();
+        self.status.space_name = Some(name.clone());
+        self.status.space_arn = Some(arn);
+        self.status.aws_status = Some("Pending".into());
+        self.status.running_apps.clear();
+        let (reason, note) = match previous_domain {
+            Some(old) if old != domain_id => (
+                "Recreated",
+                format!(
+                    "recreated space {name} in domain {domain_id} (was in {old}, UID {}); the domain's migration plan lists the directory to copy",
+                    old_uid.as_deref().unwrap_or("-")
+                ),
+            ),
+            _ => ("Created", format!("created space {name} in domain {domain_id}")),
+        };
+        self.ctx.event(self.space, EventType::Normal, reason, note).await;
+        self.report
+            .progressing("Creating", format!("space {name} is being created"));
+        Ok(self.poll())
+    }
+
+    /// Deletes the space `old` (apps first) so that the next pass creates the one the spec asks for.
+    async fn replace(
+        &mut self,
+        session: &AwsSession,
+        domain_id: &str,
+        old: &str,
+        reason: &str,
+    ) -> Result<Action, ReconcileError> {
+        let already_recreating =
+            status::find(&self.status.conditions, SYNCED).is_some_and(|c| c.reason == "Recreating");
+        if !already_recreating {
+            self.ctx
+                .event(
+                    self.space,
+                    EventType::Normal,
+                    "Recreating",
+                    format!("recreating space {old} because {reason} cannot change in AWS; its apps are deleted first"),
+                )
+                .await;
+        }
+        let apps = session.list_apps(domain_id).await?;
+        match members::delete_space(session, domain_id, old, &apps).await? {
+            None => {
+                self.status.space_name = None;
+                self.status.space_arn = None;
+                self.status.aws_status = None;
+                Ok(Action::requeue(std::time::Duration::from_millis(100)))
+            }
+            Some(progress) => {
+                let message = format!("recreating because {reason} changed: {progress}");
+                self.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
+                self.report.progressing("Recreating", message);
+                Ok(self.poll())
+            }
+        }
+    }
+
+    /// A spec change since the last pass is an update; otherwise AWS drifted.
+    async fn report_correction(&self, fields: &[&str]) {
+        let spec_changed = self.status.observed_generation != Some(self.generation());
+        let (reason, what) = if spec_changed {
+            ("Updated", "applied spec change to")
+        } else {
+            self.ctx
+                .metrics
+                .drift_corrections
+                .get_or_create(&KindLabels { kind: KIND.into() })
+                .inc();
+            ("DriftCorrected", "corrected drift in")
+        };
+        self.ctx
+            .event(
+                self.space,
+                EventType::Normal,
+                reason,
+                format!("{what} {}", fields.join(", ")),
+            )
+            .await;
+    }
+
+    async fn write_status(&mut self) -> Result<(), ReconcileError> {
+        if self.deleted {
+            return Ok(());
+        }
+        let before = self
+            .space
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        self.status.conditions = self.report.conditions(&self.status.conditions, self.generation());
+        self.status.observed_generation = Some(self.generation());
+        members::publish_transitions(self.ctx, self.space, &before, &self.status.conditions).await;
+        if self.space.status.as_ref() != Some(&self.status) {
+            apply_status(&self.api, &self.space.name_any(), &self.status).await?;
+        }
+        Ok(())
+    }
+
+    /// Deletion: nothing is touched that this resource does not own; `Retain` removes only the
+    /// ownership tags; `Delete` deletes the apps, then the space.
+    async fn cleanup(&mut self) -> Result<Action, ReconcileError> {
+        if !has_finalizer(self.space) {
+            self.deleted = true;
+            return Ok(Action::await_change());
+        }
+        let Some(domain_id) = self.status.domain_id.clone() else {
+            return self.release().await;
+        };
+        // A missing domain took its members with it; a denied reference never created any.
+        let Resolved::Found(target) =
+            reference::resolve(&self.ctx.client, &self.namespace, &self.space.spec.domain_ref).await?
+        else {
+            return self.release().await;
+        };
+        let session = self.session(&target).await?;
+        let name = self.status.space_name.clone().unwrap_or_else(|| self.name());
+        let Some(observed) = session.describe_space(&domain_id, &name).await? else {
+            if self.status.aws_status.as_deref() == Some("Deleting") {
+                self.report_deleted(&name, &domain_id).await;
+            }
+            return self.release().await;
+        };
+        let tags = session.list_tags(&observed.arn).await?;
+        if ownership::claim(&self.owner(), &tags, false) != Claim::Ours {
+            return self.release().await;
+        }
+        if self.space.spec.deletion_policy == DeletionPolicy::Retain {
+            session
+                .delete_tags(&observed.arn, &ownership::KEYS.map(String::from))
+                .await?;
+            self.ctx
+                .event(
+                    self.space,
+                    EventType::Normal,
+                    "Retained",
+                    format!("space {name} left in domain {domain_id} (deletionPolicy Retain)"),
+                )
+                .await;
+            return self.release().await;
+        }
+        let apps = session.list_apps(&domain_id).await?;
+        match members::delete_space(&session, &domain_id, &name, &apps).await? {
+            None => {
+                self.report_deleted(&name, &domain_id).await;
+                self.release().await
+            }
+            Some(progress) => {
+                // Remembered so that the pass which finds the space gone reports it.
+                self.status.aws_status = Some("Deleting".into());
+                self.report.progressing("Deleting", progress);
+                Ok(self.poll())
+            }
+        }
+    }
+
+    async fn report_deleted(&self, name: &str, domain_id: &str) {
+        self.ctx
+            .event(
+                self.space,
+                EventType::Normal,
+                "Deleted",
+                format!("deleted space {name} from domain {domain_id}"),
+            )
+            .await;
+    }
+
+    async fn release(&mut self) -> Result<Action, ReconcileError> {
+        remove_finalizer(&self.api, self.space).await?;
+        self.deleted = true;
+        Ok(Action::await_change())
+    }
+}
