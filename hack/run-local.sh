@@ -2,9 +2,9 @@
 # `make run`: the operator's main job on the embedded defaults. Starts a real kube-apiserver
 # (hack/bin/kube-testenv), the AWS emulator (hack/aws-emulator) with a customer managed KMS key
 # named alias/studio-domain, installs the CRDs, applies examples/, runs the operator against both
-# and prints `kubectl get studio -o wide` as the domain becomes Ready. Ctrl-C stops everything.
+# and prints `kubectl get studio -A -o wide` until every example is Ready. Ctrl-C stops everything.
 #
-# RUN_ONCE=1 exits once the example domain is Ready (used by `make test` as a smoke test).
+# RUN_ONCE=1 exits once every example is Ready (used by `make test` as a smoke test).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -65,29 +65,34 @@ target/debug/studio-operator run --log-format text --metrics-addr "$metrics" --r
   --cluster-id local 2>"$work/operator.log" &
 pids+=($!)
 
-deadline=$((SECONDS + 180))
-until [ "$(kubectl get studiodomain ml-platform -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]; do
-  kubectl get studio -o wide 2>/dev/null | sed 's/^/    /' >&2 || true
+not_ready() { # names of domains, profiles and spaces whose Ready condition is not True
+  kubectl get studiodomains,userprofiles,sharedspaces -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
+    grep -v '=True$' || true
+}
+deadline=$((SECONDS + 240))
+while [ -n "$(not_ready)" ]; do
+  kubectl get studio -A -o wide 2>/dev/null | sed 's/^/    /' >&2 || true
   if [ $SECONDS -gt $deadline ]; then
-    echo "the example domain did not become Ready; operator log:" >&2
+    echo "not Ready after 4 minutes: $(not_ready | tr '\n' ' ')" >&2
+    echo "operator log:" >&2
     tail -30 "$work/operator.log" >&2
     exit 1
   fi
   sleep 3
 done
-log "the example domain is Ready"
-kubectl get studio -o wide
+log "every example domain, profile and space is Ready"
+kubectl get studio -A -o wide
 [ "${RUN_ONCE:-0}" = 1 ] && exit 0
 
 cat >&2 <<MSG
 
 The operator is running. In another shell:
   export KUBECONFIG=$KUBECONFIG AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
-  hack/bin/kubectl get studio -o wide
+  hack/bin/kubectl get studio -A -o wide
   hack/bin/kubectl describe studiodomain ml-platform
 Press Ctrl-C to stop (everything started here is removed).
 MSG
 while true; do
   sleep 30
-  kubectl get studio -o wide
+  kubectl get studio -A -o wide
 done

@@ -10,12 +10,15 @@ pub mod settings;
 pub mod space;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::{StreamExt, TryFuture};
 use kube::api::{Patch, PatchParams};
-use kube::runtime::controller::Action;
+use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,7 +26,7 @@ use tracing::warn;
 
 use crate::aws::AwsError;
 use crate::aws::clients::AwsClients;
-use crate::metrics::{ErrorLabels, Metrics};
+use crate::metrics::{ErrorLabels, KindLabels, Metrics};
 
 /// Field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "studio-operator";
@@ -106,6 +109,25 @@ impl Context {
         }
     }
 
+    /// Reports corrected fields: after a spec change an `Updated` Event; otherwise AWS drifted, so
+    /// a `DriftCorrected` Event and the drift metric.
+    pub async fn report_correction<K>(&self, obj: &K, kind: &str, spec_changed: bool, fields: &[&str])
+    where
+        K: Resource<DynamicType = ()>,
+    {
+        let (reason, what) = if spec_changed {
+            ("Updated", "applied spec change to")
+        } else {
+            self.metrics
+                .drift_corrections
+                .get_or_create(&KindLabels { kind: kind.into() })
+                .inc();
+            ("DriftCorrected", "corrected drift in")
+        };
+        self.event(obj, EventType::Normal, reason, format!("{what} {}", fields.join(", ")))
+            .await;
+    }
+
     /// Forgets the failures of an object after a successful reconcile.
     pub fn succeeded(&self, uid: &str) {
         self.failures.lock().expect("failures lock").remove(uid);
@@ -164,6 +186,48 @@ impl ControllerConfig {
             self.namespaces.iter().cloned().map(Some).collect()
         }
     }
+}
+
+/// Runs one controller for one scope (a namespace, or `None` for all) until `shutdown` resolves.
+///
+/// Only changes that `trigger` hashes differently cause a reconcile, so status writes never
+/// trigger one; the resync comes from each reconcile's requeue. Failures back off per object.
+pub async fn run_controller<K, ReconcileFn, Fut>(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+    trigger: fn(&K) -> Option<u64>,
+    reconcile: ReconcileFn,
+) where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+    ReconcileFn: FnMut(Arc<K>, Arc<Context>) -> Fut,
+    Fut: TryFuture<Ok = Action, Error = ReconcileError> + Send + 'static,
+{
+    let api: Api<K> = watched_api(&ctx.client, scope.as_deref());
+    let (reader, writer) = reflector::store();
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(trigger, Default::default());
+    Controller::for_stream(changes, reader)
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy::<K>, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let kind = K::kind(&());
+    warn!(%kind, name = %obj.name_any(), namespace = obj.namespace().unwrap_or_default(), %error, category = %error.category(), "reconcile failed");
+    ctx.failed(&obj.uid().unwrap_or_default(), &kind, error)
 }
 
 /// The API of a kind in one watched namespace, or in all namespaces.

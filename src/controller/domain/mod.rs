@@ -8,11 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
 use k8s_openapi::jiff::Timestamp;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument, warn};
 
@@ -24,7 +22,7 @@ use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, KeyInfo, ObservedDomain};
 use crate::controller::ownership::{self, Owner};
 use crate::controller::{
-    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, watched_api,
+    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, run_controller,
 };
 use crate::metrics::KindLabels;
 use crate::status::{self, Readiness, Want};
@@ -38,21 +36,7 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<StudioDomain> = watched_api(&ctx.client, scope.as_deref());
-    let (reader, writer) = reflector::store();
-    // Status writes do not bump the generation, so they do not trigger reconciles; deletion and
-    // the approval annotation do.
-    let changes = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(significant_change, Default::default());
-    Controller::for_stream(changes, reader)
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
+    run_controller::<StudioDomain, _, _>(ctx, scope, shutdown, significant_change, reconcile).await;
 }
 
 /// A hash of what should trigger a reconcile: the spec generation, deletion and approval.
@@ -63,11 +47,6 @@ fn significant_change(domain: &StudioDomain) -> Option<u64> {
     domain.metadata.deletion_timestamp.is_some().hash(&mut hasher);
     domain.annotations().get(plan::APPROVE_RECREATION).hash(&mut hasher);
     Some(hasher.finish())
-}
-
-fn error_policy(domain: Arc<StudioDomain>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    warn!(domain = %domain.name_any(), namespace = domain.namespace().unwrap_or_default(), %error, category = %error.category(), "reconcile failed");
-    ctx.failed(&domain.uid().unwrap_or_default(), KIND, error)
 }
 
 #[instrument(skip_all, fields(namespace = %domain.namespace().unwrap_or_default(), name = %domain.name_any()))]
@@ -405,7 +384,14 @@ impl<'a> Pass<'a> {
         }
         self.count_members(session, observed, &apps).await?;
         if !changed_fields.is_empty() {
-            self.report_correction(&changed_fields).await;
+            self.ctx
+                .report_correction(
+                    self.domain,
+                    KIND,
+                    self.status.observed_generation != Some(self.generation()),
+                    &changed_fields,
+                )
+                .await;
             self.wanted.push(Want::false_(
                 SYNCED,
                 "Updating",
@@ -420,31 +406,6 @@ impl<'a> Pass<'a> {
             message: format!("domain {} is InService and matches the spec", observed.id),
         });
         Ok(self.resync())
-    }
-
-    /// A spec change since the last pass is an update; otherwise AWS drifted.
-    async fn report_correction(&self, fields: &[&str]) {
-        let spec_changed = self.status.observed_generation != Some(self.generation());
-        let (reason, what) = if spec_changed {
-            ("Updated", "applied spec change to")
-        } else {
-            ("DriftCorrected", "corrected drift in")
-        };
-        if !spec_changed {
-            self.ctx
-                .metrics
-                .drift_corrections
-                .get_or_create(&KindLabels { kind: KIND.into() })
-                .inc();
-        }
-        self.ctx
-            .event(
-                self.domain,
-                EventType::Normal,
-                reason,
-                format!("{what} {}", fields.join(", ")),
-            )
-            .await;
     }
 
     async fn blocked_update(

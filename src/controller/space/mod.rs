@@ -7,10 +7,8 @@ pub mod plan;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
-use kube::runtime::controller::{Action, Controller};
+use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
-use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, ResourceExt};
 use tracing::{info, instrument, warn};
 
@@ -22,7 +20,7 @@ use crate::aws::clients::AwsSession;
 use crate::aws::model::ObservedSpace;
 use crate::controller::ownership::{self, Claim, Owner};
 use crate::controller::{
-    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, watched_api,
+    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, run_controller,
 };
 use crate::metrics::KindLabels;
 use crate::status::{self, Want};
@@ -36,24 +34,7 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    let api: Api<SharedSpace> = watched_api(&ctx.client, scope.as_deref());
-    let (reader, writer) = reflector::store();
-    let changes = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(members::spec_or_deletion, Default::default());
-    Controller::for_stream(changes, reader)
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
-        .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
-        .for_each(|_| futures::future::ready(()))
-        .await;
-}
-
-fn error_policy(space: Arc<SharedSpace>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    warn!(space = %space.name_any(), namespace = space.namespace().unwrap_or_default(), %error, category = %error.category(), "reconcile failed");
-    ctx.failed(&space.uid().unwrap_or_default(), KIND, error)
+    run_controller::<SharedSpace, _, _>(ctx, scope, shutdown, members::spec_or_deletion, reconcile).await;
 }
 
 #[instrument(skip_all, fields(namespace = %space.namespace().unwrap_or_default(), name = %space.name_any()))]
@@ -266,7 +247,14 @@ impl Pass<'_> {
             changed.push("tags");
         }
         if !changed.is_empty() {
-            self.report_correction(&changed).await;
+            self.ctx
+                .report_correction(
+                    self.space,
+                    KIND,
+                    self.status.observed_generation != Some(self.generation()),
+                    &changed,
+                )
+                .await;
             let message = format!("updating {}", changed.join(", "));
             self.report.want(Want::false_(SYNCED, "Updating", message.clone()));
             self.report.progressing("Updating", message);
@@ -376,29 +364,6 @@ impl Pass<'_> {
                 Ok(self.poll())
             }
         }
-    }
-
-    /// A spec change since the last pass is an update; otherwise AWS drifted.
-    async fn report_correction(&self, fields: &[&str]) {
-        let spec_changed = self.status.observed_generation != Some(self.generation());
-        let (reason, what) = if spec_changed {
-            ("Updated", "applied spec change to")
-        } else {
-            self.ctx
-                .metrics
-                .drift_corrections
-                .get_or_create(&KindLabels { kind: KIND.into() })
-                .inc();
-            ("DriftCorrected", "corrected drift in")
-        };
-        self.ctx
-            .event(
-                self.space,
-                EventType::Normal,
-                reason,
-                format!("{what} {}", fields.join(", ")),
-            )
-            .await;
     }
 
     async fn write_status(&mut self) -> Result<(), ReconcileError> {
