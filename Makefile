@@ -4,8 +4,9 @@
 CARGO ?= cargo
 PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
+CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e pytests run-smoke test run help
+.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e pytests run-smoke chart-test test run help
 
 all: build
 
@@ -18,14 +19,16 @@ build: ## Build the operator and the emulator
 testenv: ## Build hack/bin/kube-testenv and hack/bin/kubectl from Go modules (cached)
 	hack/build-testenv.sh
 
-crds: ## Regenerate the CRD YAML from the Rust types
+crds: ## Regenerate the CRD YAML from the Rust types (crds/ and the chart's copy)
 	$(CARGO) run -q --bin studio-operator -- crd > $(CRD_FILE)
+	cp $(CRD_FILE) $(CHART_CRD_FILE)
 
 crds-check: ## Fail when crds/ is stale
 	@$(CARGO) run -q --bin studio-operator -- crd > target/crds.check.yaml
 	@diff -u $(CRD_FILE) target/crds.check.yaml > /dev/null || { \
 		echo "crds/ is stale: run 'make crds' and commit the result" >&2; \
 		diff -u $(CRD_FILE) target/crds.check.yaml | head -40 >&2; exit 1; }
+	@cmp -s $(CRD_FILE) $(CHART_CRD_FILE) || { echo "$(CHART_CRD_FILE) differs from $(CRD_FILE): run 'make crds'" >&2; exit 1; }
 	@echo "crds/ is up to date"
 
 fmt-check: ## cargo fmt --check
@@ -46,7 +49,10 @@ pytests: ## boto3 and moto conformance suites of the emulator
 run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
 
-test: fmt-check clippy crds-check unit e2e pytests run-smoke ## What CI runs
+test: fmt-check clippy crds-check unit e2e pytests run-smoke chart-test ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator
 	hack/run-local.sh
+
+chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install and RBAC against kube-testenv
+	hack/chart-test.sh

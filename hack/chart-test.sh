@@ -1,0 +1,316 @@
+#!/usr/bin/env bash
+# Tests the Helm chart charts/studio-operator:
+#   (a) helm lint --strict (default values and every ci/*-values.yaml)
+#   (b) the chart's crds/ is identical to crds/studio-operator.io.yaml
+#   (c) helm template with the default values and every ci/*-values.yaml, plus content checks
+#   (d) values that must fail values.schema.json, with a message naming the field
+#   (e) against hack/bin/kube-testenv: CRDs applied for real, every rendering applied with
+#       `kubectl apply --server-side --dry-run=server`, then a real `helm install` + `helm uninstall`
+#   (f) RBAC of the operator's ServiceAccount with `kubectl auth can-i`: needed verbs allowed,
+#       everything else (secrets, leases outside the release namespace, wildcards, ...) denied
+# Prints a summary; exits non-zero on any failure.
+#
+# Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`). Builds hack/bin/helm from
+# the pinned module in hack/tools (helm.sh/helm/v3) when missing or older than
+# hack/tools/go.mod/go.sum/tools.go or this script (it holds the ldflags); FORCE_HELM=1 always
+# rebuilds. Cold build: ~3 min on 2 cores; a re-link with a warm GOCACHE: seconds.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+BIN="$ROOT/hack/bin"
+HELM="$BIN/helm"
+KUBECTL="$BIN/kubectl"
+TESTENV="$BIN/kube-testenv"
+CHART=charts/studio-operator
+RELEASE=studio-operator
+NS=studio-system
+SA="system:serviceaccount:$NS:$RELEASE"
+
+log() { echo "chart-test: $*" >&2; }
+
+# ---------------------------------------------------------------------------------------------
+# helm: build from hack/tools when missing or stale.
+newer_than() {
+  local bin="$1" f
+  shift
+  [ -x "$bin" ] || return 1
+  for f in "$@"; do
+    [ "$f" -nt "$bin" ] && return 1
+  done
+  return 0
+}
+TOOLS="$ROOT/hack/tools"
+if [ "${FORCE_HELM:-0}" != 1 ] && newer_than "$HELM" "$TOOLS/go.mod" "$TOOLS/go.sum" "$TOOLS/tools.go" "$0"; then
+  log "helm is up to date ($HELM)"
+else
+  # Stamp what helm's own Makefile stamps: its version, and the Kubernetes version of its
+  # client-go (the default .Capabilities.KubeVersion of `helm template`/`helm lint`; unstamped it
+  # is v1.20.0, which fails charts with a kubeVersion constraint).
+  hver="$(cd "$TOOLS" && go list -m -f '{{.Version}}' helm.sh/helm/v3)"   # v3.22.0
+  cgo="$(cd "$TOOLS" && go list -m -f '{{.Version}}' k8s.io/client-go)"   # v0.35.x
+  kmaj=1 kmin="${cgo#v0.}"; kmin="${kmin%%.*}"                          # client-go v0.N = Kubernetes 1.N
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$hver -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+  for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    ldflags+=" -X $p.k8sVersionMajor=$kmaj -X $p.k8sVersionMinor=$kmin"
+  done
+  log "building $HELM ($hver, Kubernetes $kmaj.$kmin) from $TOOLS ..."
+  t0=$(date +%s)
+  mkdir -p "$BIN"
+  (cd "$TOOLS" && CGO_ENABLED=0 go build -ldflags="$ldflags" -o "$HELM.tmp" helm.sh/helm/v3/cmd/helm)
+  mv -f "$HELM.tmp" "$HELM"
+  log "built $HELM in $(($(date +%s) - t0))s"
+fi
+for b in "$KUBECTL" "$TESTENV"; do
+  [ -x "$b" ] || { log "$b is missing: run 'make testenv'"; exit 1; }
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/chart-test.XXXXXX")"
+# Keep helm's config/cache/data out of $HOME.
+export HELM_CONFIG_HOME="$WORK/helm/config" HELM_CACHE_HOME="$WORK/helm/cache" HELM_DATA_HOME="$WORK/helm/data"
+unset KUBECONFIG
+
+TESTENV_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$TESTENV_PID" ]; then
+    exec 3>&- # stdin EOF: kube-testenv shuts down (~3 s)
+    for _ in $(seq 40); do kill -0 "$TESTENV_PID" 2>/dev/null || break; sleep 0.25; done
+    kill "$TESTENV_PID" 2>/dev/null || true
+    wait "$TESTENV_PID" 2>/dev/null || true
+  fi
+  if [ "${KEEP_WORK:-0}" = 1 ]; then log "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------
+# Result bookkeeping.
+PASSED=0
+FAILED=0
+FAILURES=()
+pass() { PASSED=$((PASSED + 1)); echo "  ok    $*"; }
+fail() { FAILED=$((FAILED + 1)); FAILURES+=("$*"); echo "  FAIL  $*"; }
+# check NAME CMD...: runs CMD, output to $WORK/last.log; shown on failure.
+check() {
+  local name="$1"
+  shift
+  if "$@" >"$WORK/last.log" 2>&1; then
+    pass "$name"
+  else
+    fail "$name"
+    sed 's/^/        | /' "$WORK/last.log" | tail -25
+  fi
+}
+# contains FILE REGEX / lacks FILE REGEX (grep -E).
+contains() { grep -Eq -- "$2" "$1"; }
+lacks() { ! grep -Eq -- "$2" "$1"; }
+
+VALUE_SETS=(default)
+for f in "$CHART"/ci/*-values.yaml; do
+  VALUE_SETS+=("$f")
+done
+values_args() { [ "$1" = default ] || echo "-f $1"; }
+set_name() { if [ "$1" = default ]; then echo default; else basename "$1" -values.yaml; fi; }
+
+# ---------------------------------------------------------------------------------------------
+echo "== (a) helm lint --strict"
+for v in "${VALUE_SETS[@]}"; do
+  # shellcheck disable=SC2046
+  check "lint $(set_name "$v")" "$HELM" lint --strict "$CHART" --namespace "$NS" $(values_args "$v")
+done
+
+echo "== (b) CRDs in the chart are identical to crds/"
+check "diff crds/studio-operator.io.yaml $CHART/crds/studio-operator.io.yaml" \
+  diff -u crds/studio-operator.io.yaml "$CHART/crds/studio-operator.io.yaml"
+
+echo "== (c) helm template"
+for v in "${VALUE_SETS[@]}"; do
+  n="$(set_name "$v")"
+  # shellcheck disable=SC2046
+  check "template $n" sh -c '"$@" > "'"$WORK/render-$n.yaml"'"' _ \
+    "$HELM" template "$RELEASE" "$CHART" --namespace "$NS" $(values_args "$v")
+done
+R="$WORK/render-default.yaml"
+check "default: Deployment with 1 replica and strategy Recreate" \
+  sh -c "grep -Eq '^  replicas: 1$' '$R' && grep -Eq '^    type: Recreate$' '$R'"
+check "default: no PodDisruptionBudget, ServiceMonitor or NetworkPolicy" \
+  lacks "$R" '^kind: (PodDisruptionBudget|ServiceMonitor|NetworkPolicy)$'
+check "default: image ghcr.io/studio-operator/studio-operator:<appVersion>" \
+  contains "$R" "image: \"ghcr.io/studio-operator/studio-operator:$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")\""
+check "default: args --resync-interval=5m --log-format=json --cluster-id=default, no --watch-namespace" \
+  sh -c "grep -q -- '- --resync-interval=5m$' '$R' && grep -q -- '- --log-format=json$' '$R' \
+    && grep -q -- '- --cluster-id=default$' '$R' && ! grep -q -- '--watch-namespace' '$R'"
+check "default: AWS_REGION us-east-1" sh -c "grep -A1 'name: AWS_REGION' '$R' | grep -q 'value: \"us-east-1\"'"
+check "default: restricted securityContext" sh -c "grep -q 'runAsNonRoot: true' '$R' && grep -q 'runAsUser: 65532' '$R' \
+    && grep -q 'readOnlyRootFilesystem: true' '$R' && grep -q 'allowPrivilegeEscalation: false' '$R' \
+    && grep -A1 'drop:' '$R' | grep -q -- '- ALL' && grep -q 'type: RuntimeDefault' '$R'"
+check "default: probes /healthz and /readyz on http-metrics" sh -c "grep -A2 'livenessProbe:' '$R' | grep -q 'path: /healthz' \
+    && grep -A2 'readinessProbe:' '$R' | grep -q 'path: /readyz' && grep -q 'port: http-metrics' '$R'"
+check "default: metrics Service port 8080 named http-metrics" sh -c "grep -B1 'port: 8080$' '$R' | grep -q 'name: http-metrics'"
+check "default: RBAC has no wildcard and no secrets" sh -c "! grep -Eq '\"\\*\"|secrets' '$R'"
+R="$WORK/render-ha.yaml"
+check "ha: 2 replicas, RollingUpdate and a PodDisruptionBudget" \
+  sh -c "grep -Eq '^  replicas: 2$' '$R' && grep -q 'type: RollingUpdate' '$R' && grep -q '^kind: PodDisruptionBudget$' '$R'"
+R="$WORK/render-monitoring.yaml"
+check "monitoring: ServiceMonitor and NetworkPolicy (ingress to http-metrics only)" \
+  sh -c "grep -q '^kind: ServiceMonitor$' '$R' && grep -q '^kind: NetworkPolicy$' '$R' && grep -A4 'ingress:' '$R' | grep -q 'port: http-metrics'"
+R="$WORK/render-irsa.yaml"
+check "irsa: role-arn annotation, --watch-namespace=ml-platform,team-a, AWS_REGION eu-west-1" \
+  sh -c "grep -q 'eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/studio-operator' '$R' \
+    && grep -q -- '- --watch-namespace=ml-platform,team-a$' '$R' && grep -A1 'name: AWS_REGION' '$R' | grep -q 'eu-west-1'"
+
+echo "== (d) invalid values fail values.schema.json"
+# invalid NAME FIELD YAML: helm template must fail and its message must name FIELD.
+invalid() {
+  local name="$1" field="$2" yaml="$3" out
+  printf '%s\n' "$yaml" > "$WORK/invalid-$name.yaml"
+  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace "$NS" -f "$WORK/invalid-$name.yaml" 2>&1)"; then
+    fail "invalid $name: helm template succeeded"
+  elif ! grep -q 'values don.t meet the specifications of the schema' <<<"$out"; then
+    fail "invalid $name: failed, but not by the schema"; sed 's/^/        | /' <<<"$out" | tail -10
+  elif ! grep -q -- "$field" <<<"$out"; then
+    fail "invalid $name: message does not name '$field'"; sed 's/^/        | /' <<<"$out" | tail -10
+  else
+    pass "invalid $name rejected: $(grep -m1 -- "$field" <<<"$out" | sed 's/^[- ]*//')"
+  fi
+}
+invalid logformat "logFormat" $'operator:\n  logFormat: xml'
+invalid replicas "replicaCount" 'replicaCount: 0'
+invalid duration "resyncInterval" $'operator:\n  resyncInterval: 5 minutes'
+invalid unknown-key "leaderElection" $'leaderElection:\n  enabled: true'
+invalid pullpolicy "pullPolicy" $'image:\n  pullPolicy: Sometimes'
+invalid region "region" $'aws:\n  region: ""'
+invalid namespaces "watchNamespaces" $'operator:\n  watchNamespaces: ["Team_A"]'
+
+echo "== (e) kube-testenv: dry-run apply and helm install"
+mkfifo "$WORK/testenv.stdin"
+exec 3<>"$WORK/testenv.stdin" # held open until cleanup; EOF stops kube-testenv
+"$TESTENV" <"$WORK/testenv.stdin" >"$WORK/testenv.out" 2>"$WORK/testenv.err" 3>&- &
+TESTENV_PID=$!
+t0=$(date +%s)
+until [ -s "$WORK/testenv.out" ]; do
+  if ! kill -0 "$TESTENV_PID" 2>/dev/null || [ $(($(date +%s) - t0)) -gt 180 ]; then
+    log "kube-testenv did not become ready:"; tail -20 "$WORK/testenv.err" >&2; exit 1
+  fi
+  sleep 0.5
+done
+KUBECONFIG="$(sed -n 's/.*"kubeconfig":"\([^"]*\)".*/\1/p' "$WORK/testenv.out")"
+export KUBECONFIG
+log "kube-testenv ready in $(($(date +%s) - t0))s (KUBECONFIG=$KUBECONFIG)"
+K() { "$KUBECTL" --request-timeout=60s "$@"; }
+
+check "kubectl apply --server-side -f crds/" K apply --server-side -f crds/
+check "CRDs Established" K wait --for condition=Established --timeout=60s \
+  crd/studiodomains.studio-operator.io crd/userprofiles.studio-operator.io \
+  crd/sharedspaces.studio-operator.io crd/guardrails.studio-operator.io
+# A stand-in for the Prometheus Operator's ServiceMonitor CRD (schema not checked here).
+cat >"$WORK/servicemonitor-crd.yaml" <<'EOF'
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  scope: Namespaced
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+EOF
+check "minimal ServiceMonitor CRD" K apply --server-side -f "$WORK/servicemonitor-crd.yaml"
+check "ServiceMonitor CRD Established" K wait --for condition=Established --timeout=60s crd/servicemonitors.monitoring.coreos.com
+check "namespace $NS" K create namespace "$NS"
+for v in "${VALUE_SETS[@]}"; do
+  n="$(set_name "$v")"
+  check "dry-run=server apply of the $n rendering" \
+    K apply --server-side --dry-run=server --field-manager=chart-test -f "$WORK/render-$n.yaml"
+done
+
+check "helm install $RELEASE (default values)" \
+  "$HELM" install "$RELEASE" "$CHART" --namespace "$NS" --create-namespace --wait=false --timeout 2m
+check "helm list shows $RELEASE deployed" \
+  sh -c "'$HELM' list --namespace '$NS' --deployed --short | grep -qx '$RELEASE'"
+check "kubectl get deploy,sa,svc,role,rolebinding in $NS" \
+  K get -n "$NS" "deploy/$RELEASE" "sa/$RELEASE" "svc/$RELEASE-metrics" "role/$RELEASE-leases" "rolebinding/$RELEASE-leases"
+check "kubectl get clusterrole,clusterrolebinding $RELEASE" K get "clusterrole/$RELEASE" "clusterrolebinding/$RELEASE"
+check "installed Deployment: runAsNonRoot, readOnlyRootFilesystem, strategy Recreate" sh -c "
+  [ \"\$('$KUBECTL' -n '$NS' get deploy '$RELEASE' -o jsonpath='{.spec.template.spec.securityContext.runAsNonRoot}/{.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem}/{.spec.strategy.type}/{.spec.template.spec.serviceAccountName}')\" \
+    = 'true/true/Recreate/$RELEASE' ]"
+check "installed ClusterRole has no wildcard and no secrets" sh -c "
+  ! '$KUBECTL' get clusterrole '$RELEASE' -o jsonpath='{.rules}' | grep -Eq '\"\\*\"|secrets'"
+
+echo "== (f) RBAC of $SA"
+# can VERB RESOURCE [ARGS...]: must be allowed; cannot ...: must be denied.
+can_i() {
+  local want="$1" out
+  shift
+  # stdout is exactly yes/no (warnings such as "not namespace scoped" go to stderr).
+  out="$("$KUBECTL" auth can-i --as="$SA" "$@" 2>"$WORK/can-i.err" || true)"
+  if [ "$out" = "$want" ]; then
+    pass "$([ "$want" = yes ] && echo can || echo cannot) $*"
+  else
+    fail "$([ "$want" = yes ] && echo can || echo cannot) $* (got: $out)"
+  fi
+}
+can() { can_i yes "$@"; }
+cannot() { can_i no "$@"; }
+for r in studiodomains userprofiles sharedspaces; do
+  can list "$r.studio-operator.io" --all-namespaces
+  can watch "$r.studio-operator.io" --all-namespaces
+  can get "$r.studio-operator.io" -n team-a
+  can patch "$r.studio-operator.io" -n team-a
+  can patch "$r.studio-operator.io" --subresource=status -n team-a
+  can update "$r.studio-operator.io" --subresource=finalizers -n team-a
+  cannot create "$r.studio-operator.io" -n team-a
+  cannot delete "$r.studio-operator.io" -n team-a
+  cannot update "$r.studio-operator.io" --subresource=status -n team-a
+done
+can list guardrails.studio-operator.io
+can watch guardrails.studio-operator.io
+can patch guardrails.studio-operator.io --subresource=status
+can update guardrails.studio-operator.io --subresource=finalizers
+cannot delete guardrails.studio-operator.io
+can create events.events.k8s.io -n team-a
+can patch events.events.k8s.io -n team-a
+can list namespaces
+can watch namespaces
+can get namespaces
+can list configmaps --all-namespaces
+can create configmaps -n team-a
+cannot delete configmaps -n team-a
+can create leases.coordination.k8s.io -n "$NS"
+can update leases.coordination.k8s.io -n "$NS"
+cannot create leases.coordination.k8s.io -n kube-system
+cannot create leases.coordination.k8s.io -n team-a
+cannot get secrets -n "$NS"
+cannot list secrets --all-namespaces
+cannot list secrets -n team-a
+cannot delete namespaces
+cannot create namespaces
+cannot create clusterroles.rbac.authorization.k8s.io
+cannot create rolebindings.rbac.authorization.k8s.io -n "$NS"
+cannot update customresourcedefinitions.apiextensions.k8s.io
+cannot create pods -n "$NS"
+cannot create serviceaccounts/token -n "$NS"
+cannot '*' '*'
+cannot '*' '*' -n "$NS"
+
+echo "== helm uninstall"
+check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" --namespace "$NS" --wait=false --timeout 2m
+check "ClusterRole gone after uninstall" sh -c "! '$KUBECTL' get clusterrole '$RELEASE' 2>/dev/null"
+check "CRDs kept after uninstall (helm never deletes crds/)" K get crd studiodomains.studio-operator.io
+
+echo
+echo "chart-test summary: $PASSED passed, $FAILED failed"
+if [ "$FAILED" -gt 0 ]; then
+  printf '  failed: %s\n' "${FAILURES[@]}"
+  exit 1
+fi
+echo "chart-test: OK"
