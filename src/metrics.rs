@@ -3,7 +3,6 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -32,15 +31,6 @@ pub struct AwsCallLabels {
     pub outcome: String,
 }
 
-/// Labels of the readiness gauge.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReadyLabels {
-    /// Resource kind.
-    pub kind: String,
-    /// `True`, `False` or `Unknown`.
-    pub ready: String,
-}
-
 /// Every metric the operator exports.
 pub struct Metrics {
     /// The registry `/metrics` encodes.
@@ -57,10 +47,6 @@ pub struct Metrics {
     pub drift_corrections: Family<KindLabels, Counter>,
     /// Domain recreations.
     pub recreations: Counter,
-    /// Apps stopped by the sweeper.
-    pub apps_stopped: Counter,
-    /// Resources by Ready state.
-    pub resources: Family<ReadyLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -74,8 +60,6 @@ impl Default for Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let drift_corrections = Family::<KindLabels, Counter>::default();
         let recreations = Counter::default();
-        let apps_stopped = Counter::default();
-        let resources = Family::<ReadyLabels, Gauge>::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -98,8 +82,6 @@ impl Default for Metrics {
             "Domains recreated because an immutable setting changed",
             recreations.clone(),
         );
-        registry.register("apps_stopped", "Apps stopped by the sweeper", apps_stopped.clone());
-        registry.register("resources", "Custom resources by Ready condition", resources.clone());
         Self {
             registry,
             reconciles,
@@ -108,8 +90,6 @@ impl Default for Metrics {
             aws_calls,
             drift_corrections,
             recreations,
-            apps_stopped,
-            resources,
         }
     }
 }
