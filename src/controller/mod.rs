@@ -188,6 +188,60 @@ impl ControllerConfig {
     }
 }
 
+/// The steps of one reconcile pass of one object, which [`drive`] runs in the same order for
+/// every kind.
+pub(crate) trait Steps {
+    /// Brings AWS towards the spec.
+    fn apply(&mut self) -> impl Future<Output = Result<Action, ReconcileError>> + Send;
+    /// Cleans up AWS for an object being deleted, and releases the finalizer when done.
+    fn cleanup(&mut self) -> impl Future<Output = Result<Action, ReconcileError>> + Send;
+    /// Puts a failure into the conditions, where users look.
+    fn report_error(&mut self, error: &ReconcileError);
+    /// Writes the status (only when it changed).
+    fn write_status(&mut self) -> impl Future<Output = Result<(), ReconcileError>> + Send;
+}
+
+/// Runs one reconcile: counts and times it, adds the finalizer, applies or cleans up, writes the
+/// status, and on failure reports the error in status before backing off.
+pub(crate) async fn drive<K, S>(obj: &K, ctx: &Context, api: &Api<K>, mut steps: S) -> Result<Action, ReconcileError>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
+    S: Steps,
+{
+    let started = std::time::Instant::now();
+    let labels = KindLabels {
+        kind: K::kind(&()).into(),
+    };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let result = if obj.meta().deletion_timestamp.is_some() {
+        steps.cleanup().await
+    } else {
+        if !has_finalizer(obj) {
+            add_finalizer(api, obj).await?;
+        }
+        steps.apply().await
+    };
+    let result = match result {
+        Ok(action) => {
+            steps.write_status().await?;
+            ctx.succeeded(&obj.uid().unwrap_or_default());
+            Ok(action)
+        }
+        Err(error) => {
+            steps.report_error(&error);
+            if let Err(write_error) = steps.write_status().await {
+                warn!(%write_error, "cannot report the error in status");
+            }
+            Err(error)
+        }
+    };
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    result
+}
+
 /// Runs one controller for one scope (a namespace, or `None` for all) until `shutdown` resolves.
 ///
 /// Only changes that `trigger` hashes differently cause a reconcile, so status writes never

@@ -6,13 +6,12 @@ mod recreate;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
 
 use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
 use self::plan::{KeyProblem, RecreationDecision};
 use crate::api::condition_type::{KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
@@ -22,9 +21,8 @@ use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, KeyInfo, ObservedDomain};
 use crate::controller::ownership::{self, Owner};
 use crate::controller::{
-    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, run_controller,
+    Context, ReconcileError, Steps, apply_status, drive, has_finalizer, remove_finalizer, run_controller,
 };
-use crate::metrics::KindLabels;
 use crate::status::{self, Readiness, Want};
 
 const KIND: &str = "StudioDomain";
@@ -51,45 +49,12 @@ fn significant_change(domain: &StudioDomain) -> Option<u64> {
 
 #[instrument(skip_all, fields(namespace = %domain.namespace().unwrap_or_default(), name = %domain.name_any()))]
 async fn reconcile(domain: Arc<StudioDomain>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let labels = KindLabels { kind: KIND.into() };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
     let namespace = domain
         .namespace()
         .ok_or(ReconcileError::MissingField("metadata.namespace"))?;
     let api: Api<StudioDomain> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut pass = Pass::new(&domain, &ctx, api.clone());
-    let result = if domain.metadata.deletion_timestamp.is_some() {
-        pass.cleanup().await
-    } else {
-        if !has_finalizer(domain.as_ref()) {
-            add_finalizer(&api, domain.as_ref()).await?;
-        }
-        pass.apply().await
-    };
-    let result = match result {
-        Ok(action) => {
-            pass.write_status().await?;
-            ctx.succeeded(&domain.uid().unwrap_or_default());
-            Ok(action)
-        }
-        Err(error) => {
-            // Report the failure where users look, then back off.
-            pass.readiness = Some(Readiness::Progressing {
-                reason: "AwsError".into(),
-                message: format!("{error} (retrying with backoff)"),
-            });
-            if let Err(write_error) = pass.write_status().await {
-                warn!(%write_error, "cannot report the error in status");
-            }
-            Err(error)
-        }
-    };
-    ctx.metrics
-        .reconcile_duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    result
+    let pass = Pass::new(&domain, &ctx, api.clone());
+    drive(domain.as_ref(), &ctx, &api, pass).await
 }
 
 /// One reconcile of one domain: what was observed, what was decided, what to report.
@@ -212,62 +177,6 @@ impl<'a> Pass<'a> {
             }
         }
         Ok(None)
-    }
-
-    async fn apply(&mut self) -> Result<Action, ReconcileError> {
-        let session = self.session().await?;
-        let key = self.verify_key(&session).await?;
-        if self
-            .status
-            .recreation
-            .as_ref()
-            .is_some_and(|r| r.phase == recreate::PHASE_DELETING_OLD)
-        {
-            return self.continue_recreation(&session).await;
-        }
-        let observed = match self.locate(&session).await? {
-            Some(id) => session.describe_domain(&id).await?,
-            None => None,
-        };
-        let Some(observed) = observed else {
-            return self.create(&session, key).await;
-        };
-        self.record_observed(&observed);
-        if observed.status == "Failed" {
-            let reason = observed
-                .failure_reason
-                .clone()
-                .unwrap_or_else(|| "no reason given".into());
-            self.stalled(
-                "DomainFailed",
-                format!(
-                    "AWS reports the domain Failed: {reason}. Fix the cause and delete the StudioDomain to start over"
-                ),
-            );
-            return Ok(self.resync());
-        }
-        if let Err(problem) = &key {
-            let message = problem.message(&self.spec().encryption.kms_key_id);
-            self.stalled(problem.reason(), message);
-            return Ok(self.resync());
-        }
-        match observed.status.as_str() {
-            "InService" => {}
-            status if plan::is_transitional(status) => {
-                self.progressing("AwsTransition", format!("domain {} is {status}", observed.id));
-                return Ok(self.poll());
-            }
-            other => {
-                self.progressing(
-                    "AwsTransition",
-                    format!("domain {} is {other}; retrying the update", observed.id),
-                );
-                return Ok(self.poll());
-            }
-        }
-        let key = key.expect("key checked above");
-        self.finish_recreation(&session, &observed).await?;
-        self.in_service(&session, &observed, &key).await
     }
 
     fn record_observed(&mut self, observed: &ObservedDomain) {
@@ -511,61 +420,73 @@ impl<'a> Pass<'a> {
         self.write_status().await
     }
 
-    async fn write_status(&mut self) -> Result<(), ReconcileError> {
-        if self.deleted {
-            return Ok(());
-        }
-        let mut wanted = self.wanted.clone();
-        let readiness = self.readiness.clone().unwrap_or(Readiness::Progressing {
-            reason: "Reconciling".into(),
-            message: "reconciling".into(),
-        });
-        wanted.extend(readiness.conditions());
-        let before = self
-            .domain
+    async fn release(&mut self) -> Result<Action, ReconcileError> {
+        remove_finalizer(&self.api, self.domain).await?;
+        self.deleted = true;
+        Ok(Action::await_change())
+    }
+}
+
+/// Ownership tags of a member (profile or space) decide whether the operator may delete it.
+pub(crate) fn is_managed(tags: &BTreeMap<String, String>) -> bool {
+    ownership::is_managed(tags)
+}
+
+impl Steps for Pass<'_> {
+    async fn apply(&mut self) -> Result<Action, ReconcileError> {
+        let session = self.session().await?;
+        let key = self.verify_key(&session).await?;
+        if self
             .status
+            .recreation
             .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default();
-        let conditions = status::merge_conditions(
-            &self.status.conditions,
-            &wanted,
-            Some(self.generation()),
-            Timestamp::now(),
-        );
-        self.status.conditions = conditions;
-        self.status.observed_generation = Some(self.generation());
-        for transition in status::transitions(&before, &self.status.conditions) {
-            if transition.type_ == crate::api::condition_type::STALLED && transition.status == "True" {
-                self.ctx
-                    .event(
-                        self.domain,
-                        EventType::Warning,
-                        &transition.reason,
-                        transition.message.clone(),
-                    )
-                    .await;
+            .is_some_and(|r| r.phase == recreate::PHASE_DELETING_OLD)
+        {
+            return self.continue_recreation(&session).await;
+        }
+        let observed = match self.locate(&session).await? {
+            Some(id) => session.describe_domain(&id).await?,
+            None => None,
+        };
+        let Some(observed) = observed else {
+            return self.create(&session, key).await;
+        };
+        self.record_observed(&observed);
+        if observed.status == "Failed" {
+            let reason = observed
+                .failure_reason
+                .clone()
+                .unwrap_or_else(|| "no reason given".into());
+            self.stalled(
+                "DomainFailed",
+                format!(
+                    "AWS reports the domain Failed: {reason}. Fix the cause and delete the StudioDomain to start over"
+                ),
+            );
+            return Ok(self.resync());
+        }
+        if let Err(problem) = &key {
+            let message = problem.message(&self.spec().encryption.kms_key_id);
+            self.stalled(problem.reason(), message);
+            return Ok(self.resync());
+        }
+        match observed.status.as_str() {
+            "InService" => {}
+            status if plan::is_transitional(status) => {
+                self.progressing("AwsTransition", format!("domain {} is {status}", observed.id));
+                return Ok(self.poll());
             }
-            if transition.type_ == KMS_KEY_VALID && transition.status == "False" && !before.is_empty() {
-                self.ctx
-                    .event(
-                        self.domain,
-                        EventType::Warning,
-                        "KmsKeyInvalid",
-                        transition.message.clone(),
-                    )
-                    .await;
-            }
-            if transition.type_ == crate::api::condition_type::READY && transition.status == "True" {
-                self.ctx
-                    .event(self.domain, EventType::Normal, "Ready", transition.message.clone())
-                    .await;
+            other => {
+                self.progressing(
+                    "AwsTransition",
+                    format!("domain {} is {other}; retrying the update", observed.id),
+                );
+                return Ok(self.poll());
             }
         }
-        if self.domain.status.as_ref() != Some(&self.status) {
-            apply_status(&self.api, &self.domain.name_any(), &self.status).await?;
-        }
-        Ok(())
+        let key = key.expect("key checked above");
+        self.finish_recreation(&session, &observed).await?;
+        self.in_service(&session, &observed, &key).await
     }
 
     /// Deletion: `Retain` removes the ownership tags; `Delete` removes apps, spaces, profiles and
@@ -627,14 +548,67 @@ impl<'a> Pass<'a> {
         Ok(self.poll())
     }
 
-    async fn release(&mut self) -> Result<Action, ReconcileError> {
-        remove_finalizer(&self.api, self.domain).await?;
-        self.deleted = true;
-        Ok(Action::await_change())
+    async fn write_status(&mut self) -> Result<(), ReconcileError> {
+        if self.deleted {
+            return Ok(());
+        }
+        let mut wanted = self.wanted.clone();
+        let readiness = self.readiness.clone().unwrap_or(Readiness::Progressing {
+            reason: "Reconciling".into(),
+            message: "reconciling".into(),
+        });
+        wanted.extend(readiness.conditions());
+        let before = self
+            .domain
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let conditions = status::merge_conditions(
+            &self.status.conditions,
+            &wanted,
+            Some(self.generation()),
+            Timestamp::now(),
+        );
+        self.status.conditions = conditions;
+        self.status.observed_generation = Some(self.generation());
+        for transition in status::transitions(&before, &self.status.conditions) {
+            if transition.type_ == crate::api::condition_type::STALLED && transition.status == "True" {
+                self.ctx
+                    .event(
+                        self.domain,
+                        EventType::Warning,
+                        &transition.reason,
+                        transition.message.clone(),
+                    )
+                    .await;
+            }
+            if transition.type_ == KMS_KEY_VALID && transition.status == "False" && !before.is_empty() {
+                self.ctx
+                    .event(
+                        self.domain,
+                        EventType::Warning,
+                        "KmsKeyInvalid",
+                        transition.message.clone(),
+                    )
+                    .await;
+            }
+            if transition.type_ == crate::api::condition_type::READY && transition.status == "True" {
+                self.ctx
+                    .event(self.domain, EventType::Normal, "Ready", transition.message.clone())
+                    .await;
+            }
+        }
+        if self.domain.status.as_ref() != Some(&self.status) {
+            apply_status(&self.api, &self.domain.name_any(), &self.status).await?;
+        }
+        Ok(())
     }
-}
 
-/// Ownership tags of a member (profile or space) decide whether the operator may delete it.
-pub(crate) fn is_managed(tags: &BTreeMap<String, String>) -> bool {
-    ownership::is_managed(tags)
+    fn report_error(&mut self, error: &ReconcileError) {
+        self.readiness = Some(Readiness::Progressing {
+            reason: "AwsError".into(),
+            message: format!("{error} (retrying with backoff)"),
+        });
+    }
 }

@@ -5,12 +5,11 @@
 pub mod plan;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
 use super::members::{self, Report};
 use super::reference::{self, DomainTarget, Resolved};
@@ -20,9 +19,8 @@ use crate::aws::clients::AwsSession;
 use crate::aws::model::ObservedProfile;
 use crate::controller::ownership::{self, Claim, Owner};
 use crate::controller::{
-    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, run_controller,
+    Context, ReconcileError, Steps, apply_status, drive, has_finalizer, remove_finalizer, run_controller,
 };
-use crate::metrics::KindLabels;
 use crate::status::{self, Want};
 
 const KIND: &str = "UserProfile";
@@ -39,14 +37,11 @@ pub async fn run(
 
 #[instrument(skip_all, fields(namespace = %profile.namespace().unwrap_or_default(), name = %profile.name_any()))]
 async fn reconcile(profile: Arc<UserProfile>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let labels = KindLabels { kind: KIND.into() };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
     let namespace = profile
         .namespace()
         .ok_or(ReconcileError::MissingField("metadata.namespace"))?;
     let api: Api<UserProfile> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut pass = Pass {
+    let pass = Pass {
         profile: &profile,
         ctx: &ctx,
         api: api.clone(),
@@ -55,34 +50,7 @@ async fn reconcile(profile: Arc<UserProfile>, ctx: Arc<Context>) -> Result<Actio
         report: Report::default(),
         deleted: false,
     };
-    let result = if profile.metadata.deletion_timestamp.is_some() {
-        pass.cleanup().await
-    } else {
-        if !has_finalizer(profile.as_ref()) {
-            add_finalizer(&api, profile.as_ref()).await?;
-        }
-        pass.apply().await
-    };
-    let result = match result {
-        Ok(action) => {
-            pass.write_status().await?;
-            ctx.succeeded(&profile.uid().unwrap_or_default());
-            Ok(action)
-        }
-        Err(error) => {
-            pass.report
-                .progressing("AwsError", format!("{error} (retrying with backoff)"));
-            if let Err(write_error) = pass.write_status().await {
-                warn!(%write_error, "cannot report the error in status");
-            }
-            Err(error)
-        }
-    };
-    ctx.metrics
-        .reconcile_duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    result
+    drive(profile.as_ref(), &ctx, &api, pass).await
 }
 
 /// Where the ordered deletion of a profile stands.
@@ -157,129 +125,6 @@ impl Pass<'_> {
             }
             Resolved::Found(target) => Ok(Some(target)),
         }
-    }
-
-    async fn apply(&mut self) -> Result<Action, ReconcileError> {
-        let Some(target) = self.domain().await? else {
-            return Ok(self.poll());
-        };
-        let domain_id = match target.ready.clone() {
-            Ok(id) => id,
-            Err(message) => {
-                self.report
-                    .want(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
-                self.report.progressing("WaitingForDomain", message);
-                return Ok(self.poll());
-            }
-        };
-        self.report.want(Want::true_(
-            DOMAIN_READY,
-            "DomainReady",
-            format!("StudioDomain {} ({domain_id}) is Ready", target.key),
-        ));
-        if let Some((reason, message)) = plan::identity_problem(target.auth_mode, self.profile.spec.sso.as_ref()) {
-            self.report.stalled(reason, message);
-            return Ok(self.resync());
-        }
-        let session = self.session(&target).await?;
-        let name = self.name();
-        if let Some(old) = plan::renamed_from(&self.status, &domain_id, &name) {
-            return self.replace(&session, &domain_id, &old, "userProfileName").await;
-        }
-        let Some(observed) = session.observe_user_profile(&domain_id, &name).await? else {
-            return self.create(&session, &domain_id).await;
-        };
-        let tags = session.list_tags(&observed.details.arn).await?;
-        match ownership::claim(&self.owner(), &tags, self.profile.spec.adopt) {
-            Claim::Ours => {}
-            Claim::Adopt => {
-                self.ctx
-                    .event(
-                        self.profile,
-                        EventType::Normal,
-                        "Adopted",
-                        format!("adopting user profile {name} (spec.adopt)"),
-                    )
-                    .await;
-            }
-            Claim::TakenBy(other) => {
-                self.report.stalled(
-                    "Conflict",
-                    format!("user profile {name} in domain {domain_id} belongs to UserProfile {other}; choose another spec.userProfileName"),
-                );
-                return Ok(self.resync());
-            }
-            Claim::Unmanaged => {
-                self.report.stalled(
-                    "Conflict",
-                    format!("user profile {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over"),
-                );
-                return Ok(self.resync());
-            }
-        }
-        self.record(&domain_id, &observed);
-        match observed.details.status.as_str() {
-            "InService" => {}
-            "Failed" => {
-                let reason = observed
-                    .failure_reason
-                    .clone()
-                    .unwrap_or_else(|| "no reason given".into());
-                self.report.stalled(
-                    "ProfileFailed",
-                    format!("AWS reports user profile {name} Failed: {reason}; delete the UserProfile to start over"),
-                );
-                return Ok(self.resync());
-            }
-            other => {
-                self.report
-                    .progressing("AwsTransition", format!("user profile {name} is {other}"));
-                return Ok(self.poll());
-            }
-        }
-        let desired_tags = plan::desired_tags(&self.profile.spec, &name, self.owner().tags());
-        let desired = plan::desired_profile(&self.profile.spec, name.clone(), desired_tags.clone());
-        if let Some(reason) = plan::recreation_reasons(&desired, &observed).first() {
-            return self.replace(&session, &domain_id, &name, reason).await;
-        }
-        let apps = session.list_apps(&domain_id).await?;
-        self.status.running_apps = members::running_apps(plan::apps_of(&apps, &name));
-        let mut changed = plan::settings_changes(&desired.settings, &observed.settings);
-        if !changed.is_empty() {
-            session
-                .update_user_profile(&domain_id, &name, &desired.settings)
-                .await?;
-        }
-        let (add, remove) = ownership::tag_changes(&desired_tags, &tags);
-        if !add.is_empty() {
-            session.add_tags(&observed.details.arn, &add).await?;
-        }
-        if !remove.is_empty() {
-            session.delete_tags(&observed.details.arn, &remove).await?;
-        }
-        if !add.is_empty() || !remove.is_empty() {
-            changed.push("tags");
-        }
-        if !changed.is_empty() {
-            self.ctx
-                .report_correction(
-                    self.profile,
-                    KIND,
-                    self.status.observed_generation != Some(self.generation()),
-                    &changed,
-                )
-                .await;
-            let message = format!("updating {}", changed.join(", "));
-            self.report.want(Want::false_(SYNCED, "Updating", message.clone()));
-            self.report.progressing("Updating", message);
-            return Ok(self.poll());
-        }
-        self.report.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
-        self.report.ready(
-            "InService",
-            format!("user profile {name} is InService in domain {domain_id}"),
-        );
-        Ok(self.resync())
     }
 
     fn record(&mut self, domain_id: &str, observed: &ObservedProfile) {
@@ -422,23 +267,146 @@ impl Pass<'_> {
             .map(|_| format!("{namespace}/{name}")))
     }
 
-    async fn write_status(&mut self) -> Result<(), ReconcileError> {
-        if self.deleted {
-            return Ok(());
+    async fn report_deleted(&self, name: &str, domain_id: &str) {
+        self.ctx
+            .event(
+                self.profile,
+                EventType::Normal,
+                "Deleted",
+                format!("deleted user profile {name} from domain {domain_id}"),
+            )
+            .await;
+    }
+
+    async fn release(&mut self) -> Result<Action, ReconcileError> {
+        remove_finalizer(&self.api, self.profile).await?;
+        self.deleted = true;
+        Ok(Action::await_change())
+    }
+}
+
+impl Steps for Pass<'_> {
+    async fn apply(&mut self) -> Result<Action, ReconcileError> {
+        let Some(target) = self.domain().await? else {
+            return Ok(self.poll());
+        };
+        let domain_id = match target.ready.clone() {
+            Ok(id) => id,
+            Err(message) => {
+                self.report
+                    .want(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
+                self.report.progressing("WaitingForDomain", message);
+                return Ok(self.poll());
+            }
+        };
+        self.report.want(Want::true_(
+            DOMAIN_READY,
+            "DomainReady",
+            format!("StudioDomain {} ({domain_id}) is Ready", target.key),
+        ));
+        if let Some((reason, message)) = plan::identity_problem(target.auth_mode, self.profile.spec.sso.as_ref()) {
+            self.report.stalled(reason, message);
+            return Ok(self.resync());
         }
-        let before = self
-            .profile
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default();
-        self.status.conditions = self.report.conditions(&self.status.conditions, self.generation());
-        self.status.observed_generation = Some(self.generation());
-        members::publish_transitions(self.ctx, self.profile, &before, &self.status.conditions).await;
-        if self.profile.status.as_ref() != Some(&self.status) {
-            apply_status(&self.api, &self.profile.name_any(), &self.status).await?;
+        let session = self.session(&target).await?;
+        let name = self.name();
+        if let Some(old) = plan::renamed_from(&self.status, &domain_id, &name) {
+            return self.replace(&session, &domain_id, &old, "userProfileName").await;
         }
-        Ok(())
+        let Some(observed) = session.observe_user_profile(&domain_id, &name).await? else {
+            return self.create(&session, &domain_id).await;
+        };
+        let tags = session.list_tags(&observed.details.arn).await?;
+        match ownership::claim(&self.owner(), &tags, self.profile.spec.adopt) {
+            Claim::Ours => {}
+            Claim::Adopt => {
+                self.ctx
+                    .event(
+                        self.profile,
+                        EventType::Normal,
+                        "Adopted",
+                        format!("adopting user profile {name} (spec.adopt)"),
+                    )
+                    .await;
+            }
+            Claim::TakenBy(other) => {
+                self.report.stalled(
+                    "Conflict",
+                    format!("user profile {name} in domain {domain_id} belongs to UserProfile {other}; choose another spec.userProfileName"),
+                );
+                return Ok(self.resync());
+            }
+            Claim::Unmanaged => {
+                self.report.stalled(
+                    "Conflict",
+                    format!("user profile {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over"),
+                );
+                return Ok(self.resync());
+            }
+        }
+        self.record(&domain_id, &observed);
+        match observed.details.status.as_str() {
+            "InService" => {}
+            "Failed" => {
+                let reason = observed
+                    .failure_reason
+                    .clone()
+                    .unwrap_or_else(|| "no reason given".into());
+                self.report.stalled(
+                    "ProfileFailed",
+                    format!("AWS reports user profile {name} Failed: {reason}; delete the UserProfile to start over"),
+                );
+                return Ok(self.resync());
+            }
+            other => {
+                self.report
+                    .progressing("AwsTransition", format!("user profile {name} is {other}"));
+                return Ok(self.poll());
+            }
+        }
+        let desired_tags = plan::desired_tags(&self.profile.spec, &name, self.owner().tags());
+        let desired = plan::desired_profile(&self.profile.spec, name.clone(), desired_tags.clone());
+        if let Some(reason) = plan::recreation_reasons(&desired, &observed).first() {
+            return self.replace(&session, &domain_id, &name, reason).await;
+        }
+        let apps = session.list_apps(&domain_id).await?;
+        self.status.running_apps = members::running_apps(plan::apps_of(&apps, &name));
+        let mut changed = plan::settings_changes(&desired.settings, &observed.settings);
+        if !changed.is_empty() {
+            session
+                .update_user_profile(&domain_id, &name, &desired.settings)
+                .await?;
+        }
+        let (add, remove) = ownership::tag_changes(&desired_tags, &tags);
+        if !add.is_empty() {
+            session.add_tags(&observed.details.arn, &add).await?;
+        }
+        if !remove.is_empty() {
+            session.delete_tags(&observed.details.arn, &remove).await?;
+        }
+        if !add.is_empty() || !remove.is_empty() {
+            changed.push("tags");
+        }
+        if !changed.is_empty() {
+            self.ctx
+                .report_correction(
+                    self.profile,
+                    KIND,
+                    self.status.observed_generation != Some(self.generation()),
+                    &changed,
+                )
+                .await;
+            let message = format!("updating {}", changed.join(", "));
+            self.report.want(Want::false_(SYNCED, "Updating", message.clone()));
+            self.report.progressing("Updating", message);
+            return Ok(self.poll());
+        }
+        self.report.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
+        self.report.ready(
+            "InService",
+            format!("user profile {name} is InService in domain {domain_id}"),
+        );
+        Ok(self.resync())
     }
 
     /// Deletion: nothing is touched that this resource does not own; `Retain` removes only the
@@ -502,20 +470,27 @@ impl Pass<'_> {
         }
     }
 
-    async fn report_deleted(&self, name: &str, domain_id: &str) {
-        self.ctx
-            .event(
-                self.profile,
-                EventType::Normal,
-                "Deleted",
-                format!("deleted user profile {name} from domain {domain_id}"),
-            )
-            .await;
+    async fn write_status(&mut self) -> Result<(), ReconcileError> {
+        if self.deleted {
+            return Ok(());
+        }
+        let before = self
+            .profile
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        self.status.conditions = self.report.conditions(&self.status.conditions, self.generation());
+        self.status.observed_generation = Some(self.generation());
+        members::publish_transitions(self.ctx, self.profile, &before, &self.status.conditions).await;
+        if self.profile.status.as_ref() != Some(&self.status) {
+            apply_status(&self.api, &self.profile.name_any(), &self.status).await?;
+        }
+        Ok(())
     }
 
-    async fn release(&mut self) -> Result<Action, ReconcileError> {
-        remove_finalizer(&self.api, self.profile).await?;
-        self.deleted = true;
-        Ok(Action::await_change())
+    fn report_error(&mut self, error: &ReconcileError) {
+        self.report
+            .progressing("AwsError", format!("{error} (retrying with backoff)"));
     }
 }

@@ -5,12 +5,11 @@
 pub mod plan;
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{info, instrument};
 
 use super::members::{self, Report};
 use super::reference::{self, DomainTarget, Resolved};
@@ -20,9 +19,8 @@ use crate::aws::clients::AwsSession;
 use crate::aws::model::ObservedSpace;
 use crate::controller::ownership::{self, Claim, Owner};
 use crate::controller::{
-    Context, ReconcileError, add_finalizer, apply_status, has_finalizer, remove_finalizer, run_controller,
+    Context, ReconcileError, Steps, apply_status, drive, has_finalizer, remove_finalizer, run_controller,
 };
-use crate::metrics::KindLabels;
 use crate::status::{self, Want};
 
 const KIND: &str = "SharedSpace";
@@ -39,14 +37,11 @@ pub async fn run(
 
 #[instrument(skip_all, fields(namespace = %space.namespace().unwrap_or_default(), name = %space.name_any()))]
 async fn reconcile(space: Arc<SharedSpace>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = Instant::now();
-    let labels = KindLabels { kind: KIND.into() };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
     let namespace = space
         .namespace()
         .ok_or(ReconcileError::MissingField("metadata.namespace"))?;
     let api: Api<SharedSpace> = Api::namespaced(ctx.client.clone(), &namespace);
-    let mut pass = Pass {
+    let pass = Pass {
         space: &space,
         ctx: &ctx,
         api: api.clone(),
@@ -55,34 +50,7 @@ async fn reconcile(space: Arc<SharedSpace>, ctx: Arc<Context>) -> Result<Action,
         report: Report::default(),
         deleted: false,
     };
-    let result = if space.metadata.deletion_timestamp.is_some() {
-        pass.cleanup().await
-    } else {
-        if !has_finalizer(space.as_ref()) {
-            add_finalizer(&api, space.as_ref()).await?;
-        }
-        pass.apply().await
-    };
-    let result = match result {
-        Ok(action) => {
-            pass.write_status().await?;
-            ctx.succeeded(&space.uid().unwrap_or_default());
-            Ok(action)
-        }
-        Err(error) => {
-            pass.report
-                .progressing("AwsError", format!("{error} (retrying with backoff)"));
-            if let Err(write_error) = pass.write_status().await {
-                warn!(%write_error, "cannot report the error in status");
-            }
-            Err(error)
-        }
-    };
-    ctx.metrics
-        .reconcile_duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    result
+    drive(space.as_ref(), &ctx, &api, pass).await
 }
 
 /// One reconcile of one space.
@@ -130,6 +98,125 @@ impl Pass<'_> {
             .await?)
     }
 
+    /// The name of a space this resource created under another name in the same domain.
+    fn renamed_from(&self, domain_id: &str, name: &str) -> Option<String> {
+        match (&self.status.space_name, &self.status.domain_id) {
+            (Some(old), Some(id)) if id == domain_id && old != name => Some(old.clone()),
+            _ => None,
+        }
+    }
+
+    fn record(&mut self, domain_id: &str, observed: &ObservedSpace) {
+        self.status.domain_id = Some(domain_id.into());
+        self.status.space_name = Some(observed.details.name.clone());
+        self.status.space_arn = Some(observed.details.arn.clone());
+        self.status.home_efs_file_system_uid = observed.details.home_efs_uid.clone();
+        self.status.aws_status = Some(observed.details.status.clone());
+    }
+
+    /// Creates the space once its owner profile is InService; in a new domain (the old one was
+    /// recreated) this is a recreation.
+    async fn create(&mut self, session: &AwsSession, domain_id: &str) -> Result<Action, ReconcileError> {
+        let name = self.name();
+        let desired = plan::desired_space(
+            &self.space.spec,
+            name.clone(),
+            plan::desired_tags(&self.space.spec, self.owner().tags()),
+        );
+        let owner_ready = session
+            .describe_user_profile(domain_id, &desired.owner)
+            .await?
+            .is_some_and(|p| p.status == "InService");
+        if !owner_ready {
+            self.report.progressing(
+                "WaitingForOwner",
+                format!(
+                    "user profile {} (sharing.ownerProfile) is not InService in domain {domain_id} yet",
+                    desired.owner
+                ),
+            );
+            return Ok(self.poll());
+        }
+        let arn = session.create_space(domain_id, &desired).await?;
+        info!(%arn, "created space");
+        let previous_domain = self.status.domain_id.replace(domain_id.into());
+        let old_uid = self.status.home_efs_file_system_uid.take();
+        self.status.space_name = Some(name.clone());
+        self.status.space_arn = Some(arn);
+        self.status.aws_status = Some("Pending".into());
+        self.status.running_apps.clear();
+        let (reason, note) = match previous_domain {
+            Some(old) if old != domain_id => (
+                "Recreated",
+                format!(
+                    "recreated space {name} in domain {domain_id} (was in {old}, UID {}); the domain's migration plan lists the directory to copy",
+                    old_uid.as_deref().unwrap_or("-")
+                ),
+            ),
+            _ => ("Created", format!("created space {name} in domain {domain_id}")),
+        };
+        self.ctx.event(self.space, EventType::Normal, reason, note).await;
+        self.report
+            .progressing("Creating", format!("space {name} is being created"));
+        Ok(self.poll())
+    }
+
+    /// Deletes the space `old` (apps first) so that the next pass creates the one the spec asks for.
+    async fn replace(
+        &mut self,
+        session: &AwsSession,
+        domain_id: &str,
+        old: &str,
+        reason: &str,
+    ) -> Result<Action, ReconcileError> {
+        let already_recreating =
+            status::find(&self.status.conditions, SYNCED).is_some_and(|c| c.reason == "Recreating");
+        if !already_recreating {
+            self.ctx
+                .event(
+                    self.space,
+                    EventType::Normal,
+                    "Recreating",
+                    format!("recreating space {old} because {reason} cannot change in AWS; its apps are deleted first"),
+                )
+                .await;
+        }
+        let apps = session.list_apps(domain_id).await?;
+        match members::delete_space(session, domain_id, old, &apps).await? {
+            None => {
+                self.status.space_name = None;
+                self.status.space_arn = None;
+                self.status.aws_status = None;
+                Ok(Action::requeue(std::time::Duration::from_millis(100)))
+            }
+            Some(progress) => {
+                let message = format!("recreating because {reason} changed: {progress}");
+                self.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
+                self.report.progressing("Recreating", message);
+                Ok(self.poll())
+            }
+        }
+    }
+
+    async fn report_deleted(&self, name: &str, domain_id: &str) {
+        self.ctx
+            .event(
+                self.space,
+                EventType::Normal,
+                "Deleted",
+                format!("deleted space {name} from domain {domain_id}"),
+            )
+            .await;
+    }
+
+    async fn release(&mut self) -> Result<Action, ReconcileError> {
+        remove_finalizer(&self.api, self.space).await?;
+        self.deleted = true;
+        Ok(Action::await_change())
+    }
+}
+
+impl Steps for Pass<'_> {
     async fn apply(&mut self) -> Result<Action, ReconcileError> {
         let target = match reference::resolve(&self.ctx.client, &self.namespace, &self.space.spec.domain_ref).await? {
             Resolved::NotFound(message) => {
@@ -266,125 +353,6 @@ impl Pass<'_> {
         Ok(self.resync())
     }
 
-    /// The name of a space this resource created under another name in the same domain.
-    fn renamed_from(&self, domain_id: &str, name: &str) -> Option<String> {
-        match (&self.status.space_name, &self.status.domain_id) {
-            (Some(old), Some(id)) if id == domain_id && old != name => Some(old.clone()),
-            _ => None,
-        }
-    }
-
-    fn record(&mut self, domain_id: &str, observed: &ObservedSpace) {
-        self.status.domain_id = Some(domain_id.into());
-        self.status.space_name = Some(observed.details.name.clone());
-        self.status.space_arn = Some(observed.details.arn.clone());
-        self.status.home_efs_file_system_uid = observed.details.home_efs_uid.clone();
-        self.status.aws_status = Some(observed.details.status.clone());
-    }
-
-    /// Creates the space once its owner profile is InService; in a new domain (the old one was
-    /// recreated) this is a recreation.
-    async fn create(&mut self, session: &AwsSession, domain_id: &str) -> Result<Action, ReconcileError> {
-        let name = self.name();
-        let desired = plan::desired_space(
-            &self.space.spec,
-            name.clone(),
-            plan::desired_tags(&self.space.spec, self.owner().tags()),
-        );
-        let owner_ready = session
-            .describe_user_profile(domain_id, &desired.owner)
-            .await?
-            .is_some_and(|p| p.status == "InService");
-        if !owner_ready {
-            self.report.progressing(
-                "WaitingForOwner",
-                format!(
-                    "user profile {} (sharing.ownerProfile) is not InService in domain {domain_id} yet",
-                    desired.owner
-                ),
-            );
-            return Ok(self.poll());
-        }
-        let arn = session.create_space(domain_id, &desired).await?;
-        info!(%arn, "created space");
-        let previous_domain = self.status.domain_id.replace(domain_id.into());
-        let old_uid = self.status.home_efs_file_system_uid.take();
-        self.status.space_name = Some(name.clone());
-        self.status.space_arn = Some(arn);
-        self.status.aws_status = Some("Pending".into());
-        self.status.running_apps.clear();
-        let (reason, note) = match previous_domain {
-            Some(old) if old != domain_id => (
-                "Recreated",
-                format!(
-                    "recreated space {name} in domain {domain_id} (was in {old}, UID {}); the domain's migration plan lists the directory to copy",
-                    old_uid.as_deref().unwrap_or("-")
-                ),
-            ),
-            _ => ("Created", format!("created space {name} in domain {domain_id}")),
-        };
-        self.ctx.event(self.space, EventType::Normal, reason, note).await;
-        self.report
-            .progressing("Creating", format!("space {name} is being created"));
-        Ok(self.poll())
-    }
-
-    /// Deletes the space `old` (apps first) so that the next pass creates the one the spec asks for.
-    async fn replace(
-        &mut self,
-        session: &AwsSession,
-        domain_id: &str,
-        old: &str,
-        reason: &str,
-    ) -> Result<Action, ReconcileError> {
-        let already_recreating =
-            status::find(&self.status.conditions, SYNCED).is_some_and(|c| c.reason == "Recreating");
-        if !already_recreating {
-            self.ctx
-                .event(
-                    self.space,
-                    EventType::Normal,
-                    "Recreating",
-                    format!("recreating space {old} because {reason} cannot change in AWS; its apps are deleted first"),
-                )
-                .await;
-        }
-        let apps = session.list_apps(domain_id).await?;
-        match members::delete_space(session, domain_id, old, &apps).await? {
-            None => {
-                self.status.space_name = None;
-                self.status.space_arn = None;
-                self.status.aws_status = None;
-                Ok(Action::requeue(std::time::Duration::from_millis(100)))
-            }
-            Some(progress) => {
-                let message = format!("recreating because {reason} changed: {progress}");
-                self.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
-                self.report.progressing("Recreating", message);
-                Ok(self.poll())
-            }
-        }
-    }
-
-    async fn write_status(&mut self) -> Result<(), ReconcileError> {
-        if self.deleted {
-            return Ok(());
-        }
-        let before = self
-            .space
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default();
-        self.status.conditions = self.report.conditions(&self.status.conditions, self.generation());
-        self.status.observed_generation = Some(self.generation());
-        members::publish_transitions(self.ctx, self.space, &before, &self.status.conditions).await;
-        if self.space.status.as_ref() != Some(&self.status) {
-            apply_status(&self.api, &self.space.name_any(), &self.status).await?;
-        }
-        Ok(())
-    }
-
     /// Deletion: nothing is touched that this resource does not own; `Retain` removes only the
     /// ownership tags; `Delete` deletes the apps, then the space.
     async fn cleanup(&mut self) -> Result<Action, ReconcileError> {
@@ -442,20 +410,27 @@ impl Pass<'_> {
         }
     }
 
-    async fn report_deleted(&self, name: &str, domain_id: &str) {
-        self.ctx
-            .event(
-                self.space,
-                EventType::Normal,
-                "Deleted",
-                format!("deleted space {name} from domain {domain_id}"),
-            )
-            .await;
+    async fn write_status(&mut self) -> Result<(), ReconcileError> {
+        if self.deleted {
+            return Ok(());
+        }
+        let before = self
+            .space
+            .status
+            .as_ref()
+            .map(|s| s.conditions.clone())
+            .unwrap_or_default();
+        self.status.conditions = self.report.conditions(&self.status.conditions, self.generation());
+        self.status.observed_generation = Some(self.generation());
+        members::publish_transitions(self.ctx, self.space, &before, &self.status.conditions).await;
+        if self.space.status.as_ref() != Some(&self.status) {
+            apply_status(&self.api, &self.space.name_any(), &self.status).await?;
+        }
+        Ok(())
     }
 
-    async fn release(&mut self) -> Result<Action, ReconcileError> {
-        remove_finalizer(&self.api, self.space).await?;
-        self.deleted = true;
-        Ok(Action::await_change())
+    fn report_error(&mut self, error: &ReconcileError) {
+        self.report
+            .progressing("AwsError", format!("{error} (retrying with backoff)"));
     }
 }
