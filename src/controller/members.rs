@@ -9,6 +9,7 @@ use kube::Resource;
 use kube::runtime::events::EventType;
 
 use super::Context;
+use super::ownership::Claim;
 use crate::api::RunningApp;
 use crate::api::condition_type::{READY, STALLED};
 use crate::aws::model::AppSummary;
@@ -59,6 +60,64 @@ impl Report {
         });
         wanted.extend(readiness.conditions());
         status::merge_conditions(existing, &wanted, Some(generation), Timestamp::now())
+    }
+}
+
+/// A profile or space, as messages name it.
+pub struct Member<'a> {
+    /// "user profile" or "space".
+    pub noun: &'a str,
+    /// Its name in AWS.
+    pub name: &'a str,
+    /// The Kubernetes kind that manages it, e.g. `UserProfile`.
+    pub kind: &'a str,
+    /// The spec field that names it in AWS, e.g. `spec.userProfileName`.
+    pub name_field: &'a str,
+}
+
+/// Why this resource must not manage an existing member, or `None` when it may.
+pub fn conflict(claim: &Claim, member: &Member, domain_id: &str) -> Option<String> {
+    let Member {
+        noun,
+        name,
+        kind,
+        name_field,
+    } = member;
+    match claim {
+        Claim::Ours | Claim::Adopt => None,
+        Claim::TakenBy(other) => Some(format!(
+            "{noun} {name} in domain {domain_id} belongs to {kind} {other}; choose another {name_field}"
+        )),
+        Claim::Unmanaged => Some(format!(
+            "{noun} {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over"
+        )),
+    }
+}
+
+/// What a member's status in AWS means for this pass.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// InService: compare and update.
+    InService,
+    /// Failed: nothing but deleting the resource helps (reason, message).
+    Failed(String, String),
+    /// In transition: poll again.
+    Transitioning(String),
+}
+
+/// Judges a member's AWS status.
+pub fn standing(status: &str, failure_reason: Option<&str>, member: &Member) -> Standing {
+    let Member { noun, name, kind, .. } = member;
+    match status {
+        "InService" => Standing::InService,
+        "Failed" => Standing::Failed(
+            format!("{kind}Failed"),
+            format!(
+                "AWS reports {noun} {name} Failed: {}; delete the {kind} to start over",
+                failure_reason.unwrap_or("no reason given")
+            ),
+        ),
+        other => Standing::Transitioning(format!("{noun} {name} is {other}")),
     }
 }
 
@@ -140,5 +199,44 @@ pub async fn delete_space(
             }
             Ok(Some(format!("deleting space {space}")))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE: Member = Member {
+        noun: "user profile",
+        name: "alice",
+        kind: "UserProfile",
+        name_field: "spec.userProfileName",
+    };
+
+    #[test]
+    fn conflicts_name_the_owner_or_the_way_to_adopt() {
+        assert_eq!(conflict(&Claim::Ours, &ALICE, "d-1"), None);
+        assert_eq!(conflict(&Claim::Adopt, &ALICE, "d-1"), None);
+        let taken = conflict(&Claim::TakenBy("team-a/alice".into()), &ALICE, "d-1").unwrap();
+        assert!(taken.contains("belongs to UserProfile team-a/alice") && taken.contains("spec.userProfileName"));
+        assert!(
+            conflict(&Claim::Unmanaged, &ALICE, "d-1")
+                .unwrap()
+                .contains("set adopt: true")
+        );
+    }
+
+    #[test]
+    fn standing_follows_the_aws_status() {
+        assert_eq!(standing("InService", None, &ALICE), Standing::InService);
+        let Standing::Failed(reason, message) = standing("Failed", Some("quota"), &ALICE) else {
+            panic!()
+        };
+        assert_eq!(reason, "UserProfileFailed");
+        assert!(message.contains("Failed: quota; delete the UserProfile"));
+        assert_eq!(
+            standing("Pending", None, &ALICE),
+            Standing::Transitioning("user profile alice is Pending".into())
+        );
     }
 }

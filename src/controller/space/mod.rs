@@ -262,50 +262,30 @@ impl Steps for Pass<'_> {
             return self.create(&session, &domain_id).await;
         };
         let tags = session.list_tags(&observed.details.arn).await?;
-        match ownership::claim(&self.owner(), &tags, self.space.spec.adopt) {
-            Claim::Ours => {}
-            Claim::Adopt => {
-                self.ctx
-                    .event(
-                        self.space,
-                        EventType::Normal,
-                        "Adopted",
-                        format!("adopting space {name} (spec.adopt)"),
-                    )
-                    .await;
-            }
-            Claim::TakenBy(other) => {
-                self.report.stalled(
-                    "Conflict",
-                    format!("space {name} in domain {domain_id} belongs to SharedSpace {other}; choose another spec.spaceName"),
-                );
-                return Ok(self.resync());
-            }
-            Claim::Unmanaged => {
-                self.report.stalled(
-                    "Conflict",
-                    format!("space {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over"),
-                );
-                return Ok(self.resync());
-            }
+        let member = members::Member {
+            noun: "space",
+            name: &name,
+            kind: "SharedSpace",
+            name_field: "spec.spaceName",
+        };
+        let claim = ownership::claim(&self.owner(), &tags, self.space.spec.adopt);
+        if let Some(message) = members::conflict(&claim, &member, &domain_id) {
+            self.report.stalled("Conflict", message);
+            return Ok(self.resync());
+        }
+        if claim == Claim::Adopt {
+            let message = format!("adopting space {name} (spec.adopt)");
+            self.ctx.event(self.space, EventType::Normal, "Adopted", message).await;
         }
         self.record(&domain_id, &observed);
-        match observed.details.status.as_str() {
-            "InService" => {}
-            "Failed" => {
-                let reason = observed
-                    .failure_reason
-                    .clone()
-                    .unwrap_or_else(|| "no reason given".into());
-                self.report.stalled(
-                    "SpaceFailed",
-                    format!("AWS reports space {name} Failed: {reason}; delete the SharedSpace to start over"),
-                );
+        match members::standing(&observed.details.status, observed.failure_reason.as_deref(), &member) {
+            members::Standing::InService => {}
+            members::Standing::Failed(reason, message) => {
+                self.report.stalled(&reason, message);
                 return Ok(self.resync());
             }
-            other => {
-                self.report
-                    .progressing("AwsTransition", format!("space {name} is {other}"));
+            members::Standing::Transitioning(message) => {
+                self.report.progressing("AwsTransition", message);
                 return Ok(self.poll());
             }
         }
