@@ -121,6 +121,29 @@ pub fn standing(status: &str, failure_reason: Option<&str>, member: &Member) -> 
     }
 }
 
+/// `deletionPolicy: Retain`: removes only the ownership tags, so the member stays in AWS unmanaged.
+pub async fn retain<K>(
+    ctx: &Context,
+    obj: &K,
+    session: &AwsSession,
+    arn: &str,
+    member: &Member<'_>,
+    domain_id: &str,
+) -> Result<(), AwsError>
+where
+    K: Resource<DynamicType = ()>,
+{
+    session
+        .delete_tags(arn, &super::ownership::KEYS.map(String::from))
+        .await?;
+    let message = format!(
+        "{} {} left in domain {domain_id} (deletionPolicy Retain)",
+        member.noun, member.name
+    );
+    ctx.event(obj, EventType::Normal, "Retained", message).await;
+    Ok(())
+}
+
 /// Events on transitions only: a Warning named after the reason when the resource stalls
 /// (Conflict, ReferenceDenied, ...), a Normal one when it becomes Ready.
 pub async fn publish_transitions<K>(ctx: &Context, obj: &K, before: &[Condition], after: &[Condition])

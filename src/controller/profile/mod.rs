@@ -420,17 +420,13 @@ impl Steps for Pass<'_> {
             return self.release().await;
         }
         if self.profile.spec.deletion_policy == DeletionPolicy::Retain {
-            session
-                .delete_tags(&observed.arn, &ownership::KEYS.map(String::from))
-                .await?;
-            self.ctx
-                .event(
-                    self.profile,
-                    EventType::Normal,
-                    "Retained",
-                    format!("user profile {name} left in domain {domain_id} (deletionPolicy Retain)"),
-                )
-                .await;
+            let member = members::Member {
+                noun: "user profile",
+                name: &name,
+                kind: "UserProfile",
+                name_field: "spec.userProfileName",
+            };
+            members::retain(self.ctx, self.profile, &session, &observed.arn, &member, &domain_id).await?;
             return self.release().await;
         }
         match self.retire(&session, &domain_id, &name).await? {

@@ -362,17 +362,13 @@ impl Steps for Pass<'_> {
             return self.release().await;
         }
         if self.space.spec.deletion_policy == DeletionPolicy::Retain {
-            session
-                .delete_tags(&observed.arn, &ownership::KEYS.map(String::from))
-                .await?;
-            self.ctx
-                .event(
-                    self.space,
-                    EventType::Normal,
-                    "Retained",
-                    format!("space {name} left in domain {domain_id} (deletionPolicy Retain)"),
-                )
-                .await;
+            let member = members::Member {
+                noun: "space",
+                name: &name,
+                kind: "SharedSpace",
+                name_field: "spec.spaceName",
+            };
+            members::retain(self.ctx, self.space, &session, &observed.arn, &member, &domain_id).await?;
             return self.release().await;
         }
         let apps = session.list_apps(&domain_id).await?;
