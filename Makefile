@@ -6,7 +6,7 @@ PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e pytests run-smoke chart-test test run help
+.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e pytests activity-reporter-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
 
 all: build
 
@@ -46,6 +46,9 @@ e2e: testenv ## End-to-end tests: real kube-apiserver + AWS emulator
 pytests: ## boto3 and moto conformance suites of the emulator
 	hack/aws-emulator/conformance/run.sh
 
+activity-reporter-test: ## Activity reporter against a real Jupyter server and the AWS emulator
+	tests/activity-reporter/run.sh
+
 run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
 
@@ -56,3 +59,12 @@ run: testenv ## Run the operator locally against kube-testenv and the AWS emulat
 
 chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install and RBAC against kube-testenv
 	hack/chart-test.sh
+
+kstatus-check: ## Build hack/bin/kstatus-check: kstatus (Flux/kpt) verdict of a live object or of YAML (cached)
+	hack/build-kstatus-check.sh
+
+kstatus-check-test: ## kstatus verdicts on the operator's status shapes (go vet + go test in hack/kstatus-check)
+	cd hack/kstatus-check && CGO_ENABLED=0 go vet ./... && CGO_ENABLED=0 go test -count=1 ./...
+
+argocd-health-test: ## Argo CD health.lua checks in gitops/argocd against their health_test.yaml, and the argocd-cm snippet
+	hack/argocd-health-test.sh

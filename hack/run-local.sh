@@ -58,15 +58,20 @@ log "installing CRDs and applying examples/"
 kubectl apply --server-side -f crds/ >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/studiodomains.studio-operator.io \
   crd/userprofiles.studio-operator.io crd/sharedspaces.studio-operator.io crd/guardrails.studio-operator.io >/dev/null
-kubectl apply --server-side -R -f examples/
+# The operator's own namespace, where Guardrails' rendered policies go.
+kubectl create namespace studio-operator --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
+# examples/gitops needs Argo CD or Flux, which this local cluster does not run.
+for dir in examples/*/; do
+  [ "$dir" = examples/gitops/ ] || kubectl apply --server-side -R -f "$dir"
+done
 
 log "running the operator (log: $work/operator.log, metrics: http://$metrics/metrics)"
 target/debug/studio-operator run --log-format text --metrics-addr "$metrics" --resync-interval 1m --poll-interval 2s \
-  --cluster-id local 2>"$work/operator.log" &
+  --cluster-id local --policy-namespace studio-operator 2>"$work/operator.log" &
 pids+=($!)
 
-not_ready() { # names of domains, profiles and spaces whose Ready condition is not True
-  kubectl get studiodomains,userprofiles,sharedspaces -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
+not_ready() { # names of domains, profiles, spaces and guardrails whose Ready condition is not True
+  kubectl get studiodomains,userprofiles,sharedspaces,guardrails -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
     grep -v '=True$' || true
 }
 deadline=$((SECONDS + 240))

@@ -5,8 +5,10 @@
 pub mod api;
 pub mod aws;
 pub mod controller;
+pub mod guardrail;
 pub mod metrics;
 pub mod migration;
+pub mod policy;
 pub mod runtime;
 pub mod server;
 pub mod status;

@@ -1,13 +1,16 @@
 //! Command line of studio-operator.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use studio_operator::api::StudioDomain;
+use studio_operator::api::{Guardrail, StudioDomain};
 use studio_operator::aws::AwsClients;
 use studio_operator::controller::ControllerConfig;
+use studio_operator::policy::guardrail::{guardrail_from_yaml, policies};
+use studio_operator::policy::operator::{OperatorPolicyOptions, operator_policy};
 use studio_operator::runtime::{self, RunOptions};
 use studio_operator::telemetry::{self, LogFormat};
 
@@ -48,6 +51,15 @@ enum Command {
         /// Log format.
         #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Json)]
         log_format: LogFormat,
+        /// How often the apps of each domain are swept for idle, over-age and forbidden apps.
+        #[arg(long, env = "SWEEP_INTERVAL", default_value = "5m", value_parser = parse_duration)]
+        sweep_interval: Duration,
+        /// Enforce only the Guardrails matching this label selector (e.g. `tier=prod`).
+        #[arg(long, env = "GUARDRAIL_SELECTOR")]
+        guardrail_selector: Option<String>,
+        /// Namespace of the ConfigMaps with the Guardrails' rendered policies (the operator's own).
+        #[arg(long, env = "POD_NAMESPACE", default_value = "studio-operator")]
+        policy_namespace: String,
     },
     /// Print every CustomResourceDefinition as YAML.
     Crd,
@@ -56,6 +68,45 @@ enum Command {
         /// The domain as NAMESPACE/NAME.
         domain: String,
     },
+    /// Print the least-privilege IAM policy the operator needs, as JSON.
+    IamPolicy {
+        /// The operator's --cluster-id: it may only change resources tagged with it (or untagged).
+        #[arg(long, env = "CLUSTER_ID", default_value = "default")]
+        cluster_id: String,
+        /// ARN pattern of the roles the operator assumes per domain (spec.aws.roleArn); repeatable.
+        #[arg(long = "role-arn-pattern", value_name = "ARN", value_parser = parse_arn)]
+        role_arn_patterns: Vec<String>,
+        /// Execution role the operator may pass to SageMaker; repeatable. Default: any role.
+        #[arg(long = "execution-role-arn", value_name = "ARN", value_parser = parse_arn)]
+        execution_role_arns: Vec<String>,
+    },
+    /// IAM policies rendered from Guardrails.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Print a Guardrail's SCP and IAM policies, each after a `# file-name` line.
+    Render {
+        /// Name of the Guardrail.
+        name: String,
+        /// Read the Guardrail from this YAML file (may hold several documents) instead of the cluster.
+        #[arg(short = 'f', long = "file", value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+}
+
+fn parse_arn(text: &str) -> Result<String, String> {
+    if text.starts_with("arn:") {
+        Ok(text.to_string())
+    } else {
+        Err(format!(
+            "'{text}' is not an ARN (pattern) such as arn:aws:iam::123456789012:role/name"
+        ))
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -87,6 +138,34 @@ async fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::IamPolicy {
+            cluster_id,
+            role_arn_patterns,
+            execution_role_arns,
+        } => {
+            let policy = operator_policy(&OperatorPolicyOptions {
+                cluster_id,
+                role_arn_patterns,
+                execution_role_arns,
+            });
+            print!("{}", policy.pretty());
+            match policy.check_size("the operator policy") {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(too_large) => {
+                    eprintln!("{too_large}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Policy {
+            command: PolicyCommand::Render { name, file },
+        } => match print_guardrail_policies(&name, file.as_deref()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run {
             metrics_addr,
             resync_interval,
@@ -95,6 +174,9 @@ async fn main() -> ExitCode {
             cluster_id,
             watch_namespace,
             log_format,
+            sweep_interval,
+            guardrail_selector,
+            policy_namespace,
         } => {
             telemetry::init(log_format);
             let client = match kube::Client::try_default().await {
@@ -110,6 +192,10 @@ async fn main() -> ExitCode {
                 poll_interval,
                 concurrency,
                 namespaces: watch_namespace,
+                sweep_interval,
+                guardrail_selector,
+                policy_namespace,
+                clock: Default::default(),
             };
             let options = RunOptions {
                 metrics_addr,
@@ -159,4 +245,42 @@ async fn print_migration_plan(reference: &str) -> Result<(), String> {
         studio_operator::migration::render_script(&plan, &domain.spec.aws.region)
     );
     Ok(())
+}
+
+/// Prints the policies of a Guardrail from the cluster or from a file; fails after printing when
+/// a document is too large for AWS.
+async fn print_guardrail_policies(name: &str, file: Option<&Path>) -> Result<(), String> {
+    let guardrail = match file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            guardrail_from_yaml(&text, name).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => {
+            let client = kube::Client::try_default()
+                .await
+                .map_err(|e| format!("cannot connect to Kubernetes: {e}"))?;
+            kube::Api::<Guardrail>::all(client)
+                .get(name)
+                .await
+                .map_err(|e| format!("cannot read Guardrail {name}: {e}"))?
+        }
+    };
+    let documents = policies(&guardrail.spec);
+    if documents.is_empty() {
+        eprintln!("Guardrail {name} sets no rule that IAM can express: nothing to render");
+        return Ok(());
+    }
+    let mut too_large = Vec::new();
+    for (file, policy) in &documents {
+        println!("# {file}");
+        print!("{}", policy.pretty());
+        if let Err(error) = policy.check_size(file) {
+            too_large.push(error.to_string());
+        }
+    }
+    if too_large.is_empty() {
+        Ok(())
+    } else {
+        Err(too_large.join("\n"))
+    }
 }

@@ -31,6 +31,13 @@ pub struct AwsCallLabels {
     pub outcome: String,
 }
 
+/// Labels of an app the sweeper stopped or flagged.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SweepLabels {
+    /// `idle`, `max_lifetime` or `guardrail`.
+    pub reason: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     /// The registry `/metrics` encodes.
@@ -47,6 +54,10 @@ pub struct Metrics {
     pub drift_corrections: Family<KindLabels, Counter>,
     /// Domain recreations.
     pub recreations: Counter,
+    /// Apps the sweeper stopped, per reason.
+    pub apps_stopped: Family<SweepLabels, Counter>,
+    /// Apps the sweeper would stop but only reported (DryRun, Audit), per reason.
+    pub apps_flagged: Family<SweepLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -60,6 +71,8 @@ impl Default for Metrics {
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
         let drift_corrections = Family::<KindLabels, Counter>::default();
         let recreations = Counter::default();
+        let apps_stopped = Family::<SweepLabels, Counter>::default();
+        let apps_flagged = Family::<SweepLabels, Counter>::default();
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -82,6 +95,16 @@ impl Default for Metrics {
             "Domains recreated because an immutable setting changed",
             recreations.clone(),
         );
+        registry.register(
+            "apps_stopped",
+            "Apps the sweeper stopped: idle, over their lifetime cap, or breaking a guardrail",
+            apps_stopped.clone(),
+        );
+        registry.register(
+            "apps_flagged",
+            "Apps the sweeper would stop but only reported (DryRun or Audit)",
+            apps_flagged.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -90,6 +113,8 @@ impl Default for Metrics {
             aws_calls,
             drift_corrections,
             recreations,
+            apps_stopped,
+            apps_flagged,
         }
     }
 }

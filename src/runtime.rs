@@ -5,7 +5,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use futures::StreamExt;
 use kube::api::ListParams;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
@@ -28,6 +30,9 @@ pub enum RuntimeError {
     /// The Kubernetes API answered with an error.
     #[error("Kubernetes API error: {0}")]
     Kube(#[from] kube::Error),
+    /// A cache stopped before it was filled.
+    #[error("the {0} cache closed before it was filled")]
+    CacheClosed(&'static str),
     /// Binding or serving the HTTP endpoints failed.
     #[error("cannot serve health and metrics on {addr}: {source}")]
     Serve { addr: SocketAddr, source: std::io::Error },
@@ -39,6 +44,7 @@ impl RuntimeError {
         match self {
             RuntimeError::CrdMissing { .. } => "crd_missing",
             RuntimeError::Kube(_) => "kube",
+            RuntimeError::CacheClosed(_) => "cache_closed",
             RuntimeError::Serve { .. } => "serve",
         }
     }
@@ -103,6 +109,26 @@ fn static_plural<K: Resource<DynamicType = ()>>() -> &'static str {
     }
 }
 
+/// A cache of the Guardrails this installation enforces, kept up to date until `shutdown`.
+fn watch_guardrails(
+    client: &Client,
+    config: &ControllerConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> reflector::Store<Guardrail> {
+    let mut watch = watcher::Config::default();
+    if let Some(selector) = &config.guardrail_selector {
+        watch = watch.labels(selector);
+    }
+    let (reader, writer) = reflector::store();
+    let stream = watcher(Api::<Guardrail>::all(client.clone()), watch)
+        .default_backoff()
+        .reflect(writer)
+        .take_until(shutdown)
+        .for_each(|_| futures::future::ready(()));
+    tokio::spawn(stream);
+    reader
+}
+
 /// Runs the operator until `shutdown` resolves: health and metrics endpoints plus every
 /// controller, all stopped by the same signal.
 pub async fn run(
@@ -142,8 +168,13 @@ pub async fn run(
             source,
         })?;
     info!(%addr, resync_interval_s = options.controllers.resync_interval.as_secs(), "serving /healthz, /readyz and /metrics");
-    let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers));
-    let mut controllers = Vec::new();
+    let guardrails = watch_guardrails(&client, &options.controllers, stopped());
+    guardrails
+        .wait_until_ready()
+        .await
+        .map_err(|_| RuntimeError::CacheClosed("Guardrail"))?;
+    let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers, guardrails));
+    let mut controllers = vec![tokio::spawn(controller::guardrail::run(ctx.clone(), stopped()))];
     for scope in ctx.config.scopes() {
         controllers.push(tokio::spawn(controller::domain::run(
             ctx.clone(),

@@ -36,6 +36,17 @@ pub struct DomainRef {
     pub namespace: Option<String>,
 }
 
+impl DomainRef {
+    /// `namespace/name` of the referenced StudioDomain, seen from `referrer_namespace`.
+    pub fn key(&self, referrer_namespace: &str) -> String {
+        format!(
+            "{}/{}",
+            self.namespace.as_deref().unwrap_or(referrer_namespace),
+            self.name
+        )
+    }
+}
+
 /// What happens in AWS when the Kubernetes resource is deleted.
 #[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum DeletionPolicy {

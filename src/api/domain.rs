@@ -329,6 +329,10 @@ pub struct StudioDomainStatus {
     /// The last completed recreation: what to copy from the old EFS volume to the new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub migration_plan: Option<MigrationPlan>,
+    /// Names of the Studio lifecycle configurations that install the activity reporter, so that
+    /// replaced and no longer wanted ones are deleted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub activity_reporter_configs: Vec<String>,
 }
 
 /// A recreation under way; every step is recorded so a restart resumes it.

@@ -54,8 +54,10 @@ pub struct UserProfileSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_settings: Option<UserSettings>,
     /// Tags on the profile (passed on to the apps it launches).
+    /// `studio-operator.io/keep-alive: "true"` exempts its apps from idle shutdown and lifetime
+    /// caps, where the guardrails allow keep-alive.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('sagemaker:') && !k.startsWith('studio-operator.io/'))").message("tag keys starting with aws:, sagemaker: or studio-operator.io/ are reserved"))]
+    #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('sagemaker:') && (!k.startsWith('studio-operator.io/') || k == 'studio-operator.io/keep-alive'))").message("tag keys starting with aws:, sagemaker: or studio-operator.io/ are reserved (except studio-operator.io/keep-alive)"))]
     #[schemars(extend("maxProperties" = 40))]
     pub tags: BTreeMap<String, String>,
     /// Tag the profile `studiouserid=<userProfileName>`, so IAM policies can stop users from

@@ -300,6 +300,41 @@ impl AppSummary {
     }
 }
 
+/// What DescribeApp adds to a ListApps entry: the ARN (for tags) and the activity timestamps.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppDetails {
+    /// `AppArn`.
+    pub arn: String,
+    /// `LastHealthCheckTimestamp`, epoch seconds.
+    pub last_health_check: Option<f64>,
+    /// `LastUserActivityTimestamp`, epoch seconds (refreshed by health checks too).
+    pub last_user_activity: Option<f64>,
+}
+
+/// A Studio lifecycle configuration as ListStudioLifecycleConfigs reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LifecycleConfigSummary {
+    /// `StudioLifecycleConfigName`.
+    pub name: String,
+    /// `StudioLifecycleConfigArn`.
+    pub arn: String,
+    /// `StudioLifecycleConfigAppType`.
+    pub app_type: String,
+}
+
+/// Everything CreateStudioLifecycleConfig needs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LifecycleConfigCreate {
+    /// `StudioLifecycleConfigName`.
+    pub name: String,
+    /// `StudioLifecycleConfigAppType`, e.g. `JupyterLab`.
+    pub app_type: String,
+    /// The script (sent base64-encoded as `StudioLifecycleConfigContent`).
+    pub content: String,
+    /// `Tags`.
+    pub tags: BTreeMap<String, String>,
+}
+
 /// The IAM Identity Center user of a profile (`SingleSignOnUserIdentifier` / `Value`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SsoUser {

@@ -12,9 +12,10 @@ use aws_smithy_types::DateTime;
 use super::clients::AwsSession;
 use super::error::AwsError;
 use super::model::{
-    AppSettings, AppSummary, CreatedDomain, DomainCreate, DomainSummary, DomainUpdate, IdleSettings, MemberDetails,
-    MemberSummary, ObservedDomain, ObservedProfile, ObservedSpace, ProfileCreate, ResourceSpec, Sharing, SpaceCreate,
-    SpaceDefaults, SpaceSettings, StorageDefaults, UserSettings,
+    AppDetails, AppSettings, AppSummary, CreatedDomain, DomainCreate, DomainSummary, DomainUpdate, IdleSettings,
+    LifecycleConfigCreate, LifecycleConfigSummary, MemberDetails, MemberSummary, ObservedDomain, ObservedProfile,
+    ObservedSpace, ProfileCreate, ResourceSpec, Sharing, SpaceCreate, SpaceDefaults, SpaceSettings, StorageDefaults,
+    UserSettings,
 };
 
 /// Page size of the List calls (the API maximum).
@@ -474,6 +475,78 @@ impl AwsSession {
             .set_user_profile_name(app.user_profile.clone())
             .set_space_name(app.space.clone());
         self.call("DeleteApp", request.send()).await?;
+        Ok(())
+    }
+}
+
+impl AwsSession {
+    /// DescribeApp of an app as ListApps reported it; `None` once it is gone.
+    pub async fn describe_app(&self, domain_id: &str, app: &AppSummary) -> Result<Option<AppDetails>, AwsError> {
+        let request = self
+            .sagemaker
+            .describe_app()
+            .domain_id(domain_id)
+            .app_type(sm::AppType::from(app.app_type.as_str()))
+            .app_name(&app.app_name)
+            .set_user_profile_name(app.user_profile.clone())
+            .set_space_name(app.space.clone());
+        let out = found(self.call("DescribeApp", request.send()).await)?;
+        Ok(out.map(|out| AppDetails {
+            arn: out.app_arn.unwrap_or_default(),
+            last_health_check: out.last_health_check_timestamp.as_ref().map(DateTime::as_secs_f64),
+            last_user_activity: out.last_user_activity_timestamp.as_ref().map(DateTime::as_secs_f64),
+        }))
+    }
+
+    /// CreateStudioLifecycleConfig; returns the ARN.
+    pub async fn create_lifecycle_config(&self, config: &LifecycleConfigCreate) -> Result<String, AwsError> {
+        let request = self
+            .sagemaker
+            .create_studio_lifecycle_config()
+            .studio_lifecycle_config_name(&config.name)
+            .studio_lifecycle_config_app_type(sm::StudioLifecycleConfigAppType::from(config.app_type.as_str()))
+            .studio_lifecycle_config_content(aws_smithy_types::base64::encode(&config.content))
+            .set_tags(non_empty(&tags_to_sdk(&config.tags)));
+        let out = self.call("CreateStudioLifecycleConfig", request.send()).await?;
+        Ok(out.studio_lifecycle_config_arn.unwrap_or_default())
+    }
+
+    /// ListStudioLifecycleConfigs whose name contains `name_part`, all pages.
+    pub async fn list_lifecycle_configs(&self, name_part: &str) -> Result<Vec<LifecycleConfigSummary>, AwsError> {
+        let mut configs = Vec::new();
+        let mut token = None;
+        loop {
+            let request = self
+                .sagemaker
+                .list_studio_lifecycle_configs()
+                .name_contains(name_part)
+                .max_results(PAGE_SIZE)
+                .set_next_token(token);
+            let out = self.call("ListStudioLifecycleConfigs", request.send()).await?;
+            configs.extend(out.studio_lifecycle_configs.unwrap_or_default().into_iter().map(|c| {
+                LifecycleConfigSummary {
+                    name: c.studio_lifecycle_config_name.unwrap_or_default(),
+                    arn: c.studio_lifecycle_config_arn.unwrap_or_default(),
+                    app_type: c
+                        .studio_lifecycle_config_app_type
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                }
+            }));
+            token = out.next_token;
+            if token.is_none() {
+                return Ok(configs);
+            }
+        }
+    }
+
+    /// DeleteStudioLifecycleConfig; a config that is already gone counts as deleted.
+    pub async fn delete_lifecycle_config(&self, name: &str) -> Result<(), AwsError> {
+        let request = self
+            .sagemaker
+            .delete_studio_lifecycle_config()
+            .studio_lifecycle_config_name(name);
+        found(self.call("DeleteStudioLifecycleConfig", request.send()).await)?;
         Ok(())
     }
 }

@@ -2,18 +2,21 @@
 //! filter, the apps a member runs, and deleting apps and spaces before their owner.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::Resource;
 use kube::runtime::events::EventType;
 
-use super::Context;
 use super::ownership::Claim;
-use crate::api::RunningApp;
+use super::reference::DomainTarget;
+use super::{Context, ReconcileError};
 use crate::api::condition_type::{READY, STALLED};
+use crate::api::{GuardrailRules, RunningApp};
 use crate::aws::model::AppSummary;
 use crate::aws::{AwsError, AwsSession};
+use crate::guardrail::{self, Finding, Verdict};
 use crate::status::{self, Readiness, Want};
 
 /// The conditions one pass wants to report.
@@ -60,6 +63,33 @@ impl Report {
         });
         wanted.extend(readiness.conditions());
         status::merge_conditions(existing, &wanted, Some(generation), Timestamp::now())
+    }
+}
+
+impl Report {
+    /// Checks a member's spec against the guardrails that cover its domain and reports the
+    /// `GuardrailViolation` condition. False when an enforcing guardrail is broken: then nothing
+    /// may be created or changed in AWS.
+    pub async fn guardrails(
+        &mut self,
+        ctx: &Context,
+        domain: &DomainTarget,
+        check: impl Fn(&GuardrailRules) -> Vec<Finding>,
+    ) -> Result<bool, ReconcileError> {
+        let guardrails = ctx.guardrails_for(&domain.namespace, &domain.labels).await?;
+        let verdict = Verdict::of(&guardrails.iter().map(Arc::as_ref).collect::<Vec<_>>(), check);
+        let (want, allowed) = guardrail::condition(&verdict);
+        self.want(want);
+        if !allowed {
+            self.stalled(
+                "GuardrailViolation",
+                format!(
+                    "{}; nothing is changed in AWS until the spec complies",
+                    verdict.message()
+                ),
+            );
+        }
+        Ok(allowed)
     }
 }
 

@@ -2,19 +2,22 @@
 //! (pure) -> act -> report status.
 
 pub mod domain;
+pub mod guardrail;
 mod members;
 pub mod ownership;
 pub mod profile;
 pub mod reference;
 pub mod settings;
 pub mod space;
+pub mod sweeper;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{StreamExt, TryFuture};
+use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -24,8 +27,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
+use crate::api::{Guardrail, Violation};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsClients;
+use crate::guardrail::{DomainLabels, covers};
 use crate::metrics::{ErrorLabels, KindLabels, Metrics};
 
 /// Field manager of every write the operator makes.
@@ -46,6 +51,48 @@ pub struct ControllerConfig {
     pub concurrency: u16,
     /// Watch only these namespaces (a namespace-scoped installation); all namespaces when empty.
     pub namespaces: Vec<String>,
+    /// How often the apps of each domain are swept for idle, over-age and forbidden apps.
+    pub sweep_interval: Duration,
+    /// Label selector of the Guardrails this installation enforces; all when `None`.
+    pub guardrail_selector: Option<String>,
+    /// Namespace of the ConfigMaps with the Guardrails' rendered policies (the operator's own).
+    pub policy_namespace: String,
+    /// The time the sweeper measures idleness and uptime against.
+    pub clock: Clock,
+}
+
+/// A source of the current time (epoch seconds). The system clock in production; tests pass the
+/// AWS emulator's clock, which they advance instead of sleeping.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> f64 + Send + Sync>);
+
+impl Clock {
+    /// A clock that reads `now`.
+    pub fn new(now: impl Fn() -> f64 + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    /// The current time, epoch seconds.
+    pub fn now(&self) -> f64 {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self::new(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default()
+        })
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Clock({})", self.now())
+    }
 }
 
 impl Default for ControllerConfig {
@@ -56,6 +103,10 @@ impl Default for ControllerConfig {
             poll_interval: Duration::from_secs(15),
             concurrency: 8,
             namespaces: Vec::new(),
+            sweep_interval: Duration::from_secs(300),
+            guardrail_selector: None,
+            policy_namespace: "studio-operator".into(),
+            clock: Clock::default(),
         }
     }
 }
@@ -72,13 +123,34 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Settings.
     pub config: ControllerConfig,
+    /// The Guardrails this installation enforces, from the cluster cache.
+    pub guardrails: reflector::Store<Guardrail>,
+    /// What the sweeper found per Guardrail since its status was last written.
+    pub guardrail_findings: Mutex<BTreeMap<String, GuardrailFindings>>,
+    /// When each domain (by UID) was last swept.
+    sweeps: Mutex<HashMap<String, std::time::Instant>>,
     /// Consecutive failures per object UID, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
 
+/// Runtime findings of the sweeper for one Guardrail, which its controller writes to status.
+#[derive(Clone, Debug, Default)]
+pub struct GuardrailFindings {
+    /// Apps stopped because of the guardrail, not yet added to `status.appsStopped`.
+    pub apps_stopped: i64,
+    /// Running apps that break it, per StudioDomain (`namespace/name`), as of the last sweep.
+    pub apps: BTreeMap<String, Vec<Violation>>,
+}
+
 impl Context {
     /// A context for the controllers.
-    pub fn new(client: Client, aws: AwsClients, metrics: Arc<Metrics>, config: ControllerConfig) -> Self {
+    pub fn new(
+        client: Client,
+        aws: AwsClients,
+        metrics: Arc<Metrics>,
+        config: ControllerConfig,
+        guardrails: reflector::Store<Guardrail>,
+    ) -> Self {
         let recorder = Recorder::new(client.clone(), Reporter::from(FIELD_MANAGER));
         Self {
             client,
@@ -86,8 +158,39 @@ impl Context {
             recorder,
             metrics,
             config,
+            guardrails,
+            guardrail_findings: Mutex::default(),
+            sweeps: Mutex::default(),
             failures: Mutex::default(),
         }
+    }
+
+    /// The Guardrails that cover a StudioDomain (and so its profiles and spaces). Reads the
+    /// domain's Namespace only when a guardrail selects by namespace.
+    pub async fn guardrails_for(
+        &self,
+        domain_namespace: &str,
+        domain_labels: &BTreeMap<String, String>,
+    ) -> Result<Vec<Arc<Guardrail>>, kube::Error> {
+        let all = self.guardrails.state();
+        if all.is_empty() {
+            return Ok(all);
+        }
+        let mut labels = DomainLabels {
+            domain: domain_labels.clone(),
+            ..Default::default()
+        };
+        if all.iter().any(|g| g.spec.selector.namespace_selector.is_some()) {
+            let namespaces: Api<Namespace> = Api::all(self.client.clone());
+            labels.namespace = namespaces
+                .get_opt(domain_namespace)
+                .await?
+                .map(|n| n.labels().clone())
+                .unwrap_or_default();
+        }
+        let mut covering: Vec<Arc<Guardrail>> = all.into_iter().filter(|g| covers(g, &labels)).collect();
+        covering.sort_by_key(|g| g.name_any());
+        Ok(covering)
     }
 
     /// Publishes an Event about `obj`; failures to publish are logged, never fatal.

@@ -27,6 +27,10 @@ pub enum Resolved {
 pub struct DomainTarget {
     /// `namespace/name` of the StudioDomain, for messages.
     pub key: String,
+    /// Namespace of the StudioDomain (guardrails select by it).
+    pub namespace: String,
+    /// Labels of the StudioDomain (guardrails select by them).
+    pub labels: BTreeMap<String, String>,
     /// Account and region: members live in the domain's account.
     pub aws: AwsTarget,
     /// IAM or SSO.
@@ -106,6 +110,8 @@ pub fn target(domain: &StudioDomain) -> DomainTarget {
     };
     DomainTarget {
         key,
+        namespace: domain.namespace().unwrap_or_default(),
+        labels: domain.labels().clone(),
         aws: domain.spec.aws.clone(),
         auth_mode: domain.spec.auth_mode,
         space_execution_role: domain

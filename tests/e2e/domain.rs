@@ -30,14 +30,28 @@ pub async fn setup(prefix: &str) -> Setup {
     let client = TestEnv::get().client().await;
     let namespace = TestNamespace::new(&client, prefix).await;
     let operator = TestOperator::start(&client, &namespace.name).await;
-    let config = sdk_config(&operator.emulator.endpoint());
-    Setup {
-        domains: Api::namespaced(client.clone(), &namespace.name),
-        kms: aws_sdk_kms::Client::new(&config),
-        sagemaker: aws_sdk_sagemaker::Client::new(&config),
-        client,
-        namespace,
-        operator,
+    Setup::new(client, namespace, operator)
+}
+
+/// A setup whose operator sweeps apps every half second on the emulator's clock.
+pub async fn setup_sweeping(prefix: &str) -> Setup {
+    let client = TestEnv::get().client().await;
+    let namespace = TestNamespace::new(&client, prefix).await;
+    let operator = TestOperator::start_sweeping(&client, &namespace.name).await;
+    Setup::new(client, namespace, operator)
+}
+
+impl Setup {
+    fn new(client: Client, namespace: TestNamespace, operator: TestOperator) -> Setup {
+        let config = sdk_config(&operator.emulator.endpoint());
+        Setup {
+            domains: Api::namespaced(client.clone(), &namespace.name),
+            kms: aws_sdk_kms::Client::new(&config),
+            sagemaker: aws_sdk_sagemaker::Client::new(&config),
+            client,
+            namespace,
+            operator,
+        }
     }
 }
 

@@ -8,6 +8,8 @@ mod binary;
 mod domain;
 mod domain_safety;
 mod emulator_conformance;
+mod guardrail;
+mod idle;
 mod manifests;
 mod profile;
 mod space;

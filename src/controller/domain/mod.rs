@@ -3,6 +3,7 @@
 
 pub mod plan;
 mod recreate;
+pub mod reporter;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,18 +12,20 @@ use k8s_openapi::jiff::Timestamp;
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use kube::{Api, ResourceExt};
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use self::plan::{KeyProblem, RecreationDecision};
 use crate::api::condition_type::{KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
-use crate::api::{DeletionPolicy, StudioDomain, StudioDomainStatus};
+use crate::api::{DeletionPolicy, Guardrail, StudioDomain, StudioDomainStatus};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, KeyInfo, ObservedDomain};
+use crate::aws::model::{AppSummary, DomainCreate, KeyInfo, ObservedDomain};
 use crate::controller::ownership::{self, Owner};
+use crate::controller::sweeper;
 use crate::controller::{
     Context, ReconcileError, Steps, apply_status, drive, has_finalizer, remove_finalizer, run_controller,
 };
+use crate::guardrail::{self, Verdict};
 use crate::status::{self, Readiness, Want};
 
 const KIND: &str = "StudioDomain";
@@ -66,6 +69,8 @@ struct Pass<'a> {
     wanted: Vec<Want>,
     readiness: Option<Readiness>,
     deleted: bool,
+    /// The Guardrails that cover this domain.
+    guardrails: Vec<Arc<Guardrail>>,
 }
 
 impl<'a> Pass<'a> {
@@ -78,6 +83,7 @@ impl<'a> Pass<'a> {
             wanted: Vec::new(),
             readiness: None,
             deleted: false,
+            guardrails: Vec::new(),
         }
     }
 
@@ -230,7 +236,8 @@ impl<'a> Pass<'a> {
             return Ok(self.resync());
         }
         let tags = plan::desired_tags(self.spec(), self.owner().tags());
-        let desired = plan::desired_domain(self.spec(), name.clone(), key.arn.clone(), tags);
+        let mut desired = plan::desired_domain(self.spec(), name.clone(), key.arn.clone(), tags);
+        self.attach_reporter(session, &mut desired).await?;
         let created = session.create_domain(&desired).await?;
         info!(domain_id = %created.id, "created domain");
         // Record the id at once: the next pass must find this domain, not create another.
@@ -258,7 +265,8 @@ impl<'a> Pass<'a> {
     ) -> Result<Action, ReconcileError> {
         let owner = self.owner();
         let desired_tags = plan::desired_tags(self.spec(), owner.tags());
-        let desired = plan::desired_domain(self.spec(), self.name(), key.arn.clone(), desired_tags.clone());
+        let mut desired = plan::desired_domain(self.spec(), self.name(), key.arn.clone(), desired_tags.clone());
+        self.attach_reporter(session, &mut desired).await?;
         let immutable = plan::immutable_changes(&desired, observed);
         if !immutable.is_empty() {
             return self.recreate_or_wait(session, observed, immutable).await;
@@ -309,12 +317,92 @@ impl<'a> Pass<'a> {
             self.progressing("Updating", format!("updating {}", changed_fields.join(", ")));
             return Ok(self.poll());
         }
+        self.retire_reporter_configs(session).await?;
         self.wanted.push(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
         self.readiness = Some(Readiness::Ready {
             reason: "InService".into(),
             message: format!("domain {} is InService and matches the spec", observed.id),
         });
-        Ok(self.resync())
+        if sweeper::due(self.ctx, &self.domain.uid().unwrap_or_default()) {
+            // A failed sweep must not make the domain look broken: it is retried next time.
+            if let Err(error) =
+                sweeper::sweep(self.ctx, self.domain, session, &observed.id, &apps, &self.guardrails).await
+            {
+                warn!(%error, category = %error.category(), "sweeping apps failed");
+            }
+        }
+        let config = &self.ctx.config;
+        Ok(Action::requeue(config.resync_interval.min(config.sweep_interval)))
+    }
+
+    /// With `idleShutdown.activityReporter`, makes sure the reporter's lifecycle configurations
+    /// exist and attaches them to the domain defaults.
+    async fn attach_reporter(
+        &mut self,
+        session: &AwsSession,
+        desired: &mut DomainCreate,
+    ) -> Result<(), ReconcileError> {
+        if !self.spec().idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter) {
+            return Ok(());
+        }
+        let uid = self.domain.uid().unwrap_or_default();
+        let arns = reporter::ensure(session, &uid, &self.owner().tags()).await?;
+        reporter::attach(desired, &arns);
+        for name in reporter::names(&uid).into_values() {
+            if !self.status.activity_reporter_configs.contains(&name) {
+                self.status.activity_reporter_configs.push(name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Once the domain no longer refers to them, deletes the reporter configurations of older
+    /// script versions (or all of them when the reporter was turned off).
+    async fn retire_reporter_configs(&mut self, session: &AwsSession) -> Result<(), ReconcileError> {
+        let wanted: Vec<String> = if self.spec().idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter) {
+            reporter::names(&self.domain.uid().unwrap_or_default())
+                .into_values()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let stale: Vec<String> = self
+            .status
+            .activity_reporter_configs
+            .iter()
+            .filter(|name| !wanted.contains(name))
+            .cloned()
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
+        }
+        let left = reporter::delete(session, &stale).await?;
+        self.status
+            .activity_reporter_configs
+            .retain(|name| wanted.contains(name) || left.contains(name));
+        Ok(())
+    }
+
+    /// Checks the spec against the covering guardrails. Returns false when an enforcing one is
+    /// broken: then nothing is created or changed in AWS.
+    async fn check_guardrails(&mut self) -> Result<bool, ReconcileError> {
+        let namespace = self.domain.namespace().unwrap_or_default();
+        self.guardrails = self.ctx.guardrails_for(&namespace, self.domain.labels()).await?;
+        let verdict = Verdict::of(&self.guardrails.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
+            guardrail::rules::check_domain(rules, self.spec())
+        });
+        let (want, allowed) = guardrail::condition(&verdict);
+        self.wanted.push(want);
+        if !allowed {
+            self.stalled(
+                "GuardrailViolation",
+                format!(
+                    "{}; nothing is changed in AWS until the spec complies",
+                    verdict.message()
+                ),
+            );
+        }
+        Ok(allowed)
     }
 
     async fn blocked_update(
@@ -434,6 +522,9 @@ pub(crate) fn is_managed(tags: &BTreeMap<String, String>) -> bool {
 
 impl Steps for Pass<'_> {
     async fn apply(&mut self) -> Result<Action, ReconcileError> {
+        if !self.check_guardrails().await? {
+            return Ok(self.resync());
+        }
         let session = self.session().await?;
         let key = self.verify_key(&session).await?;
         if self
@@ -502,6 +593,16 @@ impl Steps for Pass<'_> {
             None => None,
         };
         let Some(observed) = observed else {
+            let configs = std::mem::take(&mut self.status.activity_reporter_configs);
+            let left = reporter::delete(&session, &configs).await?;
+            if !left.is_empty() {
+                self.status.activity_reporter_configs = left;
+                self.progressing(
+                    "Deleting",
+                    "waiting to delete the activity reporter's lifecycle configurations",
+                );
+                return Ok(self.poll());
+            }
             return self.release().await;
         };
         if self.spec().deletion_policy == DeletionPolicy::Retain {

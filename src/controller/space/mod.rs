@@ -21,6 +21,7 @@ use crate::controller::ownership::{self, Claim, Owner};
 use crate::controller::{
     Context, ReconcileError, Steps, apply_status, drive, has_finalizer, remove_finalizer, run_controller,
 };
+use crate::guardrail;
 use crate::status::{self, Want};
 
 const KIND: &str = "SharedSpace";
@@ -233,6 +234,14 @@ impl Steps for Pass<'_> {
             }
             Resolved::Found(target) => target,
         };
+        let spec = &self.space.spec;
+        if !self
+            .report
+            .guardrails(self.ctx, &target, |rules| guardrail::rules::check_space(rules, spec))
+            .await?
+        {
+            return Ok(self.resync());
+        }
         let domain_id = match target.ready.clone() {
             Ok(id) => id,
             Err(message) => {

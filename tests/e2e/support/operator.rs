@@ -11,10 +11,13 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_emulator::{Config as EmulatorConfig, Delays, Emulator};
 use kube::Client;
 use studio_operator::aws::AwsClients;
-use studio_operator::controller::ControllerConfig;
+use studio_operator::controller::{Clock, ControllerConfig};
 use studio_operator::runtime::{self, RunOptions};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+/// Label that assigns a Guardrail to the test operator of one namespace.
+pub const GUARDRAIL_LABEL: &str = "e2e.studio-operator.io/namespace";
 
 /// Quick transitions so tests finish in seconds (the clock still runs in real time).
 fn fast_delays() -> Delays {
@@ -76,19 +79,50 @@ impl TestOperator {
         Self::start_scoped(client, &[namespace], emulator, resync).await
     }
 
+    /// Starts an emulator and an operator that sweeps apps every half second, measuring idleness
+    /// on the emulator's clock (which the test advances instead of sleeping).
+    pub async fn start_sweeping(client: &Client, namespace: &str) -> TestOperator {
+        let emulator = Emulator::start(EmulatorConfig {
+            delays: fast_delays(),
+            ..Default::default()
+        })
+        .await
+        .expect("start emulator");
+        let control = emulator.control().clone();
+        let mut config = Self::config(&[namespace], Duration::from_secs(3));
+        config.sweep_interval = Duration::from_millis(500);
+        config.clock = Clock::new(move || control.now());
+        Self::start_configured(client, emulator, config).await
+    }
+
+    /// The settings of a test operator: fast polling, its own namespaces, and only the Guardrails
+    /// labelled for its first namespace (`e2e.studio-operator.io/namespace`), so tests running
+    /// in parallel never enforce each other's guardrails.
+    fn config(namespaces: &[&str], resync: Duration) -> ControllerConfig {
+        ControllerConfig {
+            cluster_id: "e2e".into(),
+            resync_interval: resync,
+            poll_interval: Duration::from_millis(300),
+            concurrency: 4,
+            namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
+            sweep_interval: resync,
+            guardrail_selector: Some(format!("{GUARDRAIL_LABEL}={}", namespaces[0])),
+            policy_namespace: namespaces[0].to_string(),
+            ..Default::default()
+        }
+    }
+
     async fn start_scoped(client: &Client, namespaces: &[&str], emulator: Emulator, resync: Duration) -> TestOperator {
+        Self::start_configured(client, emulator, Self::config(namespaces, resync)).await
+    }
+
+    async fn start_configured(client: &Client, emulator: Emulator, controllers: ControllerConfig) -> TestOperator {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let metrics_addr = probe.local_addr().unwrap();
         drop(probe);
         let options = RunOptions {
             metrics_addr,
-            controllers: ControllerConfig {
-                cluster_id: "e2e".into(),
-                resync_interval: resync,
-                poll_interval: Duration::from_millis(300),
-                concurrency: 4,
-                namespaces: namespaces.iter().map(|n| n.to_string()).collect(),
-            },
+            controllers,
         };
         let aws = AwsClients::from_conf(sdk_config(&emulator.endpoint()));
         let (stop, stopped) = oneshot::channel::<()>();

@@ -1,0 +1,174 @@
+//! The activity reporter as Studio lifecycle configurations: one per app type it supports,
+//! named after the domain and the script's content, created before the domain settings refer to
+//! them and deleted when they are replaced or no longer wanted.
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use crate::aws::AwsError;
+use crate::aws::clients::AwsSession;
+use crate::aws::model::{DomainCreate, LifecycleConfigCreate, ResourceSpec};
+
+/// Prefix of every lifecycle configuration the operator creates for the reporter.
+pub const NAME_PREFIX: &str = "studio-operator-activity-";
+/// App types whose Jupyter server the reporter can ask (Code Editor has none).
+const APP_TYPES: [&str; 2] = ["JupyterLab", "KernelGateway"];
+
+const ON_START: &str = include_str!("../../../assets/activity-reporter/on-start.sh");
+const REPORTER: &str = include_str!("../../../assets/activity-reporter/reporter.py");
+
+/// The lifecycle script: the start script with the reporter program embedded.
+pub fn script() -> String {
+    ON_START.replacen("__REPORTER_PY__\n", REPORTER, 1)
+}
+
+/// The configuration names for a domain (by UID): they change when the script changes, so a new
+/// version is a new configuration and running apps keep the one they started with.
+pub fn names(domain_uid: &str) -> BTreeMap<&'static str, String> {
+    let mut hasher = DefaultHasher::new();
+    domain_uid.hash(&mut hasher);
+    script().hash(&mut hasher);
+    let version = format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff);
+    APP_TYPES
+        .iter()
+        .map(|app_type| (*app_type, format!("{NAME_PREFIX}{}-{version}", app_type.to_lowercase())))
+        .collect()
+}
+
+/// The ARNs of the reporter's configurations, per app type.
+pub type ReporterArns = BTreeMap<&'static str, String>;
+
+/// Creates the configurations that do not exist yet; returns all their ARNs.
+pub async fn ensure(
+    session: &AwsSession,
+    domain_uid: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<ReporterArns, AwsError> {
+    let existing: BTreeMap<String, String> = session
+        .list_lifecycle_configs(NAME_PREFIX)
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.arn))
+        .collect();
+    let mut arns = ReporterArns::new();
+    for (app_type, name) in names(domain_uid) {
+        let arn = match existing.get(&name) {
+            Some(arn) => arn.clone(),
+            None => {
+                let config = LifecycleConfigCreate {
+                    name: name.clone(),
+                    app_type: app_type.into(),
+                    content: script(),
+                    tags: tags.clone(),
+                };
+                session.create_lifecycle_config(&config).await?
+            }
+        };
+        arns.insert(app_type, arn);
+    }
+    Ok(arns)
+}
+
+/// Deletes the named configurations; one still in use by a running app is left for a later pass
+/// (returned).
+pub async fn delete(session: &AwsSession, names: &[String]) -> Result<Vec<String>, AwsError> {
+    let mut left = Vec::new();
+    for name in names {
+        match session.delete_lifecycle_config(name).await {
+            Ok(()) => {}
+            Err(AwsError::InUse { .. }) => left.push(name.clone()),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(left)
+}
+
+/// Attaches the reporter to the domain's defaults: offered to users (`LifecycleConfigArns`) and
+/// run by default (`DefaultResourceSpec.LifecycleConfigArn`) unless the spec chose another one.
+pub fn attach(domain: &mut DomainCreate, arns: &ReporterArns) {
+    let mut targets = vec![
+        (
+            "JupyterLab",
+            domain.default_user_settings.jupyter_lab.get_or_insert_default(),
+        ),
+        (
+            "KernelGateway",
+            domain.default_user_settings.kernel_gateway.get_or_insert_default(),
+        ),
+    ];
+    if let Some(spaces) = domain.default_space_settings.as_mut() {
+        targets.push(("JupyterLab", spaces.jupyter_lab.get_or_insert_default()));
+    }
+    for (app_type, settings) in targets {
+        let Some(arn) = arns.get(app_type) else { continue };
+        if !settings.lifecycle_config_arns.contains(arn) {
+            settings.lifecycle_config_arns.push(arn.clone());
+        }
+        let spec = settings.default_resource_spec.get_or_insert_with(ResourceSpec::default);
+        if spec.lifecycle_config_arn.is_none() {
+            spec.lifecycle_config_arn = Some(arn.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::model::{AppSettings, SpaceDefaults};
+
+    #[test]
+    fn the_script_embeds_the_reporter_and_fits_the_content_limit() {
+        let script = script();
+        assert!(!script.contains("__REPORTER_PY__"));
+        assert!(script.contains("studio-operator.io/last-activity"));
+        // StudioLifecycleConfigContent is at most 16384 characters of base64.
+        assert!(script.len().div_ceil(3) * 4 <= 16384, "{} bytes", script.len());
+    }
+
+    #[test]
+    fn names_are_per_domain_and_app_type_and_valid() {
+        let a = names("uid-a");
+        let b = names("uid-b");
+        assert_ne!(a["JupyterLab"], b["JupyterLab"]);
+        assert_eq!(a, names("uid-a"));
+        for name in a.values() {
+            assert!(name.len() <= 63, "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
+        }
+    }
+
+    #[test]
+    fn attach_adds_without_overriding_a_chosen_default() {
+        let mut domain = DomainCreate {
+            default_space_settings: Some(SpaceDefaults::default()),
+            ..Default::default()
+        };
+        domain.default_user_settings.kernel_gateway = Some(AppSettings {
+            default_resource_spec: Some(ResourceSpec {
+                lifecycle_config_arn: Some("arn:chosen".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let arns = ReporterArns::from([
+            ("JupyterLab", "arn:lab".to_string()),
+            ("KernelGateway", "arn:kg".to_string()),
+        ]);
+        attach(&mut domain, &arns);
+        attach(&mut domain, &arns);
+        let lab = domain.default_user_settings.jupyter_lab.clone().unwrap();
+        assert_eq!(lab.lifecycle_config_arns, ["arn:lab"]);
+        assert_eq!(
+            lab.default_resource_spec.unwrap().lifecycle_config_arn.as_deref(),
+            Some("arn:lab")
+        );
+        let kg = domain.default_user_settings.kernel_gateway.clone().unwrap();
+        assert_eq!(kg.lifecycle_config_arns, ["arn:kg"]);
+        assert_eq!(
+            kg.default_resource_spec.unwrap().lifecycle_config_arn.as_deref(),
+            Some("arn:chosen")
+        );
+        let spaces = domain.default_space_settings.unwrap().jupyter_lab.unwrap();
+        assert_eq!(spaces.lifecycle_config_arns, ["arn:lab"]);
+    }
+}

@@ -1,0 +1,363 @@
+//! The Guardrail controller: finds the StudioDomains a Guardrail covers, lists what breaks it
+//! (specs of domains, profiles and spaces; running apps the sweeper saw), counts the apps it had
+//! stopped, and renders its IAM / SCP policies into a ConfigMap it owns.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{ObjectMeta, Patch, PatchParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Api, Resource, ResourceExt};
+use tracing::{info, instrument};
+
+use super::{Context, FIELD_MANAGER, ReconcileError, apply_status, watched_api};
+use crate::api::{Guardrail, GuardrailStatus, SharedSpace, StudioDomain, UserProfile, Violation};
+use crate::guardrail::{self, DomainLabels, Finding, rules};
+use crate::metrics::KindLabels;
+use crate::status::{self, Readiness};
+
+const KIND: &str = "Guardrail";
+/// At most this many violations are listed in status; `violationCount` has the total.
+const MAX_LISTED: usize = 50;
+
+/// Runs the Guardrail controller until `shutdown` resolves. Any change of a StudioDomain,
+/// UserProfile or SharedSpace re-evaluates every Guardrail (debounced).
+pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static) {
+    let mut config = watcher::Config::default();
+    if let Some(selector) = &ctx.config.guardrail_selector {
+        config = config.labels(selector);
+    }
+    let controller = Controller::new(Api::<Guardrail>::all(ctx.client.clone()), config);
+    let store = controller.store();
+    let everything = move || {
+        store
+            .state()
+            .iter()
+            .map(|g| ObjectRef::from_obj(g.as_ref()))
+            .collect::<Vec<_>>()
+    };
+    let mut controller = controller.with_config(
+        kube::runtime::controller::Config::default()
+            .concurrency(ctx.config.concurrency)
+            .debounce(Duration::from_secs(1)),
+    );
+    for scope in ctx.config.scopes() {
+        let all = everything.clone();
+        controller = controller.watches(
+            watched_api::<StudioDomain>(&ctx.client, scope.as_deref()),
+            watcher::Config::default(),
+            move |_| all(),
+        );
+        let all = everything.clone();
+        controller = controller.watches(
+            watched_api::<UserProfile>(&ctx.client, scope.as_deref()),
+            watcher::Config::default(),
+            move |_| all(),
+        );
+        let all = everything.clone();
+        controller = controller.watches(
+            watched_api::<SharedSpace>(&ctx.client, scope.as_deref()),
+            watcher::Config::default(),
+            move |_| all(),
+        );
+    }
+    controller
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|_| futures::future::ready(()))
+        .await;
+}
+
+fn error_policy(guardrail: Arc<Guardrail>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    tracing::warn!(name = %guardrail.name_any(), %error, category = %error.category(), "reconcile failed");
+    ctx.failed(&guardrail.uid().unwrap_or_default(), KIND, error)
+}
+
+/// What the cluster holds, read once per reconcile.
+struct Cluster {
+    domains: Vec<StudioDomain>,
+    profiles: Vec<UserProfile>,
+    spaces: Vec<SharedSpace>,
+    namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+impl Cluster {
+    async fn read(ctx: &Context) -> Result<Self, kube::Error> {
+        let mut cluster = Cluster {
+            domains: Vec::new(),
+            profiles: Vec::new(),
+            spaces: Vec::new(),
+            namespace_labels: BTreeMap::new(),
+        };
+        for scope in ctx.config.scopes() {
+            let scope = scope.as_deref();
+            cluster.domains.extend(
+                watched_api::<StudioDomain>(&ctx.client, scope)
+                    .list(&Default::default())
+                    .await?,
+            );
+            cluster.profiles.extend(
+                watched_api::<UserProfile>(&ctx.client, scope)
+                    .list(&Default::default())
+                    .await?,
+            );
+            cluster.spaces.extend(
+                watched_api::<SharedSpace>(&ctx.client, scope)
+                    .list(&Default::default())
+                    .await?,
+            );
+        }
+        let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
+        for domain in &cluster.domains {
+            if let Entry::Vacant(slot) = cluster.namespace_labels.entry(domain.namespace().unwrap_or_default()) {
+                let labels = namespaces.get_opt(slot.key()).await?.map(|n| n.labels().clone());
+                slot.insert(labels.unwrap_or_default());
+            }
+        }
+        Ok(cluster)
+    }
+}
+
+fn key_of<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+fn violation(kind: &str, name: String, finding: Finding) -> Violation {
+    Violation {
+        kind: kind.into(),
+        name,
+        rule: finding.rule.into(),
+        value: finding.value,
+    }
+}
+
+/// The domains a guardrail covers and every spec that breaks it. Pure.
+fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Violation>) {
+    let mut matched = Vec::new();
+    let mut violations = Vec::new();
+    let rules = &guardrail.spec.rules;
+    for domain in &cluster.domains {
+        let namespace = domain.namespace().unwrap_or_default();
+        let labels = DomainLabels {
+            namespace: cluster.namespace_labels.get(&namespace).cloned().unwrap_or_default(),
+            domain: domain.labels().clone(),
+        };
+        if !guardrail::covers(guardrail, &labels) {
+            continue;
+        }
+        let key = key_of(domain);
+        for finding in rules::check_domain(rules, &domain.spec) {
+            violations.push(violation("StudioDomain", key.clone(), finding));
+        }
+        for profile in &cluster.profiles {
+            let referrer = profile.namespace().unwrap_or_default();
+            if profile.spec.domain_ref.key(&referrer) == key {
+                for finding in rules::check_profile(rules, &profile.spec) {
+                    violations.push(violation("UserProfile", key_of(profile), finding));
+                }
+            }
+        }
+        for space in &cluster.spaces {
+            let referrer = space.namespace().unwrap_or_default();
+            if space.spec.domain_ref.key(&referrer) == key {
+                for finding in rules::check_space(rules, &space.spec) {
+                    violations.push(violation("SharedSpace", key_of(space), finding));
+                }
+            }
+        }
+        matched.push(key);
+    }
+    (matched, violations)
+}
+
+#[instrument(skip_all, fields(name = %guardrail.name_any()))]
+async fn reconcile(guardrail: Arc<Guardrail>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let labels = KindLabels { kind: KIND.into() };
+    ctx.metrics.reconciles.get_or_create(&labels).inc();
+    let name = guardrail.name_any();
+    let cluster = Cluster::read(&ctx).await?;
+    let (matched, mut violations) = evaluate(&guardrail, &cluster);
+    let pending = {
+        let findings = ctx.guardrail_findings.lock().expect("findings lock");
+        findings.get(&name).cloned().unwrap_or_default()
+    };
+    for domain in &matched {
+        violations.extend(pending.apps.get(domain).into_iter().flatten().cloned());
+    }
+    write_policies(&ctx, &guardrail).await?;
+    let previous = guardrail.status.clone().unwrap_or_default();
+    let generation = guardrail.metadata.generation.unwrap_or_default();
+    let count = violations.len();
+    let mode = format!("{:?}", guardrail.spec.enforcement);
+    let readiness = Readiness::Ready {
+        reason: if mode == "Enforce" { "Enforcing" } else { "Auditing" }.into(),
+        message: format!(
+            "{mode}: covers {} StudioDomain(s), {count} violation(s); policies in ConfigMap {}/{}",
+            matched.len(),
+            ctx.config.policy_namespace,
+            policy_config_map_name(&name)
+        ),
+    };
+    violations.truncate(MAX_LISTED);
+    let mut status = GuardrailStatus {
+        observed_generation: Some(generation),
+        conditions: status::merge_conditions(
+            &previous.conditions,
+            &readiness.conditions(),
+            Some(generation),
+            Timestamp::now(),
+        ),
+        matched_domains: matched,
+        violation_count: Some(count as i32),
+        violations,
+        apps_stopped: None,
+    };
+    let stopped = previous.apps_stopped.unwrap_or_default() + pending.apps_stopped;
+    if stopped > 0 {
+        status.apps_stopped = Some(stopped);
+    }
+    let api: Api<Guardrail> = Api::all(ctx.client.clone());
+    if guardrail.status.as_ref() != Some(&status) {
+        apply_status(&api, &name, &status).await?;
+    }
+    if pending.apps_stopped > 0 {
+        let mut findings = ctx.guardrail_findings.lock().expect("findings lock");
+        if let Some(entry) = findings.get_mut(&name) {
+            entry.apps_stopped -= pending.apps_stopped;
+        }
+        info!(stopped = pending.apps_stopped, "recorded stopped apps");
+    }
+    ctx.succeeded(&guardrail.uid().unwrap_or_default());
+    ctx.metrics
+        .reconcile_duration
+        .get_or_create(&labels)
+        .observe(started.elapsed().as_secs_f64());
+    Ok(Action::requeue(
+        ctx.config.resync_interval.min(ctx.config.sweep_interval),
+    ))
+}
+
+/// Name of the ConfigMap that holds a guardrail's rendered policies.
+pub fn policy_config_map_name(guardrail: &str) -> String {
+    format!("guardrail-{guardrail}-policies")
+}
+
+/// Writes the rendered IAM / SCP policies into a ConfigMap owned by the Guardrail, so deleting
+/// the Guardrail deletes it.
+async fn write_policies(ctx: &Context, guardrail: &Guardrail) -> Result<(), ReconcileError> {
+    let name = guardrail.name_any();
+    let owner = OwnerReference {
+        api_version: Guardrail::api_version(&()).into(),
+        kind: KIND.into(),
+        name: name.clone(),
+        uid: guardrail.uid().ok_or(ReconcileError::MissingField("metadata.uid"))?,
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    };
+    let config_map = ConfigMap {
+        metadata: ObjectMeta {
+            name: Some(policy_config_map_name(&name)),
+            namespace: Some(ctx.config.policy_namespace.clone()),
+            labels: Some(BTreeMap::from([(
+                "studio-operator.io/guardrail".to_string(),
+                name.clone(),
+            )])),
+            owner_references: Some(vec![owner]),
+            ..Default::default()
+        },
+        data: Some(crate::policy::guardrail::config_map_data(&guardrail.spec)),
+        ..Default::default()
+    };
+    let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.config.policy_namespace);
+    api.patch(
+        &policy_config_map_name(&name),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&config_map),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn object<K: serde::de::DeserializeOwned>(value: serde_json::Value) -> K {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn domain(namespace: &str, name: &str, access: &str) -> StudioDomain {
+        object(json!({
+            "apiVersion": "studio-operator.io/v1alpha1", "kind": "StudioDomain",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "aws": {"region": "us-east-1"},
+                "network": {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0123456789abcdef0"], "accessType": access},
+                "encryption": {"kmsKeyId": "alias/studio"},
+                "defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/Exec"},
+            },
+        }))
+    }
+
+    #[test]
+    fn evaluation_covers_selected_domains_and_their_members_wherever_they_live() {
+        let guardrail: Guardrail = object(json!({
+            "apiVersion": "studio-operator.io/v1alpha1", "kind": "Guardrail",
+            "metadata": {"name": "prod"},
+            "spec": {
+                "selector": {"namespaceSelector": {"matchLabels": {"env": "prod"}}},
+                "rules": {"requireVpcOnly": true, "allowedInstanceTypes": ["ml.t3.*"]},
+            },
+        }));
+        let profile = |namespace: &str, domain_namespace: &str, instance: &str| -> UserProfile {
+            object(json!({
+                "apiVersion": "studio-operator.io/v1alpha1", "kind": "UserProfile",
+                "metadata": {"name": "alice", "namespace": namespace},
+                "spec": {
+                    "domainRef": {"name": "studio", "namespace": domain_namespace},
+                    "userSettings": {"jupyterLab": {"defaultResourceSpec": {"instanceType": instance}}},
+                },
+            }))
+        };
+        let cluster = Cluster {
+            domains: vec![
+                domain("platform", "studio", "PublicInternetOnly"),
+                domain("dev", "studio", "PublicInternetOnly"),
+            ],
+            profiles: vec![
+                profile("team-a", "platform", "ml.g5.xlarge"),
+                profile("team-b", "dev", "ml.g5.xlarge"),
+                profile("team-c", "platform", "ml.t3.medium"),
+            ],
+            spaces: Vec::new(),
+            namespace_labels: BTreeMap::from([
+                ("platform".into(), BTreeMap::from([("env".into(), "prod".into())])),
+                ("dev".into(), BTreeMap::new()),
+            ]),
+        };
+        let (matched, violations) = evaluate(&guardrail, &cluster);
+        assert_eq!(matched, ["platform/studio"]);
+        let listed: Vec<(&str, &str, &str)> = violations
+            .iter()
+            .map(|v| (v.kind.as_str(), v.name.as_str(), v.rule.as_str()))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("StudioDomain", "platform/studio", "requireVpcOnly"),
+                ("UserProfile", "team-a/alice", "allowedInstanceTypes"),
+            ]
+        );
+    }
+}

@@ -1,0 +1,307 @@
+//! The sweeper: per domain, one paginated ListApps, then each running app is kept, stopped or
+//! reported according to its activity, its uptime and the guardrails (see [`plan`]).
+//!
+//! DescribeApp and ListTags are called only for apps an idle timeout or a lifetime cap could
+//! stop, never for the rest.
+
+pub mod plan;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use kube::runtime::events::EventType;
+use kube::{Api, ResourceExt};
+use tracing::info;
+
+use self::plan::{AppRules, Decision, KEEP_ALIVE_TAG, LAST_ACTIVITY_TAG, Observation, Reason};
+use super::{Context, ReconcileError, watched_api};
+use crate::api::{Guardrail, SharedSpace, StudioDomain, SweepMode, UserProfile, Violation};
+use crate::aws::AwsError;
+use crate::aws::clients::AwsSession;
+use crate::aws::model::AppSummary;
+use crate::guardrail::{AppPolicy, Verdict, rules};
+use crate::metrics::SweepLabels;
+
+/// The Kubernetes resource an app belongs to, for its Events and its keep-alive tag.
+enum Holder {
+    Profile(Arc<UserProfile>),
+    Space(Arc<SharedSpace>),
+}
+
+impl Holder {
+    fn keep_alive(&self) -> bool {
+        let tags = match self {
+            Holder::Profile(p) => &p.spec.tags,
+            Holder::Space(s) => &s.spec.tags,
+        };
+        tags.get(KEEP_ALIVE_TAG).is_some_and(|v| v == "true")
+    }
+}
+
+/// The UserProfile and SharedSpace resources of a domain, by their names in AWS.
+struct Holders {
+    profiles: BTreeMap<String, Arc<UserProfile>>,
+    spaces: BTreeMap<String, Arc<SharedSpace>>,
+}
+
+impl Holders {
+    async fn load(ctx: &Context, domain_id: &str) -> Result<Self, kube::Error> {
+        let mut holders = Holders {
+            profiles: BTreeMap::new(),
+            spaces: BTreeMap::new(),
+        };
+        for scope in ctx.config.scopes() {
+            let profiles: Api<UserProfile> = watched_api(&ctx.client, scope.as_deref());
+            for profile in profiles.list(&Default::default()).await? {
+                let status = profile.status.clone().unwrap_or_default();
+                if let (Some(id), Some(name)) = (status.domain_id, status.user_profile_name)
+                    && id == domain_id
+                {
+                    holders.profiles.insert(name, Arc::new(profile));
+                }
+            }
+            let spaces: Api<SharedSpace> = watched_api(&ctx.client, scope.as_deref());
+            for space in spaces.list(&Default::default()).await? {
+                let status = space.status.clone().unwrap_or_default();
+                if let (Some(id), Some(name)) = (status.domain_id, status.space_name)
+                    && id == domain_id
+                {
+                    holders.spaces.insert(name, Arc::new(space));
+                }
+            }
+        }
+        Ok(holders)
+    }
+
+    fn of(&self, app: &AppSummary) -> Option<Holder> {
+        if let Some(profile) = &app.user_profile {
+            return self.profiles.get(profile).cloned().map(Holder::Profile);
+        }
+        app.space
+            .as_ref()
+            .and_then(|space| self.spaces.get(space).cloned().map(Holder::Space))
+    }
+}
+
+/// The idle timeout for an app: its profile's or space's own timeout for the app type, else the
+/// domain's; none when the domain has idle shutdown off.
+fn idle_timeout(domain: &StudioDomain, app: &AppSummary, holder: Option<&Holder>) -> Option<i32> {
+    let idle = domain.spec.idle_shutdown.as_ref().filter(|i| i.enabled)?;
+    let own = match holder {
+        Some(Holder::Profile(profile)) => profile
+            .spec
+            .user_settings
+            .as_ref()
+            .and_then(|s| match app.app_type.as_str() {
+                "JupyterLab" => s.jupyter_lab.as_ref().and_then(|j| j.idle.as_ref()),
+                "CodeEditor" => s.code_editor.as_ref().and_then(|c| c.idle.as_ref()),
+                _ => None,
+            })
+            .map(|i| i.idle_timeout_minutes),
+        Some(Holder::Space(space)) => space.spec.settings.as_ref().and_then(|s| s.idle_timeout_minutes),
+        None => None,
+    };
+    Some(own.unwrap_or(idle.idle_timeout_minutes))
+}
+
+/// `JupyterLab app default of user profile alice`.
+fn app_label(app: &AppSummary) -> String {
+    let owner = match (&app.user_profile, &app.space) {
+        (Some(profile), _) => format!("user profile {profile}"),
+        (None, Some(space)) => format!("space {space}"),
+        _ => "an unknown owner".into(),
+    };
+    format!(
+        "{} app {} ({}) of {owner}",
+        app.app_type,
+        app.app_name,
+        app.instance_type.as_deref().unwrap_or("default instance")
+    )
+}
+
+/// Sweeps the apps of an InService domain, whose apps the caller has just listed.
+pub(crate) async fn sweep(
+    ctx: &Context,
+    domain: &StudioDomain,
+    session: &AwsSession,
+    domain_id: &str,
+    apps: &[AppSummary],
+    guardrails: &[Arc<Guardrail>],
+) -> Result<(), ReconcileError> {
+    let idle = domain.spec.idle_shutdown.as_ref();
+    let policy = AppPolicy::of(guardrails.iter().map(Arc::as_ref).collect());
+    record_app_findings(ctx, domain, apps, &policy);
+    let idle_enabled = idle.is_some_and(|i| i.enabled);
+    let has_caps = idle.is_some_and(|i| !i.max_lifetime.is_empty());
+    if !idle_enabled && !has_caps && policy.guardrails.is_empty() {
+        return Ok(());
+    }
+    let running: Vec<&AppSummary> = apps
+        .iter()
+        .filter(|a| a.status == "InService" && !plan::is_default_jupyter_server(a))
+        .collect();
+    if running.is_empty() {
+        return Ok(());
+    }
+    let holders = Holders::load(ctx, domain_id).await?;
+    let max_lifetime = idle.map(|i| i.max_lifetime.as_slice()).unwrap_or_default();
+    let now = ctx.config.clock.now();
+    for app in running {
+        let holder = holders.of(app);
+        let rules = AppRules {
+            mode: idle.map(|i| i.mode).unwrap_or(SweepMode::Enforce),
+            idle_timeout_minutes: idle_timeout(domain, app, holder.as_ref()),
+            max_lifetime,
+            policy: &policy,
+        };
+        let mut seen = Observation {
+            keep_alive: holder.as_ref().is_some_and(Holder::keep_alive),
+            ..Default::default()
+        };
+        let blind = plan::decide(app, &seen, &rules, now);
+        // Without activity data only guardrail breaches and lifetime caps can decide; look
+        // closer only when idleness or the keep-alive tag could change the outcome.
+        if rules.idle_timeout_minutes.is_some() || blind != Decision::Keep {
+            match observe(session, domain_id, app, &mut seen).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        match plan::decide(app, &seen, &rules, now) {
+            Decision::Keep => {}
+            Decision::Stop(reason) => stop(ctx, domain, session, domain_id, app, holder.as_ref(), &reason).await?,
+            Decision::Report(reason) => report(ctx, domain, app, holder.as_ref(), &reason).await,
+        }
+    }
+    Ok(())
+}
+
+/// Fills in the activity timestamps and tags; false when the app is already gone.
+async fn observe(
+    session: &AwsSession,
+    domain_id: &str,
+    app: &AppSummary,
+    seen: &mut Observation,
+) -> Result<bool, AwsError> {
+    let Some(details) = session.describe_app(domain_id, app).await? else {
+        return Ok(false);
+    };
+    seen.last_health_check = details.last_health_check;
+    seen.last_user_activity = details.last_user_activity;
+    let tags = match session.list_tags(&details.arn).await {
+        Ok(tags) => tags,
+        Err(AwsError::NotFound { .. }) => return Ok(false),
+        Err(error) => return Err(error),
+    };
+    seen.reported_activity = tags.get(LAST_ACTIVITY_TAG).and_then(|v| plan::parse_activity(v));
+    seen.keep_alive |= tags.get(KEEP_ALIVE_TAG).is_some_and(|v| v == "true");
+    Ok(true)
+}
+
+async fn stop(
+    ctx: &Context,
+    domain: &StudioDomain,
+    session: &AwsSession,
+    domain_id: &str,
+    app: &AppSummary,
+    holder: Option<&Holder>,
+    reason: &Reason,
+) -> Result<(), ReconcileError> {
+    match session.delete_app(domain_id, app).await {
+        Ok(()) => {}
+        // Gone or already stopping since ListApps: nothing left to do.
+        Err(AwsError::NotFound { .. } | AwsError::InUse { .. }) => return Ok(()),
+        Err(error) => return Err(error.into()),
+    }
+    let note = format!("stopped {} because {}", app_label(app), reason.describe());
+    info!(app = %app.app_name, app_type = %app.app_type, reason = reason.category(), "{note}");
+    ctx.metrics
+        .apps_stopped
+        .get_or_create(&SweepLabels {
+            reason: reason.category().into(),
+        })
+        .inc();
+    {
+        let mut findings = ctx.guardrail_findings.lock().expect("findings lock");
+        for guardrail in reason.guardrails() {
+            findings.entry(guardrail).or_default().apps_stopped += 1;
+        }
+    }
+    publish(ctx, domain, holder, EventType::Normal, "AppStopped", note).await;
+    Ok(())
+}
+
+async fn report(ctx: &Context, domain: &StudioDomain, app: &AppSummary, holder: Option<&Holder>, reason: &Reason) {
+    let note = format!("would stop {} because {}", app_label(app), reason.describe());
+    ctx.metrics
+        .apps_flagged
+        .get_or_create(&SweepLabels {
+            reason: reason.category().into(),
+        })
+        .inc();
+    publish(ctx, domain, holder, EventType::Warning, "AppWouldBeStopped", note).await;
+}
+
+/// An Event on the app's UserProfile or SharedSpace, or on the domain for apps of members the
+/// operator does not manage.
+async fn publish(
+    ctx: &Context,
+    domain: &StudioDomain,
+    holder: Option<&Holder>,
+    type_: EventType,
+    reason: &str,
+    note: String,
+) {
+    match holder {
+        Some(Holder::Profile(profile)) => ctx.event(profile.as_ref(), type_, reason, note).await,
+        Some(Holder::Space(space)) => ctx.event(space.as_ref(), type_, reason, note).await,
+        None => ctx.event(domain, type_, reason, note).await,
+    }
+}
+
+/// Remembers which running apps break which guardrail, for the Guardrails' status.
+fn record_app_findings(ctx: &Context, domain: &StudioDomain, apps: &[AppSummary], policy: &AppPolicy<'_>) {
+    let key = format!("{}/{}", domain.namespace().unwrap_or_default(), domain.name_any());
+    let mut by_guardrail: BTreeMap<String, Vec<Violation>> = BTreeMap::new();
+    for app in apps.iter().filter(|a| a.is_running()) {
+        let verdict = Verdict::of(&policy.guardrails, |r| rules::check_app(r, app));
+        for breach in verdict.breaches {
+            by_guardrail.entry(breach.guardrail).or_default().push(Violation {
+                kind: "App".into(),
+                name: format!(
+                    "{key}/{}/{}",
+                    app.user_profile
+                        .as_ref()
+                        .or(app.space.as_ref())
+                        .map_or("-", String::as_str),
+                    app.app_name
+                ),
+                rule: breach.finding.rule.into(),
+                value: breach.finding.value,
+            });
+        }
+    }
+    let mut findings = ctx.guardrail_findings.lock().expect("findings lock");
+    for guardrail in &policy.guardrails {
+        let name = guardrail.name_any();
+        let entry = findings.entry(name.clone()).or_default();
+        match by_guardrail.remove(&name) {
+            Some(violations) => entry.apps.insert(key.clone(), violations),
+            None => entry.apps.remove(&key),
+        };
+    }
+}
+
+/// Whether the domain with this UID is due for a sweep; marks it swept when it is.
+pub(crate) fn due(ctx: &Context, uid: &str) -> bool {
+    let mut sweeps = ctx.sweeps.lock().expect("sweeps lock");
+    let now = std::time::Instant::now();
+    match sweeps.get(uid) {
+        Some(last) if now.duration_since(*last) < ctx.config.sweep_interval => false,
+        _ => {
+            sweeps.insert(uid.to_string(), now);
+            true
+        }
+    }
+}

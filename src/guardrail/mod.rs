@@ -1,0 +1,230 @@
+//! Guardrails: which ones cover a resource, and what the resource breaks. Pure functions; the
+//! controllers feed them the Guardrails from the cluster cache.
+//!
+//! A Guardrail covers a StudioDomain when the domain's namespace matches `namespaceSelector` and
+//! the domain matches `domainSelector`. Profiles and spaces are covered through their domain,
+//! whatever namespace they live in, so a tenant cannot escape a guardrail by working from an
+//! unlabelled namespace.
+
+pub mod rules;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::ResourceExt;
+use kube::core::{Selector, SelectorExt};
+
+pub use self::rules::Finding;
+use crate::api::condition_type::GUARDRAIL_VIOLATION;
+use crate::api::{Enforcement, Guardrail};
+use crate::status::Want;
+
+/// Whether an optional selector matches labels; no selector matches everything, an invalid one
+/// nothing (the CRD schema keeps that rare).
+fn selects(selector: Option<&LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
+    match selector {
+        None => true,
+        Some(selector) => Selector::try_from(selector.clone()).is_ok_and(|s| s.matches(labels)),
+    }
+}
+
+/// The labels a guardrail selection looks at.
+#[derive(Clone, Debug, Default)]
+pub struct DomainLabels {
+    /// Labels of the StudioDomain's namespace.
+    pub namespace: BTreeMap<String, String>,
+    /// Labels of the StudioDomain.
+    pub domain: BTreeMap<String, String>,
+}
+
+/// Whether a guardrail covers a domain with these labels.
+pub fn covers(guardrail: &Guardrail, labels: &DomainLabels) -> bool {
+    let selector = &guardrail.spec.selector;
+    selects(selector.namespace_selector.as_ref(), &labels.namespace)
+        && selects(selector.domain_selector.as_ref(), &labels.domain)
+}
+
+/// A finding with the guardrail that produced it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Breach {
+    /// Name of the Guardrail.
+    pub guardrail: String,
+    /// Its enforcement.
+    pub enforcement: Enforcement,
+    /// What is broken.
+    pub finding: Finding,
+}
+
+/// The guardrails that cover one domain, and what they say about a resource of it.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// Every broken rule.
+    pub breaches: Vec<Breach>,
+}
+
+impl Verdict {
+    /// Runs `check` for every covering guardrail.
+    pub fn of(guardrails: &[&Guardrail], check: impl Fn(&crate::api::GuardrailRules) -> Vec<Finding>) -> Self {
+        let breaches = guardrails
+            .iter()
+            .flat_map(|g| {
+                check(&g.spec.rules).into_iter().map(|finding| Breach {
+                    guardrail: g.name_any(),
+                    enforcement: g.spec.enforcement,
+                    finding,
+                })
+            })
+            .collect();
+        Self { breaches }
+    }
+
+    /// Whether an enforcing guardrail is broken: then nothing may change in AWS.
+    pub fn blocks(&self) -> bool {
+        self.breaches.iter().any(|b| b.enforcement == Enforcement::Enforce)
+    }
+
+    /// One line per breach, for conditions and Events: `rule value (Guardrail name, mode)`.
+    pub fn message(&self) -> String {
+        let lines: Vec<String> = self
+            .breaches
+            .iter()
+            .map(|b| {
+                format!(
+                    "{}: {} (Guardrail {}, {:?})",
+                    b.finding.rule, b.finding.value, b.guardrail, b.enforcement
+                )
+            })
+            .collect();
+        lines.join("; ")
+    }
+}
+
+/// The `GuardrailViolation` condition for a verdict, and whether AWS may be changed.
+pub fn condition(verdict: &Verdict) -> (Want, bool) {
+    if verdict.breaches.is_empty() {
+        let want = Want::false_(
+            GUARDRAIL_VIOLATION,
+            "Compliant",
+            "the spec complies with every guardrail",
+        );
+        return (want, true);
+    }
+    if verdict.blocks() {
+        (Want::true_(GUARDRAIL_VIOLATION, "Enforced", verdict.message()), false)
+    } else {
+        (Want::true_(GUARDRAIL_VIOLATION, "Audited", verdict.message()), true)
+    }
+}
+
+/// The runtime rules that apply to the apps of a domain, merged over its guardrails (the
+/// strictest wins).
+#[derive(Clone, Debug, Default)]
+pub struct AppPolicy<'a> {
+    /// Guardrails checked against every running app.
+    pub guardrails: Vec<&'a Guardrail>,
+    /// The smallest `maxAppLifetimeHours`.
+    pub max_app_lifetime_hours: Option<i32>,
+    /// Whether the keep-alive tag may exempt an app: only if every covering guardrail allows it.
+    pub allow_keep_alive: bool,
+}
+
+impl<'a> AppPolicy<'a> {
+    /// Merges the covering guardrails.
+    pub fn of(guardrails: Vec<&'a Guardrail>) -> Self {
+        let max_app_lifetime_hours = guardrails
+            .iter()
+            .filter_map(|g| g.spec.rules.max_app_lifetime_hours)
+            .min();
+        let allow_keep_alive = guardrails.iter().all(|g| g.spec.rules.allow_keep_alive);
+        Self {
+            guardrails,
+            max_app_lifetime_hours,
+            allow_keep_alive,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn guardrail(name: &str, spec: serde_json::Value) -> Guardrail {
+        serde_json::from_value(json!({
+            "apiVersion": "studio-operator.io/v1alpha1",
+            "kind": "Guardrail",
+            "metadata": {"name": name},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn labels(namespace: &[(&str, &str)], domain: &[(&str, &str)]) -> DomainLabels {
+        let map = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        DomainLabels {
+            namespace: map(namespace),
+            domain: map(domain),
+        }
+    }
+
+    #[test]
+    fn selection_needs_both_selectors_to_match() {
+        let g = guardrail(
+            "prod",
+            json!({"selector": {
+                "namespaceSelector": {"matchLabels": {"env": "prod"}},
+                "domainSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["gpu"]}]},
+            }}),
+        );
+        assert!(covers(&g, &labels(&[("env", "prod")], &[("tier", "gpu")])));
+        assert!(!covers(&g, &labels(&[("env", "dev")], &[("tier", "gpu")])));
+        assert!(!covers(&g, &labels(&[("env", "prod")], &[])));
+        assert!(covers(&guardrail("all", json!({})), &labels(&[], &[])));
+    }
+
+    #[test]
+    fn audit_breaches_do_not_block() {
+        let audit = guardrail(
+            "audit",
+            json!({"enforcement": "Audit", "rules": {"allowedInstanceTypes": ["ml.t3.*"]}}),
+        );
+        let enforce = guardrail(
+            "enforce",
+            json!({"rules": {"allowedInstanceTypes": ["ml.t3.*", "ml.m5.*"]}}),
+        );
+        let app = |t: &str| crate::aws::model::AppSummary {
+            app_type: "JupyterLab".into(),
+            app_name: "default".into(),
+            user_profile: Some("u".into()),
+            space: None,
+            status: "InService".into(),
+            instance_type: Some(t.into()),
+            image_arn: None,
+            created: None,
+        };
+        let m5 = Verdict::of(&[&audit, &enforce], |r| rules::check_app(r, &app("ml.m5.large")));
+        assert!(!m5.blocks());
+        assert_eq!(
+            m5.message(),
+            "allowedInstanceTypes: ml.m5.large (Guardrail audit, Audit)"
+        );
+        let p4 = Verdict::of(&[&audit, &enforce], |r| rules::check_app(r, &app("ml.p4d.24xlarge")));
+        assert!(p4.blocks());
+        assert_eq!(p4.breaches.len(), 2);
+    }
+
+    #[test]
+    fn app_policy_takes_the_strictest_values() {
+        let a = guardrail(
+            "a",
+            json!({"rules": {"maxAppLifetimeHours": 12, "allowKeepAlive": true}}),
+        );
+        let b = guardrail("b", json!({"rules": {"maxAppLifetimeHours": 48}}));
+        let policy = AppPolicy::of(vec![&a, &b]);
+        assert_eq!(policy.max_app_lifetime_hours, Some(12));
+        assert!(!policy.allow_keep_alive);
+        assert!(AppPolicy::of(vec![&a]).allow_keep_alive);
+        assert!(AppPolicy::of(Vec::new()).allow_keep_alive);
+    }
+}

@@ -1,0 +1,469 @@
+//! What breaks a guardrail rule: pure checks of specs and running apps.
+//!
+//! The same rule is checked at every level a setting can appear (domain defaults, profile,
+//! space, running app), so moving a forbidden value to another level does not bypass it.
+
+use wildmatch::WildMatch;
+
+use crate::api::settings::{ResourceSpec, UserSettings};
+use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, StudioDomainSpec, UserProfileSpec};
+use crate::aws::model::AppSummary;
+
+/// The tag `UserProfile.spec.tagUserId` adds.
+const USER_ID_TAG: &str = "studiouserid";
+
+/// One broken rule: which rule, and the offending value (with where it was set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// The rule's field name in `Guardrail.spec.rules`.
+    pub rule: &'static str,
+    /// The value that breaks it, e.g. `ml.p4d.24xlarge (defaultUserSettings.jupyterLab)`.
+    pub value: String,
+}
+
+impl Finding {
+    fn new(rule: &'static str, value: impl Into<String>) -> Self {
+        Self {
+            rule,
+            value: value.into(),
+        }
+    }
+}
+
+/// Whether a value matches one of the glob patterns (`*`, `?`); an empty list allows everything.
+pub fn allowed(patterns: &[String], value: &str) -> bool {
+    patterns.is_empty() || patterns.iter().any(|p| WildMatch::new(p).matches(value))
+}
+
+/// Whether an instance type is allowed; `system` (the JupyterServer UI app) always is.
+pub fn instance_type_allowed(rules: &GuardrailRules, instance_type: &str) -> bool {
+    instance_type == "system" || allowed(&rules.allowed_instance_types, instance_type)
+}
+
+/// Checks a StudioDomain spec.
+pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if rules.require_vpc_only && spec.network.access_type != AccessType::VpcOnly {
+        findings.push(Finding::new(
+            "requireVpcOnly",
+            "network.accessType PublicInternetOnly (set VpcOnly)",
+        ));
+    }
+    if !rules.allowed_auth_modes.is_empty() && !rules.allowed_auth_modes.contains(&spec.auth_mode) {
+        findings.push(Finding::new(
+            "allowedAuthModes",
+            format!("authMode {:?}", spec.auth_mode),
+        ));
+    }
+    // The rendered SCP denies CreateDomain without a sharing key (IAM cannot tell "no sharing"
+    // from "sharing without a key"), so the reconcile-time check asks for the same.
+    if rules.require_customer_managed_key
+        && spec
+            .default_user_settings
+            .sharing
+            .as_ref()
+            .is_none_or(|s| s.s3_kms_key_id.is_none())
+    {
+        findings.push(Finding::new(
+            "requireCustomerManagedKey",
+            "defaultUserSettings.sharing.s3KmsKeyId is unset (set a customer managed key for shared notebooks)",
+        ));
+    }
+    check_user_settings(rules, &spec.default_user_settings, "defaultUserSettings", &mut findings);
+    if let Some(space) = &spec.default_space_settings {
+        for (path, resource) in [
+            (
+                "jupyterLab",
+                space
+                    .jupyter_lab
+                    .as_ref()
+                    .and_then(|s| s.default_resource_spec.as_ref()),
+            ),
+            (
+                "kernelGateway",
+                space
+                    .kernel_gateway
+                    .as_ref()
+                    .and_then(|s| s.default_resource_spec.as_ref()),
+            ),
+        ] {
+            if let Some(resource) = resource {
+                check_resource(rules, resource, &format!("defaultSpaceSettings.{path}"), &mut findings);
+            }
+        }
+    }
+    check_tags(
+        rules.required_tags.as_ref().map(|t| &t.domain),
+        spec.tags.keys(),
+        &mut findings,
+    );
+    if let Some(rule) = &rules.idle_shutdown {
+        let idle = spec.idle_shutdown.as_ref().filter(|i| i.enabled);
+        if rule.required && idle.is_none() {
+            findings.push(Finding::new(
+                "idleShutdown.required",
+                "spec.idleShutdown is not enabled",
+            ));
+        }
+        if let (Some(max), Some(idle)) = (rule.max_idle_timeout_minutes, idle) {
+            for (field, minutes) in [
+                ("idleShutdown.idleTimeoutMinutes", Some(idle.idle_timeout_minutes)),
+                ("idleShutdown.maxIdleTimeoutMinutes", idle.max_idle_timeout_minutes),
+            ] {
+                check_timeout(max, field, minutes, &mut findings);
+            }
+        }
+    }
+    findings
+}
+
+/// Checks a UserProfile spec.
+pub fn check_profile(rules: &GuardrailRules, spec: &UserProfileSpec) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(settings) = &spec.user_settings {
+        check_user_settings(rules, settings, "userSettings", &mut findings);
+    }
+    let user_id = spec.tag_user_id.then_some(USER_ID_TAG.to_string());
+    let keys: Vec<&String> = spec.tags.keys().chain(user_id.as_ref()).collect();
+    check_tags(
+        rules.required_tags.as_ref().map(|t| &t.user_profile),
+        keys.into_iter(),
+        &mut findings,
+    );
+    findings
+}
+
+/// Checks a SharedSpace spec.
+pub fn check_space(rules: &GuardrailRules, spec: &SharedSpaceSpec) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(settings) = &spec.settings {
+        if let Some(resource) = &settings.default_resource_spec {
+            check_resource(rules, resource, "settings", &mut findings);
+        }
+        if let Some(max) = rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes) {
+            check_timeout(
+                max,
+                "settings.idleTimeoutMinutes",
+                settings.idle_timeout_minutes,
+                &mut findings,
+            );
+        }
+    }
+    check_tags(
+        rules.required_tags.as_ref().map(|t| &t.shared_space),
+        spec.tags.keys(),
+        &mut findings,
+    );
+    findings
+}
+
+/// Checks a running app, however it was launched (API, Studio UI): instance type and image.
+pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if let Some(instance_type) = &app.instance_type
+        && !instance_type_allowed(rules, instance_type)
+    {
+        findings.push(Finding::new("allowedInstanceTypes", instance_type.clone()));
+    }
+    if let Some(image) = &app.image_arn
+        && !allowed(&rules.allowed_images, image)
+    {
+        findings.push(Finding::new("allowedImages", image.clone()));
+    }
+    findings
+}
+
+fn check_user_settings(rules: &GuardrailRules, settings: &UserSettings, at: &str, findings: &mut Vec<Finding>) {
+    let resources = [
+        (
+            "jupyterLab",
+            settings
+                .jupyter_lab
+                .as_ref()
+                .and_then(|s| s.default_resource_spec.as_ref()),
+        ),
+        (
+            "codeEditor",
+            settings
+                .code_editor
+                .as_ref()
+                .and_then(|s| s.default_resource_spec.as_ref()),
+        ),
+        (
+            "kernelGateway",
+            settings
+                .kernel_gateway
+                .as_ref()
+                .and_then(|s| s.default_resource_spec.as_ref()),
+        ),
+    ];
+    for (path, resource) in resources {
+        if let Some(resource) = resource {
+            check_resource(rules, resource, &format!("{at}.{path}"), findings);
+        }
+    }
+    if let Some(max) = rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes) {
+        let timeouts = [
+            (
+                "jupyterLab",
+                settings.jupyter_lab.as_ref().and_then(|s| s.idle.as_ref()),
+            ),
+            (
+                "codeEditor",
+                settings.code_editor.as_ref().and_then(|s| s.idle.as_ref()),
+            ),
+        ];
+        for (path, idle) in timeouts {
+            let field = format!("{at}.{path}.idle.idleTimeoutMinutes");
+            check_timeout(max, &field, idle.map(|i| i.idle_timeout_minutes), findings);
+        }
+    }
+}
+
+fn check_resource(rules: &GuardrailRules, resource: &ResourceSpec, at: &str, findings: &mut Vec<Finding>) {
+    if let Some(instance_type) = &resource.instance_type
+        && !instance_type_allowed(rules, instance_type)
+    {
+        findings.push(Finding::new("allowedInstanceTypes", format!("{instance_type} ({at})")));
+    }
+    if let Some(image) = &resource.image_arn
+        && !allowed(&rules.allowed_images, image)
+    {
+        findings.push(Finding::new("allowedImages", format!("{image} ({at})")));
+    }
+}
+
+fn check_tags<'a>(
+    required: Option<&Vec<String>>,
+    present: impl Iterator<Item = &'a String>,
+    findings: &mut Vec<Finding>,
+) {
+    let present: Vec<&String> = present.collect();
+    for key in required.into_iter().flatten() {
+        if !present.contains(&key) {
+            findings.push(Finding::new("requiredTags", format!("tag {key} is missing")));
+        }
+    }
+}
+
+fn check_timeout(max: i32, field: &str, minutes: Option<i32>, findings: &mut Vec<Finding>) {
+    if let Some(minutes) = minutes.filter(|m| *m > max) {
+        findings.push(Finding::new(
+            "idleShutdown.maxIdleTimeoutMinutes",
+            format!("{field} {minutes} exceeds {max}"),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rules(value: serde_json::Value) -> GuardrailRules {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn domain(extra: serde_json::Value) -> StudioDomainSpec {
+        let mut spec = json!({
+            "aws": {"region": "us-east-1"},
+            "authMode": "IAM",
+            "network": {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0123456789abcdef0"]},
+            "encryption": {"kmsKeyId": "alias/studio"},
+            "defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/Exec"},
+        });
+        merge(&mut spec, extra);
+        serde_json::from_value(spec).unwrap()
+    }
+
+    fn merge(into: &mut serde_json::Value, from: serde_json::Value) {
+        if let (Some(into), serde_json::Value::Object(from)) = (into.as_object_mut(), from) {
+            for (k, v) in from {
+                into.insert(k, v);
+            }
+        }
+    }
+
+    fn rule_names(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.rule).collect()
+    }
+
+    #[test]
+    fn globs_match_instance_families_and_system_is_always_allowed() {
+        let r = rules(json!({"allowedInstanceTypes": ["ml.t3.*", "ml.m5.?large"]}));
+        assert!(instance_type_allowed(&r, "ml.t3.medium"));
+        assert!(instance_type_allowed(&r, "ml.m5.xlarge"));
+        assert!(!instance_type_allowed(&r, "ml.m5.2xlarge"));
+        assert!(!instance_type_allowed(&r, "ml.p4d.24xlarge"));
+        assert!(instance_type_allowed(&r, "system"));
+        assert!(instance_type_allowed(&GuardrailRules::default(), "ml.p4d.24xlarge"));
+    }
+
+    #[test]
+    fn empty_rules_find_nothing() {
+        let spec = domain(
+            json!({"network": {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0123456789abcdef0"], "accessType": "PublicInternetOnly"}}),
+        );
+        assert!(check_domain(&GuardrailRules::default(), &spec).is_empty());
+    }
+
+    #[test]
+    fn domain_network_auth_tags_and_idle_rules() {
+        let r = rules(json!({
+            "requireVpcOnly": true,
+            "allowedAuthModes": ["SSO"],
+            "requiredTags": {"domain": ["cost-center"]},
+            "idleShutdown": {"required": true, "maxIdleTimeoutMinutes": 120},
+        }));
+        let findings = check_domain(&r, &domain(json!({})));
+        assert_eq!(
+            rule_names(&findings),
+            [
+                "requireVpcOnly",
+                "allowedAuthModes",
+                "requiredTags",
+                "idleShutdown.required"
+            ]
+        );
+        assert!(findings[2].value.contains("cost-center"), "{findings:?}");
+        let compliant = domain(json!({
+            "authMode": "SSO",
+            "network": {"vpcId": "vpc-0123456789abcdef0", "subnetIds": ["subnet-0123456789abcdef0"], "accessType": "VpcOnly"},
+            "tags": {"cost-center": "ml"},
+            "idleShutdown": {"idleTimeoutMinutes": 60, "maxIdleTimeoutMinutes": 240},
+        }));
+        let findings = check_domain(&r, &compliant);
+        assert_eq!(rule_names(&findings), ["idleShutdown.maxIdleTimeoutMinutes"]);
+        assert_eq!(findings[0].value, "idleShutdown.maxIdleTimeoutMinutes 240 exceeds 120");
+    }
+
+    #[test]
+    fn forbidden_instance_types_and_images_are_found_at_every_level() {
+        let r = rules(json!({
+            "allowedInstanceTypes": ["ml.t3.*"],
+            "allowedImages": ["arn:aws:sagemaker:*:*:image/approved-*"],
+        }));
+        let spec = domain(json!({
+            "defaultUserSettings": {
+                "executionRole": "arn:aws:iam::123456789012:role/Exec",
+                "kernelGateway": {"defaultResourceSpec": {"instanceType": "ml.g5.xlarge"}},
+            },
+            "defaultSpaceSettings": {"jupyterLab": {"defaultResourceSpec": {"imageArn": "arn:aws:sagemaker:us-east-1:123456789012:image/other"}}},
+        }));
+        let findings = check_domain(&r, &spec);
+        assert_eq!(
+            findings,
+            [
+                Finding::new(
+                    "allowedInstanceTypes",
+                    "ml.g5.xlarge (defaultUserSettings.kernelGateway)"
+                ),
+                Finding::new(
+                    "allowedImages",
+                    "arn:aws:sagemaker:us-east-1:123456789012:image/other (defaultSpaceSettings.jupyterLab)"
+                ),
+            ]
+        );
+        let profile: UserProfileSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "userSettings": {"jupyterLab": {"defaultResourceSpec": {"instanceType": "ml.p4d.24xlarge"}}},
+        }))
+        .unwrap();
+        assert_eq!(
+            check_profile(&r, &profile),
+            [Finding::new(
+                "allowedInstanceTypes",
+                "ml.p4d.24xlarge (userSettings.jupyterLab)"
+            )]
+        );
+        let space: SharedSpaceSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "sharing": {"type": "Shared", "ownerProfile": "alice"}, "appType": "JupyterLab",
+            "settings": {"defaultResourceSpec": {"instanceType": "ml.t3.large"}},
+        }))
+        .unwrap();
+        assert!(check_space(&r, &space).is_empty());
+    }
+
+    #[test]
+    fn profile_tags_count_the_user_id_tag() {
+        let r = rules(json!({"requiredTags": {"userProfile": ["studiouserid", "team"]}}));
+        let mut profile: UserProfileSpec =
+            serde_json::from_value(json!({"domainRef": {"name": "d"}, "tags": {"team": "a"}})).unwrap();
+        assert!(check_profile(&r, &profile).is_empty());
+        profile.tag_user_id = false;
+        assert_eq!(
+            check_profile(&r, &profile),
+            [Finding::new("requiredTags", "tag studiouserid is missing")]
+        );
+    }
+
+    #[test]
+    fn idle_timeouts_above_the_cap_are_found_on_profiles_and_spaces() {
+        let r = rules(json!({"idleShutdown": {"maxIdleTimeoutMinutes": 120}}));
+        let profile: UserProfileSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "userSettings": {"codeEditor": {"idle": {"idleTimeoutMinutes": 600}}},
+        }))
+        .unwrap();
+        assert_eq!(
+            check_profile(&r, &profile),
+            [Finding::new(
+                "idleShutdown.maxIdleTimeoutMinutes",
+                "userSettings.codeEditor.idle.idleTimeoutMinutes 600 exceeds 120"
+            )]
+        );
+        let space: SharedSpaceSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "sharing": {"type": "Shared", "ownerProfile": "alice"}, "appType": "JupyterLab",
+            "settings": {"idleTimeoutMinutes": 90},
+        }))
+        .unwrap();
+        assert!(check_space(&r, &space).is_empty());
+    }
+
+    #[test]
+    fn a_missing_sharing_key_breaks_require_customer_managed_key() {
+        let r = rules(json!({"requireCustomerManagedKey": true}));
+        let without = domain(json!({"defaultUserSettings": {
+            "executionRole": "arn:aws:iam::123456789012:role/Exec",
+            "sharing": {"notebookOutput": "Allowed", "s3OutputPath": "s3://b/p/"},
+        }}));
+        assert_eq!(rule_names(&check_domain(&r, &without)), ["requireCustomerManagedKey"]);
+        assert_eq!(
+            rule_names(&check_domain(&r, &domain(json!({})))),
+            ["requireCustomerManagedKey"]
+        );
+        let with = domain(json!({"defaultUserSettings": {
+            "executionRole": "arn:aws:iam::123456789012:role/Exec",
+            "sharing": {"s3KmsKeyId": "alias/sharing"},
+        }}));
+        assert!(check_domain(&r, &with).is_empty());
+    }
+
+    #[test]
+    fn apps_break_instance_type_and_image_rules() {
+        let r = rules(json!({"allowedInstanceTypes": ["ml.t3.*"], "allowedImages": ["*:image/approved"]}));
+        let app = AppSummary {
+            app_type: "JupyterLab".into(),
+            app_name: "default".into(),
+            user_profile: None,
+            space: Some("s".into()),
+            status: "InService".into(),
+            instance_type: Some("ml.g5.2xlarge".into()),
+            image_arn: Some("arn:aws:sagemaker:us-east-1:081325390199:image/sagemaker-distribution-cpu".into()),
+            created: None,
+        };
+        assert_eq!(
+            rule_names(&check_app(&r, &app)),
+            ["allowedInstanceTypes", "allowedImages"]
+        );
+        let ui = AppSummary {
+            instance_type: Some("system".into()),
+            image_arn: None,
+            ..app
+        };
+        assert!(check_app(&r, &ui).is_empty());
+    }
+}

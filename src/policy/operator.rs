@@ -1,0 +1,536 @@
+//! The least-privilege IAM policy of the operator itself (`studio-operator iam-policy`).
+//!
+//! [`OPERATIONS`] lists every AWS operation the adapter in `src/aws/` calls, with what IAM needs
+//! for it; a unit test reads `src/aws/*.rs` and fails until every `call("Operation", ...)` there
+//! is listed here, and nothing else is. The policy is built from that list alone.
+//!
+//! Ownership: the operator tags what it creates with `studio-operator.io/cluster=<cluster id>`
+//! and may only touch resources that carry its own cluster id or no operator tag at all (the
+//! resources it adopts). That is exactly what `StringEqualsIfExists` on `aws:ResourceTag` says,
+//! so a second cluster sharing the account cannot have its resources changed. Reads stay
+//! unconditioned (claims are decided from what is read), and so do apps, whose tags are
+//! inherited from their domain and profile rather than set by the operator.
+
+use std::collections::BTreeSet;
+
+use Dependency::*;
+use Resource::{Any, App, Domain, KmsKey, Space, StudioLifecycleConfig, UserProfile};
+use Scope::*;
+use Service::{Kms, SageMaker, Sts};
+
+use super::document::{Effect, Policy, PolicyKind, Statement};
+use crate::controller::ownership::TAG_CLUSTER;
+
+/// The service-linked role SageMaker creates with an account's first domain.
+const SAGEMAKER_SERVICE_LINKED_ROLE: &str =
+    "arn:*:iam::*:role/aws-service-role/sagemaker.amazonaws.com/AWSServiceRoleForAmazonSageMakerNotebooks";
+
+/// An AWS service the adapter calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Service {
+    /// `sagemaker:`.
+    SageMaker,
+    /// `kms:`.
+    Kms,
+    /// `sts:`.
+    Sts,
+}
+
+impl Service {
+    /// IAM service prefix.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Service::SageMaker => "sagemaker",
+            Service::Kms => "kms",
+            Service::Sts => "sts",
+        }
+    }
+
+    fn sid(self) -> &'static str {
+        match self {
+            Service::SageMaker => "SageMaker",
+            Service::Kms => "Kms",
+            Service::Sts => "Sts",
+        }
+    }
+}
+
+/// Which existing resources an operation may act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Any resource: reads, from which ownership is decided.
+    Read,
+    /// Creates a resource, which must carry this cluster's ownership tag from the start.
+    Create,
+    /// Changes a resource that is this cluster's or no operator's (adoption).
+    Owned,
+    /// Changes a resource whose tags the operator does not control (apps).
+    Unowned,
+    /// Needs no IAM permission (sts:GetCallerIdentity).
+    Free,
+}
+
+impl Scope {
+    fn sid(self) -> &'static str {
+        match self {
+            Scope::Read => "Read",
+            Scope::Create => "CreateOwned",
+            Scope::Owned => "ChangeOwnedOrUnmanaged",
+            Scope::Unowned => "ChangeUnowned",
+            Scope::Free => "Free",
+        }
+    }
+}
+
+/// The resources an operation acts on, as ARN patterns in any partition, region and account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Resource {
+    /// The action supports no resource-level permission (List calls): `*`.
+    Any,
+    /// `domain/*`.
+    Domain,
+    /// `user-profile/<domain>/<name>`.
+    UserProfile,
+    /// `space/<domain>/<name>`.
+    Space,
+    /// `app/<domain>/<profile or space>/<type>/<name>`.
+    App,
+    /// `studio-lifecycle-config/<name>`.
+    StudioLifecycleConfig,
+    /// KMS keys (aliases resolve to them).
+    KmsKey,
+}
+
+impl Resource {
+    /// The ARN pattern.
+    pub fn arn(self) -> &'static str {
+        match self {
+            Resource::Any => "*",
+            Resource::Domain => "arn:*:sagemaker:*:*:domain/*",
+            Resource::UserProfile => "arn:*:sagemaker:*:*:user-profile/*/*",
+            Resource::Space => "arn:*:sagemaker:*:*:space/*/*",
+            Resource::App => "arn:*:sagemaker:*:*:app/*/*/*/*",
+            Resource::StudioLifecycleConfig => "arn:*:sagemaker:*:*:studio-lifecycle-config/*",
+            Resource::KmsKey => "arn:*:kms:*:*:key/*",
+        }
+    }
+}
+
+/// Permissions AWS checks besides the operation's own action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Dependency {
+    /// The request names execution roles: `iam:PassRole` to SageMaker.
+    PassExecutionRole,
+    /// The first domain of an account creates SageMaker's notebook service-linked role.
+    ServiceLinkedRole,
+    /// SageMaker creates the domain's EFS volume, encrypted with the domain's customer managed
+    /// key, with the caller's credentials (forward access sessions).
+    DomainStorage,
+}
+
+/// One AWS operation the adapter calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation {
+    /// Service.
+    pub service: Service,
+    /// Operation name as passed to `AwsSession::call`, which is also the IAM action name.
+    pub name: &'static str,
+    /// Which resources it may act on.
+    pub scope: Scope,
+    /// Resource types it acts on.
+    pub resources: &'static [Resource],
+    /// Further permissions AWS checks for it.
+    pub dependencies: &'static [Dependency],
+}
+
+const fn operation(
+    service: Service,
+    name: &'static str,
+    scope: Scope,
+    resources: &'static [Resource],
+    dependencies: &'static [Dependency],
+) -> Operation {
+    Operation {
+        service,
+        name,
+        scope,
+        resources,
+        dependencies,
+    }
+}
+
+/// Studio resources the operator tags.
+const STUDIO: &[Resource] = &[Domain, UserProfile, Space];
+/// Everything whose tags the operator reads (apps: the idle sweeper's keep-alive tag).
+const TAGGED: &[Resource] = &[Domain, UserProfile, Space, App];
+
+/// Every operation the AWS adapter calls. Keep in step with `src/aws/` (a test enforces it).
+pub const OPERATIONS: &[Operation] = &[
+    operation(SageMaker, "AddTags", Owned, STUDIO, &[]),
+    operation(
+        SageMaker,
+        "CreateDomain",
+        Create,
+        &[Domain],
+        &[PassExecutionRole, ServiceLinkedRole, DomainStorage],
+    ),
+    operation(SageMaker, "CreateSpace", Create, &[Space], &[]),
+    operation(
+        SageMaker,
+        "CreateStudioLifecycleConfig",
+        Create,
+        &[StudioLifecycleConfig],
+        &[],
+    ),
+    operation(
+        SageMaker,
+        "CreateUserProfile",
+        Create,
+        &[UserProfile],
+        &[PassExecutionRole],
+    ),
+    operation(SageMaker, "DeleteApp", Unowned, &[App], &[]),
+    operation(SageMaker, "DeleteDomain", Owned, &[Domain], &[]),
+    operation(SageMaker, "DeleteSpace", Owned, &[Space], &[]),
+    operation(
+        SageMaker,
+        "DeleteStudioLifecycleConfig",
+        Owned,
+        &[StudioLifecycleConfig],
+        &[],
+    ),
+    operation(SageMaker, "DeleteTags", Owned, STUDIO, &[]),
+    operation(SageMaker, "DeleteUserProfile", Owned, &[UserProfile], &[]),
+    operation(SageMaker, "DescribeApp", Read, &[App], &[]),
+    operation(SageMaker, "DescribeDomain", Read, &[Domain], &[]),
+    operation(SageMaker, "DescribeSpace", Read, &[Space], &[]),
+    operation(SageMaker, "DescribeUserProfile", Read, &[UserProfile], &[]),
+    operation(SageMaker, "ListApps", Read, &[Any], &[]),
+    operation(SageMaker, "ListDomains", Read, &[Any], &[]),
+    operation(SageMaker, "ListSpaces", Read, &[Any], &[]),
+    operation(SageMaker, "ListStudioLifecycleConfigs", Read, &[Any], &[]),
+    operation(SageMaker, "ListTags", Read, TAGGED, &[]),
+    operation(SageMaker, "ListUserProfiles", Read, &[Any], &[]),
+    operation(SageMaker, "UpdateDomain", Owned, &[Domain], &[PassExecutionRole]),
+    operation(SageMaker, "UpdateSpace", Owned, &[Space], &[]),
+    operation(
+        SageMaker,
+        "UpdateUserProfile",
+        Owned,
+        &[UserProfile],
+        &[PassExecutionRole],
+    ),
+    operation(Kms, "DescribeKey", Read, &[KmsKey], &[]),
+    operation(Sts, "GetCallerIdentity", Free, &[], &[]),
+];
+
+/// Options of `studio-operator iam-policy`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorPolicyOptions {
+    /// The operator's `--cluster-id`, the value of its ownership tag.
+    pub cluster_id: String,
+    /// Roles the operator assumes per domain (`spec.aws.roleArn`), as ARN patterns; none means
+    /// it acts as its own identity and needs no `sts:AssumeRole`.
+    pub role_arn_patterns: Vec<String>,
+    /// Execution roles it may pass to SageMaker; none means any role (still only to SageMaker).
+    pub execution_role_arns: Vec<String>,
+}
+
+/// The operator's policy. With per-domain roles, attach it to the operator's own identity (for
+/// `sts:AssumeRole`) and to each assumed role (for the rest); the roles' trust policies must
+/// trust the operator's identity.
+pub fn operator_policy(options: &OperatorPolicyOptions) -> Policy {
+    let mut statements = Vec::new();
+    // One statement per (service, scope); List actions, which take only `*`, get their own so
+    // the others keep their resource patterns. Joining resource types in one statement grants
+    // nothing extra: an action only ever matches ARNs of its own resource type.
+    let mut groups: BTreeSet<(Service, Scope, bool)> = BTreeSet::new();
+    for op in OPERATIONS.iter().filter(|op| op.scope != Free) {
+        groups.insert((op.service, op.scope, op.resources.contains(&Any)));
+    }
+    for (service, scope, any) in groups {
+        let members: Vec<&Operation> = OPERATIONS
+            .iter()
+            .filter(|op| op.service == service && op.scope == scope && op.resources.contains(&Any) == any)
+            .collect();
+        let actions: BTreeSet<String> = members
+            .iter()
+            .map(|op| format!("{}:{}", service.prefix(), op.name))
+            .collect();
+        let resources: BTreeSet<&str> = members
+            .iter()
+            .flat_map(|op| op.resources.iter().map(|r| r.arn()))
+            .collect();
+        let sid = format!("{}{}{}", service.sid(), scope.sid(), if any { "Unscoped" } else { "" });
+        let statement = Statement::new(sid, Effect::Allow, actions, resources);
+        statements.push(match scope {
+            Create => statement.when(
+                "StringEquals",
+                format!("aws:RequestTag/{TAG_CLUSTER}"),
+                [&options.cluster_id],
+            ),
+            Owned => statement.when(
+                "StringEqualsIfExists",
+                format!("aws:ResourceTag/{TAG_CLUSTER}"),
+                [&options.cluster_id],
+            ),
+            Read | Unowned | Free => statement,
+        });
+    }
+    let dependencies: BTreeSet<Dependency> = OPERATIONS
+        .iter()
+        .flat_map(|op| op.dependencies.iter().copied())
+        .collect();
+    for dependency in dependencies {
+        statements.extend(dependency_statements(dependency, options));
+    }
+    if !options.role_arn_patterns.is_empty() {
+        statements.push(Statement::new(
+            "StsAssumeDomainRoles",
+            Effect::Allow,
+            ["sts:AssumeRole"],
+            sorted(&options.role_arn_patterns),
+        ));
+    }
+    Policy::new(PolicyKind::Managed, statements)
+}
+
+fn dependency_statements(dependency: Dependency, options: &OperatorPolicyOptions) -> Vec<Statement> {
+    match dependency {
+        PassExecutionRole => {
+            let roles = if options.execution_role_arns.is_empty() {
+                BTreeSet::from(["*".to_string()])
+            } else {
+                sorted(&options.execution_role_arns)
+            };
+            vec![
+                Statement::new("IamPassExecutionRoles", Effect::Allow, ["iam:PassRole"], roles).when(
+                    "StringEquals",
+                    "iam:PassedToService",
+                    ["sagemaker.amazonaws.com"],
+                ),
+            ]
+        }
+        ServiceLinkedRole => vec![
+            Statement::new(
+                "IamCreateSageMakerServiceLinkedRole",
+                Effect::Allow,
+                ["iam:CreateServiceLinkedRole"],
+                [SAGEMAKER_SERVICE_LINKED_ROLE],
+            )
+            .when("StringEquals", "iam:AWSServiceName", ["sagemaker.amazonaws.com"]),
+        ],
+        // The reference's list for a customer managed key (EFS requires CreateGrant, Decrypt and
+        // GenerateDataKeyWithoutPlaintext of the caller; partly unconfirmed for SageMaker), usable
+        // only through SageMaker and EFS, and EFS creation only on a service's behalf.
+        DomainStorage => vec![
+            Statement::new(
+                "KmsUseDomainKeysThroughStudio",
+                Effect::Allow,
+                ["kms:CreateGrant", "kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext"],
+                [Resource::KmsKey.arn()],
+            )
+            .when(
+                "StringLike",
+                "kms:ViaService",
+                ["elasticfilesystem.*.amazonaws.com", "sagemaker.*.amazonaws.com"],
+            ),
+            Statement::new(
+                "EfsCreateDomainVolumes",
+                Effect::Allow,
+                ["elasticfilesystem:CreateFileSystem"],
+                ["arn:*:elasticfilesystem:*:*:file-system/*"],
+            )
+            .when("Bool", "aws:ViaAWSService", ["true"]),
+        ],
+    }
+}
+
+fn sorted(values: &[String]) -> BTreeSet<String> {
+    values.iter().cloned().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::document::grammar_problems;
+
+    /// Every `call("Operation", ...)` in src/aws/*.rs with the client (service) its function uses.
+    fn adapter_calls() -> BTreeSet<(Service, String)> {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
+        let mut calls = BTreeSet::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            for (at, _) in text.match_indices("call(") {
+                let rest = text[at + "call(".len()..].trim_start();
+                let Some(literal) = rest.strip_prefix('"') else {
+                    continue;
+                };
+                let name = &literal[..literal.find('"').unwrap()];
+                calls.insert((service_around(&text, at, &path), name.to_string()));
+            }
+        }
+        calls
+    }
+
+    /// The one client (`self.sagemaker`, `self.kms`, `self.sts`) the function around a call uses
+    /// up to the call's `.await`.
+    fn service_around(text: &str, at: usize, path: &Path) -> Service {
+        let start = text[..at].rfind("fn ").unwrap_or(0);
+        let end = text[at..].find(".await").map_or(text.len(), |i| at + i);
+        // rustfmt splits `self\n.sagemaker\n.create_domain()` over lines.
+        let window: String = text[start..end].split_whitespace().collect();
+        let found: Vec<Service> = [Service::SageMaker, Service::Kms, Service::Sts]
+            .into_iter()
+            .filter(|s| window.contains(&format!("self.{}.", s.prefix())))
+            .collect();
+        match found.as_slice() {
+            [one] => *one,
+            _ => panic!(
+                "{}: cannot tell the service of the call at byte {at}: clients {found:?}",
+                path.display()
+            ),
+        }
+    }
+
+    #[test]
+    fn operations_are_exactly_the_adapter_calls() {
+        let listed: BTreeSet<(Service, String)> =
+            OPERATIONS.iter().map(|op| (op.service, op.name.to_string())).collect();
+        assert_eq!(listed.len(), OPERATIONS.len(), "an operation is listed twice");
+        let called = adapter_calls();
+        let missing: Vec<_> = called.difference(&listed).collect();
+        let unused: Vec<_> = listed.difference(&called).collect();
+        assert!(
+            missing.is_empty() && unused.is_empty(),
+            "src/policy/operator.rs OPERATIONS is out of step with src/aws: called but not listed {missing:?}, \
+             listed but not called {unused:?}"
+        );
+    }
+
+    #[test]
+    fn operations_have_resources_except_free_ones() {
+        for op in OPERATIONS {
+            assert_eq!(op.scope == Free, op.resources.is_empty(), "{}", op.name);
+            assert!(
+                !op.resources.contains(&Any) || op.resources.len() == 1,
+                "{}: `*` with other resources",
+                op.name
+            );
+        }
+    }
+
+    fn options() -> OperatorPolicyOptions {
+        OperatorPolicyOptions {
+            cluster_id: "prod-eu".into(),
+            role_arn_patterns: Vec::new(),
+            execution_role_arns: Vec::new(),
+        }
+    }
+
+    fn by_sid(policy: &Policy) -> BTreeMap<String, serde_json::Value> {
+        policy
+            .statements
+            .iter()
+            .map(|s| (s.sid.clone(), serde_json::to_value(s).unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn policy_grants_every_listed_action_and_nothing_free() {
+        let policy = operator_policy(&options());
+        let actions: BTreeSet<String> = policy
+            .statements
+            .iter()
+            .flat_map(|s| s.action.0.iter().cloned())
+            .collect();
+        for op in OPERATIONS {
+            let action = format!("{}:{}", op.service.prefix(), op.name);
+            assert_eq!(actions.contains(&action), op.scope != Free, "{action}");
+        }
+        assert!(!actions.contains("sts:AssumeRole"), "no roles, no AssumeRole");
+        assert_eq!(grammar_problems(&policy), Vec::<String>::new());
+        policy.check_size("iam-policy.json").unwrap();
+    }
+
+    #[test]
+    fn ownership_conditions() {
+        let statements = by_sid(&operator_policy(&options()));
+        assert_eq!(
+            statements["SageMakerCreateOwned"],
+            serde_json::json!({
+                "Sid": "SageMakerCreateOwned",
+                "Effect": "Allow",
+                "Action": [
+                    "sagemaker:CreateDomain",
+                    "sagemaker:CreateSpace",
+                    "sagemaker:CreateStudioLifecycleConfig",
+                    "sagemaker:CreateUserProfile"
+                ],
+                "Resource": [
+                    "arn:*:sagemaker:*:*:domain/*",
+                    "arn:*:sagemaker:*:*:space/*/*",
+                    "arn:*:sagemaker:*:*:studio-lifecycle-config/*",
+                    "arn:*:sagemaker:*:*:user-profile/*/*"
+                ],
+                "Condition": {"StringEquals": {"aws:RequestTag/studio-operator.io/cluster": "prod-eu"}}
+            })
+        );
+        assert_eq!(
+            statements["SageMakerChangeOwnedOrUnmanaged"]["Condition"],
+            serde_json::json!({"StringEqualsIfExists": {"aws:ResourceTag/studio-operator.io/cluster": "prod-eu"}})
+        );
+        assert_eq!(
+            statements["SageMakerReadUnscoped"]["Resource"], "*",
+            "List calls support no resource-level permission"
+        );
+        assert_eq!(statements["SageMakerChangeUnowned"]["Action"], "sagemaker:DeleteApp");
+        assert!(statements["SageMakerChangeUnowned"].get("Condition").is_none());
+    }
+
+    #[test]
+    fn roles_are_scoped_by_options() {
+        let statements = by_sid(&operator_policy(&options()));
+        assert_eq!(
+            statements["IamPassExecutionRoles"],
+            serde_json::json!({
+                "Sid": "IamPassExecutionRoles",
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+            })
+        );
+        let statements = by_sid(&operator_policy(&OperatorPolicyOptions {
+            role_arn_patterns: vec!["arn:aws:iam::*:role/studio-operator-*".into()],
+            execution_role_arns: vec![
+                "arn:aws:iam::123456789012:role/studio-exec-b".into(),
+                "arn:aws:iam::123456789012:role/studio-exec-a".into(),
+            ],
+            ..options()
+        }));
+        assert_eq!(
+            statements["IamPassExecutionRoles"]["Resource"],
+            serde_json::json!([
+                "arn:aws:iam::123456789012:role/studio-exec-a",
+                "arn:aws:iam::123456789012:role/studio-exec-b"
+            ])
+        );
+        assert_eq!(
+            statements["StsAssumeDomainRoles"],
+            serde_json::json!({
+                "Sid": "StsAssumeDomainRoles",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": "arn:aws:iam::*:role/studio-operator-*"
+            })
+        );
+    }
+}

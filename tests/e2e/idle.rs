@@ -1,0 +1,415 @@
+//! Idle shutdown end to end: native idle settings at every level, and the sweeper deciding on
+//! reported activity, API timestamps, keep-alive tags, lifetime caps and DryRun. The emulator's
+//! clock is advanced instead of sleeping; the operator measures time on it.
+
+use aws_emulator::{ResourceRef, Scope, Tag};
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::core::v1::Event;
+use kube::Api;
+use kube::api::ListParams;
+use serde_json::{Value, json};
+use studio_operator::api::{SharedSpace, UserProfile};
+
+use crate::domain::{Setup, domain_manifest, setup, setup_sweeping};
+use crate::profile::{TIMEOUT, app, apply, launch, profile_manifest, ready_domain, wait_profile};
+use crate::support::operator::scrape;
+use crate::support::wait;
+
+const HOUR: f64 = 3600.0;
+
+fn idle_domain(idle: Value) -> Value {
+    let mut domain = domain_manifest("platform", "alias/studio");
+    domain["spec"]["idleShutdown"] = idle;
+    domain
+}
+
+fn rfc3339(epoch: f64) -> String {
+    DateTime::<Utc>::from_timestamp(epoch as i64, 0)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag {
+        key: key.into(),
+        value: value.into(),
+    }
+}
+
+/// Ready profiles with these names in the domain `platform`.
+async fn ready_profiles(s: &Setup, names: &[&str]) -> Api<UserProfile> {
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    for name in names {
+        apply(&profiles, name, &profile_manifest(name, "platform")).await;
+    }
+    for name in names {
+        wait_profile(&profiles, name, "Ready", "True").await;
+    }
+    profiles
+}
+
+/// Launches a KernelGateway app for `profile` with these tags and waits until it is InService.
+async fn launch_tagged(s: &Setup, domain_id: &str, profile: &str, instance: &str, tags: Vec<Tag>) {
+    let mut request = app(domain_id, Some(profile), None, "KernelGateway", "datascience");
+    request.instance_type = Some(instance.into());
+    request.tags = tags;
+    launch(s, request).await;
+}
+
+/// Status of every app of the domain, by `profile/app-name` or `space/app-name`.
+async fn app_statuses(s: &Setup, domain_id: &str) -> Vec<(String, String)> {
+    let out = s
+        .sagemaker
+        .list_apps()
+        .domain_id_equals(domain_id)
+        .send()
+        .await
+        .unwrap();
+    let mut apps: Vec<(String, String)> = out
+        .apps()
+        .iter()
+        .map(|a| {
+            let owner = a.user_profile_name().or(a.space_name()).unwrap_or_default();
+            (
+                format!("{owner}/{}", a.app_name().unwrap_or_default()),
+                a.status().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            )
+        })
+        .collect();
+    apps.sort();
+    apps
+}
+
+async fn wait_apps_in_service(s: &Setup, domain_id: &str, count: usize) {
+    wait::until("apps InService", TIMEOUT, || async {
+        let apps = app_statuses(s, domain_id).await;
+        let ready = apps.iter().filter(|(_, st)| st == "InService").count();
+        if ready == count {
+            Ok(())
+        } else {
+            Err(format!("{apps:?}"))
+        }
+    })
+    .await;
+}
+
+/// Waits until the app `owner/name` reached `status` (Deleting or Deleted count as stopped).
+async fn wait_app(s: &Setup, domain_id: &str, app: &str, stopped: bool) {
+    wait::until(&format!("{app} stopped={stopped}"), TIMEOUT, || async {
+        let apps = app_statuses(s, domain_id).await;
+        let status = apps
+            .iter()
+            .find(|(n, _)| n == app)
+            .map(|(_, st)| st.clone())
+            .unwrap_or_default();
+        let is_stopped = matches!(status.as_str(), "Deleting" | "Deleted");
+        if is_stopped == stopped {
+            Ok(())
+        } else {
+            Err(format!("{apps:?}"))
+        }
+    })
+    .await;
+}
+
+async fn events(s: &Setup, reason: &str) -> Vec<Event> {
+    let api: Api<Event> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    api.list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some(reason))
+        .collect()
+}
+
+/// Lets the sweeper run several times on the current state (it sweeps every half second).
+async fn let_sweeper_run(s: &Setup) {
+    let before = s.control().count("ListApps", None);
+    wait::until("three more sweeps", TIMEOUT, || async {
+        let now = s.control().count("ListApps", None);
+        if now >= before + 3 {
+            Ok(())
+        } else {
+            Err(format!("{now} ListApps calls"))
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn native_idle_settings_reach_aws_at_every_level() {
+    let s = setup("idle-native").await;
+    let domain_id = ready_domain(
+        &s,
+        idle_domain(json!({"idleTimeoutMinutes": 120, "minIdleTimeoutMinutes": 60, "maxIdleTimeoutMinutes": 480})),
+    )
+    .await;
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut alice = profile_manifest("alice", "platform");
+    alice["spec"]["userSettings"] = json!({
+        "jupyterLab": {"idle": {"idleTimeoutMinutes": 240}},
+        "codeEditor": {"idle": {"idleTimeoutMinutes": 90}},
+    });
+    apply(&profiles, "alice", &alice).await;
+    wait_profile(&profiles, "alice", "Ready", "True").await;
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let space = json!({
+        "apiVersion": "studio-operator.io/v1alpha1", "kind": "SharedSpace",
+        "metadata": {"name": "team"},
+        "spec": {
+            "domainRef": {"name": "platform"},
+            "sharing": {"type": "Shared", "ownerProfile": "alice"},
+            "appType": "JupyterLab",
+            "settings": {"idleTimeoutMinutes": 180},
+        },
+    });
+    apply(&spaces, "team", &space).await;
+    crate::profile::wait_for(&spaces, "team", "Ready", |sp: &SharedSpace| {
+        sp.status
+            .as_ref()
+            .filter(|st| crate::support::wait::has(&st.conditions, "Ready", "True"))
+            .map(|_| ())
+    })
+    .await;
+
+    let domain = s
+        .sagemaker
+        .describe_domain()
+        .domain_id(&domain_id)
+        .send()
+        .await
+        .unwrap();
+    let defaults = domain.default_user_settings().unwrap();
+    for idle in [
+        defaults
+            .jupyter_lab_app_settings()
+            .unwrap()
+            .app_lifecycle_management()
+            .unwrap()
+            .idle_settings()
+            .unwrap(),
+        defaults
+            .code_editor_app_settings()
+            .unwrap()
+            .app_lifecycle_management()
+            .unwrap()
+            .idle_settings()
+            .unwrap(),
+        domain
+            .default_space_settings()
+            .unwrap()
+            .jupyter_lab_app_settings()
+            .unwrap()
+            .app_lifecycle_management()
+            .unwrap()
+            .idle_settings()
+            .unwrap(),
+    ] {
+        assert_eq!(idle.idle_timeout_in_minutes(), Some(120));
+        assert_eq!(idle.min_idle_timeout_in_minutes(), Some(60));
+        assert_eq!(idle.max_idle_timeout_in_minutes(), Some(480));
+        assert_eq!(idle.lifecycle_management().map(|m| m.as_str()), Some("ENABLED"));
+    }
+    let profile = s
+        .sagemaker
+        .describe_user_profile()
+        .domain_id(&domain_id)
+        .user_profile_name("alice")
+        .send()
+        .await
+        .unwrap();
+    let settings = profile.user_settings().unwrap();
+    let lab = settings
+        .jupyter_lab_app_settings()
+        .unwrap()
+        .app_lifecycle_management()
+        .unwrap();
+    assert_eq!(lab.idle_settings().unwrap().idle_timeout_in_minutes(), Some(240));
+    let editor = settings
+        .code_editor_app_settings()
+        .unwrap()
+        .app_lifecycle_management()
+        .unwrap();
+    assert_eq!(editor.idle_settings().unwrap().idle_timeout_in_minutes(), Some(90));
+    let space = s
+        .sagemaker
+        .describe_space()
+        .domain_id(&domain_id)
+        .space_name("team")
+        .send()
+        .await
+        .unwrap();
+    let space_idle = space
+        .space_settings()
+        .unwrap()
+        .jupyter_lab_app_settings()
+        .unwrap()
+        .app_lifecycle_management()
+        .unwrap()
+        .idle_settings()
+        .unwrap();
+    assert_eq!(space_idle.idle_timeout_in_minutes(), Some(180));
+}
+
+#[tokio::test]
+async fn sweeper_stops_apps_idle_by_report_or_api_and_keeps_active_and_unknown_ones() {
+    let s = setup_sweeping("idle-sweep").await;
+    let domain_id = ready_domain(&s, idle_domain(json!({"idleTimeoutMinutes": 60}))).await;
+    ready_profiles(&s, &["idle", "active", "silent", "stale"]).await;
+    let t0 = s.control().now();
+    let activity = "studio-operator.io/last-activity";
+    // Reported activity at t0, and (for `active`) two hours later: after the clock moves 2h,
+    // `idle` has been idle for 120 minutes and `active` not at all.
+    launch_tagged(
+        &s,
+        &domain_id,
+        "idle",
+        "ml.t3.medium",
+        vec![tag(activity, &rfc3339(t0))],
+    )
+    .await;
+    launch_tagged(
+        &s,
+        &domain_id,
+        "active",
+        "ml.t3.medium",
+        vec![tag(activity, &rfc3339(t0 + 2.0 * HOUR))],
+    )
+    .await;
+    launch_tagged(&s, &domain_id, "silent", "ml.t3.medium", Vec::new()).await;
+    launch_tagged(&s, &domain_id, "stale", "ml.t3.medium", Vec::new()).await;
+    wait_apps_in_service(&s, &domain_id, 4).await;
+    // `stale` has no report, but the API says the last user activity (t0) is older than the
+    // last health check: that counts. `silent` has only health-check-refreshed timestamps.
+    s.control()
+        .set_app_activity(
+            &Scope::default(),
+            &ResourceRef::App {
+                domain_id: domain_id.clone(),
+                user_profile_name: Some("stale".into()),
+                space_name: None,
+                app_type: "KernelGateway".into(),
+                app_name: "datascience".into(),
+            },
+            None,
+            Some(t0),
+        )
+        .unwrap();
+    let_sweeper_run(&s).await;
+    assert!(events(&s, "AppStopped").await.is_empty(), "nothing is idle yet");
+
+    s.control().advance(2.0 * HOUR);
+    wait_app(&s, &domain_id, "idle/datascience", true).await;
+    wait_app(&s, &domain_id, "stale/datascience", true).await;
+    let_sweeper_run(&s).await;
+    wait_app(&s, &domain_id, "active/datascience", false).await;
+    wait_app(&s, &domain_id, "silent/datascience", false).await;
+
+    let stopped = events(&s, "AppStopped").await;
+    let on_idle = stopped
+        .iter()
+        .find(|e| e.involved_object.name.as_deref() == Some("idle"))
+        .expect("an AppStopped event on UserProfile idle");
+    assert_eq!(on_idle.involved_object.kind.as_deref(), Some("UserProfile"));
+    let note = on_idle.message.clone().unwrap_or_default();
+    assert!(note.contains("KernelGateway app datascience (ml.t3.medium)"), "{note}");
+    assert!(
+        note.contains("idle for 120 min, more than its 60 min timeout"),
+        "{note}"
+    );
+    let (_, metrics) = scrape(s.operator.metrics_addr, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains("studio_operator_apps_stopped_total{reason=\"idle\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
+    let s = setup_sweeping("idle-caps").await;
+    let domain_id = ready_domain(
+        &s,
+        idle_domain(json!({
+            "idleTimeoutMinutes": 60,
+            "maxLifetime": [{"instanceTypePattern": "ml.g*", "hours": 12}],
+        })),
+    )
+    .await;
+    ready_profiles(&s, &["keeper", "gpu", "ui"]).await;
+    let t0 = s.control().now();
+    let activity = "studio-operator.io/last-activity";
+    launch_tagged(
+        &s,
+        &domain_id,
+        "keeper",
+        "ml.t3.medium",
+        vec![
+            tag(activity, &rfc3339(t0)),
+            tag("studio-operator.io/keep-alive", "true"),
+        ],
+    )
+    .await;
+    // The GPU app stays active the whole time (its report is always in the future): only the
+    // lifetime cap can stop it.
+    launch_tagged(
+        &s,
+        &domain_id,
+        "gpu",
+        "ml.g5.xlarge",
+        vec![tag(activity, &rfc3339(t0 + 100.0 * HOUR))],
+    )
+    .await;
+    let mut studio_ui = app(&domain_id, Some("ui"), None, "JupyterServer", "default");
+    studio_ui.instance_type = Some("system".into());
+    launch(&s, studio_ui).await;
+    wait_apps_in_service(&s, &domain_id, 3).await;
+
+    // Without guardrails keep-alive is honoured; the Studio UI app is never idle-stopped.
+    s.control().advance(6.0 * HOUR);
+    let_sweeper_run(&s).await;
+    assert_eq!(
+        app_statuses(&s, &domain_id).await,
+        [
+            ("gpu/datascience".to_string(), "InService".to_string()),
+            ("keeper/datascience".to_string(), "InService".to_string()),
+            ("ui/default".to_string(), "InService".to_string()),
+        ]
+    );
+
+    // DryRun: past the 12h cap the GPU app is only reported.
+    let dry = idle_domain(json!({
+        "idleTimeoutMinutes": 60,
+        "mode": "DryRun",
+        "maxLifetime": [{"instanceTypePattern": "ml.g*", "hours": 12}],
+    }));
+    s.apply("platform", &dry).await;
+    s.wait_ready("platform").await;
+    s.control().advance(7.0 * HOUR);
+    wait::until("AppWouldBeStopped for gpu", TIMEOUT, || async {
+        let flagged = events(&s, "AppWouldBeStopped").await;
+        flagged
+            .iter()
+            .find(|e| e.involved_object.name.as_deref() == Some("gpu"))
+            .and_then(|e| e.message.clone())
+            .filter(|m| m.contains("more than the 12h cap"))
+            .ok_or_else(|| format!("{flagged:?}"))
+    })
+    .await;
+    assert_eq!(s.control().count("DeleteApp", None), 0, "DryRun stops nothing");
+
+    // Enforce again: the GPU app is stopped by its lifetime cap; keep-alive and the UI app stay.
+    s.apply(
+        "platform",
+        &idle_domain(json!({
+            "idleTimeoutMinutes": 60,
+            "maxLifetime": [{"instanceTypePattern": "ml.g*", "hours": 12}],
+        })),
+    )
+    .await;
+    wait_app(&s, &domain_id, "gpu/datascience", true).await;
+    let_sweeper_run(&s).await;
+    wait_app(&s, &domain_id, "keeper/datascience", false).await;
+    wait_app(&s, &domain_id, "ui/default", false).await;
+}
