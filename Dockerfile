@@ -16,6 +16,7 @@ WORKDIR /src
 # target must exist for the manifest to load).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+COPY assets ./assets
 COPY tests ./tests
 COPY hack/aws-emulator/Cargo.toml ./hack/aws-emulator/Cargo.toml
 COPY hack/aws-emulator/src ./hack/aws-emulator/src

@@ -6,7 +6,7 @@ PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e pytests activity-reporter-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
+.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e chaos bench pytests activity-reporter-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
 
 all: build
 
@@ -40,8 +40,19 @@ clippy: ## clippy with warnings as errors
 unit: ## Unit tests (no cluster, no emulator)
 	$(CARGO) test --workspace --lib --bins
 
-e2e: testenv ## End-to-end tests: real kube-apiserver + AWS emulator
+e2e: testenv kstatus-check ## End-to-end tests: real kube-apiserver + AWS emulator
 	$(CARGO) test --test e2e -- --test-threads=4
+
+IMAGE ?= studio-operator:dev
+image: ## Build the container image (needs a Docker engine; none on the development machines)
+	@command -v docker >/dev/null || { echo "make image needs a Docker engine (docker); none found" >&2; exit 1; }
+	docker build -t $(IMAGE) .
+
+chaos: testenv kstatus-check ## Chaos suite: CHAOS_RUNS seeded runs (default 20) of faults and SIGKILLs; report in target/chaos-report.json
+	CHAOS_RUNS=$${CHAOS_RUNS:-20} $(CARGO) test --test e2e -- --nocapture chaos::
+
+bench: testenv ## Scale benchmark (release build, ~25 min; BENCH_SCENARIOS=1,2 and BENCH_SCALE=0.1 to shorten): bench/results/, docs/performance.md
+	$(CARGO) bench --bench scale
 
 pytests: ## boto3 and moto conformance suites of the emulator
 	hack/aws-emulator/conformance/run.sh
@@ -52,12 +63,12 @@ activity-reporter-test: ## Activity reporter against a real Jupyter server and t
 run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
 
-test: fmt-check clippy crds-check unit e2e pytests run-smoke chart-test ## What CI runs
+test: fmt-check clippy crds-check unit e2e pytests activity-reporter-test kstatus-check-test argocd-health-test run-smoke chart-test ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator
 	hack/run-local.sh
 
-chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install and RBAC against kube-testenv
+chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install, RBAC (can-i and a run of the operator as its ServiceAccount) against kube-testenv
 	hack/chart-test.sh
 
 kstatus-check: ## Build hack/bin/kstatus-check: kstatus (Flux/kpt) verdict of a live object or of YAML (cached)

@@ -7,10 +7,17 @@
 #   (e) against hack/bin/kube-testenv: CRDs applied for real, every rendering applied with
 #       `kubectl apply --server-side --dry-run=server`, then a real `helm install` + `helm uninstall`
 #   (f) RBAC of the operator's ServiceAccount with `kubectl auth can-i`: needed verbs allowed,
-#       everything else (secrets, leases outside the release namespace, wildcards, ...) denied
+#       everything else (secrets, ConfigMaps and Leases outside the release namespace,
+#       wildcards, ...) denied
+#   (g) RBAC proven by running: the real operator binary, with the installed Deployment's args,
+#       as the chart's ServiceAccount (a `kubectl create token` kubeconfig) against the AWS
+#       emulator: a StudioDomain, UserProfile, SharedSpace and Guardrail become Ready (the
+#       Guardrail's policy ConfigMap in the release namespace), are deleted, and the operator log
+#       holds no `forbidden`/403
 # Prints a summary; exits non-zero on any failure.
 #
-# Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`). Builds hack/bin/helm from
+# Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`); (g) builds the operator and the
+# emulator with cargo. Builds hack/bin/helm from
 # the pinned module in hack/tools (helm.sh/helm/v3) when missing or older than
 # hack/tools/go.mod/go.sum/tools.go or this script (it holds the ldflags); FORCE_HELM=1 always
 # rebuilds. Cold build: ~3 min on 2 cores; a re-link with a warm GOCACHE: seconds.
@@ -71,8 +78,12 @@ export HELM_CONFIG_HOME="$WORK/helm/config" HELM_CACHE_HOME="$WORK/helm/cache" H
 unset KUBECONFIG
 
 TESTENV_PID=""
+BG_PIDS=() # operator and emulator of (g)
 cleanup() {
   local rc=$?
+  local pid
+  for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${BG_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   if [ -n "$TESTENV_PID" ]; then
     exec 3>&- # stdin EOF: kube-testenv shuts down (~3 s)
     for _ in $(seq 40); do kill -0 "$TESTENV_PID" 2>/dev/null || break; sleep 0.25; done
@@ -139,9 +150,27 @@ check "default: no PodDisruptionBudget, ServiceMonitor or NetworkPolicy" \
   lacks "$R" '^kind: (PodDisruptionBudget|ServiceMonitor|NetworkPolicy)$'
 check "default: image ghcr.io/studio-operator/studio-operator:<appVersion>" \
   contains "$R" "image: \"ghcr.io/studio-operator/studio-operator:$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")\""
-check "default: args --resync-interval=5m --log-format=json --cluster-id=default, no --watch-namespace" \
+check "default: args --resync-interval=5m --log-format=json --cluster-id=default --sweep-interval=5m, no --watch-namespace or --guardrail-selector" \
   sh -c "grep -q -- '- --resync-interval=5m$' '$R' && grep -q -- '- --log-format=json$' '$R' \
-    && grep -q -- '- --cluster-id=default$' '$R' && ! grep -q -- '--watch-namespace' '$R'"
+    && grep -q -- '- --cluster-id=default$' '$R' && grep -q -- '- --sweep-interval=5m$' '$R' \
+    && ! grep -q -- '--watch-namespace' '$R' && ! grep -q -- '--guardrail-selector' '$R'"
+check "default: leader election on, Lease $RELEASE, 15s/10s" \
+  sh -c "grep -q -- '- --leader-election$' '$R' && grep -q -- '- --leader-election-lease=$RELEASE$' '$R' \
+    && grep -q -- '- --leader-election-lease-duration=15s$' '$R' && grep -q -- '- --leader-election-renew-deadline=10s$' '$R'"
+check "default: POD_NAMESPACE and POD_NAME from the downward API" \
+  sh -c "grep -A3 'name: POD_NAMESPACE' '$R' | grep -q 'fieldPath: metadata.namespace' \
+    && grep -A3 'name: POD_NAME$' '$R' | grep -q 'fieldPath: metadata.name'"
+check "default: ConfigMaps and Leases only in the namespaced Role, not in the ClusterRole" python3 -c '
+import re, sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+kind = lambda d: (re.search(r"^kind: (\w+)$", d, re.M) or [None, None])[1]
+roles = [d for d in docs if kind(d) == "Role"]
+assert len(roles) == 1 and re.search(r"^  namespace: %s$" % sys.argv[2], roles[0], re.M), roles
+assert "\"configmaps\"" in roles[0] and "\"leases\"" in roles[0], roles[0]
+for d in docs:
+    if kind(d) == "ClusterRole":
+        assert "configmaps" not in d and "leases" not in d, d
+' "$R" "$NS"
 check "default: AWS_REGION us-east-1" sh -c "grep -A1 'name: AWS_REGION' '$R' | grep -q 'value: \"us-east-1\"'"
 check "default: restricted securityContext" sh -c "grep -q 'runAsNonRoot: true' '$R' && grep -q 'runAsUser: 65532' '$R' \
     && grep -q 'readOnlyRootFilesystem: true' '$R' && grep -q 'allowPrivilegeEscalation: false' '$R' \
@@ -151,8 +180,13 @@ check "default: probes /healthz and /readyz on http-metrics" sh -c "grep -A2 'li
 check "default: metrics Service port 8080 named http-metrics" sh -c "grep -B1 'port: 8080$' '$R' | grep -q 'name: http-metrics'"
 check "default: RBAC has no wildcard and no secrets" sh -c "! grep -Eq '\"\\*\"|secrets' '$R'"
 R="$WORK/render-ha.yaml"
-check "ha: 2 replicas, RollingUpdate and a PodDisruptionBudget" \
-  sh -c "grep -Eq '^  replicas: 2$' '$R' && grep -q 'type: RollingUpdate' '$R' && grep -q '^kind: PodDisruptionBudget$' '$R'"
+check "ha: 2 replicas with leader election: Recreate and no PodDisruptionBudget (only the leader is Ready)" \
+  sh -c "grep -Eq '^  replicas: 2$' '$R' && grep -q '^    type: Recreate$' '$R' && ! grep -q '^kind: PodDisruptionBudget$' '$R' \
+    && grep -q -- '- --leader-election$' '$R' && grep -q -- '- --leader-election-lease-duration=20s$' '$R'"
+check "2 replicas without leader election: RollingUpdate, a PodDisruptionBudget, no --leader-election" \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set replicaCount=2 --set leaderElection.enabled=false >'$WORK/render-noelection.yaml' \
+    && grep -q 'type: RollingUpdate' '$WORK/render-noelection.yaml' && grep -q '^kind: PodDisruptionBudget$' '$WORK/render-noelection.yaml' \
+    && ! grep -q -- '- --leader-election' '$WORK/render-noelection.yaml'"
 R="$WORK/render-monitoring.yaml"
 check "monitoring: ServiceMonitor and NetworkPolicy (ingress to http-metrics only)" \
   sh -c "grep -q '^kind: ServiceMonitor$' '$R' && grep -q '^kind: NetworkPolicy$' '$R' && grep -A4 'ingress:' '$R' | grep -q 'port: http-metrics'"
@@ -160,6 +194,8 @@ R="$WORK/render-irsa.yaml"
 check "irsa: role-arn annotation, --watch-namespace=ml-platform,team-a, AWS_REGION eu-west-1" \
   sh -c "grep -q 'eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/studio-operator' '$R' \
     && grep -q -- '- --watch-namespace=ml-platform,team-a$' '$R' && grep -A1 'name: AWS_REGION' '$R' | grep -q 'eu-west-1'"
+check "irsa: --sweep-interval=10m and the quoted --guardrail-selector" \
+  sh -c "grep -q -- '- --sweep-interval=10m$' '$R' && grep -q -- '- \"--guardrail-selector=tier in (prod,staging)\"$' '$R'"
 
 echo "== (d) invalid values fail values.schema.json"
 # invalid NAME FIELD YAML: helm template must fail and its message must name FIELD.
@@ -179,7 +215,11 @@ invalid() {
 invalid logformat "logFormat" $'operator:\n  logFormat: xml'
 invalid replicas "replicaCount" 'replicaCount: 0'
 invalid duration "resyncInterval" $'operator:\n  resyncInterval: 5 minutes'
-invalid unknown-key "leaderElection" $'leaderElection:\n  enabled: true'
+invalid unknown-key "leaseName" $'leaderElection:\n  enabled: true\n  leaseName: other'
+invalid lease-duration "leaseDuration" $'leaderElection:\n  enabled: true\n  leaseDuration: 1500ms'
+invalid election-flag "enabled" $'leaderElection:\n  enabled: "yes"'
+invalid sweep "sweepInterval" $'operator:\n  sweepInterval: daily'
+invalid selector "guardrailSelector" $'operator:\n  guardrailSelector: "tier=prod; rm -rf /"'
 invalid pullpolicy "pullPolicy" $'image:\n  pullPolicy: Sometimes'
 invalid region "region" $'aws:\n  region: ""'
 invalid namespaces "watchNamespaces" $'operator:\n  watchNamespaces: ["Team_A"]'
@@ -238,7 +278,7 @@ check "helm install $RELEASE (default values)" \
 check "helm list shows $RELEASE deployed" \
   sh -c "'$HELM' list --namespace '$NS' --deployed --short | grep -qx '$RELEASE'"
 check "kubectl get deploy,sa,svc,role,rolebinding in $NS" \
-  K get -n "$NS" "deploy/$RELEASE" "sa/$RELEASE" "svc/$RELEASE-metrics" "role/$RELEASE-leases" "rolebinding/$RELEASE-leases"
+  K get -n "$NS" "deploy/$RELEASE" "sa/$RELEASE" "svc/$RELEASE-metrics" "role/$RELEASE" "rolebinding/$RELEASE"
 check "kubectl get clusterrole,clusterrolebinding $RELEASE" K get "clusterrole/$RELEASE" "clusterrolebinding/$RELEASE"
 check "installed Deployment: runAsNonRoot, readOnlyRootFilesystem, strategy Recreate" sh -c "
   [ \"\$('$KUBECTL' -n '$NS' get deploy '$RELEASE' -o jsonpath='{.spec.template.spec.securityContext.runAsNonRoot}/{.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem}/{.spec.strategy.type}/{.spec.template.spec.serviceAccountName}')\" \
@@ -282,13 +322,23 @@ can patch events.events.k8s.io -n team-a
 can list namespaces
 can watch namespaces
 can get namespaces
-can list configmaps --all-namespaces
-can create configmaps -n team-a
-cannot delete configmaps -n team-a
-can create leases.coordination.k8s.io -n "$NS"
-can update leases.coordination.k8s.io -n "$NS"
-cannot create leases.coordination.k8s.io -n kube-system
-cannot create leases.coordination.k8s.io -n team-a
+# ConfigMaps (the Guardrails' policies) and Leases (leader election): the release namespace only.
+for v in get list watch create update patch; do
+  can "$v" configmaps -n "$NS"
+  can "$v" leases.coordination.k8s.io -n "$NS"
+done
+cannot delete configmaps -n "$NS"
+cannot delete leases.coordination.k8s.io -n "$NS"
+for other in team-a kube-system default; do
+  cannot get configmaps -n "$other"
+  cannot create configmaps -n "$other"
+  cannot patch configmaps -n "$other"
+  cannot create leases.coordination.k8s.io -n "$other"
+  cannot update leases.coordination.k8s.io -n "$other"
+done
+cannot list configmaps --all-namespaces
+cannot watch configmaps --all-namespaces
+cannot list leases.coordination.k8s.io --all-namespaces
 cannot get secrets -n "$NS"
 cannot list secrets --all-namespaces
 cannot list secrets -n team-a
@@ -301,6 +351,202 @@ cannot create pods -n "$NS"
 cannot create serviceaccounts/token -n "$NS"
 cannot '*' '*'
 cannot '*' '*' -n "$NS"
+
+echo "== (g) the real operator as $SA, with the chart's args, against the AWS emulator"
+# Proves the RBAC by running: every call the operator makes (CRD checks, watches, status and
+# finalizer patches, Events, Namespaces, the leader Lease, the Guardrail policy ConfigMap) is
+# made with the ServiceAccount's token, and none may be forbidden.
+RUN_NS=chart-run
+log "building the operator and the emulator (cargo)"
+if (cargo build -q -p studio-operator --bin studio-operator && cargo build -q -p aws-emulator --bin aws-emulator) \
+  >"$WORK/cargo.log" 2>&1; then
+  pass "cargo build of the operator and the emulator"
+else
+  fail "cargo build of the operator and the emulator"
+  tail -25 "$WORK/cargo.log" | sed 's/^/        | /'
+fi
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# A kubeconfig with a TokenRequest token of the chart's ServiceAccount.
+SA_KUBECONFIG="$WORK/sa.kubeconfig"
+make_sa_kubeconfig() {
+  local token server ca
+  token="$(K -n "$NS" create token "$RELEASE" --duration=1h)" || return 1
+  server="$(K config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')"
+  ca="$(K config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')"
+  cat >"$SA_KUBECONFIG" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: testenv
+    cluster: {server: "$server", certificate-authority-data: "$ca"}
+users:
+  - name: $RELEASE
+    user: {token: "$token"}
+contexts:
+  - name: $RELEASE
+    context: {cluster: testenv, user: $RELEASE, namespace: "$NS"}
+current-context: $RELEASE
+EOF
+}
+check "kubectl create token $RELEASE: a kubeconfig for the ServiceAccount" make_sa_kubeconfig
+whoami_is_sa() {
+  [ "$("$KUBECTL" --kubeconfig "$SA_KUBECONFIG" auth whoami -o jsonpath='{.status.userInfo.username}')" = "$SA" ]
+}
+check "the kubeconfig authenticates as $SA" whoami_is_sa
+
+# The emulator, with a customer managed KMS key alias/chart-test.
+EMU_PORT="$(free_port)"
+target/debug/aws-emulator --port "$EMU_PORT" 2>"$WORK/emulator.log" &
+BG_PIDS+=($!)
+for _ in $(seq 1 100); do (echo >"/dev/tcp/127.0.0.1/$EMU_PORT") 2>/dev/null && break; sleep 0.1; done
+EMU="http://127.0.0.1:$EMU_PORT"
+kms() { # operation json-body: an unverified SigV4 header is enough for the emulator
+  curl -sf "$EMU/" -H "X-Amz-Target: TrentService.$1" -H 'Content-Type: application/x-amz-json-1.1' \
+    -H "Authorization: AWS4-HMAC-SHA256 Credential=chart/$(date -u +%Y%m%d)/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0" \
+    -d "$2"
+}
+make_key() {
+  local key_id
+  key_id="$(kms CreateKey '{"Description":"chart-test"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["KeyMetadata"]["KeyId"])')" &&
+    kms CreateAlias "{\"AliasName\":\"alias/chart-test\",\"TargetKeyId\":\"$key_id\"}" >/dev/null
+}
+check "emulator on $EMU with KMS key alias/chart-test" make_key
+
+# The installed Deployment's args, with the metrics address moved to a free local port and faster
+# polling; its env as the kubelet would set it (POD_NAMESPACE from the downward API).
+METRICS_PORT="$(free_port)"
+mapfile -t OP_ARGS < <(K -n "$NS" get deploy "$RELEASE" -o jsonpath='{.spec.template.spec.containers[0].args}' |
+  python3 -c '
+import json, sys
+for arg in json.load(sys.stdin):
+    if not arg.startswith(("--metrics-addr=", "--poll-interval=", "--resync-interval=")):
+        print(arg)
+print("--metrics-addr=127.0.0.1:" + sys.argv[1])
+print("--poll-interval=1s")
+print("--resync-interval=20s")
+' "$METRICS_PORT")
+runs_elected() { printf '%s\n' "${OP_ARGS[@]}" | grep -qx -- --leader-election; }
+check "the Deployment's args include --leader-election" runs_elected
+log "operator: studio-operator ${OP_ARGS[*]}"
+KUBECONFIG="$SA_KUBECONFIG" POD_NAMESPACE="$NS" POD_NAME=chart-test AWS_ENDPOINT_URL="$EMU" AWS_REGION=us-east-1 \
+  AWS_ACCESS_KEY_ID=chart AWS_SECRET_ACCESS_KEY=chart RUST_LOG=info \
+  target/debug/studio-operator "${OP_ARGS[@]}" >"$WORK/operator.log" 2>&1 &
+OP_PID=$!
+BG_PIDS+=("$OP_PID")
+wait_until() { # SECONDS CMD...: polls CMD every second while the operator runs
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    kill -0 "$OP_PID" 2>/dev/null || { echo "the operator exited"; return 1; }
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 1
+  done
+}
+ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/readyz")" = 200 ]; }
+check "operator Ready (leader lease held, caches synced)" wait_until 60 ready
+holds_lease() {
+  local holder
+  holder="$(K -n "$NS" get lease "$RELEASE" -o jsonpath='{.spec.holderIdentity}')"
+  [ "${holder%%_*}" = chart-test ] || { echo "holder: $holder"; return 1; }
+}
+check "Lease $NS/$RELEASE held by the operator" holds_lease
+is_leader() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qx 'studio_operator_leader 1'; }
+check "metric studio_operator_leader 1" is_leader
+
+cat >"$WORK/studio.yaml" <<EOF
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: $RUN_NS
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: Guardrail
+metadata:
+  name: chart-test
+spec:
+  selector:
+    namespaceSelector:
+      matchLabels:
+        kubernetes.io/metadata.name: $RUN_NS
+  enforcement: Audit
+  rules:
+    requireCustomerManagedKey: true
+    allowedInstanceTypes: ["ml.t3.*", "ml.m5.*"]
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: StudioDomain
+metadata:
+  name: studio
+  namespace: $RUN_NS
+spec:
+  aws:
+    region: us-east-1
+  network:
+    vpcId: vpc-0a1b2c3d4e5f67890
+    subnetIds: [subnet-0a1b2c3d4e5f67891]
+  encryption:
+    kmsKeyId: alias/chart-test
+  defaultUserSettings:
+    executionRole: arn:aws:iam::123456789012:role/StudioDefault
+  defaultSpaceSettings:
+    executionRole: arn:aws:iam::123456789012:role/StudioSpace
+  deletionPolicy: Delete
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: UserProfile
+metadata:
+  name: alice
+  namespace: $RUN_NS
+spec:
+  domainRef:
+    name: studio
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: SharedSpace
+metadata:
+  name: team
+  namespace: $RUN_NS
+spec:
+  domainRef:
+    name: studio
+  sharing:
+    type: Shared
+    ownerProfile: alice
+  appType: JupyterLab
+EOF
+check "apply a Guardrail, StudioDomain, UserProfile and SharedSpace" K apply --server-side -f "$WORK/studio.yaml"
+for r in studiodomain/studio userprofile/alice sharedspace/team; do
+  check "$r Ready" "$KUBECTL" -n "$RUN_NS" wait --for=condition=Ready --timeout=180s "$r"
+done
+check "guardrail/chart-test Ready" K wait --for=condition=Ready --timeout=60s guardrail/chart-test
+check "ConfigMap guardrail-chart-test-policies written in $NS" K -n "$NS" get configmap guardrail-chart-test-policies
+check "delete the SharedSpace, UserProfile and StudioDomain (the operator releases their finalizers)" \
+  "$KUBECTL" -n "$RUN_NS" delete sharedspace/team userprofile/alice studiodomain/studio --timeout=180s
+check "delete the Guardrail" K delete guardrail/chart-test --timeout=60s
+kill -TERM "$OP_PID" 2>/dev/null || true
+for _ in $(seq 60); do kill -0 "$OP_PID" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$OP_PID" 2>/dev/null; then
+  fail "the operator did not exit within 30 s of SIGTERM"
+elif wait "$OP_PID"; then
+  pass "SIGTERM: the operator exited 0"
+else
+  fail "SIGTERM: the operator exited $?"
+fi
+check "operator log: released the leader lease" grep -q 'released the leader lease' "$WORK/operator.log"
+# Kubernetes' Forbidden (403) answers say "forbidden"; a bare status 403 shows as 403 (not part of
+# a longer number or of a timestamp's fraction).
+FORBIDDEN='forbidden|(^|[^0-9.:])403([^0-9]|$)'
+if grep -Eiq "$FORBIDDEN" "$WORK/operator.log"; then
+  fail "operator log has forbidden/403:"
+  grep -Ei "$FORBIDDEN" "$WORK/operator.log" | head -10 | sed 's/^/        | /'
+else
+  pass "operator log has no forbidden/403 ($(wc -l <"$WORK/operator.log") lines)"
+fi
+if [ "$FAILED" -gt 0 ]; then
+  log "operator log (last 30 lines):"
+  tail -30 "$WORK/operator.log" | sed 's/^/        | /' >&2
+fi
 
 echo "== helm uninstall"
 check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" --namespace "$NS" --wait=false --timeout 2m

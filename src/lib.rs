@@ -6,6 +6,7 @@ pub mod api;
 pub mod aws;
 pub mod controller;
 pub mod guardrail;
+pub mod leader;
 pub mod metrics;
 pub mod migration;
 pub mod policy;

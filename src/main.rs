@@ -1,4 +1,5 @@
 //! Command line of studio-operator.
+#![recursion_limit = "256"]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use studio_operator::api::{Guardrail, StudioDomain};
 use studio_operator::aws::AwsClients;
+use studio_operator::aws::limiter::LimiterConfig;
 use studio_operator::controller::ControllerConfig;
+use studio_operator::leader::{self, LeaderElection};
 use studio_operator::policy::guardrail::{guardrail_from_yaml, policies};
 use studio_operator::policy::operator::{OperatorPolicyOptions, operator_policy};
 use studio_operator::runtime::{self, RunOptions};
@@ -25,6 +28,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the `Run` variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator against the cluster of the current kubeconfig (or in-cluster config).
@@ -60,6 +65,34 @@ enum Command {
         /// Namespace of the ConfigMaps with the Guardrails' rendered policies (the operator's own).
         #[arg(long, env = "POD_NAMESPACE", default_value = "studio-operator")]
         policy_namespace: String,
+        /// How often the tags of an unchanged profile or space are listed at least (tag drift
+        /// does not move LastModifiedTime, so it is found only by these audits).
+        #[arg(long, env = "TAG_AUDIT_INTERVAL", default_value = "6h", value_parser = parse_duration)]
+        tag_audit_interval: Duration,
+        /// Highest rate of AWS calls per second and operation family (reads, mutating calls) per
+        /// account and region; the client-side limiter starts here and adapts to throttling.
+        #[arg(long, env = "AWS_MAX_RATE", default_value_t = 50.0)]
+        aws_max_rate: f64,
+        /// Run the controllers only while holding the leader Lease, so several replicas can run
+        /// with one reconciling. Losing the lease exits the process (Kubernetes restarts it).
+        #[arg(long, env = "LEADER_ELECTION")]
+        leader_election: bool,
+        /// Namespace of the leader Lease; default: the namespace of the kubeconfig context (in a
+        /// pod: its own namespace).
+        #[arg(long, env = "POD_NAMESPACE")]
+        leader_election_namespace: Option<String>,
+        /// Name of the leader Lease.
+        #[arg(long, env = "LEADER_ELECTION_LEASE", default_value = studio_operator::leader::DEFAULT_LEASE_NAME)]
+        leader_election_lease: String,
+        /// How long the lease stays valid after a renewal (whole seconds): how long the other
+        /// replicas wait before taking over from a leader that died.
+        #[arg(long, env = "LEADER_ELECTION_LEASE_DURATION", default_value = "15s", value_parser = parse_duration)]
+        leader_election_lease_duration: Duration,
+        /// How long after a renewal the leader renews the lease again (whole seconds, less than
+        /// the lease duration; the difference is the clock skew tolerated between nodes). A
+        /// failed renewal ends leadership.
+        #[arg(long, env = "LEADER_ELECTION_RENEW_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+        leader_election_renew_deadline: Duration,
     },
     /// Print every CustomResourceDefinition as YAML.
     Crd,
@@ -177,15 +210,52 @@ async fn main() -> ExitCode {
             sweep_interval,
             guardrail_selector,
             policy_namespace,
+            tag_audit_interval,
+            aws_max_rate,
+            leader_election,
+            leader_election_namespace,
+            leader_election_lease,
+            leader_election_lease_duration,
+            leader_election_renew_deadline,
         } => {
             telemetry::init(log_format);
-            let client = match kube::Client::try_default().await {
-                Ok(client) => client,
+            if leader_election
+                && let Err(message) =
+                    leader::validate_durations(leader_election_lease_duration, leader_election_renew_deadline)
+            {
+                tracing::error!("{message}");
+                return ExitCode::FAILURE;
+            }
+            let config = match kube::Config::infer().await {
+                Ok(config) => config,
                 Err(error) => {
                     tracing::error!(%error, "cannot connect to Kubernetes: set KUBECONFIG or run in a cluster");
                     return ExitCode::FAILURE;
                 }
             };
+            let clients = kube::Client::try_from(config.clone()).and_then(|client| {
+                let lease_config = leader::lease_client_config(
+                    config.clone(),
+                    leader_election_lease_duration,
+                    leader_election_renew_deadline,
+                );
+                Ok((client, kube::Client::try_from(lease_config)?))
+            });
+            let (client, lease_client) = match clients {
+                Ok(clients) => clients,
+                Err(error) => {
+                    tracing::error!(%error, "cannot connect to Kubernetes: set KUBECONFIG or run in a cluster");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let leader_election = leader_election.then(|| LeaderElection {
+                namespace: leader_election_namespace.unwrap_or_else(|| config.default_namespace.clone()),
+                lease_name: leader_election_lease,
+                identity: leader::identity(&pod_name()),
+                lease_duration: leader_election_lease_duration,
+                renew_deadline: leader_election_renew_deadline,
+                client: lease_client,
+            });
             let controllers = ControllerConfig {
                 cluster_id,
                 resync_interval,
@@ -196,12 +266,18 @@ async fn main() -> ExitCode {
                 guardrail_selector,
                 policy_namespace,
                 clock: Default::default(),
+                tag_audit_interval,
+                ..Default::default()
             };
             let options = RunOptions {
                 metrics_addr,
                 controllers,
+                leader_election,
             };
-            let aws = AwsClients::from_env().await;
+            let aws = AwsClients::from_env().await.with_rate_limits(LimiterConfig {
+                max_rate: aws_max_rate,
+                ..Default::default()
+            });
             match runtime::run(client, aws, options, shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
@@ -211,6 +287,14 @@ async fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// This pod's name (env POD_NAME, else HOSTNAME, which Kubernetes sets to the pod name).
+fn pod_name() -> String {
+    ["POD_NAME", "HOSTNAME"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "studio-operator".into())
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

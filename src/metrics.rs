@@ -1,8 +1,12 @@
 //! Prometheus metrics of the operator, served on `/metrics`.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -31,6 +35,13 @@ pub struct AwsCallLabels {
     pub outcome: String,
 }
 
+/// Labels of a rate-limited family of AWS calls.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FamilyLabels {
+    /// `sagemaker:mutating`, `sagemaker:read`, `kms` or `sts`.
+    pub family: String,
+}
+
 /// Labels of an app the sweeper stopped or flagged.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SweepLabels {
@@ -50,6 +61,10 @@ pub struct Metrics {
     pub reconcile_duration: Family<KindLabels, Histogram>,
     /// AWS API calls, per operation and outcome.
     pub aws_calls: Family<AwsCallLabels, Counter>,
+    /// Time AWS calls waited for the client-side rate limiter, per family.
+    pub aws_rate_limit_wait: Family<FamilyLabels, Histogram>,
+    /// Current adaptive rate of each family, calls per second.
+    pub aws_rate_limit: Family<FamilyLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Drift corrections, per kind.
     pub drift_corrections: Family<KindLabels, Counter>,
     /// Domain recreations.
@@ -58,6 +73,22 @@ pub struct Metrics {
     pub apps_stopped: Family<SweepLabels, Counter>,
     /// Apps the sweeper would stop but only reported (DryRun, Audit), per reason.
     pub apps_flagged: Family<SweepLabels, Counter>,
+    /// 1 while this process runs the controllers (holds the leader lease, or runs without leader
+    /// election), else 0.
+    pub leader: Gauge,
+    /// StudioDomains, UserProfiles and SharedSpaces by kind and Ready status.
+    pub resources: Family<ReadyLabels, Gauge>,
+    /// The Ready status last counted per object UID, so a change moves one count.
+    ready_states: Mutex<HashMap<String, ReadyLabels>>,
+}
+
+/// Labels of resources by Ready status.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReadyLabels {
+    /// Resource kind.
+    pub kind: String,
+    /// `True`, `False` or `Unknown`.
+    pub ready: String,
 }
 
 impl Default for Metrics {
@@ -69,10 +100,21 @@ impl Default for Metrics {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
         let aws_calls = Family::<AwsCallLabels, Counter>::default();
+        let aws_rate_limit_wait = Family::<FamilyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+        });
+        let aws_rate_limit = Family::<FamilyLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
         let drift_corrections = Family::<KindLabels, Counter>::default();
         let recreations = Counter::default();
         let apps_stopped = Family::<SweepLabels, Counter>::default();
         let apps_flagged = Family::<SweepLabels, Counter>::default();
+        let leader = Gauge::default();
+        let resources = Family::<ReadyLabels, Gauge>::default();
+        registry.register(
+            "resources",
+            "StudioDomains, UserProfiles and SharedSpaces by kind and Ready status",
+            resources.clone(),
+        );
         registry.register("reconciles", "Reconciles started", reconciles.clone());
         registry.register(
             "reconcile_errors",
@@ -85,6 +127,16 @@ impl Default for Metrics {
             reconcile_duration.clone(),
         );
         registry.register("aws_calls", "AWS API calls by operation and outcome", aws_calls.clone());
+        registry.register(
+            "aws_rate_limit_wait_seconds",
+            "Time AWS calls waited for the client-side rate limiter, by operation family",
+            aws_rate_limit_wait.clone(),
+        );
+        registry.register(
+            "aws_rate_limit",
+            "Current adaptive client-side rate limit, calls per second, by operation family",
+            aws_rate_limit.clone(),
+        );
         registry.register(
             "drift_corrections",
             "Corrections of out-of-band changes in AWS",
@@ -105,21 +157,69 @@ impl Default for Metrics {
             "Apps the sweeper would stop but only reported (DryRun or Audit)",
             apps_flagged.clone(),
         );
+        registry.register(
+            "leader",
+            "1 while this process runs the controllers (holds the leader lease, or runs without leader election), else 0",
+            leader.clone(),
+        );
         Self {
             registry,
             reconciles,
             reconcile_errors,
             reconcile_duration,
             aws_calls,
+            aws_rate_limit_wait,
+            aws_rate_limit,
             drift_corrections,
             recreations,
             apps_stopped,
             apps_flagged,
+            leader,
+            resources,
+            ready_states: Mutex::default(),
         }
     }
 }
 
 impl Metrics {
+    /// Counts an object under its current Ready status (`None` once it is gone).
+    pub fn record_ready(&self, kind: &str, uid: &str, ready: Option<&str>) {
+        let mut states = self.ready_states.lock().expect("ready states lock");
+        let now = ready.map(|ready| ReadyLabels {
+            kind: kind.into(),
+            ready: ready.into(),
+        });
+        let before = match &now {
+            Some(labels) => states.insert(uid.to_string(), labels.clone()),
+            None => states.remove(uid),
+        };
+        if before == now {
+            return;
+        }
+        if let Some(labels) = before {
+            self.resources.get_or_create(&labels).dec();
+        }
+        if let Some(labels) = now {
+            self.resources.get_or_create(&labels).inc();
+        }
+    }
+
+    /// Records what the AWS rate limiters report.
+    pub fn observe_limiter(&self, event: crate::aws::limiter::LimiterEvent) {
+        use crate::aws::limiter::LimiterEvent;
+        match event {
+            LimiterEvent::Waited { family, seconds } => self
+                .aws_rate_limit_wait
+                .get_or_create(&FamilyLabels { family: family.into() })
+                .observe(seconds),
+            LimiterEvent::Rate { family, rate } => {
+                self.aws_rate_limit
+                    .get_or_create(&FamilyLabels { family: family.into() })
+                    .set(rate);
+            }
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -131,6 +231,30 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ready_counts_move_with_each_object() {
+        let metrics = Metrics::default();
+        metrics.record_ready("UserProfile", "a", Some("False"));
+        metrics.record_ready("UserProfile", "b", Some("False"));
+        metrics.record_ready("UserProfile", "a", Some("True"));
+        metrics.record_ready("UserProfile", "a", Some("True"));
+        let text = metrics.encode();
+        assert!(
+            text.contains("studio_operator_resources{kind=\"UserProfile\",ready=\"True\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("studio_operator_resources{kind=\"UserProfile\",ready=\"False\"} 1"),
+            "{text}"
+        );
+        metrics.record_ready("UserProfile", "b", None);
+        assert!(
+            metrics
+                .encode()
+                .contains("studio_operator_resources{kind=\"UserProfile\",ready=\"False\"} 0")
+        );
+    }
 
     #[test]
     fn encodes_registered_families() {

@@ -11,11 +11,12 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
-use tracing::info;
+use tracing::{error, info};
 
 use crate::api::{Guardrail, SharedSpace, StudioDomain, UserProfile};
 use crate::aws::AwsClients;
 use crate::controller::{self, Context, ControllerConfig};
+use crate::leader::{Elector, LeaderElection, Leadership};
 use crate::metrics::{AwsCallLabels, Metrics};
 use crate::server::{self, Health};
 
@@ -36,6 +37,17 @@ pub enum RuntimeError {
     /// Binding or serving the HTTP endpoints failed.
     #[error("cannot serve health and metrics on {addr}: {source}")]
     Serve { addr: SocketAddr, source: std::io::Error },
+    /// The leader Lease cannot be read or created.
+    #[error("cannot read or create the leader election Lease {lease}: {source}")]
+    Lease {
+        lease: String,
+        source: kube_lease_manager::LeaseManagerError,
+    },
+    /// This replica held the leader lease and lost it; every controller was stopped.
+    #[error(
+        "lost the leader lease {lease} ({reason}): exiting so that Kubernetes restarts this replica as a candidate"
+    )]
+    LeadershipLost { lease: String, reason: String },
 }
 
 impl RuntimeError {
@@ -46,6 +58,8 @@ impl RuntimeError {
             RuntimeError::Kube(_) => "kube",
             RuntimeError::CacheClosed(_) => "cache_closed",
             RuntimeError::Serve { .. } => "serve",
+            RuntimeError::Lease { .. } => "lease",
+            RuntimeError::LeadershipLost { .. } => "leadership_lost",
         }
     }
 }
@@ -57,6 +71,8 @@ pub struct RunOptions {
     pub metrics_addr: SocketAddr,
     /// Settings shared by the controllers.
     pub controllers: ControllerConfig,
+    /// Leader election; `None` runs the controllers at once (a single replica).
+    pub leader_election: Option<LeaderElection>,
 }
 
 impl Default for RunOptions {
@@ -64,6 +80,7 @@ impl Default for RunOptions {
         Self {
             metrics_addr: ([0, 0, 0, 0], 8080).into(),
             controllers: ControllerConfig::default(),
+            leader_election: None,
         }
     }
 }
@@ -129,8 +146,19 @@ fn watch_guardrails(
     reader
 }
 
-/// Runs the operator until `shutdown` resolves: health and metrics endpoints plus every
-/// controller, all stopped by the same signal.
+/// How many caches the controllers register: the Guardrail controller, and per watched scope
+/// the StudioDomain, UserProfile and SharedSpace controllers.
+fn controller_caches(config: &ControllerConfig) -> usize {
+    1 + 3 * config.scopes().len()
+}
+
+/// Runs the operator until `shutdown` resolves: health and metrics endpoints, and, once this
+/// process leads (at once without leader election), every controller, all stopped by the same
+/// signal. `/readyz` answers 200 once the lease is held and every cache has its first list.
+///
+/// Losing the leader lease aborts every controller at once and returns
+/// [`RuntimeError::LeadershipLost`]: the binary exits non-zero and Kubernetes restarts it as a
+/// candidate (see `crate::leader`).
 pub async fn run(
     client: Client,
     aws: AwsClients,
@@ -149,10 +177,14 @@ pub async fn run(
             })
             .inc();
     }));
+    let limiter_metrics = metrics.clone();
+    let aws = aws.with_limiter_observer(Arc::new(move |event| limiter_metrics.observe_limiter(event)));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    let forward = stop_tx.clone();
     tokio::spawn(async move {
         shutdown.await;
-        let _ = stop_tx.send(true);
+        let _ = forward.send(true);
     });
     let stopped = move || {
         let mut rx = stop_rx.clone();
@@ -168,11 +200,78 @@ pub async fn run(
             source,
         })?;
     info!(%addr, resync_interval_s = options.controllers.resync_interval.as_secs(), "serving /healthz, /readyz and /metrics");
+    let server = tokio::spawn(serve);
+    let outcome = lead(client, aws, metrics.clone(), options, &health, &stopped).await;
+    health.set_ready(false);
+    metrics.leader.set(0);
+    let _ = stop_tx.send(true);
+    let served = server.await;
+    outcome?;
+    if let Ok(Err(source)) = served {
+        return Err(RuntimeError::Serve { addr, source });
+    }
+    info!("shut down");
+    Ok(())
+}
+
+/// Waits for the lease (when elected), then runs the controllers until shutdown or until the
+/// lease is lost.
+async fn lead<S, F>(
+    client: Client,
+    aws: AwsClients,
+    metrics: Arc<Metrics>,
+    options: RunOptions,
+    health: &Health,
+    stopped: &S,
+) -> Result<(), RuntimeError>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let mut elector = match options.leader_election {
+        Some(election) => {
+            let lease = format!("{}/{}", election.namespace, election.lease_name);
+            let elector = Elector::start(election)
+                .await
+                .map_err(|source| RuntimeError::Lease { lease, source })?;
+            Some(elector)
+        }
+        None => None,
+    };
+    let lease = elector.as_ref().map(|e| e.lease().to_string()).unwrap_or_default();
+    if let Some(candidate) = elector.as_mut() {
+        info!(%lease, "not ready until this replica holds the leader lease; serving /healthz and /metrics meanwhile");
+        let state = tokio::select! {
+            _ = stopped() => None,
+            state = candidate.acquired() => Some(state),
+        };
+        match state {
+            None => {
+                if let Some(candidate) = elector {
+                    candidate.release().await;
+                }
+                return Ok(());
+            }
+            Some(Leadership::Lost(reason)) => return Err(lost(lease, reason)),
+            Some(_) => {}
+        }
+    }
+    metrics.leader.set(1);
+
+    // The controllers must know the Guardrails before their first reconcile.
     let guardrails = watch_guardrails(&client, &options.controllers, stopped());
-    guardrails
-        .wait_until_ready()
-        .await
-        .map_err(|_| RuntimeError::CacheClosed("Guardrail"))?;
+    tokio::select! {
+        // Shutdown ends the Guardrail watch too: check it first.
+        biased;
+        _ = stopped() => {
+            if let Some(leader) = elector {
+                leader.release().await;
+            }
+            return Ok(());
+        }
+        reason = until_lost(&mut elector) => return Err(lost(lease, reason)),
+        filled = guardrails.wait_until_ready() => filled.map_err(|_| RuntimeError::CacheClosed("Guardrail"))?,
+    }
     let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers, guardrails));
     let mut controllers = vec![tokio::spawn(controller::guardrail::run(ctx.clone(), stopped()))];
     for scope in ctx.config.scopes() {
@@ -188,11 +287,63 @@ pub async fn run(
         )));
         controllers.push(tokio::spawn(controller::space::run(ctx.clone(), scope, stopped())));
     }
-    health.set_ready(true);
-    serve.await.map_err(|source| RuntimeError::Serve { addr, source })?;
-    for controller in controllers {
-        let _ = controller.await;
+    let aborts: Vec<_> = controllers.iter().map(|c| c.abort_handle()).collect();
+    let abort_all = || aborts.iter().for_each(|c| c.abort());
+
+    let expected = controller_caches(&ctx.config);
+    let outcome = {
+        let synced = ctx.caches.wait(expected);
+        let stop = stopped();
+        tokio::pin!(synced, stop);
+        let mut synced_done = false;
+        loop {
+            tokio::select! {
+                _ = &mut synced, if !synced_done => {
+                    synced_done = true;
+                    health.set_ready(true);
+                    info!(caches = expected, "caches synced: ready");
+                }
+                reason = until_lost(&mut elector) => break Err(reason),
+                _ = &mut stop => break Ok(()),
+            }
+        }
+    };
+    let outcome = match outcome {
+        // Shutdown: in-flight reconciles finish, unless the lease is lost meanwhile.
+        Ok(()) => {
+            health.set_ready(false);
+            tokio::select! {
+                _ = futures::future::join_all(controllers) => Ok(()),
+                reason = until_lost(&mut elector) => Err(reason),
+            }
+        }
+        Err(reason) => Err(reason),
+    };
+    match outcome {
+        Ok(()) => {
+            if let Some(leader) = elector {
+                leader.release().await;
+            }
+            Ok(())
+        }
+        Err(reason) => {
+            abort_all();
+            health.set_ready(false);
+            ctx.metrics.leader.set(0);
+            error!(%lease, %reason, "lost the leader lease: stopped every controller at once; exiting so that Kubernetes restarts this replica as a candidate");
+            Err(lost(lease, reason))
+        }
     }
-    info!("shut down");
-    Ok(())
+}
+
+/// Resolves with the reason when the lease is lost; never without leader election.
+async fn until_lost(elector: &mut Option<Elector>) -> String {
+    match elector {
+        Some(elector) => elector.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn lost(lease: String, reason: String) -> RuntimeError {
+    RuntimeError::LeadershipLost { lease, reason }
 }

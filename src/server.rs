@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use kube::runtime::watcher;
 use tokio::net::TcpListener;
+use tokio::sync::watch as channel;
 
 use crate::metrics::Metrics;
 
@@ -35,6 +37,48 @@ impl Health {
     /// Whether `/readyz` answers 200.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+}
+
+/// The caches `/readyz` waits for. Each controller registers the reflector of its watch; the
+/// caches are synced when every registered one has had its first complete list.
+#[derive(Clone)]
+pub struct CacheSync {
+    /// (registered, filled).
+    counts: Arc<channel::Sender<(usize, usize)>>,
+}
+
+impl Default for CacheSync {
+    fn default() -> Self {
+        Self {
+            counts: Arc::new(channel::Sender::new((0, 0))),
+        }
+    }
+}
+
+impl CacheSync {
+    /// Registers a cache. Apply the returned observer to every event of the cache's reflector
+    /// stream (`.reflect(writer).inspect(caches.register())`): the cache counts as filled at its
+    /// first complete list (`InitDone`). (`Store::wait_until_ready` cannot be used beside the
+    /// controller: a store wakes only the last task that waits for it.)
+    pub fn register<K>(&self) -> impl FnMut(&Result<watcher::Event<K>, watcher::Error>) + Send + Sync + 'static {
+        self.counts.send_modify(|(registered, _)| *registered += 1);
+        let counts = self.counts.clone();
+        let mut filled = false;
+        move |event| {
+            if !filled && matches!(event, Ok(watcher::Event::InitDone)) {
+                filled = true;
+                counts.send_modify(|(_, filled)| *filled += 1);
+            }
+        }
+    }
+
+    /// Waits until at least `expected` caches are registered and all of them are filled.
+    pub async fn wait(&self, expected: usize) {
+        let mut counts = self.counts.subscribe();
+        let _ = counts
+            .wait_for(|(registered, filled)| *registered >= expected && filled == registered)
+            .await;
     }
 }
 
@@ -75,4 +119,37 @@ pub async fn bind(
         .with_state(health);
     let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
     Ok((local, async move { serve.await }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn caches_are_synced_when_every_registered_one_had_its_first_list() {
+        let caches = CacheSync::default();
+        let mut first = caches.register::<ConfigMap>();
+        let mut second = caches.register::<ConfigMap>();
+        let synced = |expected| {
+            let caches = caches.clone();
+            async move {
+                tokio::time::timeout(Duration::from_millis(50), caches.wait(expected))
+                    .await
+                    .is_ok()
+            }
+        };
+        first(&Ok(watcher::Event::Init));
+        first(&Ok(watcher::Event::InitDone));
+        first(&Ok(watcher::Event::InitDone));
+        assert!(!synced(2).await, "one of two");
+        second(&Ok(watcher::Event::InitApply(ConfigMap::default())));
+        assert!(!synced(2).await);
+        second(&Ok(watcher::Event::InitDone));
+        assert!(synced(2).await);
+        assert!(!synced(3).await, "a controller that has not registered yet");
+    }
 }

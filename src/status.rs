@@ -64,6 +64,15 @@ pub enum Readiness {
 }
 
 impl Readiness {
+    /// The reason of this state.
+    pub fn reason(&self) -> &str {
+        match self {
+            Readiness::Ready { reason, .. }
+            | Readiness::Progressing { reason, .. }
+            | Readiness::Stalled { reason, .. } => reason,
+        }
+    }
+
     /// The Ready, Reconciling and Stalled conditions for this state.
     pub fn conditions(&self) -> [Want; 3] {
         match self {

@@ -137,6 +137,9 @@ pub struct IdleShutdownRule {
 /// Observed state of a Guardrail.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
+// Defaulted to generation 0, so kstatus (Flux) and Argo CD see a new resource InProgress until
+// the operator has reconciled it, instead of Current for lack of a status.
+#[schemars(extend("default" = {"observedGeneration": 0}))]
 pub struct GuardrailStatus {
     /// The metadata.generation this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,6 +18,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::{Mutex, OnceCell};
 
 use super::error::AwsError;
+use super::limiter::{self, Limiter, LimiterConfig, LimiterObserver};
 
 /// Observes every AWS call: `(operation, outcome)` where outcome is `ok` or an
 /// [`AwsError::category`]. Wired to Prometheus by the operator.
@@ -25,7 +26,8 @@ pub type CallObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
 
 /// Session name used when assuming roles (shows up in CloudTrail).
 const SESSION_NAME: &str = "studio-operator";
-/// The SDK retries a little (standard mode); reconcilers requeue with their own backoff on top.
+/// Attempts per call: throttled and transient failures are retried by [`AwsSession::call`] (each
+/// attempt waits for the rate limiter); reconcilers requeue with their own backoff on top.
 const MAX_ATTEMPTS: u32 = 3;
 /// A stuck connection must not block a reconciler forever (unless configured otherwise).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -34,11 +36,30 @@ const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 /// Sessions by (region, role ARN).
 type SessionCache = Mutex<HashMap<(String, Option<String>), Arc<AwsSession>>>;
 
+/// Rate limiters by (region, account), shared by every session acting there.
+#[derive(Default)]
+pub(crate) struct Limiters {
+    config: LimiterConfig,
+    observer: Option<LimiterObserver>,
+    by_account: std::sync::Mutex<HashMap<(String, String), Arc<Limiter>>>,
+}
+
+impl Limiters {
+    fn get(&self, region: &str, account: &str) -> Arc<Limiter> {
+        let mut limiters = self.by_account.lock().expect("limiters lock");
+        limiters
+            .entry((region.to_string(), account.to_string()))
+            .or_insert_with(|| Arc::new(Limiter::new(self.config.clone(), self.observer.clone())))
+            .clone()
+    }
+}
+
 /// Entry point of the adapter: built once at start-up, hands out sessions.
 pub struct AwsClients {
     base: SdkConfig,
     observer: Option<CallObserver>,
     sessions: SessionCache,
+    limiters: Arc<Limiters>,
 }
 
 impl AwsClients {
@@ -62,12 +83,33 @@ impl AwsClients {
             base: sdk_config,
             observer: None,
             sessions: Mutex::new(HashMap::new()),
+            limiters: Arc::default(),
         }
     }
 
     /// Reports every call of sessions created afterwards to `observer`.
     pub fn with_call_observer(mut self, observer: CallObserver) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Tunes the rate limiters (one per account and region) of sessions created afterwards.
+    pub fn with_rate_limits(mut self, config: LimiterConfig) -> Self {
+        self.limiters = Arc::new(Limiters {
+            config,
+            observer: self.limiters.observer.clone(),
+            by_account: Default::default(),
+        });
+        self
+    }
+
+    /// Reports the waits and rates of the rate limiters of sessions created afterwards.
+    pub fn with_limiter_observer(mut self, observer: LimiterObserver) -> Self {
+        self.limiters = Arc::new(Limiters {
+            config: self.limiters.config.clone(),
+            observer: Some(observer),
+            by_account: Default::default(),
+        });
         self
     }
 
@@ -104,14 +146,15 @@ impl AwsClients {
                     .operation_timeout(OPERATION_TIMEOUT),
             )
             .build();
-        // Keep configured backoff timings, but always standard mode with few attempts.
-        let retry = self
-            .base
-            .retry_config()
-            .cloned()
-            .unwrap_or_else(RetryConfig::standard)
-            .with_retry_mode(RetryMode::Standard)
-            .with_max_attempts(MAX_ATTEMPTS);
+        // Retries happen in `AwsSession::call`, where every attempt passes the rate limiter; the
+        // configured backoff timings are kept for them.
+        let configured = self.base.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
+        let backoff = Backoff {
+            initial: configured.initial_backoff(),
+            max: configured.max_backoff(),
+            attempts: MAX_ATTEMPTS,
+        };
+        let retry = configured.with_retry_mode(RetryMode::Standard).with_max_attempts(1);
         let mut conf = self
             .base
             .to_builder()
@@ -141,8 +184,35 @@ impl AwsClients {
             role_arn: role_arn.map(str::to_string),
             account_id: OnceCell::new(),
             observer: self.observer.clone(),
+            limiters: self.limiters.clone(),
+            limiter: OnceCell::new(),
+            backoff,
         }
     }
+}
+
+/// How [`AwsSession::call`] retries: full-jitter exponential backoff, like the SDK's standard mode.
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    initial: Duration,
+    max: Duration,
+    attempts: u32,
+}
+
+impl Backoff {
+    /// The pause before attempt `attempt + 1`.
+    fn delay(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .initial
+            .saturating_mul(1 << (attempt.saturating_sub(1)).min(16))
+            .min(self.max);
+        ceiling.mul_f64(rand::random::<f64>())
+    }
+}
+
+/// The account of a role ARN (`arn:aws:iam::<account>:role/...`).
+fn role_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|a| !a.is_empty())
 }
 
 /// Rejects obviously malformed role ARNs before they turn into opaque credential errors.
@@ -173,6 +243,9 @@ pub struct AwsSession {
     role_arn: Option<String>,
     account_id: OnceCell<String>,
     observer: Option<CallObserver>,
+    limiters: Arc<Limiters>,
+    limiter: OnceCell<Arc<Limiter>>,
+    backoff: Backoff,
 }
 
 impl AwsSession {
@@ -190,8 +263,9 @@ impl AwsSession {
     pub async fn account_id(&self) -> Result<String, AwsError> {
         self.account_id
             .get_or_try_init(|| async {
+                // Not rate limited: the limiter itself needs the account.
                 let out = self
-                    .call("GetCallerIdentity", self.sts.get_caller_identity().send())
+                    .limited_call("GetCallerIdentity", None, || self.sts.get_caller_identity().send())
                     .await?;
                 out.account.ok_or_else(|| AwsError::Other {
                     code: "MissingAccount".into(),
@@ -202,21 +276,71 @@ impl AwsSession {
             .cloned()
     }
 
-    /// Awaits one SDK call, maps its error and reports the outcome to the observer.
-    pub(super) async fn call<T, E>(
-        &self,
-        operation: &'static str,
-        request: impl Future<Output = Result<T, SdkError<E, HttpResponse>>>,
-    ) -> Result<T, AwsError>
+    /// The rate limiter of the session's account and region: the role's account, or the base
+    /// identity's (asked from STS once; if STS cannot say, the base identity counts as an account
+    /// of its own).
+    async fn limiter(&self) -> Arc<Limiter> {
+        self.limiter
+            .get_or_init(|| async {
+                let account = match self.role_arn.as_deref().and_then(role_account) {
+                    Some(account) => account.to_string(),
+                    None => self.account_id().await.unwrap_or_else(|_| "base-identity".into()),
+                };
+                self.limiters.get(&self.region, &account)
+            })
+            .await
+            .clone()
+    }
+
+    /// Runs one SDK call: every attempt waits for the rate limiter of its family, throttles
+    /// slow the family down, throttled and transient failures are retried with backoff, the
+    /// error is mapped and the outcome reported to the observer.
+    pub(super) async fn call<T, E, F, Fut>(&self, operation: &'static str, request: F) -> Result<T, AwsError>
     where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let result = request.await.map_err(AwsError::from);
+        let limiter = self.limiter().await;
+        self.limited_call(operation, Some(&limiter), request).await
+    }
+
+    /// [`AwsSession::call`] with the given limiter, or none.
+    async fn limited_call<T, E, F, Fut>(
+        &self,
+        operation: &'static str,
+        limiter: Option<&Limiter>,
+        request: F,
+    ) -> Result<T, AwsError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let (family, priority) = limiter::family(operation);
+        let mut attempt = 1;
+        let result = loop {
+            let permit = match limiter {
+                Some(limiter) => Some(limiter.acquire(family, priority).await),
+                None => None,
+            };
+            let result = request().await.map_err(AwsError::from);
+            let throttled = matches!(result, Err(AwsError::Throttled { .. }));
+            if let (Some(limiter), Some(permit)) = (limiter, permit) {
+                limiter.complete(permit, throttled);
+            }
+            let retry = matches!(result, Err(AwsError::Throttled { .. } | AwsError::Transient { .. }));
+            if !retry || attempt >= self.backoff.attempts {
+                break result;
+            }
+            tokio::time::sleep(self.backoff.delay(attempt)).await;
+            attempt += 1;
+        };
         if let Some(observe) = &self.observer {
             observe(operation, result.as_ref().map_or_else(AwsError::category, |_| "ok"));
         }
         if let Err(e) = &result {
-            tracing::debug!(operation, region = %self.region, error = %e, "AWS call failed");
+            tracing::debug!(operation, region = %self.region, attempts = attempt, error = %e, "AWS call failed");
         }
         result
     }
@@ -234,5 +358,25 @@ mod tests {
         assert!(check_role_arn("arn:aws:iam::210987654321:user/x").is_err());
         assert!(check_role_arn("arn:aws:iam::210987654321:role/").is_err());
         assert!(check_role_arn("x").is_err());
+    }
+
+    #[test]
+    fn role_accounts() {
+        assert_eq!(role_account("arn:aws:iam::210987654321:role/x"), Some("210987654321"));
+        assert_eq!(role_account("nonsense"), None);
+    }
+
+    #[test]
+    fn backoff_is_jittered_and_capped() {
+        let backoff = Backoff {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(4),
+            attempts: 3,
+        };
+        for attempt in 1..10 {
+            let delay = backoff.delay(attempt);
+            assert!(delay <= Duration::from_secs(4), "{delay:?}");
+        }
+        assert!(backoff.delay(1) <= Duration::from_secs(1));
     }
 }

@@ -8,7 +8,7 @@ impl AwsSession {
     /// DescribeKey by key id, key ARN, alias name (`alias/x`) or alias ARN.
     pub async fn describe_key(&self, key_id: &str) -> Result<KeyInfo, AwsError> {
         let out = self
-            .call("DescribeKey", self.kms.describe_key().key_id(key_id).send())
+            .call("DescribeKey", || self.kms.describe_key().key_id(key_id).send())
             .await?;
         let meta = out.key_metadata.ok_or_else(|| AwsError::Other {
             code: "MissingKeyMetadata".into(),

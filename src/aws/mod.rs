@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod error;
 pub mod kms;
+pub mod limiter;
 pub mod model;
 pub mod sagemaker;
 

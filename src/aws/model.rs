@@ -254,7 +254,7 @@ pub struct MemberSummary {
 }
 
 /// A user profile or space as Describe reports it (the fields recreation needs).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemberDetails {
     /// `UserProfileName` or `SpaceName`.
     pub name: String,
@@ -266,6 +266,8 @@ pub struct MemberDetails {
     pub home_efs_uid: Option<String>,
     /// Execution role from its settings.
     pub execution_role: Option<String>,
+    /// `LastModifiedTime`, epoch seconds (the same number the List calls report).
+    pub last_modified: Option<f64>,
 }
 
 /// An app as ListApps reports it.
@@ -358,7 +360,7 @@ pub struct ProfileCreate {
 }
 
 /// A user profile as DescribeUserProfile reports it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedProfile {
     /// Name, ARN, status, EFS UID.
     pub details: MemberDetails,
@@ -403,7 +405,7 @@ pub struct SpaceCreate {
 }
 
 /// A space as DescribeSpace reports it.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedSpace {
     /// Name, ARN, status, EFS UID.
     pub details: MemberDetails,

@@ -49,7 +49,7 @@ impl AwsSession {
             .default_user_settings(user_settings_to_sdk(&domain.default_user_settings))
             .set_default_space_settings(domain.default_space_settings.as_ref().map(space_defaults_to_sdk))
             .set_tags(non_empty(&tags_to_sdk(&domain.tags)));
-        let out = self.call("CreateDomain", request.send()).await?;
+        let out = self.call("CreateDomain", || request.clone().send()).await?;
         Ok(CreatedDomain {
             id: out.domain_id.unwrap_or_default(),
             arn: out.domain_arn.unwrap_or_default(),
@@ -60,10 +60,9 @@ impl AwsSession {
     /// DescribeDomain; `None` when the domain does not exist (any more).
     pub async fn describe_domain(&self, domain_id: &str) -> Result<Option<ObservedDomain>, AwsError> {
         let result = self
-            .call(
-                "DescribeDomain",
-                self.sagemaker.describe_domain().domain_id(domain_id).send(),
-            )
+            .call("DescribeDomain", || {
+                self.sagemaker.describe_domain().domain_id(domain_id).send()
+            })
             .await;
         let Some(out) = found(result)? else {
             return Ok(None);
@@ -130,7 +129,7 @@ impl AwsSession {
             .set_vpc_id(update.vpc_id.clone().filter(|_| vpc_only))
             .set_domain_settings_for_update(domain_settings)
             .set_tag_propagation(update.tag_propagation.map(tag_propagation_to_sdk));
-        self.call("UpdateDomain", request.send()).await?;
+        self.call("UpdateDomain", || request.clone().send()).await?;
         Ok(())
     }
 
@@ -147,7 +146,7 @@ impl AwsSession {
             .delete_domain()
             .domain_id(domain_id)
             .retention_policy(sm::RetentionPolicy::builder().home_efs_file_system(retention).build());
-        self.call("DeleteDomain", request.send()).await?;
+        self.call("DeleteDomain", || request.clone().send()).await?;
         Ok(())
     }
 
@@ -161,7 +160,7 @@ impl AwsSession {
                 .list_domains()
                 .max_results(PAGE_SIZE)
                 .set_next_token(token);
-            let out = self.call("ListDomains", request.send()).await?;
+            let out = self.call("ListDomains", || request.clone().send()).await?;
             domains.extend(out.domains.unwrap_or_default().into_iter().map(|d| DomainSummary {
                 id: d.domain_id.unwrap_or_default(),
                 arn: d.domain_arn.unwrap_or_default(),
@@ -186,7 +185,7 @@ impl AwsSession {
                 .resource_arn(arn)
                 .max_results(PAGE_SIZE)
                 .set_next_token(token);
-            let out = self.call("ListTags", request.send()).await?;
+            let out = self.call("ListTags", || request.clone().send()).await?;
             tags.extend(tags_from_sdk(out.tags.unwrap_or_default()));
             token = out.next_token;
             if token.is_none() {
@@ -203,7 +202,7 @@ impl AwsSession {
                 .add_tags()
                 .resource_arn(arn)
                 .set_tags(Some(chunk.to_vec()));
-            self.call("AddTags", request.send()).await?;
+            self.call("AddTags", || request.clone().send()).await?;
         }
         Ok(())
     }
@@ -216,7 +215,7 @@ impl AwsSession {
                 .delete_tags()
                 .resource_arn(arn)
                 .set_tag_keys(Some(chunk.to_vec()));
-            self.call("DeleteTags", request.send()).await?;
+            self.call("DeleteTags", || request.clone().send()).await?;
         }
         Ok(())
     }
@@ -232,7 +231,7 @@ impl AwsSession {
                 .domain_id_equals(domain_id)
                 .max_results(PAGE_SIZE)
                 .set_next_token(token);
-            let out = self.call("ListUserProfiles", request.send()).await?;
+            let out = self.call("ListUserProfiles", || request.clone().send()).await?;
             profiles.extend(
                 out.user_profiles
                     .unwrap_or_default()
@@ -263,7 +262,7 @@ impl AwsSession {
             .describe_user_profile()
             .domain_id(domain_id)
             .user_profile_name(name);
-        let Some(out) = found(self.call("DescribeUserProfile", request.send()).await)? else {
+        let Some(out) = found(self.call("DescribeUserProfile", || request.clone().send()).await)? else {
             return Ok(None);
         };
         let settings = out.user_settings.map(user_settings_from_sdk).unwrap_or_default();
@@ -274,6 +273,7 @@ impl AwsSession {
                 status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
                 home_efs_uid: out.home_efs_file_system_uid,
                 execution_role: settings.execution_role.clone(),
+                last_modified: out.last_modified_time.as_ref().map(DateTime::as_secs_f64),
             },
             failure_reason: out.failure_reason.filter(|r| !r.is_empty()),
             sso_user_value: out.single_sign_on_user_value,
@@ -292,7 +292,7 @@ impl AwsSession {
             .set_single_sign_on_user_value(profile.sso.as_ref().map(|s| s.value.clone()))
             .user_settings(user_settings_to_sdk(&profile.settings))
             .set_tags(non_empty(&tags_to_sdk(&profile.tags)));
-        let out = self.call("CreateUserProfile", request.send()).await?;
+        let out = self.call("CreateUserProfile", || request.clone().send()).await?;
         Ok(out.user_profile_arn.unwrap_or_default())
     }
 
@@ -309,7 +309,7 @@ impl AwsSession {
             .domain_id(domain_id)
             .user_profile_name(name)
             .user_settings(user_settings_to_sdk(settings));
-        self.call("UpdateUserProfile", request.send()).await?;
+        self.call("UpdateUserProfile", || request.clone().send()).await?;
         Ok(())
     }
 
@@ -320,7 +320,7 @@ impl AwsSession {
             .delete_user_profile()
             .domain_id(domain_id)
             .user_profile_name(name);
-        self.call("DeleteUserProfile", request.send()).await?;
+        self.call("DeleteUserProfile", || request.clone().send()).await?;
         Ok(())
     }
 
@@ -335,7 +335,7 @@ impl AwsSession {
                 .domain_id_equals(domain_id)
                 .max_results(PAGE_SIZE)
                 .set_next_token(token);
-            let out = self.call("ListSpaces", request.send()).await?;
+            let out = self.call("ListSpaces", || request.clone().send()).await?;
             spaces.extend(out.spaces.unwrap_or_default().into_iter().map(|s| MemberSummary {
                 name: s.space_name.unwrap_or_default(),
                 status: s.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
@@ -357,7 +357,7 @@ impl AwsSession {
     /// DescribeSpace with its sharing and settings; `None` when it does not exist.
     pub async fn observe_space(&self, domain_id: &str, name: &str) -> Result<Option<ObservedSpace>, AwsError> {
         let request = self.sagemaker.describe_space().domain_id(domain_id).space_name(name);
-        let Some(out) = found(self.call("DescribeSpace", request.send()).await)? else {
+        let Some(out) = found(self.call("DescribeSpace", || request.clone().send()).await)? else {
             return Ok(None);
         };
         Ok(Some(ObservedSpace {
@@ -367,6 +367,7 @@ impl AwsSession {
                 status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
                 home_efs_uid: out.home_efs_file_system_uid,
                 execution_role: None,
+                last_modified: out.last_modified_time.as_ref().map(DateTime::as_secs_f64),
             },
             failure_reason: out.failure_reason.filter(|r| !r.is_empty()),
             display_name: out.space_display_name,
@@ -399,7 +400,7 @@ impl AwsSession {
             )
             .space_settings(space_settings_to_sdk(&space.settings, true))
             .set_tags(non_empty(&tags_to_sdk(&space.tags)));
-        let out = self.call("CreateSpace", request.send()).await?;
+        let out = self.call("CreateSpace", || request.clone().send()).await?;
         Ok(out.space_arn.unwrap_or_default())
     }
 
@@ -418,14 +419,14 @@ impl AwsSession {
             .space_name(name)
             .set_space_display_name(display_name.map(str::to_string))
             .space_settings(space_settings_to_sdk(settings, false));
-        self.call("UpdateSpace", request.send()).await?;
+        self.call("UpdateSpace", || request.clone().send()).await?;
         Ok(())
     }
 
     /// DeleteSpace.
     pub async fn delete_space(&self, domain_id: &str, name: &str) -> Result<(), AwsError> {
         let request = self.sagemaker.delete_space().domain_id(domain_id).space_name(name);
-        self.call("DeleteSpace", request.send()).await?;
+        self.call("DeleteSpace", || request.clone().send()).await?;
         Ok(())
     }
 
@@ -440,7 +441,7 @@ impl AwsSession {
                 .domain_id_equals(domain_id)
                 .max_results(PAGE_SIZE)
                 .set_next_token(token);
-            let out = self.call("ListApps", request.send()).await?;
+            let out = self.call("ListApps", || request.clone().send()).await?;
             apps.extend(out.apps.unwrap_or_default().into_iter().map(|a| {
                 let (instance_type, image_arn) = a
                     .resource_spec
@@ -474,7 +475,7 @@ impl AwsSession {
             .app_name(&app.app_name)
             .set_user_profile_name(app.user_profile.clone())
             .set_space_name(app.space.clone());
-        self.call("DeleteApp", request.send()).await?;
+        self.call("DeleteApp", || request.clone().send()).await?;
         Ok(())
     }
 }
@@ -490,7 +491,7 @@ impl AwsSession {
             .app_name(&app.app_name)
             .set_user_profile_name(app.user_profile.clone())
             .set_space_name(app.space.clone());
-        let out = found(self.call("DescribeApp", request.send()).await)?;
+        let out = found(self.call("DescribeApp", || request.clone().send()).await)?;
         Ok(out.map(|out| AppDetails {
             arn: out.app_arn.unwrap_or_default(),
             last_health_check: out.last_health_check_timestamp.as_ref().map(DateTime::as_secs_f64),
@@ -507,7 +508,9 @@ impl AwsSession {
             .studio_lifecycle_config_app_type(sm::StudioLifecycleConfigAppType::from(config.app_type.as_str()))
             .studio_lifecycle_config_content(aws_smithy_types::base64::encode(&config.content))
             .set_tags(non_empty(&tags_to_sdk(&config.tags)));
-        let out = self.call("CreateStudioLifecycleConfig", request.send()).await?;
+        let out = self
+            .call("CreateStudioLifecycleConfig", || request.clone().send())
+            .await?;
         Ok(out.studio_lifecycle_config_arn.unwrap_or_default())
     }
 
@@ -522,7 +525,9 @@ impl AwsSession {
                 .name_contains(name_part)
                 .max_results(PAGE_SIZE)
                 .set_next_token(token);
-            let out = self.call("ListStudioLifecycleConfigs", request.send()).await?;
+            let out = self
+                .call("ListStudioLifecycleConfigs", || request.clone().send())
+                .await?;
             configs.extend(out.studio_lifecycle_configs.unwrap_or_default().into_iter().map(|c| {
                 LifecycleConfigSummary {
                     name: c.studio_lifecycle_config_name.unwrap_or_default(),
@@ -546,7 +551,10 @@ impl AwsSession {
             .sagemaker
             .delete_studio_lifecycle_config()
             .studio_lifecycle_config_name(name);
-        found(self.call("DeleteStudioLifecycleConfig", request.send()).await)?;
+        found(
+            self.call("DeleteStudioLifecycleConfig", || request.clone().send())
+                .await,
+        )?;
         Ok(())
     }
 }

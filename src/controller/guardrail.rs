@@ -14,7 +14,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Resource, ResourceExt};
 use tracing::{info, instrument};
 
@@ -35,8 +35,13 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
     if let Some(selector) = &ctx.config.guardrail_selector {
         config = config.labels(selector);
     }
-    let controller = Controller::new(Api::<Guardrail>::all(ctx.client.clone()), config);
-    let store = controller.store();
+    let (store, writer) = reflector::store();
+    let guardrails = watcher(Api::<Guardrail>::all(ctx.client.clone()), config)
+        .default_backoff()
+        .reflect(writer)
+        .inspect(ctx.caches.register())
+        .applied_objects();
+    let controller = Controller::for_stream(guardrails, store.clone());
     let everything = move || {
         store
             .state()

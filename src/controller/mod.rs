@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod guardrail;
 mod members;
+pub mod observe;
 pub mod ownership;
 pub mod profile;
 pub mod reference;
@@ -21,13 +22,14 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
-use crate::api::{Guardrail, Violation};
+use crate::api::{Guardrail, StudioDomain, Violation};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsClients;
 use crate::guardrail::{DomainLabels, covers};
@@ -59,6 +61,13 @@ pub struct ControllerConfig {
     pub policy_namespace: String,
     /// The time the sweeper measures idleness and uptime against.
     pub clock: Clock,
+    /// How long a List of a domain's profiles, spaces or apps is reused by the polls of
+    /// resources in transition (never longer than `poll_interval`); resyncs reuse the List of
+    /// their resync round.
+    pub list_cache_ttl: Duration,
+    /// How often the tags of an unchanged profile or space are listed at least: AddTags and
+    /// DeleteTags do not move `LastModifiedTime`, so tag drift is found only this way.
+    pub tag_audit_interval: Duration,
 }
 
 /// A source of the current time (epoch seconds). The system clock in production; tests pass the
@@ -107,6 +116,8 @@ impl Default for ControllerConfig {
             guardrail_selector: None,
             policy_namespace: "studio-operator".into(),
             clock: Clock::default(),
+            list_cache_ttl: Duration::from_secs(2),
+            tag_audit_interval: Duration::from_secs(6 * 3600),
         }
     }
 }
@@ -131,6 +142,17 @@ pub struct Context {
     sweeps: Mutex<HashMap<String, std::time::Instant>>,
     /// Consecutive failures per object UID, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Short-lived List results per domain, shared by all reconciles.
+    pub listings: observe::Listings,
+    /// What each UserProfile last saw of its profile in AWS.
+    pub(crate) profiles_seen: observe::Memory<crate::aws::model::ObservedProfile>,
+    /// What each SharedSpace last saw of its space in AWS.
+    pub(crate) spaces_seen: observe::Memory<crate::aws::model::ObservedSpace>,
+    /// Consecutive polls per object UID in the same phase (progress reason): polls back off
+    /// from one second to `poll_interval`, and start again in each new phase.
+    polls: Mutex<HashMap<String, (String, u32)>>,
+    /// The controllers' caches, which `/readyz` waits for.
+    pub caches: crate::server::CacheSync,
 }
 
 /// Runtime findings of the sweeper for one Guardrail, which its controller writes to status.
@@ -162,7 +184,47 @@ impl Context {
             guardrail_findings: Mutex::default(),
             sweeps: Mutex::default(),
             failures: Mutex::default(),
+            listings: Default::default(),
+            profiles_seen: Default::default(),
+            spaces_seen: Default::default(),
+            polls: Mutex::default(),
+            caches: Default::default(),
         }
+    }
+
+    /// How old a shared List result a reconcile accepts: a resync of a settled resource takes
+    /// the List of its resync round (fetched since the last multiple of the resync interval),
+    /// a poll of a resource in transition one of at most `list_cache_ttl`.
+    pub fn list_age(&self, settled: bool) -> Duration {
+        let ttl = self.config.list_cache_ttl.min(self.config.poll_interval);
+        if settled {
+            ttl.max(observe::into_round(self.config.resync_interval))
+        } else {
+            ttl
+        }
+    }
+
+    /// The requeue of a resource in transition: one second, doubling with each consecutive poll
+    /// of the same `phase` up to `poll_interval` (a poll of a profile or space costs no AWS call
+    /// of its own, so waiting for a transition need not add most of a poll interval).
+    pub fn poll_after(&self, uid: &str, phase: &str) -> Action {
+        let mut polls = self.polls.lock().expect("polls lock");
+        let entry = polls.entry(uid.to_string()).or_insert_with(|| (phase.to_string(), 0));
+        if entry.0 != phase {
+            *entry = (phase.to_string(), 0);
+        }
+        let delay = Duration::from_secs(1)
+            .saturating_mul(1 << entry.1.min(10))
+            .min(self.config.poll_interval);
+        entry.1 = entry.1.saturating_add(1);
+        Action::requeue(delay)
+    }
+
+    /// The requeue of a resource that is done for now: the next multiple of `period`, so that
+    /// the resources of a domain resync together and share their List calls.
+    pub fn resync_after(&self, uid: &str, period: Duration) -> Action {
+        self.polls.lock().expect("polls lock").remove(uid);
+        Action::requeue(observe::aligned(period))
     }
 
     /// The Guardrails that cover a StudioDomain (and so its profiles and spaces). Reads the
@@ -302,6 +364,8 @@ pub(crate) trait Steps {
     fn report_error(&mut self, error: &ReconcileError);
     /// Writes the status (only when it changed).
     fn write_status(&mut self) -> impl Future<Output = Result<(), ReconcileError>> + Send;
+    /// The Ready condition's status as written, or `None` once the object is gone.
+    fn ready(&self) -> Option<String>;
 }
 
 /// Runs one reconcile: counts and times it, adds the finalizer, applies or cleans up, writes the
@@ -327,6 +391,8 @@ where
     let result = match result {
         Ok(action) => {
             steps.write_status().await?;
+            ctx.metrics
+                .record_ready(&labels.kind, &obj.uid().unwrap_or_default(), steps.ready().as_deref());
             ctx.succeeded(&obj.uid().unwrap_or_default());
             Ok(action)
         }
@@ -345,6 +411,9 @@ where
     result
 }
 
+/// The StudioDomain (namespace, name) a member refers to.
+pub type DomainOf<K> = fn(&K) -> (String, String);
+
 /// Runs one controller for one scope (a namespace, or `None` for all) until `shutdown` resolves.
 ///
 /// Only changes that `trigger` hashes differently cause a reconcile, so status writes never
@@ -354,6 +423,7 @@ pub async fn run_controller<K, ReconcileFn, Fut>(
     scope: Option<String>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     trigger: fn(&K) -> Option<u64>,
+    domain_of: Option<DomainOf<K>>,
     reconcile: ReconcileFn,
 ) where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
@@ -371,14 +441,48 @@ pub async fn run_controller<K, ReconcileFn, Fut>(
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect(writer)
+        .inspect(ctx.caches.register())
         .applied_objects()
         .predicate_filter(trigger, Default::default());
-    Controller::for_stream(changes, reader)
-        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency))
+    let mut controller = Controller::for_stream(changes, reader.clone())
+        .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency));
+    if let Some(domain_of) = domain_of {
+        // Members waiting for their domain start as soon as it becomes Ready (or changes its
+        // domain id), instead of at their next poll. Other domain status writes trigger nothing.
+        let domains = watcher(
+            watched_api::<StudioDomain>(&ctx.client, scope.as_deref()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(domain_readiness, Default::default());
+        controller = controller.watches_stream(domains, move |domain: StudioDomain| {
+            let key = (domain.namespace().unwrap_or_default(), domain.name_any());
+            reader
+                .state()
+                .into_iter()
+                .filter(|member| domain_of(member) == key)
+                .map(|member| ObjectRef::from_obj(member.as_ref()))
+                .collect::<Vec<_>>()
+        });
+    }
+    controller
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy::<K>, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
+}
+
+/// What members of a domain react to: whether it is Ready, and its domain id.
+fn domain_readiness(domain: &StudioDomain) -> Option<u64> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let status = domain.status.as_ref();
+    let mut hasher = DefaultHasher::new();
+    status
+        .map(|s| crate::status::is_true(&s.conditions, crate::api::condition_type::READY))
+        .hash(&mut hasher);
+    status.and_then(|s| s.domain_id.as_ref()).hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &ReconcileError, ctx: Arc<Context>) -> Action {

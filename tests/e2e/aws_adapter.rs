@@ -280,9 +280,14 @@ async fn throttling_after_sdk_retries_and_observer() {
 
     // The remaining 2 throttles are absorbed by the SDK's retries.
     assert_eq!(session.describe_domain("d-anything").await.unwrap(), None);
+    // The session's first call asked STS for its account (to pick the account's rate limiter).
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![("DescribeDomain", "throttled"), ("DescribeDomain", "not_found")]
+        vec![
+            ("GetCallerIdentity", "ok"),
+            ("DescribeDomain", "throttled"),
+            ("DescribeDomain", "not_found")
+        ]
     );
 
     emu.inject_fault(FaultRule {

@@ -42,7 +42,7 @@ pub async fn setup_sweeping(prefix: &str) -> Setup {
 }
 
 impl Setup {
-    fn new(client: Client, namespace: TestNamespace, operator: TestOperator) -> Setup {
+    pub fn new(client: Client, namespace: TestNamespace, operator: TestOperator) -> Setup {
         let config = sdk_config(&operator.emulator.endpoint());
         Setup {
             domains: Api::namespaced(client.clone(), &namespace.name),

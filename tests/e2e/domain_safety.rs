@@ -194,3 +194,57 @@ async fn members_the_operator_does_not_manage_block_recreation_and_deletion() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn deleting_a_namespace_with_retained_members_leaves_aws_untouched() {
+    use k8s_openapi::api::core::v1::Namespace;
+    use kube::Api;
+    use serde_json::json;
+    use studio_operator::api::UserProfile;
+
+    let client = crate::support::TestEnv::get().client().await;
+    let platform = crate::support::TestNamespace::new(&client, "safe-ns").await;
+    let tenant = crate::support::TestNamespace::new(&client, "safe-ns-tenant").await;
+    let operator = crate::support::TestOperator::start_watching(&client, &[&platform.name, &tenant.name]).await;
+    let config = crate::support::operator::sdk_config(&operator.emulator.endpoint());
+    let s = crate::domain::Setup {
+        domains: Api::namespaced(client.clone(), &platform.name),
+        kms: aws_sdk_kms::Client::new(&config),
+        sagemaker: aws_sdk_sagemaker::Client::new(&config),
+        client: client.clone(),
+        namespace: platform,
+        operator,
+    };
+    let mut domain = crate::domain::domain_manifest("platform", "alias/studio");
+    domain["spec"]["tenancy"] =
+        json!({"allowedNamespaces": {"matchLabels": {"kubernetes.io/metadata.name": tenant.name}}});
+    let domain_id = crate::profile::ready_domain(&s, domain).await;
+    let profiles: Api<UserProfile> = Api::namespaced(client.clone(), &tenant.name);
+    let mut kept = crate::profile::profile_manifest("kept", "platform");
+    kept["spec"]["domainRef"]["namespace"] = json!(s.namespace.name);
+    kept["spec"]["deletionPolicy"] = json!("Retain");
+    crate::profile::apply(&profiles, "kept", &kept).await;
+    let status = crate::profile::wait_profile(&profiles, "kept", "Ready", "True").await;
+    let arn = status.user_profile_arn.unwrap();
+
+    // The whole tenant namespace goes away.
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces.delete(&tenant.name, &Default::default()).await.unwrap();
+    crate::profile::wait_gone(&namespaces, &tenant.name).await;
+    assert_eq!(s.control().count("DeleteUserProfile", None), 0);
+    let profile = s
+        .sagemaker
+        .describe_user_profile()
+        .domain_id(&domain_id)
+        .user_profile_name("kept")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profile.status().map(|st| st.as_str()), Some("InService"));
+    let tags = crate::profile::tags_of(&s, &arn).await;
+    assert!(
+        tags.iter().all(|(k, _)| !k.starts_with("studio-operator.io/")),
+        "only the ownership tags are removed: {tags:?}"
+    );
+    assert!(tags.iter().any(|(k, v)| k == "team" && v == "forecasting"), "{tags:?}");
+}

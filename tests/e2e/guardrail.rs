@@ -364,3 +364,55 @@ async fn keep_alive_is_honoured_only_when_the_guardrail_allows_it() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn adopting_an_existing_profile_does_not_bypass_a_guardrail() {
+    let s = setup("gr-adopt").await;
+    let installed = Installed::new(&s, "adopt", "Enforce", json!({"allowedInstanceTypes": ["ml.t3.*"]})).await;
+    let domain_id = ready_domain(&s, domain_manifest("platform", "alias/studio")).await;
+    // A profile made outside the operator, with a forbidden default instance type.
+    let settings = aws_sdk_sagemaker::types::UserSettings::builder()
+        .kernel_gateway_app_settings(
+            aws_sdk_sagemaker::types::KernelGatewayAppSettings::builder()
+                .default_resource_spec(
+                    aws_sdk_sagemaker::types::ResourceSpec::builder()
+                        .instance_type(aws_sdk_sagemaker::types::AppInstanceType::MlG5Xlarge)
+                        .build(),
+                )
+                .build(),
+        )
+        .build();
+    let created = s
+        .sagemaker
+        .create_user_profile()
+        .domain_id(&domain_id)
+        .user_profile_name("legacy")
+        .user_settings(settings)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.user_profile_arn().unwrap().to_string();
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut legacy = profile_manifest("legacy", "platform");
+    legacy["spec"]["adopt"] = json!(true);
+    legacy["spec"]["userSettings"] =
+        json!({"kernelGateway": {"defaultResourceSpec": {"instanceType": "ml.g5.xlarge"}}});
+    let mutations = |s: &Setup| {
+        ["UpdateUserProfile", "AddTags", "DeleteTags"]
+            .iter()
+            .map(|op| s.control().count(op, None))
+            .sum::<u64>()
+    };
+    let before = mutations(&s);
+    apply(&profiles, "legacy", &legacy).await;
+    let status = wait_profile(&profiles, "legacy", "GuardrailViolation", "True").await;
+    assert!(has(&status.conditions, "Stalled", "True"));
+    assert!(violation_message(&status.conditions).contains("ml.g5.xlarge"));
+    assert_eq!(mutations(&s), before, "nothing adopted, tagged or changed");
+    let tags = crate::profile::tags_of(&s, &arn).await;
+    assert!(
+        tags.iter().all(|(k, _)| !k.starts_with("studio-operator.io/")),
+        "{tags:?}"
+    );
+    drop(installed);
+}

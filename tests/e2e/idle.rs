@@ -324,6 +324,14 @@ async fn sweeper_stops_apps_idle_by_report_or_api_and_keeps_active_and_unknown_o
         metrics.contains("studio_operator_apps_stopped_total{reason=\"idle\"} 2"),
         "{metrics}"
     );
+    assert!(
+        metrics.contains("studio_operator_resources{kind=\"UserProfile\",ready=\"True\"} 4"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("studio_operator_resources{kind=\"StudioDomain\",ready=\"True\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -412,4 +420,127 @@ async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
     let_sweeper_run(&s).await;
     wait_app(&s, &domain_id, "keeper/datascience", false).await;
     wait_app(&s, &domain_id, "ui/default", false).await;
+}
+
+/// Names and ARNs of the reporter's lifecycle configurations in the emulator.
+async fn reporter_configs(s: &Setup) -> Vec<(String, String)> {
+    let out = s
+        .sagemaker
+        .list_studio_lifecycle_configs()
+        .name_contains("studio-operator-activity-")
+        .send()
+        .await
+        .unwrap();
+    let mut configs: Vec<(String, String)> = out
+        .studio_lifecycle_configs()
+        .iter()
+        .map(|c| {
+            (
+                c.studio_lifecycle_config_name().unwrap_or_default().to_string(),
+                c.studio_lifecycle_config_arn().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    configs.sort();
+    configs
+}
+
+#[tokio::test]
+async fn the_activity_reporter_is_installed_attached_and_removed_with_the_domain() {
+    let s = setup("idle-reporter").await;
+    let domain_id = ready_domain(
+        &s,
+        idle_domain(json!({"idleTimeoutMinutes": 120, "activityReporter": true})),
+    )
+    .await;
+    let configs = reporter_configs(&s).await;
+    assert_eq!(configs.len(), 2, "{configs:?}");
+    let (lab_name, lab_arn) = configs
+        .iter()
+        .find(|(n, _)| n.contains("-jupyterlab-"))
+        .unwrap()
+        .clone();
+    let (_, gateway_arn) = configs
+        .iter()
+        .find(|(n, _)| n.contains("-kernelgateway-"))
+        .unwrap()
+        .clone();
+    let config = s
+        .sagemaker
+        .describe_studio_lifecycle_config()
+        .studio_lifecycle_config_name(&lab_name)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        config.studio_lifecycle_config_app_type().map(|t| t.as_str()),
+        Some("JupyterLab")
+    );
+    let script = aws_smithy_types::base64::decode(config.studio_lifecycle_config_content().unwrap()).unwrap();
+    let script = String::from_utf8(script).unwrap();
+    assert!(script.starts_with("#!/bin/bash"), "{script}");
+    assert!(script.contains("studio-operator.io/last-activity"));
+    let tags = crate::profile::tags_of(&s, &lab_arn).await;
+    assert!(tags.iter().any(|(k, _)| k == "studio-operator.io/cluster"), "{tags:?}");
+
+    let domain = s
+        .sagemaker
+        .describe_domain()
+        .domain_id(&domain_id)
+        .send()
+        .await
+        .unwrap();
+    let defaults = domain.default_user_settings().unwrap();
+    let lab = defaults.jupyter_lab_app_settings().unwrap();
+    assert_eq!(lab.lifecycle_config_arns(), std::slice::from_ref(&lab_arn));
+    assert_eq!(
+        lab.default_resource_spec().unwrap().lifecycle_config_arn(),
+        Some(lab_arn.as_str())
+    );
+    // The domain's own instance type default is kept beside the reporter.
+    assert_eq!(
+        lab.default_resource_spec().unwrap().instance_type().map(|t| t.as_str()),
+        Some("ml.t3.medium")
+    );
+    let gateway = defaults.kernel_gateway_app_settings().unwrap();
+    assert_eq!(gateway.lifecycle_config_arns(), std::slice::from_ref(&gateway_arn));
+
+    // Turned off: detached from the domain, then deleted.
+    s.apply("platform", &idle_domain(json!({"idleTimeoutMinutes": 120})))
+        .await;
+    s.wait_ready("platform").await;
+    wait::until("reporter configurations deleted", TIMEOUT, || async {
+        let configs = reporter_configs(&s).await;
+        if configs.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{configs:?}"))
+        }
+    })
+    .await;
+    let domain = s
+        .sagemaker
+        .describe_domain()
+        .domain_id(&domain_id)
+        .send()
+        .await
+        .unwrap();
+    let lab = domain
+        .default_user_settings()
+        .unwrap()
+        .jupyter_lab_app_settings()
+        .unwrap();
+    assert!(lab.lifecycle_config_arns().is_empty());
+
+    // Turned on again and the domain deleted: nothing of the reporter is left behind.
+    s.apply(
+        "platform",
+        &idle_domain(json!({"idleTimeoutMinutes": 120, "activityReporter": true})),
+    )
+    .await;
+    s.wait_ready("platform").await;
+    assert_eq!(reporter_configs(&s).await.len(), 2);
+    s.domains.delete("platform", &Default::default()).await.unwrap();
+    crate::profile::wait_gone(&s.domains, "platform").await;
+    assert!(reporter_configs(&s).await.is_empty());
 }

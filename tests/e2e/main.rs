@@ -5,11 +5,15 @@ mod support;
 
 mod aws_adapter;
 mod binary;
+mod chaos;
 mod domain;
 mod domain_safety;
 mod emulator_conformance;
+mod gitops;
 mod guardrail;
 mod idle;
+mod leader;
 mod manifests;
+mod observation;
 mod profile;
 mod space;

@@ -37,7 +37,7 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    run_controller::<StudioDomain, _, _>(ctx, scope, shutdown, significant_change, reconcile).await;
+    run_controller::<StudioDomain, _, _>(ctx, scope, shutdown, significant_change, None, reconcile).await;
 }
 
 /// A hash of what should trigger a reconcile: the spec generation, deletion and approval.
@@ -123,11 +123,16 @@ impl<'a> Pass<'a> {
     }
 
     fn poll(&self) -> Action {
-        Action::requeue(self.ctx.config.poll_interval)
+        let phase = self.readiness.as_ref().map_or("", |r| r.reason());
+        self.ctx.poll_after(&self.domain.uid().unwrap_or_default(), phase)
     }
 
     fn resync(&self) -> Action {
-        Action::requeue(self.ctx.config.resync_interval)
+        self.resync_every(self.ctx.config.resync_interval)
+    }
+
+    fn resync_every(&self, period: std::time::Duration) -> Action {
+        self.ctx.resync_after(&self.domain.uid().unwrap_or_default(), period)
     }
 
     async fn session(&self) -> Result<Arc<AwsSession>, ReconcileError> {
@@ -273,11 +278,17 @@ impl<'a> Pass<'a> {
         }
         self.wanted
             .push(Want::false_(RECREATING, "NoRecreation", "no immutable setting changed"));
-        let apps = session.list_apps(&observed.id).await?;
+        // Listed now (updates and the sweeper decide on it) and shared with the members' passes.
+        let apps = self
+            .ctx
+            .listings
+            .apps(session, &observed.id, std::time::Duration::ZERO)
+            .await?;
+        let apps = apps.items.as_slice();
         let diff = plan::mutable_diff(&desired, observed);
         let mut changed_fields: Vec<&str> = Vec::new();
         if !diff.fields.is_empty() {
-            let blocking = plan::blocking_apps(&apps);
+            let blocking = plan::blocking_apps(apps);
             if !diff.needs_stopped_apps.is_empty() && !blocking.is_empty() {
                 return self
                     .blocked_update(session, observed, &diff.needs_stopped_apps, &blocking)
@@ -299,7 +310,7 @@ impl<'a> Pass<'a> {
                 changed_fields.push("tags");
             }
         }
-        self.count_members(session, observed, &apps).await?;
+        self.count_members(session, observed, apps).await?;
         if !changed_fields.is_empty() {
             self.ctx
                 .report_correction(
@@ -326,13 +337,13 @@ impl<'a> Pass<'a> {
         if sweeper::due(self.ctx, &self.domain.uid().unwrap_or_default()) {
             // A failed sweep must not make the domain look broken: it is retried next time.
             if let Err(error) =
-                sweeper::sweep(self.ctx, self.domain, session, &observed.id, &apps, &self.guardrails).await
+                sweeper::sweep(self.ctx, self.domain, session, &observed.id, apps, &self.guardrails).await
             {
                 warn!(%error, category = %error.category(), "sweeping apps failed");
             }
         }
         let config = &self.ctx.config;
-        Ok(Action::requeue(config.resync_interval.min(config.sweep_interval)))
+        Ok(self.resync_every(config.resync_interval.min(config.sweep_interval)))
     }
 
     /// With `idleShutdown.activityReporter`, makes sure the reporter's lifecycle configurations
@@ -458,10 +469,12 @@ impl<'a> Pass<'a> {
         observed: &ObservedDomain,
         apps: &[AppSummary],
     ) -> Result<(), ReconcileError> {
-        let profiles = session.list_user_profiles(&observed.id).await?;
-        let spaces = session.list_spaces(&observed.id).await?;
-        self.status.user_profiles = Some(profiles.len() as i32);
-        self.status.spaces = Some(spaces.len() as i32);
+        // Shared with the members' passes of the same resync.
+        let ttl = self.ctx.list_age(true);
+        let profiles = self.ctx.listings.profiles(session, &observed.id, ttl).await?;
+        let spaces = self.ctx.listings.spaces(session, &observed.id, ttl).await?;
+        self.status.user_profiles = Some(profiles.items.len() as i32);
+        self.status.spaces = Some(spaces.items.len() as i32);
         self.status.running_apps = Some(apps.iter().filter(|a| a.is_running()).count() as i32);
         Ok(())
     }
@@ -647,6 +660,13 @@ impl Steps for Pass<'_> {
         self.status.aws_status = Some("Deleting".into());
         self.progressing("Deleting", format!("domain {} is being deleted", observed.id));
         Ok(self.poll())
+    }
+
+    fn ready(&self) -> Option<String> {
+        (!self.deleted).then(|| {
+            status::find(&self.status.conditions, crate::api::condition_type::READY)
+                .map_or_else(|| "Unknown".to_string(), |c| c.status.clone())
+        })
     }
 
     async fn write_status(&mut self) -> Result<(), ReconcileError> {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::api::{self, AccessType, AuthMode, ExecutionRoleIdentity, RecreationPolicy, StudioDomainSpec};
-use crate::aws::model::{AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
+use crate::aws::model::{AppSettings, AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::controller::settings;
 
 /// Why a KMS key cannot encrypt a domain.
@@ -181,11 +181,21 @@ pub struct MutableDiff {
 pub fn mutable_diff(desired: &DomainCreate, observed: &ObservedDomain) -> MutableDiff {
     let mut diff = MutableDiff::default();
     if desired.default_user_settings != observed.default_user_settings {
-        diff.update.default_user_settings = Some(desired.default_user_settings.clone());
+        let mut update = desired.default_user_settings.clone();
+        let was = &observed.default_user_settings;
+        clear_removed(&mut update.jupyter_lab, &was.jupyter_lab);
+        clear_removed(&mut update.code_editor, &was.code_editor);
+        clear_removed(&mut update.kernel_gateway, &was.kernel_gateway);
+        diff.update.default_user_settings = Some(update);
         diff.fields.push("defaultUserSettings");
     }
     if desired.default_space_settings != observed.default_space_settings {
-        diff.update.default_space_settings = Some(desired.default_space_settings.clone().unwrap_or_default());
+        let mut update = desired.default_space_settings.clone().unwrap_or_default();
+        if let Some(was) = &observed.default_space_settings {
+            clear_removed(&mut update.jupyter_lab, &was.jupyter_lab);
+            clear_removed(&mut update.kernel_gateway, &was.kernel_gateway);
+        }
+        diff.update.default_space_settings = Some(update);
         diff.fields.push("defaultSpaceSettings");
     }
     let mut desired_subnets = desired.subnet_ids.clone();
@@ -226,6 +236,14 @@ pub fn mutable_diff(desired: &DomainCreate, observed: &ObservedDomain) -> Mutabl
         diff.fields.push("tagPropagation");
     }
     diff
+}
+
+/// UpdateDomain leaves omitted members unchanged, so app settings removed from the spec are sent
+/// as an explicit empty structure (empty lists clear, per the API docs).
+fn clear_removed(update: &mut Option<AppSettings>, observed: &Option<AppSettings>) {
+    if update.is_none() && observed.is_some() {
+        *update = Some(AppSettings::default());
+    }
 }
 
 /// What to do about an immutable change.
@@ -334,6 +352,20 @@ mod tests {
             default_space_settings: desired.default_space_settings.clone(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn app_settings_removed_from_the_spec_are_cleared_explicitly() {
+        let desired = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
+        let mut observed = observed_from(&desired);
+        observed.default_user_settings.kernel_gateway = Some(AppSettings {
+            lifecycle_config_arns: vec!["arn:lcc".into()],
+            ..Default::default()
+        });
+        let diff = mutable_diff(&desired, &observed);
+        let update = diff.update.default_user_settings.unwrap();
+        assert_eq!(update.kernel_gateway, Some(AppSettings::default()));
+        assert_eq!(update.jupyter_lab, None);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 pub mod plan;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
@@ -12,9 +14,11 @@ use kube::{Api, ResourceExt};
 use tracing::{info, instrument};
 
 use super::members::{self, Report};
+use super::observe::{self, Entry, Plan, Seen, Tags};
 use super::reference::{self, DomainTarget, Resolved};
 use crate::api::condition_type::{DOMAIN_READY, SYNCED};
 use crate::api::{DeletionPolicy, SharedSpace, SharedSpaceStatus};
+use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::ObservedSpace;
 use crate::controller::ownership::{self, Claim, Owner};
@@ -33,7 +37,22 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    run_controller::<SharedSpace, _, _>(ctx, scope, shutdown, members::spec_or_deletion, reconcile).await;
+    run_controller::<SharedSpace, _, _>(
+        ctx,
+        scope,
+        shutdown,
+        members::spec_or_deletion,
+        Some(domain_of),
+        reconcile,
+    )
+    .await;
+}
+
+/// The StudioDomain (namespace, name) a space refers to.
+fn domain_of(space: &SharedSpace) -> (String, String) {
+    let namespace = space.namespace().unwrap_or_default();
+    let domain = &space.spec.domain_ref;
+    (domain.namespace.clone().unwrap_or(namespace), domain.name.clone())
 }
 
 #[instrument(skip_all, fields(namespace = %space.namespace().unwrap_or_default(), name = %space.name_any()))]
@@ -84,11 +103,51 @@ impl Pass<'_> {
     }
 
     fn poll(&self) -> Action {
-        Action::requeue(self.ctx.config.poll_interval)
+        let phase = self.report.readiness.as_ref().map_or("", |r| r.reason());
+        self.ctx.poll_after(&self.uid(), phase)
     }
 
     fn resync(&self) -> Action {
-        Action::requeue(self.ctx.config.resync_interval)
+        self.ctx.resync_after(&self.uid(), self.ctx.config.resync_interval)
+    }
+
+    fn uid(&self) -> String {
+        self.space.uid().unwrap_or_default()
+    }
+
+    /// Describes the space, and lists its tags unless `tags` are still good; remembers both.
+    /// `None` when the space does not exist.
+    async fn describe(
+        &self,
+        session: &AwsSession,
+        domain_id: &str,
+        name: &str,
+        tags: Option<Tags>,
+    ) -> Result<Option<(ObservedSpace, BTreeMap<String, String>)>, ReconcileError> {
+        let at = Instant::now();
+        let Some(observed) = session.observe_space(domain_id, name).await? else {
+            self.ctx.spaces_seen.forget(&self.uid());
+            return Ok(None);
+        };
+        let tags = match tags {
+            Some(tags) => tags,
+            None => Tags {
+                tags: session.list_tags(&observed.details.arn).await?,
+                checked: Instant::now(),
+            },
+        };
+        let entry = Entry {
+            domain_id: domain_id.into(),
+            name: name.into(),
+            generation: self.generation(),
+            seen: Seen::Described {
+                at,
+                observed: observed.clone(),
+                tags: Some(tags.clone()),
+            },
+        };
+        self.ctx.spaces_seen.remember(&self.uid(), entry);
+        Ok(Some((observed, tags.tags)))
     }
 
     async fn session(&self, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
@@ -116,17 +175,19 @@ impl Pass<'_> {
     }
 
     /// Creates the space once its owner profile is InService; in a new domain (the old one was
-    /// recreated) this is a recreation.
-    async fn create(&mut self, session: &AwsSession, domain_id: &str) -> Result<Action, ReconcileError> {
+    /// recreated) this is a recreation. `None` when AWS says a space of that name exists.
+    async fn create(&mut self, session: &AwsSession, domain_id: &str) -> Result<Option<Action>, ReconcileError> {
         let name = self.name();
-        let desired = plan::desired_space(
-            &self.space.spec,
-            name.clone(),
-            plan::desired_tags(&self.space.spec, self.owner().tags()),
-        );
-        let owner_ready = session
-            .describe_user_profile(domain_id, &desired.owner)
+        let tags = plan::desired_tags(&self.space.spec, self.owner().tags());
+        let desired = plan::desired_space(&self.space.spec, name.clone(), tags.clone());
+        // The domain's shared listing of profiles says whether the owner is InService; a stale
+        // listing only makes this pass wait.
+        let owner_ready = self
+            .ctx
+            .listings
+            .profiles(session, domain_id, self.ctx.list_age(false))
             .await?
+            .get(&desired.owner)
             .is_some_and(|p| p.status == "InService");
         if !owner_ready {
             self.report.progressing(
@@ -136,10 +197,25 @@ impl Pass<'_> {
                     desired.owner
                 ),
             );
-            return Ok(self.poll());
+            return Ok(Some(self.poll()));
         }
-        let arn = session.create_space(domain_id, &desired).await?;
+        let at = Instant::now();
+        let arn = match session.create_space(domain_id, &desired).await {
+            Ok(arn) => arn,
+            Err(AwsError::InUse { message }) if message.contains("already exists") => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
         info!(%arn, "created space");
+        let entry = Entry {
+            domain_id: domain_id.into(),
+            name: name.clone(),
+            generation: self.generation(),
+            seen: Seen::Created {
+                at,
+                tags: Tags { tags, checked: at },
+            },
+        };
+        self.ctx.spaces_seen.remember(&self.uid(), entry);
         let previous_domain = self.status.domain_id.replace(domain_id.into());
         let old_uid = self.status.home_efs_file_system_uid.take();
         self.status.space_name = Some(name.clone());
@@ -159,7 +235,7 @@ impl Pass<'_> {
         self.ctx.event(self.space, EventType::Normal, reason, note).await;
         self.report
             .progressing("Creating", format!("space {name} is being created"));
-        Ok(self.poll())
+        Ok(Some(self.poll()))
     }
 
     /// Deletes the space `old` (apps first) so that the next pass creates the one the spec asks for.
@@ -170,6 +246,7 @@ impl Pass<'_> {
         old: &str,
         reason: &str,
     ) -> Result<Action, ReconcileError> {
+        self.ctx.spaces_seen.forget(&self.uid());
         let already_recreating =
             status::find(&self.status.conditions, SYNCED).is_some_and(|c| c.reason == "Recreating");
         if !already_recreating {
@@ -267,10 +344,54 @@ impl Steps for Pass<'_> {
         if let Some(old) = self.renamed_from(&domain_id, &name) {
             return self.replace(&session, &domain_id, &old, "spaceName").await;
         }
-        let Some(observed) = session.observe_space(&domain_id, &name).await? else {
-            return self.create(&session, &domain_id).await;
+        let uid = self.uid();
+        let settled = self.ctx.spaces_seen.settled(&uid, self.generation());
+        let listing = self
+            .ctx
+            .listings
+            .spaces(&session, &domain_id, self.ctx.list_age(settled))
+            .await?;
+        let situation = observe::Situation {
+            uid: &uid,
+            domain_id: &domain_id,
+            name: &name,
+            generation: self.generation(),
+            listing: &listing,
+            created_here: self.status.domain_id.as_deref() == Some(domain_id.as_str())
+                && self.status.space_name.as_deref() == Some(name.as_str()),
+            audit_interval: self.ctx.config.tag_audit_interval,
+            now: Instant::now(),
         };
-        let tags = session.list_tags(&observed.details.arn).await?;
+        let (observed, tags) = match self.ctx.spaces_seen.plan(&situation) {
+            Plan::WaitCreating => {
+                self.report
+                    .progressing("Creating", format!("space {name} is being created"));
+                return Ok(self.poll());
+            }
+            Plan::Reuse { observed, tags } => (observed, tags),
+            Plan::Tags { observed } => {
+                let tags = session.list_tags(&observed.details.arn).await?;
+                self.ctx.spaces_seen.tags_checked(
+                    &uid,
+                    Tags {
+                        tags: tags.clone(),
+                        checked: Instant::now(),
+                    },
+                );
+                (observed, tags)
+            }
+            Plan::Create => match self.create(&session, &domain_id).await? {
+                Some(action) => return Ok(action),
+                None => match self.describe(&session, &domain_id, &name, None).await? {
+                    Some(found) => found,
+                    None => return Ok(self.poll()),
+                },
+            },
+            Plan::Describe { tags } => match self.describe(&session, &domain_id, &name, tags).await? {
+                Some(found) => found,
+                None => return Ok(self.create(&session, &domain_id).await?.unwrap_or_else(|| self.poll())),
+            },
+        };
         let member = members::Member {
             noun: "space",
             name: &name,
@@ -304,15 +425,23 @@ impl Steps for Pass<'_> {
         if !immutable.is_empty() {
             return self.replace(&session, &domain_id, &name, &immutable.join(", ")).await;
         }
-        let apps = session.list_apps(&domain_id).await?;
-        self.status.running_apps = members::running_apps(plan::apps_of(&apps, &name));
+        let apps = self
+            .ctx
+            .listings
+            .apps(&session, &domain_id, self.ctx.list_age(settled))
+            .await?;
+        self.status.running_apps = members::running_apps(plan::apps_of(&apps.items, &name));
         let mut changed = plan::mutable_changes(&desired, &observed);
+        let (add, remove) = ownership::tag_changes(&desired_tags, &tags);
+        if !changed.is_empty() || !add.is_empty() || !remove.is_empty() {
+            // What the next pass sees must come from AWS, not from before this change.
+            self.ctx.spaces_seen.forget(&uid);
+        }
         if !changed.is_empty() {
             session
                 .update_space(&domain_id, &name, desired.display_name.as_deref(), &desired.settings)
                 .await?;
         }
-        let (add, remove) = ownership::tag_changes(&desired_tags, &tags);
         if !add.is_empty() {
             session.add_tags(&observed.details.arn, &add).await?;
         }
@@ -359,6 +488,7 @@ impl Steps for Pass<'_> {
             return self.release().await;
         };
         let session = self.session(&target).await?;
+        self.ctx.spaces_seen.forget(&self.uid());
         let name = self.status.space_name.clone().unwrap_or_else(|| self.name());
         let Some(observed) = session.describe_space(&domain_id, &name).await? else {
             if self.status.aws_status.as_deref() == Some("Deleting") {
@@ -393,6 +523,13 @@ impl Steps for Pass<'_> {
                 Ok(self.poll())
             }
         }
+    }
+
+    fn ready(&self) -> Option<String> {
+        (!self.deleted).then(|| {
+            status::find(&self.status.conditions, crate::api::condition_type::READY)
+                .map_or_else(|| "Unknown".to_string(), |c| c.status.clone())
+        })
     }
 
     async fn write_status(&mut self) -> Result<(), ReconcileError> {

@@ -95,6 +95,24 @@ impl TestOperator {
         Self::start_configured(client, emulator, config).await
     }
 
+    /// Starts an emulator with fast delays and an operator watching `namespace`, with settings
+    /// changed by `tune` (e.g. a longer resync or tag audit interval).
+    pub async fn start_tuned(
+        client: &Client,
+        namespace: &str,
+        tune: impl FnOnce(&mut ControllerConfig),
+    ) -> TestOperator {
+        let emulator = Emulator::start(EmulatorConfig {
+            delays: fast_delays(),
+            ..Default::default()
+        })
+        .await
+        .expect("start emulator");
+        let mut config = Self::config(&[namespace], Duration::from_secs(3));
+        tune(&mut config);
+        Self::start_configured(client, emulator, config).await
+    }
+
     /// The settings of a test operator: fast polling, its own namespaces, and only the Guardrails
     /// labelled for its first namespace (`e2e.studio-operator.io/namespace`), so tests running
     /// in parallel never enforce each other's guardrails.
@@ -123,6 +141,7 @@ impl TestOperator {
         let options = RunOptions {
             metrics_addr,
             controllers,
+            leader_election: None,
         };
         let aws = AwsClients::from_conf(sdk_config(&emulator.endpoint()));
         let (stop, stopped) = oneshot::channel::<()>();

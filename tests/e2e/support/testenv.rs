@@ -69,6 +69,27 @@ impl TestEnv {
             .expect("run kubectl (build it with `make testenv`)")
     }
 
+    /// The kstatus verdict (`hack/bin/kstatus-check`, the library Flux uses) on a live object:
+    /// (status, message).
+    pub fn kstatus(&self, resource: &str, namespace: &str) -> (String, String) {
+        let out = Command::new(hack_bin("kstatus-check"))
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(["-n", namespace, resource])
+            .output()
+            .expect("run kstatus-check (build it with `make kstatus-check`)");
+        assert!(
+            out.status.success(),
+            "kstatus-check: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).expect("kstatus-check prints JSON");
+        (
+            verdict["status"].as_str().unwrap_or_default().to_string(),
+            verdict["message"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
     fn install_crds(&self) {
         let crds = repo_root().join("crds");
         let out = self.kubectl(&[

@@ -1,0 +1,589 @@
+//! Chaos: the real operator binary, SIGKILLed and restarted at seeded random points while it
+//! creates, updates, recreates and deletes a domain with profiles and spaces, against an emulator
+//! that throttles, fails, drops connections and answers slowly. After every phase the invariants
+//! are checked, not assumed. `make test` runs a short version (1 run); `make chaos` runs
+//! `CHAOS_RUNS` (default 20) and writes `target/chaos-report.json`. `CHAOS_SEED` replays a run.
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_emulator::{Config as EmulatorConfig, Delays, Emulator, FaultKind, FaultRule};
+use kube::Api;
+use kube::api::DeleteParams;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use studio_operator::api::{SharedSpace, StudioDomain, UserProfile};
+
+use crate::profile::apply;
+use crate::support::operator::sdk_config;
+use crate::support::wait::has;
+use crate::support::{TestEnv, TestNamespace};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_studio-operator");
+const PROFILES: [&str; 3] = ["alice", "bob", "carol"];
+const SPACES: [&str; 2] = ["team", "lab"];
+const PHASE_TIMEOUT: Duration = Duration::from_secs(150);
+/// Recognisable fake credentials: none of them may ever appear in the operator's logs.
+const ACCESS_KEY_ID: &str = "AKIDCHAOSLOGSCAN0001";
+const SECRET_ACCESS_KEY: &str = "chaos-secret-must-never-be-logged";
+const SESSION_TOKEN: &str = "chaos-session-token-must-never-be-logged";
+
+/// The operator binary, restarted after each kill.
+struct Operator {
+    child: Option<Child>,
+    namespace: String,
+    endpoint: String,
+    log: std::path::PathBuf,
+    restarts: u32,
+    peak_rss_kib: Vec<u64>,
+}
+
+impl Operator {
+    fn start(namespace: &str, endpoint: &str, log: std::path::PathBuf) -> Operator {
+        let mut operator = Operator {
+            child: None,
+            namespace: namespace.into(),
+            endpoint: endpoint.into(),
+            log,
+            restarts: 0,
+            peak_rss_kib: Vec::new(),
+        };
+        operator.spawn();
+        operator
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(BINARY)
+            .args([
+                "run",
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--watch-namespace",
+                &self.namespace,
+                "--resync-interval",
+                "2s",
+                "--poll-interval",
+                "300ms",
+                "--cluster-id",
+                "chaos",
+                "--policy-namespace",
+                &self.namespace,
+                "--guardrail-selector",
+                "chaos.studio-operator.io/none=none",
+            ])
+            .env("KUBECONFIG", &TestEnv::get().kubeconfig)
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY)
+            .env("AWS_SESSION_TOKEN", SESSION_TOKEN)
+            .env("AWS_REGION", "us-east-1")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start the operator binary");
+        self.child = Some(child);
+    }
+
+    /// SIGKILL: no graceful shutdown, in-flight calls lost.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(peak) = peak_rss_kib(child.id()) {
+                self.peak_rss_kib.push(peak);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn restart(&mut self) {
+        self.kill();
+        self.restarts += 1;
+        self.spawn();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// VmHWM of a process, KiB.
+fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What one run saw.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct RunReport {
+    seed: u64,
+    restarts: u32,
+    faults_injected: BTreeMap<String, u64>,
+    calls: u64,
+    stalled_calls_per_minute: f64,
+    peak_rss_kib: u64,
+    log_lines: usize,
+    violations: Vec<String>,
+    seconds: f64,
+}
+
+fn domain(vpc: &str) -> Value {
+    json!({
+        "apiVersion": "studio-operator.io/v1alpha1", "kind": "StudioDomain",
+        "metadata": {"name": "platform"},
+        "spec": {
+            "aws": {"region": "us-east-1"},
+            "network": {"vpcId": vpc, "subnetIds": ["subnet-0a1b2c3d4e5f67891"]},
+            "encryption": {"kmsKeyId": "alias/studio"},
+            "defaultUserSettings": {
+                "executionRole": "arn:aws:iam::123456789012:role/StudioDefault",
+                "jupyterLab": {"defaultResourceSpec": {"instanceType": "ml.t3.medium"}},
+            },
+            "defaultSpaceSettings": {"executionRole": "arn:aws:iam::123456789012:role/StudioSpace"},
+            "idleShutdown": {"idleTimeoutMinutes": 120, "activityReporter": true},
+        },
+    })
+}
+
+fn profile(name: &str, team: &str) -> Value {
+    json!({
+        "apiVersion": "studio-operator.io/v1alpha1", "kind": "UserProfile",
+        "metadata": {"name": name},
+        "spec": {"domainRef": {"name": "platform"}, "tags": {"team": team}},
+    })
+}
+
+fn space(name: &str) -> Value {
+    json!({
+        "apiVersion": "studio-operator.io/v1alpha1", "kind": "SharedSpace",
+        "metadata": {"name": name},
+        "spec": {"domainRef": {"name": "platform"}, "sharing": {"type": "Shared", "ownerProfile": "alice"}, "appType": "JupyterLab"},
+    })
+}
+
+/// The faults of a run: every kind at a few percent, on every operation.
+fn faults() -> Vec<FaultRule> {
+    let rule = |kind, probability, delay_ms| FaultRule {
+        target: "*".into(),
+        kind,
+        probability: Some(probability),
+        count: None,
+        delay_ms,
+    };
+    vec![
+        rule(FaultKind::Throttling, 0.06, None),
+        rule(FaultKind::InternalFailure, 0.03, None),
+        rule(FaultKind::ServiceUnavailable, 0.03, None),
+        rule(FaultKind::DropConnection, 0.02, None),
+        rule(FaultKind::Slow, 0.05, Some(400)),
+    ]
+}
+
+struct Cluster {
+    domains: Api<StudioDomain>,
+    profiles: Api<UserProfile>,
+    spaces: Api<SharedSpace>,
+}
+
+impl Cluster {
+    /// Whether every resource is Ready for its current generation; otherwise who is not.
+    async fn not_ready(&self) -> Vec<String> {
+        let mut waiting = Vec::new();
+        let ready = |conditions: &[_], generation: Option<i64>, observed: Option<i64>| {
+            has(conditions, "Ready", "True") && generation == observed
+        };
+        for d in self
+            .domains
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            let st = d.status.clone().unwrap_or_default();
+            if !ready(&st.conditions, d.metadata.generation, st.observed_generation) {
+                waiting.push(format!("StudioDomain/{}", d.metadata.name.unwrap_or_default()));
+            }
+        }
+        for p in self
+            .profiles
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            let st = p.status.clone().unwrap_or_default();
+            if !ready(&st.conditions, p.metadata.generation, st.observed_generation) {
+                waiting.push(format!("UserProfile/{}", p.metadata.name.unwrap_or_default()));
+            }
+        }
+        for s in self
+            .spaces
+            .list(&Default::default())
+            .await
+            .map(|l| l.items)
+            .unwrap_or_default()
+        {
+            let st = s.status.clone().unwrap_or_default();
+            if !ready(&st.conditions, s.metadata.generation, st.observed_generation) {
+                waiting.push(format!("SharedSpace/{}", s.metadata.name.unwrap_or_default()));
+            }
+        }
+        waiting
+    }
+}
+
+/// Waits for `done`, SIGKILLing and restarting the operator at random moments meanwhile.
+async fn converge_under_kills<F, Fut>(
+    rng: &mut StdRng,
+    operator: &mut Operator,
+    what: &str,
+    done: F,
+) -> Result<(), String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let kills = rng.random_range(1..=2);
+    for _ in 0..kills {
+        tokio::time::sleep(Duration::from_millis(rng.random_range(200..2500))).await;
+        operator.restart();
+    }
+    let deadline = Instant::now() + PHASE_TIMEOUT;
+    loop {
+        match done().await {
+            Ok(()) => return Ok(()),
+            Err(last) if Instant::now() > deadline => return Err(format!("{what}: {last}")),
+            Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
+        }
+    }
+}
+
+/// The AWS side matches the specs: one domain of that name, exactly the profiles and spaces
+/// the cluster asks for, the domain's default instance type and the profiles' tags. Faults are
+/// paused while checking, so the check itself sees the truth.
+async fn check_aws(
+    emulator: &Emulator,
+    sdk: &aws_sdk_sagemaker::Client,
+    instance_type: &str,
+    team: &str,
+) -> Vec<String> {
+    let mut violations = Vec::new();
+    let live: Vec<_> = emulator
+        .control()
+        .domains()
+        .into_iter()
+        .filter(|d| d.domain_name == "platform" && !matches!(d.status.as_str(), "Deleting" | "Deleted"))
+        .collect();
+    if live.len() != 1 {
+        violations.push(format!("expected one domain named platform, found {}", live.len()));
+        return violations;
+    }
+    let domain = &live[0];
+    let sorted = |items: &[String]| {
+        let mut items = items.to_vec();
+        items.sort();
+        items
+    };
+    let expected: Vec<String> = sorted(&PROFILES.map(String::from));
+    if sorted(&domain.user_profiles) != expected {
+        violations.push(format!(
+            "profiles in AWS {:?}, expected {expected:?}",
+            domain.user_profiles
+        ));
+    }
+    let expected: Vec<String> = sorted(&SPACES.map(String::from));
+    if sorted(&domain.spaces) != expected {
+        violations.push(format!("spaces in AWS {:?}, expected {expected:?}", domain.spaces));
+    }
+    let described = sdk.describe_domain().domain_id(&domain.domain_id).send().await.unwrap();
+    let actual = described
+        .default_user_settings()
+        .and_then(|u| u.jupyter_lab_app_settings())
+        .and_then(|j| j.default_resource_spec())
+        .and_then(|r| r.instance_type())
+        .map(|t| t.as_str().to_string());
+    if actual.as_deref() != Some(instance_type) {
+        violations.push(format!(
+            "default instance type in AWS {actual:?}, expected {instance_type}"
+        ));
+    }
+    for name in PROFILES {
+        let profile = sdk
+            .describe_user_profile()
+            .domain_id(&domain.domain_id)
+            .user_profile_name(name)
+            .send()
+            .await;
+        let Ok(profile) = profile else { continue };
+        let tags = sdk
+            .list_tags()
+            .resource_arn(profile.user_profile_arn().unwrap_or_default())
+            .send()
+            .await
+            .unwrap();
+        let value = tags
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some("team"))
+            .and_then(|t| t.value());
+        if value != Some(team) {
+            violations.push(format!("profile {name} has team={value:?} in AWS, expected {team}"));
+        }
+    }
+    violations
+}
+
+async fn check_phase(
+    emulator: &Emulator,
+    sdk: &aws_sdk_sagemaker::Client,
+    report: &mut RunReport,
+    phase: &str,
+    instance_type: &str,
+    team: &str,
+) {
+    emulator.control().clear_faults();
+    let found = check_aws(emulator, sdk, instance_type, team).await;
+    report
+        .violations
+        .extend(found.into_iter().map(|v| format!("after {phase}: {v}")));
+    for rule in faults() {
+        emulator.control().inject_fault(rule);
+    }
+}
+
+/// One seeded run: create, update, recreate, delete, each under kills and faults.
+pub async fn chaos_run(seed: u64) -> RunReport {
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut report = RunReport {
+        seed,
+        ..Default::default()
+    };
+    eprintln!("chaos run with CHAOS_SEED={seed}");
+    let client = TestEnv::get().client().await;
+    let namespace = TestNamespace::new(&client, "chaos").await;
+    let emulator = Emulator::start(EmulatorConfig {
+        delays: Delays::uniform(0.3),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    emulator.control().set_seed(seed);
+    let sdk = sdk_config(&emulator.endpoint());
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
+    kms.create_alias()
+        .alias_name("alias/studio")
+        .target_key_id(key.key_id())
+        .send()
+        .await
+        .unwrap();
+    let cluster = Cluster {
+        domains: Api::namespaced(client.clone(), &namespace.name),
+        profiles: Api::namespaced(client.clone(), &namespace.name),
+        spaces: Api::namespaced(client.clone(), &namespace.name),
+    };
+    let log = std::env::temp_dir().join(format!("chaos-{seed}-operator.log"));
+    let _ = std::fs::remove_file(&log);
+    let mut operator = Operator::start(&namespace.name, &emulator.endpoint(), log.clone());
+    for rule in faults() {
+        emulator.control().inject_fault(rule);
+    }
+    let all_ready = || async {
+        let waiting = cluster.not_ready().await;
+        if waiting.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("not Ready: {waiting:?}"))
+        }
+    };
+
+    // Create.
+    apply(&cluster.domains, "platform", &domain("vpc-0a1b2c3d4e5f67890")).await;
+    for p in PROFILES {
+        apply(&cluster.profiles, p, &profile(p, "one")).await;
+    }
+    for s in SPACES {
+        apply(&cluster.spaces, s, &space(s)).await;
+    }
+    if let Err(e) = converge_under_kills(&mut rng, &mut operator, "create", all_ready).await {
+        report.violations.push(e);
+    }
+    check_phase(&emulator, &sagemaker, &mut report, "create", "ml.t3.medium", "one").await;
+
+    // Update: profile tags and the domain's default instance type.
+    let mut updated = domain("vpc-0a1b2c3d4e5f67890");
+    updated["spec"]["defaultUserSettings"]["jupyterLab"]["defaultResourceSpec"]["instanceType"] = json!("ml.m5.large");
+    apply(&cluster.domains, "platform", &updated).await;
+    for p in PROFILES {
+        apply(&cluster.profiles, p, &profile(p, "two")).await;
+    }
+    if let Err(e) = converge_under_kills(&mut rng, &mut operator, "update", all_ready).await {
+        report.violations.push(e);
+    }
+    check_phase(&emulator, &sagemaker, &mut report, "update", "ml.m5.large", "two").await;
+
+    // Recreate: a new VPC (immutable) recreates the domain, members and all.
+    let mut moved = updated.clone();
+    moved["spec"]["network"]["vpcId"] = json!("vpc-0f1e2d3c4b5a69788");
+    apply(&cluster.domains, "platform", &moved).await;
+    if let Err(e) = converge_under_kills(&mut rng, &mut operator, "recreate", all_ready).await {
+        report.violations.push(e);
+    }
+    check_phase(&emulator, &sagemaker, &mut report, "recreate", "ml.m5.large", "two").await;
+
+    // While stalled (the key disabled), the operator's calls per minute stay bounded.
+    emulator.control().clear_faults();
+    kms.disable_key().key_id(key.key_id()).send().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = emulator.control().calls().len();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let per_minute = (emulator.control().calls().len() - before) as f64 * 6.0;
+    report.stalled_calls_per_minute = per_minute;
+    // Five resources, a 2 s resync and a few calls each: hundreds a minute is the bound; a hot
+    // loop would make tens of thousands.
+    if per_minute > 1200.0 {
+        report
+            .violations
+            .push(format!("{per_minute} AWS calls per minute while stalled"));
+    }
+    kms.enable_key().key_id(key.key_id()).send().await.unwrap();
+    for rule in faults() {
+        emulator.control().inject_fault(rule);
+    }
+
+    // Delete everything: nothing the operator owns is left, and no EFS volume is deleted
+    // (efsRetention defaults to Retain).
+    for s in SPACES {
+        let _ = cluster.spaces.delete(s, &DeleteParams::default()).await;
+    }
+    for p in PROFILES {
+        let _ = cluster.profiles.delete(p, &DeleteParams::default()).await;
+    }
+    let _ = cluster.domains.delete("platform", &DeleteParams::default()).await;
+    let gone = || async {
+        let left = cluster
+            .domains
+            .list(&Default::default())
+            .await
+            .map(|l| l.items.len())
+            .unwrap_or(1)
+            + cluster
+                .profiles
+                .list(&Default::default())
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(1)
+            + cluster
+                .spaces
+                .list(&Default::default())
+                .await
+                .map(|l| l.items.len())
+                .unwrap_or(1);
+        if left == 0 {
+            Ok(())
+        } else {
+            Err(format!("{left} resources left"))
+        }
+    };
+    if let Err(e) = converge_under_kills(&mut rng, &mut operator, "delete", gone).await {
+        report.violations.push(e);
+    }
+    emulator.control().clear_faults();
+    let leftovers: Vec<String> = emulator
+        .control()
+        .domains()
+        .into_iter()
+        .filter(|d| d.status != "Deleted")
+        .map(|d| format!("domain {} ({}) is {}", d.domain_id, d.domain_name, d.status))
+        .collect();
+    report.violations.extend(leftovers);
+    for efs in emulator.control().efs_file_systems() {
+        if efs.state != "available" {
+            report.violations.push(format!(
+                "EFS {} is {} although efsRetention is Retain",
+                efs.file_system_id, efs.state
+            ));
+        }
+    }
+    let configs = sagemaker.list_studio_lifecycle_configs().send().await.unwrap();
+    if !configs.studio_lifecycle_configs().is_empty() {
+        report.violations.push(format!(
+            "{} lifecycle configurations left",
+            configs.studio_lifecycle_configs().len()
+        ));
+    }
+    operator.kill();
+    report.restarts = operator.restarts;
+    report.peak_rss_kib = operator.peak_rss_kib.iter().copied().max().unwrap_or_default();
+    report.calls = emulator.control().calls().len() as u64;
+    for call in emulator.control().calls() {
+        if matches!(
+            call.outcome.as_str(),
+            "ThrottlingException" | "InternalFailure" | "ServiceUnavailable" | "dropped"
+        ) {
+            *report.faults_injected.entry(call.outcome.clone()).or_default() += 1;
+        }
+    }
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    for secret in [ACCESS_KEY_ID, SECRET_ACCESS_KEY, SESSION_TOKEN] {
+        if logs.contains(secret) {
+            report
+                .violations
+                .push(format!("the operator logged a credential ({secret})"));
+        }
+    }
+    report.log_lines = logs.lines().count();
+    report.seconds = started.elapsed().as_secs_f64();
+    if !report.violations.is_empty() {
+        let tail = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = tail.lines().rev().take(40).collect();
+        eprintln!("operator log (last lines, newest first):\n{}", tail.join("\n"));
+    }
+    report
+}
+
+fn runs_and_seed() -> (u64, u64) {
+    let runs = std::env::var("CHAOS_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(2);
+    let seed = std::env::var("CHAOS_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| rand::rng().random_range(1..1_000_000));
+    (runs, seed)
+}
+
+#[tokio::test]
+async fn faults_and_kills_never_lose_duplicate_or_leak_anything() {
+    let (runs, first_seed) = runs_and_seed();
+    let mut reports = Vec::new();
+    for run in 0..runs {
+        reports.push(chaos_run(first_seed + run).await);
+    }
+    let out = crate::support::testenv::repo_root().join("target/chaos-report.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&reports).unwrap()).unwrap();
+    let failed: Vec<&RunReport> = reports.iter().filter(|r| !r.violations.is_empty()).collect();
+    assert!(
+        failed.is_empty(),
+        "invariants broken (replay with CHAOS_SEED): {failed:#?}"
+    );
+    let first = reports.first().map(|r| r.peak_rss_kib).unwrap_or_default();
+    let last = reports.last().map(|r| r.peak_rss_kib).unwrap_or_default();
+    assert!(
+        last <= first * 2 + 20 * 1024,
+        "peak memory grew from {first} KiB to {last} KiB"
+    );
+}
