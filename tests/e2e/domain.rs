@@ -81,8 +81,18 @@ impl Setup {
     }
 
     pub async fn wait_condition(&self, name: &str, type_: &str, status: &str) -> StudioDomain {
+        self.wait_condition_within(name, type_, status, TIMEOUT).await
+    }
+
+    pub async fn wait_condition_within(
+        &self,
+        name: &str,
+        type_: &str,
+        status: &str,
+        timeout: Duration,
+    ) -> StudioDomain {
         let domains = self.domains.clone();
-        wait::until(&format!("{name} {type_}={status}"), TIMEOUT, || {
+        wait::until(&format!("{name} {type_}={status}"), timeout, || {
             let domains = domains.clone();
             async move {
                 let domain = domains.get(name).await.map_err(|e| e.to_string())?;
@@ -374,6 +384,15 @@ async fn drift_made_behind_the_operators_back_is_corrected_with_an_event() {
             .unwrap_or_default()
             .contains("defaultUserSettings")
     );
+    let (_, metrics) = scrape(s.operator.metrics_addr, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains("studio_operator_drift_corrections_total{kind=\"StudioDomain\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("studio_operator_reconcile_duration_seconds_count{kind=\"StudioDomain\"}"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -488,9 +507,29 @@ async fn throttling_storm_converges() {
         count: None,
         delay_ms: None,
     });
+    // As many throttles in a row as the operator attempts a call: one reconcile fails and backs off.
+    s.control().inject_fault(FaultRule {
+        target: "ListDomains".into(),
+        kind: FaultKind::Throttling,
+        probability: None,
+        count: Some(3),
+        delay_ms: None,
+    });
     s.apply("platform", &domain_manifest("platform", "alias/studio")).await;
-    let domain = s.wait_ready("platform").await;
+    // Half the calls throttled: the adaptive rate limiter slows down, so allow more time.
+    let domain = s
+        .wait_condition_within("platform", "Ready", "True", Duration::from_secs(180))
+        .await;
     assert!(domain.status.unwrap().domain_id.is_some());
+    let (_, metrics) = scrape(s.operator.metrics_addr, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains("studio_operator_aws_calls_total{operation=\"ListDomains\",outcome=\"throttled\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("studio_operator_reconcile_errors_total{kind=\"StudioDomain\",reason=\"aws_throttled\"}"),
+        "{metrics}"
+    );
     assert!(
         s.control().count("CreateDomain", Some("ThrottlingException"))
             + s.control().count("DescribeDomain", Some("ThrottlingException"))
@@ -691,6 +730,11 @@ async fn vpc_change_recreates_with_efs_retained_and_a_migration_plan() {
         plan.entries[0].old_uid.clone().unwrap(),
         plan.entries[0].new_uid.clone().unwrap()
     )));
+    let (_, metrics) = scrape(s.operator.metrics_addr, "/metrics").await.unwrap();
+    assert!(
+        metrics.contains("studio_operator_domain_recreations_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
