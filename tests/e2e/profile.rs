@@ -477,13 +477,16 @@ async fn name_conflicts_and_unowned_profiles_are_never_touched() {
         profiles.delete(name, &DeleteParams::default()).await.unwrap();
         wait_gone(&profiles, name).await;
     }
-    for op in [
-        "CreateUserProfile",
-        "UpdateUserProfile",
-        "DeleteUserProfile",
-        "AddTags",
-        "DeleteTags",
-    ] {
+    // A create may be tried once when the profile is not yet in the shared List result; AWS
+    // refuses it (ResourceInUse) and the operator then finds the profile and stops: nothing is
+    // changed. Every other mutating call must never have been made.
+    assert_eq!(
+        s.control().count("CreateUserProfile", Some("ok")),
+        0,
+        "{:?}",
+        s.control().call_counts()
+    );
+    for op in ["UpdateUserProfile", "DeleteUserProfile", "AddTags", "DeleteTags"] {
         assert_eq!(s.control().count(op, None), 0, "{op}: {:?}", s.control().call_counts());
     }
     let carol = s
