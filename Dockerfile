@@ -12,11 +12,12 @@ ARG RUST_VERSION=1.95
 
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
-# Only what the workspace manifest needs (the emulator is a workspace member; the e2e test
-# target must exist for the manifest to load).
+# Only what the workspace manifest needs (the emulator is a workspace member; the e2e test and
+# the scale bench targets must exist for the manifest to load; assets/ is embedded).
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY assets ./assets
+COPY benches ./benches
 COPY tests ./tests
 COPY hack/aws-emulator/Cargo.toml ./hack/aws-emulator/Cargo.toml
 COPY hack/aws-emulator/src ./hack/aws-emulator/src
