@@ -14,8 +14,8 @@
 //! 4. recreation of a domain with 150 profiles and 50 spaces;
 //! 5. 5,000 UserProfiles: peak memory, and start to ready of a restarted operator.
 //!
-//! Results go to `bench/results/scale.json` and `docs/performance-ready.png`; see
-//! `docs/performance.md`.
+//! Results go to `bench/results/scale.json` and `docs/performance-ready.png` (shrunk runs to
+//! `target/bench/`); see `docs/performance.md`.
 
 #[allow(dead_code)]
 #[path = "../tests/e2e/support/testenv.rs"]
@@ -392,6 +392,15 @@ impl Stage {
     }
 }
 
+/// With `BENCH_DUMP_CALLS` set, writes the emulator's call log to `target/bench/<name>-calls.json`.
+fn dump_calls(stage: &Stage, name: &str) {
+    if std::env::var_os("BENCH_DUMP_CALLS").is_some() {
+        let calls = stage.emulator.control().calls();
+        let path = repo_root().join(format!("target/bench/{name}-calls.json"));
+        std::fs::write(path, serde_json::to_string(&calls).unwrap()).unwrap();
+    }
+}
+
 /// Calls by operation (all outcomes), throttled responses, and totals by family.
 fn summarize(counts: &BTreeMap<String, BTreeMap<String, u64>>) -> Value {
     let mut by_op = BTreeMap::new();
@@ -474,6 +483,7 @@ async fn converge() -> Value {
     let (memory, cpu) = operator.usage();
     let counts = stage.counts();
     operator.stop();
+    dump_calls(&stage, "converge");
     // Unavoidable: CreateDomain and one Create per member (mutating), one Describe per member
     // (its EFS UID) as reads; plus the domain's and the last member's Pending→InService.
     let creates = 1 + n_profiles + n_spaces;
@@ -823,12 +833,17 @@ async fn recreate() -> Value {
     let (memory, cpu) = operator.usage();
     let counts = stage.counts();
     operator.stop();
-    // Unavoidable: delete every space and profile and the domain, create the domain and every
-    // member again (mutating), waiting for spaces, profiles and the old domain to go, the new
-    // domain and the last member to come.
+    // Unavoidable: before anything is deleted, one Describe (EFS UID for the migration plan)
+    // and one ListTags (refuse members the operator does not manage) per member; then delete
+    // every space and profile and the domain, create the domain and every member again
+    // (mutating), waiting for spaces, profiles and the old domain to go, the new domain and the
+    // last member to come.
     let members = n_profiles + n_spaces;
+    let survey = 2 * members;
     let mutating = 2 * members + 2;
-    let lower_bound = 5.0 * DELAY + (mutating as f64 - MUTATING_RATE).max(0.0) / MUTATING_RATE;
+    let lower_bound = (survey as f64 - READ_RATE).max(0.0) / READ_RATE
+        + 5.0 * DELAY
+        + (mutating as f64 - MUTATING_RATE).max(0.0) / MUTATING_RATE;
     let summary = summarize(&counts);
     println!(
         "scenario 4: recreated with {members} members in {seconds:.1} s (new domain Ready after {domain_seconds:.1} s; lower bound {lower_bound:.1} s), {} throttled",
@@ -842,7 +857,7 @@ async fn recreate() -> Value {
         "new_domain_ready_after_seconds": domain_seconds,
         "seconds_to_all_ready": seconds,
         "lower_bound_seconds": lower_bound,
-        "lower_bound": format!("5 × {DELAY} s transitions (spaces, profiles and old domain deleted, new domain and members created) + ({mutating} deletes and creates − {MUTATING_RATE} burst) / {MUTATING_RATE} mutating per s"),
+        "lower_bound": format!("({survey} Describe and ListTags of the members before deleting − {READ_RATE} burst) / {READ_RATE} reads per s + 5 × {DELAY} s transitions (spaces, profiles and old domain deleted, new domain and members created) + ({mutating} deletes and creates − {MUTATING_RATE} burst) / {MUTATING_RATE} mutating per s"),
         "ratio_to_lower_bound": seconds / lower_bound,
         "aws": summary,
         "operator_peak_memory_mib": memory,
@@ -983,13 +998,13 @@ fn plot(results: &[Value], path: &PathBuf) -> Result<(), Box<dyn std::error::Err
                     4,
                     color.stroke_width(1),
                 ))?
-                .label(format!("lower bound of {} ({lb:.0} s)", &label[..1]))
+                .label(format!("scenario {} lower bound ({lb:.0} s)", &label[..1]))
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(1)));
         }
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperLeft)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()?;
@@ -1023,13 +1038,14 @@ fn main() {
         }
         results
     });
-    let out_dir = repo_root().join("bench/results");
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let name = if (scale() - 1.0).abs() < f64::EPSILON {
-        "scale.json".to_string()
+    // Only full-scale runs are results; shrunk development runs stay in target/bench.
+    let full = (scale() - 1.0).abs() < f64::EPSILON;
+    let (out_dir, name) = if full {
+        (repo_root().join("bench/results"), "scale.json".to_string())
     } else {
-        format!("scale-x{}.json", scale())
+        (repo_root().join("target/bench"), format!("scale-x{}.json", scale()))
     };
+    std::fs::create_dir_all(&out_dir).unwrap();
     let report = json!({
         "settings": {
             "latency_ms_per_call": LATENCY_MS,
@@ -1047,8 +1063,8 @@ fn main() {
         serde_json::to_string_pretty(&report).unwrap() + "\n",
     )
     .unwrap();
-    println!("wrote bench/results/{name}");
-    if (scale() - 1.0).abs() < f64::EPSILON {
+    println!("wrote {}", out_dir.join(&name).display());
+    if full {
         let png = repo_root().join("docs/performance-ready.png");
         match plot(&results, &png) {
             Ok(()) => println!("wrote docs/performance-ready.png"),

@@ -64,12 +64,12 @@ pub enum Readiness {
 }
 
 impl Readiness {
-    /// The reason of this state.
-    pub fn reason(&self) -> &str {
+    /// The reason and message of this state, which say where progress stands.
+    pub fn phase(&self) -> String {
         match self {
-            Readiness::Ready { reason, .. }
-            | Readiness::Progressing { reason, .. }
-            | Readiness::Stalled { reason, .. } => reason,
+            Readiness::Ready { reason, message }
+            | Readiness::Progressing { reason, message }
+            | Readiness::Stalled { reason, message } => format!("{reason}: {message}"),
         }
     }
 

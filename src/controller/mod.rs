@@ -148,8 +148,9 @@ pub struct Context {
     pub(crate) profiles_seen: observe::Memory<crate::aws::model::ObservedProfile>,
     /// What each SharedSpace last saw of its space in AWS.
     pub(crate) spaces_seen: observe::Memory<crate::aws::model::ObservedSpace>,
-    /// Consecutive polls per object UID in the same phase (progress reason): polls back off
-    /// from one second to `poll_interval`, and start again in each new phase.
+    /// Consecutive polls per object UID in the same phase (progress reason and message): polls
+    /// back off from one second to `poll_interval` while nothing changes, and start again when
+    /// progress is made.
     polls: Mutex<HashMap<String, (String, u32)>>,
     /// The controllers' caches, which `/readyz` waits for.
     pub caches: crate::server::CacheSync,

@@ -123,8 +123,9 @@ impl<'a> Pass<'a> {
     }
 
     fn poll(&self) -> Action {
-        let phase = self.readiness.as_ref().map_or("", |r| r.reason());
-        self.ctx.poll_after(&self.domain.uid().unwrap_or_default(), phase)
+        // Polls back off while nothing changes; new progress starts them again.
+        let phase = self.readiness.as_ref().map(|r| r.phase()).unwrap_or_default();
+        self.ctx.poll_after(&self.domain.uid().unwrap_or_default(), &phase)
     }
 
     fn resync(&self) -> Action {

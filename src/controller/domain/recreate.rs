@@ -70,11 +70,20 @@ pub async fn unmanaged_members(session: &AwsSession, domain_id: &str) -> Result<
     }))
 }
 
-/// Every profile and space with its EFS UID and execution role.
-async fn backup(session: &AwsSession, domain_id: &str) -> Result<Vec<MemberBackup>, ReconcileError> {
+/// Every profile and space with its EFS UID and execution role, and (with `check_tags`) those
+/// the operator does not manage: one Describe per member (and one ListTags when asked).
+async fn survey(
+    session: &AwsSession,
+    domain_id: &str,
+    check_tags: bool,
+) -> Result<(Vec<MemberBackup>, Vec<String>), ReconcileError> {
     let mut backup = Vec::new();
+    let mut unmanaged = Vec::new();
     for profile in session.list_user_profiles(domain_id).await? {
         if let Some(details) = session.describe_user_profile(domain_id, &profile.name).await? {
+            if check_tags && !super::is_managed(&session.list_tags(&details.arn).await?) {
+                unmanaged.push(format!("user profile {}", profile.name));
+            }
             backup.push(MemberBackup {
                 kind: KIND_PROFILE.into(),
                 name: details.name,
@@ -85,6 +94,9 @@ async fn backup(session: &AwsSession, domain_id: &str) -> Result<Vec<MemberBacku
     }
     for space in session.list_spaces(domain_id).await? {
         if let Some(details) = session.describe_space(domain_id, &space.name).await? {
+            if check_tags && !super::is_managed(&session.list_tags(&details.arn).await?) {
+                unmanaged.push(format!("space {}", space.name));
+            }
             backup.push(MemberBackup {
                 kind: KIND_SPACE.into(),
                 name: details.name,
@@ -93,7 +105,7 @@ async fn backup(session: &AwsSession, domain_id: &str) -> Result<Vec<MemberBacku
             });
         }
     }
-    Ok(backup)
+    Ok((backup, unmanaged))
 }
 
 impl Pass<'_> {
@@ -105,10 +117,12 @@ impl Pass<'_> {
         changes: Vec<&'static str>,
         approved: bool,
     ) -> Result<Action, ReconcileError> {
-        if !approved && let Some(message) = unmanaged_members(session, &observed.id).await? {
+        let (backup, unmanaged) = survey(session, &observed.id, !approved).await?;
+        if !unmanaged.is_empty() {
             let message = format!(
-                "recreation needed for {} but {message}; approve with: kubectl annotate studiodomain {} studio-operator.io/approve-recreation={} --overwrite",
+                "recreation needed for {} but the domain holds {} not managed by studio-operator; approve with: kubectl annotate studiodomain {} studio-operator.io/approve-recreation={} --overwrite",
                 changes.join(", "),
+                unmanaged.join(", "),
                 self.domain.metadata.name.clone().unwrap_or_default(),
                 self.generation()
             );
@@ -117,7 +131,6 @@ impl Pass<'_> {
             self.stalled("RecreationBlocked", message);
             return Ok(self.resync());
         }
-        let backup = backup(session, &observed.id).await?;
         let members = backup.len();
         self.status.recreation = Some(RecreationStatus {
             generation: self.generation(),
@@ -232,7 +245,15 @@ impl Pass<'_> {
         if plan.new_domain_id != observed.id || plan.entries.iter().all(|e| e.new_uid.is_some()) {
             return Ok(());
         }
+        // Only members the domain's (shared) listings show exist yet are described.
+        let ttl = self.ctx.list_age(false);
+        let profiles = self.ctx.listings.profiles(session, &observed.id, ttl).await?;
+        let spaces = self.ctx.listings.spaces(session, &observed.id, ttl).await?;
         for entry in plan.entries.iter_mut().filter(|e| e.new_uid.is_none()) {
+            let listing = if entry.kind == KIND_PROFILE { &profiles } else { &spaces };
+            if listing.get(&entry.name).is_none() {
+                continue;
+            }
             let details = if entry.kind == KIND_PROFILE {
                 session.describe_user_profile(&observed.id, &entry.name).await?
             } else {

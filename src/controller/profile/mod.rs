@@ -113,8 +113,9 @@ impl Pass<'_> {
     }
 
     fn poll(&self) -> Action {
-        let phase = self.report.readiness.as_ref().map_or("", |r| r.reason());
-        self.ctx.poll_after(&self.uid(), phase)
+        // Polls back off while nothing changes; new progress starts them again.
+        let phase = self.report.readiness.as_ref().map(|r| r.phase()).unwrap_or_default();
+        self.ctx.poll_after(&self.uid(), &phase)
     }
 
     fn resync(&self) -> Action {
@@ -201,12 +202,13 @@ impl Pass<'_> {
         let name = self.name();
         let tags = plan::desired_tags(&self.profile.spec, &name, self.owner().tags());
         let desired = plan::desired_profile(&self.profile.spec, name.clone(), tags.clone());
-        let at = Instant::now();
         let arn = match session.create_user_profile(domain_id, &desired).await {
             Ok(arn) => arn,
             Err(AwsError::InUse { message }) if message.contains("already exists") => return Ok(None),
             Err(error) => return Err(error.into()),
         };
+        // Only a List that starts after this answer is sure to show it.
+        let at = Instant::now();
         info!(%arn, "created user profile");
         let entry = Entry {
             domain_id: domain_id.into(),

@@ -103,8 +103,9 @@ impl Pass<'_> {
     }
 
     fn poll(&self) -> Action {
-        let phase = self.report.readiness.as_ref().map_or("", |r| r.reason());
-        self.ctx.poll_after(&self.uid(), phase)
+        // Polls back off while nothing changes; new progress starts them again.
+        let phase = self.report.readiness.as_ref().map(|r| r.phase()).unwrap_or_default();
+        self.ctx.poll_after(&self.uid(), &phase)
     }
 
     fn resync(&self) -> Action {
@@ -197,14 +198,17 @@ impl Pass<'_> {
                     desired.owner
                 ),
             );
-            return Ok(Some(self.poll()));
+            // The owner's readiness is read from the domain's shared profile listing (no AWS
+            // call of its own), so the space looks again as often as that listing refreshes.
+            return Ok(Some(Action::requeue(self.ctx.list_age(false))));
         }
-        let at = Instant::now();
         let arn = match session.create_space(domain_id, &desired).await {
             Ok(arn) => arn,
             Err(AwsError::InUse { message }) if message.contains("already exists") => return Ok(None),
             Err(error) => return Err(error.into()),
         };
+        // Only a List that starts after this answer is sure to show it.
+        let at = Instant::now();
         info!(%arn, "created space");
         let entry = Entry {
             domain_id: domain_id.into(),
