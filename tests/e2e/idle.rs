@@ -2,7 +2,7 @@
 //! reported activity, API timestamps, keep-alive tags, lifetime caps and DryRun. The emulator's
 //! clock is advanced instead of sleeping; the operator measures time on it.
 
-use aws_emulator::{ResourceRef, Scope, Tag};
+use aws_emulator::{FaultKind, FaultRule, ResourceRef, Scope, Tag};
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::core::v1::Event;
 use kube::Api;
@@ -540,7 +540,21 @@ async fn the_activity_reporter_is_installed_attached_and_removed_with_the_domain
     .await;
     s.wait_ready("platform").await;
     assert_eq!(reporter_configs(&s).await.len(), 2);
+    // The first deletion fails on every attempt of one call: the pass fails and writes status,
+    // which must still name the configurations left (a chaos run once found them leaked).
+    s.control().inject_fault(FaultRule {
+        target: "DeleteStudioLifecycleConfig".into(),
+        kind: FaultKind::InternalFailure,
+        probability: None,
+        count: Some(3),
+        delay_ms: None,
+    });
     s.domains.delete("platform", &Default::default()).await.unwrap();
     crate::profile::wait_gone(&s.domains, "platform").await;
+    assert_eq!(
+        s.control().count("DeleteStudioLifecycleConfig", Some("InternalFailure")),
+        3,
+        "the fault was hit"
+    );
     assert!(reporter_configs(&s).await.is_empty());
 }

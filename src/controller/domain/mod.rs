@@ -358,13 +358,15 @@ impl<'a> Pass<'a> {
             return Ok(());
         }
         let uid = self.domain.uid().unwrap_or_default();
-        let arns = reporter::ensure(session, &uid, &self.owner().tags()).await?;
-        reporter::attach(desired, &arns);
+        // Recorded before they are created: a configuration whose creation succeeds in a pass
+        // that then fails must still be found when the reporter or the domain goes away.
         for name in reporter::names(&uid).into_values() {
             if !self.status.activity_reporter_configs.contains(&name) {
                 self.status.activity_reporter_configs.push(name);
             }
         }
+        let arns = reporter::ensure(session, &uid, &self.owner().tags()).await?;
+        reporter::attach(desired, &arns);
         Ok(())
     }
 
@@ -607,10 +609,19 @@ impl Steps for Pass<'_> {
             None => None,
         };
         let Some(observed) = observed else {
-            let configs = std::mem::take(&mut self.status.activity_reporter_configs);
+            // The list stays in status until every deletion succeeded (a failed pass writes
+            // status too), and includes the current names even if status never got them.
+            let mut configs = self.status.activity_reporter_configs.clone();
+            if self.spec().idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter) {
+                for name in reporter::names(&self.domain.uid().unwrap_or_default()).into_values() {
+                    if !configs.contains(&name) {
+                        configs.push(name);
+                    }
+                }
+            }
             let left = reporter::delete(&session, &configs).await?;
+            self.status.activity_reporter_configs = left.clone();
             if !left.is_empty() {
-                self.status.activity_reporter_configs = left;
                 self.progressing(
                     "Deleting",
                     "waiting to delete the activity reporter's lifecycle configurations",
