@@ -931,6 +931,18 @@ async fn memory() -> Value {
     })
 }
 
+/// The scenarios of `earlier` that `fresh` did not run again, then `fresh`, in scenario order.
+fn merge_results(earlier: Vec<Value>, fresh: Vec<Value>) -> Vec<Value> {
+    const ORDER: [&str; 5] = ["converge", "steady_state", "sweeper", "recreation", "memory"];
+    let mut merged: Vec<Value> = earlier
+        .into_iter()
+        .filter(|old| !fresh.iter().any(|new| new["scenario"] == old["scenario"]))
+        .collect();
+    merged.extend(fresh);
+    merged.sort_by_key(|r| ORDER.iter().position(|s| r["scenario"] == *s).unwrap_or(ORDER.len()));
+    merged
+}
+
 /// A line of the plot: label, (seconds, ready) points, lower bound.
 type Series = (String, Vec<(f64, f64)>, Option<f64>);
 
@@ -1046,6 +1058,13 @@ fn main() {
         (repo_root().join("target/bench"), format!("scale-x{}.json", scale()))
     };
     std::fs::create_dir_all(&out_dir).unwrap();
+    // A run of some scenarios replaces only theirs in an earlier report of the same scale.
+    let earlier: Vec<Value> = std::fs::read_to_string(out_dir.join(&name))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .and_then(|report| report["scenarios"].as_array().cloned())
+        .unwrap_or_default();
+    let results = merge_results(earlier, results);
     let report = json!({
         "settings": {
             "latency_ms_per_call": LATENCY_MS,

@@ -150,9 +150,10 @@ check "default: no PodDisruptionBudget, ServiceMonitor or NetworkPolicy" \
   lacks "$R" '^kind: (PodDisruptionBudget|ServiceMonitor|NetworkPolicy)$'
 check "default: image ghcr.io/studio-operator/studio-operator:<appVersion>" \
   contains "$R" "image: \"ghcr.io/studio-operator/studio-operator:$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")\""
-check "default: args --resync-interval=5m --log-format=json --cluster-id=default --sweep-interval=5m, no --watch-namespace or --guardrail-selector" \
+check "default: args --resync-interval=5m --log-format=json --cluster-id=default --sweep-interval=5m --tag-audit-interval=6h --aws-max-rate=50, no --watch-namespace or --guardrail-selector" \
   sh -c "grep -q -- '- --resync-interval=5m$' '$R' && grep -q -- '- --log-format=json$' '$R' \
     && grep -q -- '- --cluster-id=default$' '$R' && grep -q -- '- --sweep-interval=5m$' '$R' \
+    && grep -q -- '- --tag-audit-interval=6h$' '$R' && grep -q -- '- --aws-max-rate=50$' '$R' \
     && ! grep -q -- '--watch-namespace' '$R' && ! grep -q -- '--guardrail-selector' '$R'"
 check "default: leader election on, Lease $RELEASE, 15s/10s" \
   sh -c "grep -q -- '- --leader-election$' '$R' && grep -q -- '- --leader-election-lease=$RELEASE$' '$R' \
@@ -196,6 +197,8 @@ check "irsa: role-arn annotation, --watch-namespace=ml-platform,team-a, AWS_REGI
     && grep -q -- '- --watch-namespace=ml-platform,team-a$' '$R' && grep -A1 'name: AWS_REGION' '$R' | grep -q 'eu-west-1'"
 check "irsa: --sweep-interval=10m and the quoted --guardrail-selector" \
   sh -c "grep -q -- '- --sweep-interval=10m$' '$R' && grep -q -- '- \"--guardrail-selector=tier in (prod,staging)\"$' '$R'"
+check "irsa: --tag-audit-interval=1h --aws-max-rate=20" \
+  sh -c "grep -q -- '- --tag-audit-interval=1h$' '$R' && grep -q -- '- --aws-max-rate=20$' '$R'"
 
 echo "== (d) invalid values fail values.schema.json"
 # invalid NAME FIELD YAML: helm template must fail and its message must name FIELD.
@@ -219,6 +222,8 @@ invalid unknown-key "leaseName" $'leaderElection:\n  enabled: true\n  leaseName:
 invalid lease-duration "leaseDuration" $'leaderElection:\n  enabled: true\n  leaseDuration: 1500ms'
 invalid election-flag "enabled" $'leaderElection:\n  enabled: "yes"'
 invalid sweep "sweepInterval" $'operator:\n  sweepInterval: daily'
+invalid audit "tagAuditInterval" $'operator:\n  tagAuditInterval: 6 hours'
+invalid rate "awsMaxRate" $'operator:\n  awsMaxRate: 0.5'
 invalid selector "guardrailSelector" $'operator:\n  guardrailSelector: "tier=prod; rm -rf /"'
 invalid pullpolicy "pullPolicy" $'image:\n  pullPolicy: Sometimes'
 invalid region "region" $'aws:\n  region: ""'

@@ -71,7 +71,7 @@ enum Command {
         tag_audit_interval: Duration,
         /// Highest rate of AWS calls per second and operation family (reads, mutating calls) per
         /// account and region; the client-side limiter starts here and adapts to throttling.
-        #[arg(long, env = "AWS_MAX_RATE", default_value_t = 50.0)]
+        #[arg(long, env = "AWS_MAX_RATE", default_value_t = 50.0, value_parser = parse_rate)]
         aws_max_rate: f64,
         /// Run the controllers only while holding the leader Lease, so several replicas can run
         /// with one reconciling. Losing the lease exits the process (Kubernetes restarts it).
@@ -153,6 +153,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => Ok(Duration::from_secs(value * 3600)),
         "ms" => Ok(Duration::from_millis(value)),
         _ => Err(format!("'{text}' is not a duration such as 30s, 5m or 1h")),
+    }
+}
+
+/// A call rate of at least the limiter's floor (1 call per second).
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate >= LimiterConfig::default().min_rate => Ok(rate),
+        _ => Err(format!("'{text}' is not a rate of at least 1 call per second")),
     }
 }
 
@@ -366,5 +374,26 @@ async fn print_guardrail_policies(name: &str, file: Option<&Path>) -> Result<(),
         Ok(())
     } else {
         Err(too_large.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_below_the_limiter_floor_are_refused() {
+        assert_eq!(parse_rate("10"), Ok(10.0));
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        for bad in ["0", "0.5", "-3", "NaN", "inf", "fast"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_take_the_usual_units() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(6 * 3600)));
+        assert!(parse_duration("5 minutes").is_err());
     }
 }

@@ -139,17 +139,12 @@ fn watch_guardrails(
     let (reader, writer) = reflector::store();
     let stream = watcher(Api::<Guardrail>::all(client.clone()), watch)
         .default_backoff()
+        .modify(controller::stores::trim)
         .reflect(writer)
         .take_until(shutdown)
         .for_each(|_| futures::future::ready(()));
     tokio::spawn(stream);
     reader
-}
-
-/// How many caches the controllers register: the Guardrail controller, and per watched scope
-/// the StudioDomain, UserProfile and SharedSpace controllers.
-fn controller_caches(config: &ControllerConfig) -> usize {
-    1 + 3 * config.scopes().len()
 }
 
 /// Runs the operator until `shutdown` resolves: health and metrics endpoints, and, once this
@@ -290,9 +285,8 @@ where
     let aborts: Vec<_> = controllers.iter().map(|c| c.abort_handle()).collect();
     let abort_all = || aborts.iter().for_each(|c| c.abort());
 
-    let expected = controller_caches(&ctx.config);
     let outcome = {
-        let synced = ctx.caches.wait(expected);
+        let synced = ctx.caches.wait();
         let stop = stopped();
         tokio::pin!(synced, stop);
         let mut synced_done = false;
@@ -301,7 +295,7 @@ where
                 _ = &mut synced, if !synced_done => {
                     synced_done = true;
                     health.set_ready(true);
-                    info!(caches = expected, "caches synced: ready");
+                    info!("caches synced: ready");
                 }
                 reason = until_lost(&mut elector) => break Err(reason),
                 _ = &mut stop => break Ok(()),

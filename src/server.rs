@@ -41,22 +41,25 @@ impl Health {
 }
 
 /// The caches `/readyz` waits for. Each controller registers the reflector of its watch; the
-/// caches are synced when every registered one has had its first complete list.
+/// caches are synced when the expected number are registered and each has had its first
+/// complete list.
 #[derive(Clone)]
 pub struct CacheSync {
+    /// How many caches the controllers register.
+    expected: usize,
     /// (registered, filled).
     counts: Arc<channel::Sender<(usize, usize)>>,
 }
 
-impl Default for CacheSync {
-    fn default() -> Self {
+impl CacheSync {
+    /// Tracks `expected` caches.
+    pub fn expecting(expected: usize) -> Self {
         Self {
+            expected,
             counts: Arc::new(channel::Sender::new((0, 0))),
         }
     }
-}
 
-impl CacheSync {
     /// Registers a cache. Apply the returned observer to every event of the cache's reflector
     /// stream (`.reflect(writer).inspect(caches.register())`): the cache counts as filled at its
     /// first complete list (`InitDone`). (`Store::wait_until_ready` cannot be used beside the
@@ -73,12 +76,19 @@ impl CacheSync {
         }
     }
 
-    /// Waits until at least `expected` caches are registered and all of them are filled.
-    pub async fn wait(&self, expected: usize) {
+    fn complete(&self, (registered, filled): (usize, usize)) -> bool {
+        registered >= self.expected && filled == registered
+    }
+
+    /// Whether every expected cache is filled.
+    pub fn is_synced(&self) -> bool {
+        self.complete(*self.counts.borrow())
+    }
+
+    /// Waits until every expected cache is filled.
+    pub async fn wait(&self) {
         let mut counts = self.counts.subscribe();
-        let _ = counts
-            .wait_for(|(registered, filled)| *registered >= expected && filled == registered)
-            .await;
+        let _ = counts.wait_for(|counts| self.complete(*counts)).await;
     }
 }
 
@@ -130,26 +140,31 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn caches_are_synced_when_every_registered_one_had_its_first_list() {
-        let caches = CacheSync::default();
+    async fn caches_are_synced_when_every_expected_one_had_its_first_list() {
+        let caches = CacheSync::expecting(3);
         let mut first = caches.register::<ConfigMap>();
         let mut second = caches.register::<ConfigMap>();
-        let synced = |expected| {
+        let synced = || {
             let caches = caches.clone();
             async move {
-                tokio::time::timeout(Duration::from_millis(50), caches.wait(expected))
+                let waited = tokio::time::timeout(Duration::from_millis(50), caches.wait())
                     .await
-                    .is_ok()
+                    .is_ok();
+                assert_eq!(waited, caches.is_synced());
+                waited
             }
         };
         first(&Ok(watcher::Event::Init));
         first(&Ok(watcher::Event::InitDone));
         first(&Ok(watcher::Event::InitDone));
-        assert!(!synced(2).await, "one of two");
+        assert!(!synced().await, "one of three");
         second(&Ok(watcher::Event::InitApply(ConfigMap::default())));
-        assert!(!synced(2).await);
+        assert!(!synced().await);
         second(&Ok(watcher::Event::InitDone));
-        assert!(synced(2).await);
-        assert!(!synced(3).await, "a controller that has not registered yet");
+        assert!(!synced().await, "a controller that has not registered yet");
+        let mut third = caches.register::<ConfigMap>();
+        assert!(!synced().await);
+        third(&Ok(watcher::Event::InitDone));
+        assert!(synced().await);
     }
 }

@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, Patch, PatchParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
@@ -38,6 +39,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
     let (store, writer) = reflector::store();
     let guardrails = watcher(Api::<Guardrail>::all(ctx.client.clone()), config)
         .default_backoff()
+        .modify(super::stores::trim)
         .reflect(writer)
         .inspect(ctx.caches.register())
         .applied_objects();
@@ -56,23 +58,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
     );
     for scope in ctx.config.scopes() {
         let all = everything.clone();
-        controller = controller.watches(
-            watched_api::<StudioDomain>(&ctx.client, scope.as_deref()),
-            watcher::Config::default(),
-            move |_| all(),
-        );
+        controller = controller.watches_stream(touched::<StudioDomain>(&ctx, &scope), move |_| all());
         let all = everything.clone();
-        controller = controller.watches(
-            watched_api::<UserProfile>(&ctx.client, scope.as_deref()),
-            watcher::Config::default(),
-            move |_| all(),
-        );
+        controller = controller.watches_stream(touched::<UserProfile>(&ctx, &scope), move |_| all());
         let all = everything.clone();
-        controller = controller.watches(
-            watched_api::<SharedSpace>(&ctx.client, scope.as_deref()),
-            watcher::Config::default(),
-            move |_| all(),
-        );
+        controller = controller.watches_stream(touched::<SharedSpace>(&ctx, &scope), move |_| all());
     }
     controller
         .graceful_shutdown_on(shutdown)
@@ -81,45 +71,50 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
         .await;
 }
 
+/// Changes of one kind in one scope. Only that something changed matters (the reconcile reads
+/// the controllers' caches, which see the same change within the 1 s debounce), so the watch is
+/// metadata-only: no spec or status is sent or decoded.
+fn touched<K>(
+    ctx: &Context,
+    scope: &Option<String>,
+) -> impl futures::Stream<Item = Result<PartialObjectMeta<K>, watcher::Error>> + Send + 'static
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    watcher(
+        watched_api::<PartialObjectMeta<K>>(&ctx.client, scope.as_deref()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects()
+}
+
 fn error_policy(guardrail: Arc<Guardrail>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     tracing::warn!(name = %guardrail.name_any(), %error, category = %error.category(), "reconcile failed");
     ctx.failed(&guardrail.uid().unwrap_or_default(), KIND, error)
 }
 
-/// What the cluster holds, read once per reconcile.
+/// What the cluster holds, read once per reconcile from the controllers' caches.
 struct Cluster {
-    domains: Vec<StudioDomain>,
-    profiles: Vec<UserProfile>,
-    spaces: Vec<SharedSpace>,
+    domains: Vec<Arc<StudioDomain>>,
+    profiles: Vec<Arc<UserProfile>>,
+    spaces: Vec<Arc<SharedSpace>>,
     namespace_labels: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Cluster {
     async fn read(ctx: &Context) -> Result<Self, kube::Error> {
         let mut cluster = Cluster {
-            domains: Vec::new(),
-            profiles: Vec::new(),
-            spaces: Vec::new(),
+            domains: ctx.stores.domains.all(),
+            profiles: ctx.stores.profiles.all(),
+            spaces: ctx.stores.spaces.all(),
             namespace_labels: BTreeMap::new(),
         };
-        for scope in ctx.config.scopes() {
-            let scope = scope.as_deref();
-            cluster.domains.extend(
-                watched_api::<StudioDomain>(&ctx.client, scope)
-                    .list(&Default::default())
-                    .await?,
-            );
-            cluster.profiles.extend(
-                watched_api::<UserProfile>(&ctx.client, scope)
-                    .list(&Default::default())
-                    .await?,
-            );
-            cluster.spaces.extend(
-                watched_api::<SharedSpace>(&ctx.client, scope)
-                    .list(&Default::default())
-                    .await?,
-            );
-        }
         let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
         for domain in &cluster.domains {
             if let Entry::Vacant(slot) = cluster.namespace_labels.entry(domain.namespace().unwrap_or_default()) {
@@ -158,7 +153,7 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
         if !guardrail::covers(guardrail, &labels) {
             continue;
         }
-        let key = key_of(domain);
+        let key = key_of(domain.as_ref());
         for finding in rules::check_domain(rules, &domain.spec) {
             violations.push(violation("StudioDomain", key.clone(), finding));
         }
@@ -166,7 +161,7 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
             let referrer = profile.namespace().unwrap_or_default();
             if profile.spec.domain_ref.key(&referrer) == key {
                 for finding in rules::check_profile(rules, &profile.spec) {
-                    violations.push(violation("UserProfile", key_of(profile), finding));
+                    violations.push(violation("UserProfile", key_of(profile.as_ref()), finding));
                 }
             }
         }
@@ -174,7 +169,7 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
             let referrer = space.namespace().unwrap_or_default();
             if space.spec.domain_ref.key(&referrer) == key {
                 for finding in rules::check_space(rules, &space.spec) {
-                    violations.push(violation("SharedSpace", key_of(space), finding));
+                    violations.push(violation("SharedSpace", key_of(space.as_ref()), finding));
                 }
             }
         }
@@ -189,6 +184,10 @@ async fn reconcile(guardrail: Arc<Guardrail>, ctx: Arc<Context>) -> Result<Actio
     let labels = KindLabels { kind: KIND.into() };
     ctx.metrics.reconciles.get_or_create(&labels).inc();
     let name = guardrail.name_any();
+    if !ctx.caches.is_synced() {
+        // An evaluation against half-filled caches would report too few violations.
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let cluster = Cluster::read(&ctx).await?;
     let (matched, mut violations) = evaluate(&guardrail, &cluster);
     let pending = {
@@ -337,13 +336,13 @@ mod tests {
         };
         let cluster = Cluster {
             domains: vec![
-                domain("platform", "studio", "PublicInternetOnly"),
-                domain("dev", "studio", "PublicInternetOnly"),
+                Arc::new(domain("platform", "studio", "PublicInternetOnly")),
+                Arc::new(domain("dev", "studio", "PublicInternetOnly")),
             ],
             profiles: vec![
-                profile("team-a", "platform", "ml.g5.xlarge"),
-                profile("team-b", "dev", "ml.g5.xlarge"),
-                profile("team-c", "platform", "ml.t3.medium"),
+                Arc::new(profile("team-a", "platform", "ml.g5.xlarge")),
+                Arc::new(profile("team-b", "dev", "ml.g5.xlarge")),
+                Arc::new(profile("team-c", "platform", "ml.t3.medium")),
             ],
             spaces: Vec::new(),
             namespace_labels: BTreeMap::from([

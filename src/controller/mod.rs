@@ -10,6 +10,7 @@ pub mod profile;
 pub mod reference;
 pub mod settings;
 pub mod space;
+pub mod stores;
 pub mod sweeper;
 
 use std::collections::{BTreeMap, HashMap};
@@ -154,6 +155,8 @@ pub struct Context {
     polls: Mutex<HashMap<String, (String, u32)>>,
     /// The controllers' caches, which `/readyz` waits for.
     pub caches: crate::server::CacheSync,
+    /// The same caches' contents, which the Guardrail controller and the sweeper read.
+    pub stores: stores::Stores,
 }
 
 /// Runtime findings of the sweeper for one Guardrail, which its controller writes to status.
@@ -180,7 +183,6 @@ impl Context {
             aws,
             recorder,
             metrics,
-            config,
             guardrails,
             guardrail_findings: Mutex::default(),
             sweeps: Mutex::default(),
@@ -189,7 +191,9 @@ impl Context {
             profiles_seen: Default::default(),
             spaces_seen: Default::default(),
             polls: Mutex::default(),
-            caches: Default::default(),
+            caches: crate::server::CacheSync::expecting(controller_caches(&config)),
+            stores: Default::default(),
+            config,
         }
     }
 
@@ -428,7 +432,7 @@ pub async fn run_controller<K, ReconcileFn, Fut>(
     reconcile: ReconcileFn,
 ) where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
-        + Clone
+        + stores::Cached
         + DeserializeOwned
         + std::fmt::Debug
         + Send
@@ -439,8 +443,10 @@ pub async fn run_controller<K, ReconcileFn, Fut>(
 {
     let api: Api<K> = watched_api(&ctx.client, scope.as_deref());
     let (reader, writer) = reflector::store();
+    K::shared(&ctx.stores).add(reader.clone());
     let changes = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(stores::trim)
         .reflect(writer)
         .inspect(ctx.caches.register())
         .applied_objects()
@@ -501,6 +507,12 @@ where
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
     }
+}
+
+/// How many caches the controllers register: the Guardrail controller, and per watched scope
+/// the StudioDomain, UserProfile and SharedSpace controllers.
+fn controller_caches(config: &ControllerConfig) -> usize {
+    1 + 3 * config.scopes().len()
 }
 
 /// Writes the status with server-side apply (field manager `studio-operator`).

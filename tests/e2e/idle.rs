@@ -552,7 +552,8 @@ async fn the_activity_reporter_is_installed_attached_and_removed_with_the_domain
     s.domains.delete("platform", &Default::default()).await.unwrap();
     crate::profile::wait_gone(&s.domains, "platform").await;
     assert_eq!(
-        s.control().count("DeleteStudioLifecycleConfig", Some("InternalFailure")),
+        s.control()
+            .count("DeleteStudioLifecycleConfig", Some("InternalFailure")),
         3,
         "the fault was hit"
     );

@@ -9,12 +9,12 @@ pub mod plan;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use kube::ResourceExt;
 use kube::runtime::events::EventType;
-use kube::{Api, ResourceExt};
 use tracing::info;
 
 use self::plan::{AppRules, Decision, KEEP_ALIVE_TAG, LAST_ACTIVITY_TAG, Observation, Reason};
-use super::{Context, ReconcileError, watched_api};
+use super::{Context, ReconcileError};
 use crate::api::{Guardrail, SharedSpace, StudioDomain, SweepMode, UserProfile, Violation};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
@@ -45,32 +45,33 @@ struct Holders {
 }
 
 impl Holders {
-    async fn load(ctx: &Context, domain_id: &str) -> Result<Self, kube::Error> {
+    /// From the controllers' caches (complete: a sweep runs only once they are synced).
+    fn load(ctx: &Context, domain_id: &str) -> Self {
         let mut holders = Holders {
             profiles: BTreeMap::new(),
             spaces: BTreeMap::new(),
         };
-        for scope in ctx.config.scopes() {
-            let profiles: Api<UserProfile> = watched_api(&ctx.client, scope.as_deref());
-            for profile in profiles.list(&Default::default()).await? {
-                let status = profile.status.clone().unwrap_or_default();
-                if let (Some(id), Some(name)) = (status.domain_id, status.user_profile_name)
-                    && id == domain_id
-                {
-                    holders.profiles.insert(name, Arc::new(profile));
-                }
-            }
-            let spaces: Api<SharedSpace> = watched_api(&ctx.client, scope.as_deref());
-            for space in spaces.list(&Default::default()).await? {
-                let status = space.status.clone().unwrap_or_default();
-                if let (Some(id), Some(name)) = (status.domain_id, status.space_name)
-                    && id == domain_id
-                {
-                    holders.spaces.insert(name, Arc::new(space));
-                }
+        for profile in ctx.stores.profiles.all() {
+            let status = profile.status.as_ref();
+            if let (Some(id), Some(name)) = (
+                status.and_then(|s| s.domain_id.as_ref()),
+                status.and_then(|s| s.user_profile_name.clone()),
+            ) && id == domain_id
+            {
+                holders.profiles.insert(name, profile);
             }
         }
-        Ok(holders)
+        for space in ctx.stores.spaces.all() {
+            let status = space.status.as_ref();
+            if let (Some(id), Some(name)) = (
+                status.and_then(|s| s.domain_id.as_ref()),
+                status.and_then(|s| s.space_name.clone()),
+            ) && id == domain_id
+            {
+                holders.spaces.insert(name, space);
+            }
+        }
+        holders
     }
 
     fn of(&self, app: &AppSummary) -> Option<Holder> {
@@ -143,7 +144,7 @@ pub(crate) async fn sweep(
     if running.is_empty() {
         return Ok(());
     }
-    let holders = Holders::load(ctx, domain_id).await?;
+    let holders = Holders::load(ctx, domain_id);
     let max_lifetime = idle.map(|i| i.max_lifetime.as_slice()).unwrap_or_default();
     let now = ctx.config.clock.now();
     for app in running {
@@ -293,8 +294,12 @@ fn record_app_findings(ctx: &Context, domain: &StudioDomain, apps: &[AppSummary]
     }
 }
 
-/// Whether the domain with this UID is due for a sweep; marks it swept when it is.
+/// Whether the domain with this UID is due for a sweep; marks it swept when it is. Never before
+/// the caches are synced: an app whose UserProfile is not cached yet would lose its keep-alive.
 pub(crate) fn due(ctx: &Context, uid: &str) -> bool {
+    if !ctx.caches.is_synced() {
+        return false;
+    }
     let mut sweeps = ctx.sweeps.lock().expect("sweeps lock");
     let now = std::time::Instant::now();
     match sweeps.get(uid) {
