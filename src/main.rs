@@ -65,8 +65,8 @@ enum Command {
         /// Namespace of the ConfigMaps with the Guardrails' rendered policies (the operator's own).
         #[arg(long, env = "POD_NAMESPACE", default_value = "studio-operator")]
         policy_namespace: String,
-        /// How often the tags of an unchanged profile or space are listed at least (tag drift
-        /// does not move LastModifiedTime, so it is found only by these audits).
+        /// How often the tags of a profile or space are listed at least when the account's tag
+        /// index (tag:GetResources) does not show them (tag drift moves no LastModifiedTime).
         #[arg(long, env = "TAG_AUDIT_INTERVAL", default_value = "6h", value_parser = parse_duration)]
         tag_audit_interval: Duration,
         /// Highest rate of AWS calls per second and operation family (reads, mutating calls) per

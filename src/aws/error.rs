@@ -89,9 +89,11 @@ impl AwsError {
             "ResourceNotFound" | "ResourceNotFoundException" | "NotFoundException" => AwsError::NotFound { message },
             "ValidationException" if message.contains("RecordNotFound") => AwsError::NotFound { message },
             "ResourceInUse" | "ResourceInUseException" | "ConflictException" => AwsError::InUse { message },
-            "ThrottlingException" | "Throttling" | "TooManyRequestsException" | "RequestLimitExceeded" => {
-                AwsError::Throttled { message }
-            }
+            "ThrottlingException"
+            | "Throttling"
+            | "ThrottledException"
+            | "TooManyRequestsException"
+            | "RequestLimitExceeded" => AwsError::Throttled { message },
             "ValidationException" | "InvalidArnException" | "ValidationError" => AwsError::Validation { message },
             "ResourceLimitExceeded" | "LimitExceededException" => AwsError::LimitExceeded { message },
             c if c.starts_with("AccessDenied") => AwsError::AccessDenied { message },
@@ -204,6 +206,7 @@ mod tests {
         for code in [
             "ThrottlingException",
             "Throttling",
+            "ThrottledException",
             "TooManyRequestsException",
             "RequestLimitExceeded",
         ] {

@@ -56,6 +56,8 @@ pub fn family(operation: &str) -> (&'static str, Priority) {
         "kms"
     } else if matches!(operation, "GetCallerIdentity" | "AssumeRole") {
         "sts"
+    } else if operation == "GetResources" {
+        "tagging"
     } else if priority == Priority::Read {
         "sagemaker:read"
     } else {

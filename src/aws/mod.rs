@@ -7,6 +7,7 @@ pub mod kms;
 pub mod limiter;
 pub mod model;
 pub mod sagemaker;
+pub mod tagging;
 
 pub use clients::{AwsClients, AwsSession, CallObserver};
 pub use error::AwsError;

@@ -253,6 +253,15 @@ pub struct MemberSummary {
     pub owner: Option<String>,
 }
 
+/// A resource and its tags, as the Resource Groups Tagging API reports them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaggedResource {
+    /// `ResourceARN`.
+    pub arn: String,
+    /// `Tags`.
+    pub tags: BTreeMap<String, String>,
+}
+
 /// A user profile or space as Describe reports it (the fields recreation needs).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct MemberDetails {

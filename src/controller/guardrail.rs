@@ -73,7 +73,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
 
 /// Changes of one kind in one scope. Only that something changed matters (the reconcile reads
 /// the controllers' caches, which see the same change within the 1 s debounce), so the watch is
-/// metadata-only: no spec or status is sent or decoded.
+/// metadata-only: no spec or status is sent or decoded. It starts once the caches are synced
+/// (its first list then touches everything), so it does not slow the start up to ready.
 fn touched<K>(
     ctx: &Context,
     scope: &Option<String>,
@@ -86,12 +87,13 @@ where
         + Sync
         + 'static,
 {
-    watcher(
-        watched_api::<PartialObjectMeta<K>>(&ctx.client, scope.as_deref()),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects()
+    let api = watched_api::<PartialObjectMeta<K>>(&ctx.client, scope.as_deref());
+    let caches = ctx.caches.clone();
+    futures::stream::once(async move { caches.wait().await }).flat_map(move |()| {
+        watcher(api.clone(), watcher::Config::default())
+            .default_backoff()
+            .touched_objects()
+    })
 }
 
 fn error_policy(guardrail: Arc<Guardrail>, error: &ReconcileError, ctx: Arc<Context>) -> Action {

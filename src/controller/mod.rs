@@ -66,8 +66,8 @@ pub struct ControllerConfig {
     /// resources in transition (never longer than `poll_interval`); resyncs reuse the List of
     /// their resync round.
     pub list_cache_ttl: Duration,
-    /// How often the tags of an unchanged profile or space are listed at least: AddTags and
-    /// DeleteTags do not move `LastModifiedTime`, so tag drift is found only this way.
+    /// How often the tags of an unchanged profile or space are listed at least when the tag
+    /// index does not show them: AddTags and DeleteTags move no `LastModifiedTime`.
     pub tag_audit_interval: Duration,
 }
 

@@ -9,9 +9,13 @@
 //! resource itself; [`Memory::plan`] decides.
 //!
 //! Tags are the exception: AddTags and DeleteTags do not move `LastModifiedTime`, so tag drift
-//! is invisible to the List calls. Tags are therefore listed again whenever Describe is needed,
-//! and otherwise at least once per tag audit interval (`--tag-audit-interval`), spread over the
-//! interval per resource.
+//! is invisible to the List calls. Each resync round therefore also reads the tags of every
+//! profile and space of the account and region from the Resource Groups Tagging API
+//! (`GetResources`, 100 per page, shared by all domains): a resource whose tags there differ from
+//! what it last saw lists its tags (ListTags is authoritative; the index may lag). A resource
+//! the index does not show (the operator lacks `tag:GetResources`, or the index is behind) lists
+//! its tags at least once per tag audit interval (`--tag-audit-interval`), spread over the
+//! interval per resource. Tags are also listed again whenever Describe is needed.
 //!
 //! Resyncs are aligned on multiples of the resync interval ([`aligned`]), so the resources of a
 //! domain come due together and share one set of List pages per interval.
@@ -23,7 +27,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberDetails, MemberSummary};
+use crate::aws::model::{AppSummary, MemberDetails, MemberSummary, TaggedResource};
 
 /// A List result and when the listing started (everything in it is at least that new).
 #[derive(Debug)]
@@ -50,6 +54,16 @@ impl Listing<MemberSummary> {
     }
 }
 
+impl Listing<TaggedResource> {
+    /// The tags of the resource with this ARN (the index is sorted by ARN).
+    pub fn get(&self, arn: &str) -> Option<&BTreeMap<String, String>> {
+        self.items
+            .binary_search_by(|r| r.arn.as_str().cmp(arn))
+            .ok()
+            .map(|i| &self.items[i].tags)
+    }
+}
+
 type Slot<T> = tokio::sync::Mutex<Option<Listing<T>>>;
 
 /// The cached listings of one domain.
@@ -63,12 +77,17 @@ struct DomainLists {
 /// Key of a domain's listings: the session's region and role, and the domain id.
 type DomainKey = (String, Option<String>, String);
 
+/// Key of an account's tag index: the session's region and role.
+type SessionKey = (String, Option<String>);
+
 /// Short-lived caches of ListUserProfiles, ListSpaces and ListApps per domain, shared by all
 /// reconciles. Callers say how old a listing they accept; concurrent callers wait for one
 /// fetch instead of each listing again.
 #[derive(Default)]
 pub struct Listings {
     domains: Mutex<HashMap<DomainKey, Arc<DomainLists>>>,
+    /// The tag index per session (region and role).
+    tags: Mutex<HashMap<SessionKey, Arc<Slot<TaggedResource>>>>,
 }
 
 impl Listings {
@@ -104,6 +123,23 @@ impl Listings {
         };
         *slot = Some(listing.clone());
         Ok(listing)
+    }
+
+    /// The tags of the account's profiles and spaces, read at most `max_age` ago. When they
+    /// cannot be read (say, `tag:GetResources` is not allowed) the index is empty for that round
+    /// and every resource falls back to its tag audit.
+    pub async fn tag_index(&self, session: &AwsSession, max_age: Duration) -> Listing<TaggedResource> {
+        let key = (session.region().to_string(), session.role_arn().map(str::to_string));
+        let slot = self.tags.lock().expect("listings lock").entry(key).or_default().clone();
+        let fetch = || async {
+            Ok::<_, AwsError>(session.tagged_members().await.unwrap_or_else(|error| {
+                tracing::warn!(%error, category = error.category(), "cannot read the tag index (tag:GetResources); tags are audited with ListTags instead");
+                Vec::new()
+            }))
+        };
+        Self::cached(&slot, max_age, fetch)
+            .await
+            .expect("the tag index fetch does not fail")
     }
 
     /// The domain's user profiles, listed at most `max_age` ago.
@@ -179,10 +215,12 @@ pub struct Entry<T> {
 /// What a pass must ask AWS.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Plan<T> {
-    /// Nothing: the remembered observation and tags are current.
+    /// Nothing: the remembered observation and tags are current (`confirmed`: the tag index
+    /// read then shows the same tags).
     Reuse {
         observed: T,
         tags: BTreeMap<String, String>,
+        confirmed: Option<Instant>,
     },
     /// Only ListTags (the tag audit is due); the observation is current.
     Tags { observed: T },
@@ -240,8 +278,10 @@ pub struct Situation<'a> {
     pub listing: &'a Listing<MemberSummary>,
     /// Whether status says the operator already created it in this domain.
     pub created_here: bool,
-    /// How often tags must be listed at least.
+    /// How often tags must be listed at least (unless the tag index confirms them).
     pub audit_interval: Duration,
+    /// The account's tag index, on resyncs.
+    pub tag_index: Option<&'a Listing<TaggedResource>>,
     /// Now.
     pub now: Instant,
 }
@@ -285,12 +325,28 @@ pub fn plan<T: Observed>(entry: Option<&Entry<T>>, s: &Situation) -> Plan<T> {
             if !unchanged {
                 return Plan::Describe { tags: None };
             }
-            match tags {
-                Some(tags) if !audit_due(s.uid, tags.checked, s.audit_interval, s.now) => Plan::Reuse {
+            let Some(tags) = tags else {
+                return Plan::Tags {
+                    observed: observed.clone(),
+                };
+            };
+            // Only an index read after the tags were last known can tell.
+            let index = s.tag_index.filter(|index| index.at > tags.checked);
+            match index.and_then(|index| index.get(&details.arn).map(|indexed| (index.at, indexed))) {
+                Some((at, indexed)) if *indexed == tags.tags => Plan::Reuse {
                     observed: observed.clone(),
                     tags: tags.tags.clone(),
+                    confirmed: Some(at),
                 },
-                _ => Plan::Tags {
+                Some(_) => Plan::Tags {
+                    observed: observed.clone(),
+                },
+                None if !audit_due(s.uid, tags.checked, s.audit_interval, s.now) => Plan::Reuse {
+                    observed: observed.clone(),
+                    tags: tags.tags.clone(),
+                    confirmed: None,
+                },
+                None => Plan::Tags {
                     observed: observed.clone(),
                 },
             }
@@ -312,10 +368,22 @@ impl<T> Default for Memory<T> {
 }
 
 impl<T: Observed> Memory<T> {
-    /// What a pass of the resource `s.uid` must ask AWS.
+    /// What a pass of the resource `s.uid` must ask AWS. Tags the index confirmed count as
+    /// checked then, which postpones their audit.
     pub fn plan(&self, s: &Situation) -> Plan<T> {
-        let entries = self.entries.lock().expect("memory lock");
-        plan(entries.get(s.uid), s)
+        let mut entries = self.entries.lock().expect("memory lock");
+        let plan = plan(entries.get(s.uid), s);
+        if let Plan::Reuse {
+            confirmed: Some(at), ..
+        } = &plan
+            && let Some(Entry {
+                seen: Seen::Described { tags: Some(tags), .. },
+                ..
+            }) = entries.get_mut(s.uid)
+        {
+            tags.checked = *at;
+        }
+        plan
     }
 
     /// Remembers what was seen.
@@ -435,6 +503,7 @@ mod tests {
             listing,
             created_here: false,
             audit_interval: HOUR,
+            tag_index: None,
             now,
         }
     }
@@ -462,6 +531,64 @@ mod tests {
         );
         let plan = plan(Some(&entry), &situation(&later, t0 + Duration::from_secs(301)));
         assert!(matches!(plan, Plan::Reuse { .. }), "{plan:?}");
+    }
+
+    fn index(at: Instant, team: Option<&str>) -> Listing<TaggedResource> {
+        let items = team
+            .map(|team| TaggedResource {
+                arn: observed("InService", 100.0).details.arn,
+                tags: BTreeMap::from([("team".to_string(), team.to_string())]),
+            })
+            .into_iter()
+            .collect();
+        Listing {
+            at,
+            items: Arc::new(items),
+        }
+    }
+
+    #[test]
+    fn the_tag_index_confirms_tags_finds_tag_drift_and_otherwise_leaves_it_to_the_audit() {
+        let t0 = Instant::now();
+        let entry = described(t0, "InService", 100.0, Some(t0));
+        let round = t0 + HOUR * 2;
+        let list = listing(round, vec![summary("alice", "InService", 100.0)]);
+        let with = |index: &Listing<TaggedResource>| {
+            let mut s = situation(&list, round);
+            s.tag_index = Some(index);
+            plan(Some(&entry), &s)
+        };
+        // Same tags: no call, and the tags count as checked at the index's time.
+        let same = index(round, Some("a"));
+        assert!(matches!(with(&same), Plan::Reuse { confirmed: Some(at), .. } if at == round));
+        // Other tags: ListTags decides (the index may lag).
+        assert!(matches!(with(&index(round, Some("b"))), Plan::Tags { .. }));
+        // Not in the index, or an index older than the tags: the audit (due after 2 h).
+        assert!(matches!(with(&index(round, None)), Plan::Tags { .. }));
+        let fresh = described(round, "InService", 100.0, Some(round));
+        let mut s = situation(&list, round + Duration::from_secs(1));
+        let stale = index(round - Duration::from_secs(1), Some("b"));
+        s.tag_index = Some(&stale);
+        assert!(matches!(plan(Some(&fresh), &s), Plan::Reuse { confirmed: None, .. }));
+    }
+
+    #[test]
+    fn tags_the_index_confirmed_are_not_audited_again_until_an_interval_after() {
+        let memory = Memory::default();
+        let t0 = Instant::now();
+        memory.remember("uid-1", described(t0, "InService", 100.0, Some(t0)));
+        let round = t0 + HOUR * 3 / 5;
+        let list = listing(round, vec![summary("alice", "InService", 100.0)]);
+        let same = index(round, Some("a"));
+        let mut s = situation(&list, round);
+        s.tag_index = Some(&same);
+        assert!(matches!(memory.plan(&s), Plan::Reuse { .. }));
+        // Without an index, 1.05 h after the first check (the audit would be due, at 0.5 to 1 h)
+        // but 0.45 h after the confirmation.
+        let later = t0 + HOUR * 21 / 20;
+        let list = listing(later, vec![summary("alice", "InService", 100.0)]);
+        let plan = memory.plan(&situation(&list, later));
+        assert!(matches!(plan, Plan::Reuse { confirmed: None, .. }), "{plan:?}");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use Dependency::*;
 use Resource::{Any, App, Domain, KmsKey, Space, StudioLifecycleConfig, UserProfile};
 use Scope::*;
-use Service::{Kms, SageMaker, Sts};
+use Service::{Kms, SageMaker, Sts, Tagging};
 
 use super::document::{Effect, Policy, PolicyKind, Statement};
 use crate::controller::ownership::TAG_CLUSTER;
@@ -34,6 +34,8 @@ pub enum Service {
     Kms,
     /// `sts:`.
     Sts,
+    /// `tag:` (the Resource Groups Tagging API).
+    Tagging,
 }
 
 impl Service {
@@ -43,6 +45,7 @@ impl Service {
             Service::SageMaker => "sagemaker",
             Service::Kms => "kms",
             Service::Sts => "sts",
+            Service::Tagging => "tag",
         }
     }
 
@@ -51,6 +54,7 @@ impl Service {
             Service::SageMaker => "SageMaker",
             Service::Kms => "Kms",
             Service::Sts => "Sts",
+            Service::Tagging => "Tagging",
         }
     }
 }
@@ -222,6 +226,7 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     operation(Kms, "DescribeKey", Read, &[KmsKey], &[]),
     operation(Sts, "GetCallerIdentity", Free, &[], &[]),
+    operation(Tagging, "GetResources", Read, &[Any], &[]),
 ];
 
 /// Options of `studio-operator iam-policy`.
@@ -380,16 +385,20 @@ mod tests {
         calls
     }
 
-    /// The one client (`self.sagemaker`, `self.kms`, `self.sts`) the function around a call uses
+    /// The one client (`self.sagemaker`, `self.kms`, `self.sts`, `self.tagging`) the function around a call uses
     /// up to the call's `.await`.
     fn service_around(text: &str, at: usize, path: &Path) -> Service {
         let start = text[..at].rfind("fn ").unwrap_or(0);
         let end = text[at..].find(".await").map_or(text.len(), |i| at + i);
         // rustfmt splits `self\n.sagemaker\n.create_domain()` over lines.
         let window: String = text[start..end].split_whitespace().collect();
-        let found: Vec<Service> = [Service::SageMaker, Service::Kms, Service::Sts]
+        let client = |service: Service| match service {
+            Service::Tagging => "tagging",
+            other => other.prefix(),
+        };
+        let found: Vec<Service> = [Service::SageMaker, Service::Kms, Service::Sts, Service::Tagging]
             .into_iter()
-            .filter(|s| window.contains(&format!("self.{}.", s.prefix())))
+            .filter(|s| window.contains(&format!("self.{}.", client(*s))))
             .collect();
         match found.as_slice() {
             [one] => *one,

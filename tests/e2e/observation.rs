@@ -1,10 +1,11 @@
 //! List-driven observation: a resync of unchanged profiles and spaces costs List pages shared by
-//! the whole domain, not a Describe and a ListTags per resource; drift in settings is still
-//! corrected within a resync, and drift in tags within the tag audit interval.
+//! the whole domain and tag-index pages shared by the account, not a Describe and a ListTags per
+//! resource; drift in settings and in tags is still corrected within a resync (tags within the
+//! tag audit interval when the tag index cannot be read).
 
 use std::time::{Duration, Instant};
 
-use aws_emulator::{CallRecord, ResourceRef, Scope, Tag};
+use aws_emulator::{CallRecord, FaultKind, FaultRule, ResourceRef, Scope, Tag};
 use kube::Api;
 use serde_json::json;
 use studio_operator::api::{SharedSpace, UserProfile};
@@ -112,11 +113,13 @@ async fn steady_state_costs_shared_list_pages_and_settings_drift_is_corrected_wi
     for operation in ["DescribeUserProfile", "DescribeSpace", "ListTags"] {
         assert_eq!(member_calls(&calls, operation), 0, "{operation}: {counts:?}");
     }
-    let list_pages = member_calls(&calls, "ListUserProfiles");
-    assert!(
-        (2..=8).contains(&list_pages),
-        "one shared page per resync (sometimes two), not one per profile: {counts:?}"
-    );
+    for operation in ["ListUserProfiles", "GetResources"] {
+        let pages = member_calls(&calls, operation);
+        assert!(
+            (2..=8).contains(&pages),
+            "{operation}: one shared page per resync (sometimes two), not one per profile: {counts:?}"
+        );
+    }
     let reads = calls.iter().filter(|c| is_read(&c.operation)).count();
     let members = (PROFILES + SPACES) as f64;
     let per_member_per_resync = reads as f64 / members / (window.as_secs_f64() / RESYNC.as_secs_f64());
@@ -170,28 +173,22 @@ async fn steady_state_costs_shared_list_pages_and_settings_drift_is_corrected_wi
     );
 }
 
-#[tokio::test]
-async fn tag_drift_is_corrected_by_the_tag_audit() {
-    let audit = Duration::from_secs(5);
-    let s = setup_tuned("obs-tags", audit).await;
-    ready_domain(&s, domain_manifest("platform", "alias/studio")).await;
-    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
-    apply(&profiles, "alice", &profile_manifest("alice", "platform")).await;
-    let status = wait_profile(&profiles, "alice", "Ready", "True").await;
-    let arn = status.user_profile_arn.unwrap();
-    tokio::time::sleep(RESYNC).await;
-
-    // Someone removes the team tag: LastModifiedTime does not move, so only the audit finds it.
-    let kept: Vec<Tag> = tags_of(&s, &arn)
+/// Removes the `team` tag of a resource out of band (LastModifiedTime does not move).
+async fn remove_team_tag(s: &Setup, arn: &str) {
+    let kept: Vec<Tag> = tags_of(s, arn)
         .await
         .into_iter()
         .filter(|(k, _)| k != "team")
         .map(|(key, value)| Tag { key, value })
         .collect();
-    s.control().set_tags(&Scope::default(), &arn, kept).unwrap();
+    s.control().set_tags(&Scope::default(), arn, kept).unwrap();
+}
+
+/// Waits until the `team` tag is back; returns how long that took.
+async fn team_tag_restored(s: &Setup, arn: &str, timeout: Duration) -> Duration {
     let drifted = Instant::now();
-    wait::until("tag drift corrected", audit + RESYNC * 3, || async {
-        let tags = tags_of(&s, &arn).await;
+    wait::until("tag drift corrected", timeout, || async {
+        let tags = tags_of(s, arn).await;
         if tags.contains(&("team".into(), "forecasting".into())) {
             Ok(())
         } else {
@@ -199,9 +196,71 @@ async fn tag_drift_is_corrected_by_the_tag_audit() {
         }
     })
     .await;
+    drifted.elapsed()
+}
+
+#[tokio::test]
+async fn tag_drift_is_found_in_the_tag_index_within_a_resync() {
+    // An audit far away: only the tag index can find the drift in time.
+    let s = setup_tuned("obs-tag-index", Duration::from_secs(3600)).await;
+    ready_domain(&s, domain_manifest("platform", "alias/studio")).await;
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    for name in ["alice", "bob"] {
+        apply(&profiles, name, &profile_manifest(name, "platform")).await;
+    }
+    let alice = wait_profile(&profiles, "alice", "Ready", "True")
+        .await
+        .user_profile_arn
+        .unwrap();
+    wait_profile(&profiles, "bob", "Ready", "True").await;
+    tokio::time::sleep(RESYNC * 2).await;
+    s.control().clear_calls();
+
+    remove_team_tag(&s, &alice).await;
+    let took = team_tag_restored(&s, &alice, RESYNC * 4).await;
+    assert!(took <= RESYNC * 2, "corrected after {took:?}");
+    let calls = s.control().calls();
+    let counts = s.control().call_counts();
+    let listed: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.operation == "ListTags")
+        .filter_map(|c| c.members["ResourceArn"].as_str())
+        .filter(|arn| arn.contains(":user-profile/"))
+        .collect();
+    // ListTags (authoritative) only for the profile the index showed drifted, then AddTags.
     assert!(
-        drifted.elapsed() <= audit + RESYNC * 2,
-        "corrected after {:?}",
-        drifted.elapsed()
+        !listed.is_empty() && listed.iter().all(|arn| *arn == alice),
+        "{listed:?}: {counts:?}"
     );
+    assert_eq!(s.control().count("AddTags", Some("ok")), 1, "{counts:?}");
+}
+
+#[tokio::test]
+async fn tag_drift_is_corrected_by_the_tag_audit_when_the_tag_index_cannot_be_read() {
+    let audit = Duration::from_secs(5);
+    let s = setup_tuned("obs-tags", audit).await;
+    // As when the operator may not call tag:GetResources: every index read fails.
+    s.control().inject_fault(FaultRule {
+        target: "GetResources".into(),
+        kind: FaultKind::InternalFailure,
+        probability: Some(1.0),
+        count: None,
+        delay_ms: None,
+    });
+    ready_domain(&s, domain_manifest("platform", "alias/studio")).await;
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    apply(&profiles, "alice", &profile_manifest("alice", "platform")).await;
+    let status = wait_profile(&profiles, "alice", "Ready", "True").await;
+    let arn = status.user_profile_arn.unwrap();
+    tokio::time::sleep(RESYNC).await;
+
+    remove_team_tag(&s, &arn).await;
+    let took = team_tag_restored(&s, &arn, audit + RESYNC * 3).await;
+    assert!(took <= audit + RESYNC * 2, "corrected after {took:?}");
+    assert!(
+        s.control().count("GetResources", Some("InternalFailure")) > 0,
+        "the index was asked for"
+    );
+    // The profile stays Ready: an unreadable index is no error of the resource.
+    wait_profile(&profiles, "alice", "Ready", "True").await;
 }

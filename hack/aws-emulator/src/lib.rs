@@ -27,6 +27,7 @@ pub mod protocol;
 mod server;
 pub mod state;
 pub mod sts;
+pub mod tagging;
 pub mod validate;
 
 use std::net::SocketAddr;

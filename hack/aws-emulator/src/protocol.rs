@@ -15,6 +15,8 @@ pub enum Service {
     SageMaker,
     Kms,
     Sts,
+    /// The Resource Groups Tagging API.
+    Tagging,
 }
 
 impl Service {
@@ -24,6 +26,7 @@ impl Service {
             Service::SageMaker => "sagemaker",
             Service::Kms => "kms",
             Service::Sts => "sts",
+            Service::Tagging => "tagging",
         }
     }
 }
@@ -33,6 +36,7 @@ pub fn parse_target(target: &str) -> Result<(Service, &str), ApiError> {
     match target.split_once('.') {
         Some(("SageMaker", op)) => Ok((Service::SageMaker, op)),
         Some(("TrentService", op)) => Ok((Service::Kms, op)),
+        Some((crate::tagging::TARGET_PREFIX, op)) => Ok((Service::Tagging, op)),
         _ => Err(ApiError::unknown_operation(target)),
     }
 }

@@ -167,6 +167,11 @@ async fn handle_json(
         }
     };
     if let Err(fault) = gate(shared, signal, service_name, op).await {
+        // The Tagging API names its throttling code ThrottledException.
+        let fault = fault.map(|e| match service {
+            Service::Tagging if e.code == "ThrottlingException" => ApiError::new(400, "ThrottledException", e.message),
+            _ => e,
+        });
         let outcome = fault.as_ref().map_or("dropped", |e| e.code.as_str());
         record(shared, service_name, op, outcome, Some(&who), members);
         return match fault {
@@ -179,6 +184,7 @@ async fn handle_json(
         let (mut state, now) = shared.state();
         match service {
             Service::Kms => api::kms(&mut state, &scope, now, op, &input),
+            Service::Tagging => crate::tagging::handle(&mut state, &scope, op, &input),
             _ => api::sagemaker(&mut state, &scope, now, op, &input),
         }
     };

@@ -355,6 +355,12 @@ impl Steps for Pass<'_> {
             .listings
             .spaces(&session, &domain_id, self.ctx.list_age(settled))
             .await?;
+        // Resyncs also read the account's tag index of the same round.
+        let tag_index = if settled {
+            Some(self.ctx.listings.tag_index(&session, self.ctx.list_age(true)).await)
+        } else {
+            None
+        };
         let situation = observe::Situation {
             uid: &uid,
             domain_id: &domain_id,
@@ -364,6 +370,7 @@ impl Steps for Pass<'_> {
             created_here: self.status.domain_id.as_deref() == Some(domain_id.as_str())
                 && self.status.space_name.as_deref() == Some(name.as_str()),
             audit_interval: self.ctx.config.tag_audit_interval,
+            tag_index: tag_index.as_ref(),
             now: Instant::now(),
         };
         let (observed, tags) = match self.ctx.spaces_seen.plan(&situation) {
@@ -372,7 +379,7 @@ impl Steps for Pass<'_> {
                     .progressing("Creating", format!("space {name} is being created"));
                 return Ok(self.poll());
             }
-            Plan::Reuse { observed, tags } => (observed, tags),
+            Plan::Reuse { observed, tags, .. } => (observed, tags),
             Plan::Tags { observed } => {
                 let tags = session.list_tags(&observed.details.arn).await?;
                 self.ctx.spaces_seen.tags_checked(
