@@ -444,7 +444,10 @@ pub async fn run_controller<K, ReconcileFn, Fut>(
     let api: Api<K> = watched_api(&ctx.client, scope.as_deref());
     let (reader, writer) = reflector::store();
     K::shared(&ctx.stores).add(reader.clone());
-    let changes = watcher(api, watcher::Config::default())
+    // The first list comes from the API server's watch cache (resourceVersion 0, as client-go's
+    // informers ask): a consistent list can wait seconds for that cache to catch up after a
+    // burst of writes, which held up readiness. The watch that follows brings every later change.
+    let changes = watcher(api, watcher::Config::default().any_semantic())
         .default_backoff()
         .modify(stores::trim)
         .reflect(writer)
