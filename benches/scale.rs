@@ -581,13 +581,7 @@ async fn steady() -> Value {
         .unwrap_or_default();
 
     // Out-of-band change of a profile's settings, 3 s (90 emulated s) into a resync interval.
-    let boundary = 10_000
-        - (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            % 10_000) as u64;
-    tokio::time::sleep(Duration::from_millis(boundary + 3000)).await;
+    sleep_into_resync_interval(Duration::from_secs(3)).await;
     let drifted = Instant::now();
     control
         .patch(
@@ -631,13 +625,7 @@ async fn steady() -> Value {
         .user_profile_arn()
         .unwrap()
         .to_string();
-    let boundary = 10_000
-        - (std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            % 10_000) as u64;
-    tokio::time::sleep(Duration::from_millis(boundary + 3000)).await;
+    sleep_into_resync_interval(Duration::from_secs(3)).await;
     let kept: Vec<Tag> = stage
         .sagemaker
         .list_tags()
@@ -695,6 +683,17 @@ async fn steady() -> Value {
         "operator_peak_memory_mib": memory.max(memory_before),
         "operator_cpu_seconds_in_window": cpu_after - cpu_before,
     })
+}
+
+/// Sleeps until `into` after the start of the next 10-second resync interval (resyncs are aligned
+/// on multiples of the interval).
+async fn sleep_into_resync_interval(into: Duration) {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis();
+    let to_boundary = 10_000 - (since_epoch % 10_000) as u64;
+    tokio::time::sleep(Duration::from_millis(to_boundary) + into).await;
 }
 
 /// Scenario 3: the sweeper over 2,500 running apps, a tenth of them idle.

@@ -47,31 +47,16 @@ struct Holders {
 impl Holders {
     /// From the controllers' caches (complete: a sweep runs only once they are synced).
     fn load(ctx: &Context, domain_id: &str) -> Self {
-        let mut holders = Holders {
-            profiles: BTreeMap::new(),
-            spaces: BTreeMap::new(),
-        };
-        for profile in ctx.stores.profiles.all() {
-            let status = profile.status.as_ref();
-            if let (Some(id), Some(name)) = (
-                status.and_then(|s| s.domain_id.as_ref()),
-                status.and_then(|s| s.user_profile_name.clone()),
-            ) && id == domain_id
-            {
-                holders.profiles.insert(name, profile);
-            }
+        Holders {
+            profiles: in_domain(ctx.stores.profiles.all(), domain_id, |p| {
+                let status = p.status.as_ref()?;
+                Some((status.domain_id.as_deref()?, status.user_profile_name.clone()?))
+            }),
+            spaces: in_domain(ctx.stores.spaces.all(), domain_id, |s| {
+                let status = s.status.as_ref()?;
+                Some((status.domain_id.as_deref()?, status.space_name.clone()?))
+            }),
         }
-        for space in ctx.stores.spaces.all() {
-            let status = space.status.as_ref();
-            if let (Some(id), Some(name)) = (
-                status.and_then(|s| s.domain_id.as_ref()),
-                status.and_then(|s| s.space_name.clone()),
-            ) && id == domain_id
-            {
-                holders.spaces.insert(name, space);
-            }
-        }
-        holders
     }
 
     fn of(&self, app: &AppSummary) -> Option<Holder> {
@@ -82,6 +67,21 @@ impl Holders {
             .as_ref()
             .and_then(|space| self.spaces.get(space).cloned().map(Holder::Space))
     }
+}
+
+/// The resources whose status places them in this domain, by their names in AWS.
+fn in_domain<K>(
+    resources: Vec<Arc<K>>,
+    domain_id: &str,
+    placed: impl Fn(&K) -> Option<(&str, String)>,
+) -> BTreeMap<String, Arc<K>> {
+    resources
+        .into_iter()
+        .filter_map(|r| {
+            let name = placed(&r).filter(|(id, _)| *id == domain_id)?.1;
+            Some((name, r))
+        })
+        .collect()
 }
 
 /// The idle timeout for an app: its profile's or space's own timeout for the app type, else the
