@@ -26,6 +26,8 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::backoff::Backoff;
+
 /// Default name of the Lease.
 pub const DEFAULT_LEASE_NAME: &str = "studio-operator";
 /// How long a lease stays valid after its last renewal, by default.
@@ -221,7 +223,8 @@ async fn campaign(
     mut release: oneshot::Receiver<()>,
 ) {
     let mut leading = false;
-    let mut backoff = Duration::from_secs(1);
+    let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
+    let mut failures = 0;
     loop {
         tokio::select! {
             _ = &mut release => {
@@ -236,7 +239,7 @@ async fn campaign(
             changed = manager.changed() => match changed {
                 Ok(true) => {
                     leading = true;
-                    backoff = Duration::from_secs(1);
+                    failures = 0;
                     info!(%lease, "acquired the leader lease: this replica reconciles");
                     state.send_replace(Leadership::Leader);
                 }
@@ -250,12 +253,13 @@ async fn campaign(
                     return;
                 }
                 Err(error) => {
-                    warn!(%lease, %error, retry_in_s = backoff.as_secs(), "cannot read or take the leader lease");
+                    let delay = backoff.delay(failures);
+                    failures += 1;
+                    warn!(%lease, %error, retry_in_s = delay.as_secs(), "cannot read or take the leader lease");
                     tokio::select! {
                         _ = &mut release => return,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(delay) => {}
                     }
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
         }

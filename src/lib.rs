@@ -1,14 +1,19 @@
 //! studio-operator: Amazon SageMaker AI Studio, declaratively, from Kubernetes.
 //!
-//! The library holds everything; `main.rs` only parses the command line.
+//! The library holds everything; `main.rs` only parses the command line and dispatches.
+
+#![forbid(unsafe_code)]
 
 pub mod api;
 pub mod aws;
+pub mod backoff;
+pub mod cli;
+pub mod compliance;
 pub mod controller;
-pub mod guardrail;
 pub mod leader;
 pub mod metrics;
 pub mod migration;
+pub mod ownership;
 pub mod policy;
 pub mod runtime;
 pub mod server;

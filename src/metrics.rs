@@ -57,6 +57,8 @@ pub struct Metrics {
     pub reconciles: Family<KindLabels, Counter>,
     /// Reconcile errors, per kind and category.
     pub reconcile_errors: Family<ErrorLabels, Counter>,
+    /// Reconciles that panicked (a bug, contained to the object), per kind.
+    pub reconcile_panics: Family<KindLabels, Counter>,
     /// Reconcile duration, per kind.
     pub reconcile_duration: Family<KindLabels, Histogram>,
     /// AWS API calls, per operation and outcome.
@@ -96,6 +98,7 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("studio_operator");
         let reconciles = Family::<KindLabels, Counter>::default();
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
+        let reconcile_panics = Family::<KindLabels, Counter>::default();
         let reconcile_duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.005, 2.0, 14))
         });
@@ -116,6 +119,11 @@ impl Default for Metrics {
             resources.clone(),
         );
         registry.register("reconciles", "Reconciles started", reconciles.clone());
+        registry.register(
+            "reconcile_panics",
+            "Reconciles that panicked; the controller went on with the other objects",
+            reconcile_panics.clone(),
+        );
         registry.register(
             "reconcile_errors",
             "Reconciles that failed, by error category",
@@ -166,6 +174,7 @@ impl Default for Metrics {
             registry,
             reconciles,
             reconcile_errors,
+            reconcile_panics,
             reconcile_duration,
             aws_calls,
             aws_rate_limit_wait,

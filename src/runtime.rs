@@ -43,6 +43,12 @@ pub enum RuntimeError {
         lease: String,
         source: kube_lease_manager::LeaseManagerError,
     },
+    /// A controller stopped while the operator was running (it should never happen: panics are
+    /// contained per object); every controller was stopped so that Kubernetes restarts the pod.
+    #[error(
+        "the {controller} controller stopped unexpectedly ({reason}): exiting so that Kubernetes restarts this replica"
+    )]
+    ControllerStopped { controller: String, reason: String },
     /// This replica held the leader lease and lost it; every controller was stopped.
     #[error(
         "lost the leader lease {lease} ({reason}): exiting so that Kubernetes restarts this replica as a candidate"
@@ -60,6 +66,7 @@ impl RuntimeError {
             RuntimeError::Serve { .. } => "serve",
             RuntimeError::Lease { .. } => "lease",
             RuntimeError::LeadershipLost { .. } => "leadership_lost",
+            RuntimeError::ControllerStopped { .. } => "controller_stopped",
         }
     }
 }
@@ -268,8 +275,11 @@ where
         filled = guardrails.wait_until_ready() => filled.map_err(|_| RuntimeError::CacheClosed("Guardrail"))?,
     }
     let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers, guardrails));
+    let mut names = vec!["Guardrail".to_string()];
     let mut controllers = vec![tokio::spawn(controller::guardrail::run(ctx.clone(), stopped()))];
     for scope in ctx.config.scopes() {
+        let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
+        names.extend(["StudioDomain", "UserProfile", "SharedSpace"].map(|kind| format!("{kind}{within}")));
         controllers.push(tokio::spawn(controller::domain::run(
             ctx.clone(),
             scope.clone(),
@@ -297,7 +307,14 @@ where
                     health.set_ready(true);
                     info!("caches synced: ready");
                 }
-                reason = until_lost(&mut elector) => break Err(reason),
+                reason = until_lost(&mut elector) => break Err(Stopped::LeaseLost(reason)),
+                (ended, index, _) = futures::future::select_all(controllers.iter_mut()) => {
+                    let reason = match ended {
+                        Ok(()) => "its watch ended".to_string(),
+                        Err(error) => error.to_string(),
+                    };
+                    break Err(Stopped::ControllerDied(names[index].clone(), reason));
+                }
                 _ = &mut stop => break Ok(()),
             }
         }
@@ -308,10 +325,10 @@ where
             health.set_ready(false);
             tokio::select! {
                 _ = futures::future::join_all(controllers) => Ok(()),
-                reason = until_lost(&mut elector) => Err(reason),
+                reason = until_lost(&mut elector) => Err(Stopped::LeaseLost(reason)),
             }
         }
-        Err(reason) => Err(reason),
+        Err(stopped) => Err(stopped),
     };
     match outcome {
         Ok(()) => {
@@ -320,14 +337,33 @@ where
             }
             Ok(())
         }
-        Err(reason) => {
+        Err(stopped) => {
             abort_all();
             health.set_ready(false);
             ctx.metrics.leader.set(0);
-            error!(%lease, %reason, "lost the leader lease: stopped every controller at once; exiting so that Kubernetes restarts this replica as a candidate");
-            Err(lost(lease, reason))
+            match stopped {
+                Stopped::LeaseLost(reason) => {
+                    error!(%lease, %reason, "lost the leader lease: stopped every controller at once; exiting so that Kubernetes restarts this replica as a candidate");
+                    Err(lost(lease, reason))
+                }
+                Stopped::ControllerDied(controller, reason) => {
+                    error!(%controller, %reason, "a controller stopped: stopped every controller, released the lease; exiting so that Kubernetes restarts this replica");
+                    if let Some(leader) = elector {
+                        leader.release().await;
+                    }
+                    Err(RuntimeError::ControllerStopped { controller, reason })
+                }
+            }
         }
     }
+}
+
+/// Why the controllers stopped before shutdown.
+enum Stopped {
+    /// The leader lease was lost (why).
+    LeaseLost(String),
+    /// A controller's task ended (which, why).
+    ControllerDied(String, String),
 }
 
 /// Resolves with the reason when the lease is lost; never without leader election.

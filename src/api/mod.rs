@@ -39,7 +39,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
 pub fn crds_yaml() -> String {
     all_crds()
         .iter()
-        .map(|crd| serde_yaml::to_string(crd).expect("CRDs always serialise"))
+        .map(|crd| serde_norway::to_string(crd).expect("CRDs always serialise"))
         .collect::<Vec<_>>()
         .join("---\n")
 }

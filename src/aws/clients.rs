@@ -19,6 +19,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 use super::error::AwsError;
 use super::limiter::{self, Limiter, LimiterConfig, LimiterObserver};
+use crate::backoff::Backoff;
 
 /// Observes every AWS call: `(operation, outcome)` where outcome is `ok` or an
 /// [`AwsError::category`]. Wired to Prometheus by the operator.
@@ -149,11 +150,7 @@ impl AwsClients {
         // Retries happen in `AwsSession::call`, where every attempt passes the rate limiter; the
         // configured backoff timings are kept for them.
         let configured = self.base.retry_config().cloned().unwrap_or_else(RetryConfig::standard);
-        let backoff = Backoff {
-            initial: configured.initial_backoff(),
-            max: configured.max_backoff(),
-            attempts: MAX_ATTEMPTS,
-        };
+        let backoff = Backoff::new(configured.initial_backoff(), configured.max_backoff());
         let retry = configured.with_retry_mode(RetryMode::Standard).with_max_attempts(1);
         let mut conf = self
             .base
@@ -189,25 +186,6 @@ impl AwsClients {
             limiter: OnceCell::new(),
             backoff,
         }
-    }
-}
-
-/// How [`AwsSession::call`] retries: full-jitter exponential backoff, like the SDK's standard mode.
-#[derive(Clone, Copy, Debug)]
-struct Backoff {
-    initial: Duration,
-    max: Duration,
-    attempts: u32,
-}
-
-impl Backoff {
-    /// The pause before attempt `attempt + 1`.
-    fn delay(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .initial
-            .saturating_mul(1 << (attempt.saturating_sub(1)).min(16))
-            .min(self.max);
-        ceiling.mul_f64(rand::random::<f64>())
     }
 }
 
@@ -332,10 +310,11 @@ impl AwsSession {
                 limiter.complete(permit, throttled);
             }
             let retry = matches!(result, Err(AwsError::Throttled { .. } | AwsError::Transient { .. }));
-            if !retry || attempt >= self.backoff.attempts {
+            if !retry || attempt >= MAX_ATTEMPTS {
                 break result;
             }
-            tokio::time::sleep(self.backoff.delay(attempt)).await;
+            // Full jitter, like the SDK's standard retry mode.
+            tokio::time::sleep(self.backoff.jittered(attempt - 1)).await;
             attempt += 1;
         };
         if let Some(observe) = &self.observer {
@@ -366,19 +345,5 @@ mod tests {
     fn role_accounts() {
         assert_eq!(role_account("arn:aws:iam::210987654321:role/x"), Some("210987654321"));
         assert_eq!(role_account("nonsense"), None);
-    }
-
-    #[test]
-    fn backoff_is_jittered_and_capped() {
-        let backoff = Backoff {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(4),
-            attempts: 3,
-        };
-        for attempt in 1..10 {
-            let delay = backoff.delay(attempt);
-            assert!(delay <= Duration::from_secs(4), "{delay:?}");
-        }
-        assert!(backoff.delay(1) <= Duration::from_secs(1));
     }
 }

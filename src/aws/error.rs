@@ -20,7 +20,7 @@ pub enum AwsError {
     /// The resource exists already, or is busy (e.g. in a transitional status).
     #[error("in use: {message}")]
     InUse { message: String },
-    /// The API refused the call rate; the SDK already retried.
+    /// The API refused the call rate; `AwsSession::call` already retried (slowing its limiter).
     #[error("throttled: {message}")]
     Throttled { message: String },
     /// The request was rejected as invalid.

@@ -277,6 +277,8 @@ pub struct MemberDetails {
     pub execution_role: Option<String>,
     /// `LastModifiedTime`, epoch seconds (the same number the List calls report).
     pub last_modified: Option<f64>,
+    /// `FailureReason`, when Failed.
+    pub failure_reason: Option<String>,
 }
 
 /// An app as ListApps reports it.
@@ -308,6 +310,27 @@ impl AppSummary {
     /// Not yet gone: blocks deletion of its owner.
     pub fn is_alive(&self) -> bool {
         !matches!(self.status.as_str(), "Deleted" | "Failed")
+    }
+
+    /// `owner/type/name`: short, unique in its domain (messages, Event subjects).
+    pub fn path(&self) -> String {
+        let owner = self.user_profile.as_deref().or(self.space.as_deref()).unwrap_or("-");
+        format!("{owner}/{}/{}", self.app_type, self.app_name)
+    }
+
+    /// `JupyterLab app default (ml.t3.medium) of user profile alice`, for people.
+    pub fn label(&self) -> String {
+        let owner = match (&self.user_profile, &self.space) {
+            (Some(profile), _) => format!("user profile {profile}"),
+            (None, Some(space)) => format!("space {space}"),
+            _ => "an unknown owner".into(),
+        };
+        format!(
+            "{} app {} ({}) of {owner}",
+            self.app_type,
+            self.app_name,
+            self.instance_type.as_deref().unwrap_or("default instance")
+        )
     }
 }
 
@@ -371,10 +394,8 @@ pub struct ProfileCreate {
 /// A user profile as DescribeUserProfile reports it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedProfile {
-    /// Name, ARN, status, EFS UID.
+    /// Name, ARN, status, EFS UID, failure reason.
     pub details: MemberDetails,
-    /// `FailureReason`.
-    pub failure_reason: Option<String>,
     /// `SingleSignOnUserValue`.
     pub sso_user_value: Option<String>,
     /// `UserSettings`.
@@ -416,10 +437,8 @@ pub struct SpaceCreate {
 /// A space as DescribeSpace reports it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ObservedSpace {
-    /// Name, ARN, status, EFS UID.
+    /// Name, ARN, status, EFS UID, failure reason.
     pub details: MemberDetails,
-    /// `FailureReason`.
-    pub failure_reason: Option<String>,
     /// `SpaceDisplayName`.
     pub display_name: Option<String>,
     /// `OwnershipSettings.OwnerUserProfileName`.

@@ -9,21 +9,21 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference};
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Api, Resource, ResourceExt};
-use tracing::{info, instrument};
+use kube::{Api, Client, Resource, ResourceExt};
+use tracing::info;
 
-use super::{Context, FIELD_MANAGER, ReconcileError, apply_status, watched_api};
+use super::context::{Context, FIELD_MANAGER};
+use super::driver::{Pass, Reconcile, drive_contained, error_policy, watched_api};
+use super::error::ReconcileError;
+use super::report::Reported;
 use crate::api::{Guardrail, GuardrailStatus, SharedSpace, StudioDomain, UserProfile, Violation};
-use crate::guardrail::{self, DomainLabels, Finding, rules};
-use crate::metrics::KindLabels;
-use crate::status::{self, Readiness};
+use crate::compliance::{self, DomainLabels, Finding, rules};
 
 const KIND: &str = "Guardrail";
 /// At most this many violations are listed in status; `violationCount` has the total.
@@ -66,7 +66,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl std::future::Future<Output = 
     }
     controller
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, ctx)
+        .run(drive_contained::<Guardrail>, error_policy::<Guardrail>, ctx)
         .for_each(|_| futures::future::ready(()))
         .await;
 }
@@ -94,11 +94,6 @@ where
             .default_backoff()
             .touched_objects()
     })
-}
-
-fn error_policy(guardrail: Arc<Guardrail>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    tracing::warn!(name = %guardrail.name_any(), %error, category = %error.category(), "reconcile failed");
-    ctx.failed(&guardrail.uid().unwrap_or_default(), KIND, error)
 }
 
 /// What the cluster holds, read once per reconcile from the controllers' caches.
@@ -152,7 +147,7 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
             namespace: cluster.namespace_labels.get(&namespace).cloned().unwrap_or_default(),
             domain: domain.labels().clone(),
         };
-        if !guardrail::covers(guardrail, &labels) {
+        if !compliance::covers(guardrail, &labels) {
             continue;
         }
         let key = key_of(domain.as_ref());
@@ -180,18 +175,63 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
     (matched, violations)
 }
 
-#[instrument(skip_all, fields(name = %guardrail.name_any()))]
-async fn reconcile(guardrail: Arc<Guardrail>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let started = std::time::Instant::now();
-    let labels = KindLabels { kind: KIND.into() };
-    ctx.metrics.reconciles.get_or_create(&labels).inc();
+impl Reported for Guardrail {
+    type Status = GuardrailStatus;
+
+    fn status(&self) -> Option<&GuardrailStatus> {
+        self.status.as_ref()
+    }
+
+    fn conditions(status: &GuardrailStatus) -> &[Condition] {
+        &status.conditions
+    }
+
+    fn set_conditions(status: &mut GuardrailStatus, conditions: Vec<Condition>, generation: i64) {
+        status.conditions = conditions;
+        status.observed_generation = Some(generation);
+    }
+}
+
+impl Reconcile for Guardrail {
+    /// A Guardrail has nothing in AWS to clean up; its policy ConfigMap is garbage collected.
+    const FINALIZES: bool = false;
+
+    fn api(client: &Client, _obj: &Self) -> Api<Self> {
+        Api::all(client.clone())
+    }
+
+    async fn apply(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
+        apply(pass).await
+    }
+
+    async fn cleanup(_pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
+        Ok(Action::await_change())
+    }
+}
+
+/// Evaluates the guardrail against the cluster and the sweeper's findings, renders its
+/// policies, and reports.
+async fn apply(pass: &mut Pass<'_, Guardrail>) -> Result<Action, ReconcileError> {
+    let ctx = pass.ctx;
+    let guardrail = pass.obj;
     let name = guardrail.name_any();
     if !ctx.caches.is_synced() {
         // An evaluation against half-filled caches would report too few violations.
+        pass.report
+            .progressing("WaitingForCaches", "waiting for the controllers' caches");
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    let cluster = Cluster::read(&ctx).await?;
-    let (matched, mut violations) = evaluate(&guardrail, &cluster);
+    write_policies(ctx, guardrail).await?;
+    if let Some(problem) = compliance::selector_problem(guardrail) {
+        pass.status.matched_domains.clear();
+        pass.report.stalled(
+            "InvalidSelector",
+            format!("{problem}; the guardrail covers nothing and enforces nothing until the selector is fixed"),
+        );
+        return Ok(pass.resync());
+    }
+    let cluster = Cluster::read(ctx).await?;
+    let (matched, mut violations) = evaluate(guardrail, &cluster);
     let pending = {
         let findings = ctx.guardrail_findings.lock().expect("findings lock");
         findings.get(&name).cloned().unwrap_or_default()
@@ -199,54 +239,38 @@ async fn reconcile(guardrail: Arc<Guardrail>, ctx: Arc<Context>) -> Result<Actio
     for domain in &matched {
         violations.extend(pending.apps.get(domain).into_iter().flatten().cloned());
     }
-    write_policies(&ctx, &guardrail).await?;
-    let previous = guardrail.status.clone().unwrap_or_default();
-    let generation = guardrail.metadata.generation.unwrap_or_default();
     let count = violations.len();
     let mode = format!("{:?}", guardrail.spec.enforcement);
-    let readiness = Readiness::Ready {
-        reason: if mode == "Enforce" { "Enforcing" } else { "Auditing" }.into(),
-        message: format!(
+    let reason = if mode == "Enforce" { "Enforcing" } else { "Auditing" };
+    pass.report.ready(
+        reason,
+        format!(
             "{mode}: covers {} StudioDomain(s), {count} violation(s); policies in ConfigMap {}/{}",
             matched.len(),
             ctx.config.policy_namespace,
             policy_config_map_name(&name)
         ),
-    };
+    );
     violations.truncate(MAX_LISTED);
-    let mut status = GuardrailStatus {
-        observed_generation: Some(generation),
-        conditions: status::merge_conditions(
-            &previous.conditions,
-            &readiness.conditions(),
-            Some(generation),
-            Timestamp::now(),
-        ),
-        matched_domains: matched,
-        violation_count: Some(count as i32),
-        violations,
-        apps_stopped: None,
-    };
-    let stopped = previous.apps_stopped.unwrap_or_default() + pending.apps_stopped;
-    if stopped > 0 {
-        status.apps_stopped = Some(stopped);
-    }
-    let api: Api<Guardrail> = Api::all(ctx.client.clone());
-    if guardrail.status.as_ref() != Some(&status) {
-        apply_status(&api, &name, &status).await?;
-    }
+    let stopped = guardrail
+        .status
+        .as_ref()
+        .and_then(|s| s.apps_stopped)
+        .unwrap_or_default()
+        + pending.apps_stopped;
+    pass.status.matched_domains = matched;
+    pass.status.violation_count = Some(count as i32);
+    pass.status.violations = violations;
+    pass.status.apps_stopped = (stopped > 0).then_some(stopped);
     if pending.apps_stopped > 0 {
+        // Counted into status first, then taken from the pending findings.
+        pass.checkpoint().await?;
         let mut findings = ctx.guardrail_findings.lock().expect("findings lock");
         if let Some(entry) = findings.get_mut(&name) {
             entry.apps_stopped -= pending.apps_stopped;
         }
         info!(stopped = pending.apps_stopped, "recorded stopped apps");
     }
-    ctx.succeeded(&guardrail.uid().unwrap_or_default());
-    ctx.metrics
-        .reconcile_duration
-        .get_or_create(&labels)
-        .observe(started.elapsed().as_secs_f64());
     Ok(Action::requeue(
         ctx.config.resync_interval.min(ctx.config.sweep_interval),
     ))
@@ -280,7 +304,7 @@ async fn write_policies(ctx: &Context, guardrail: &Guardrail) -> Result<(), Reco
             owner_references: Some(vec![owner]),
             ..Default::default()
         },
-        data: Some(crate::policy::guardrail::config_map_data(&guardrail.spec)),
+        data: Some(crate::policy::prevention::config_map_data(&guardrail.spec)),
         ..Default::default()
     };
     let api: Api<ConfigMap> = Api::namespaced(ctx.client.clone(), &ctx.config.policy_namespace);

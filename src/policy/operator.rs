@@ -1,7 +1,7 @@
 //! The least-privilege IAM policy of the operator itself (`studio-operator iam-policy`).
 //!
 //! [`OPERATIONS`] lists every AWS operation the adapter in `src/aws/` calls, with what IAM needs
-//! for it; a unit test reads `src/aws/*.rs` and fails until every `call("Operation", ...)` there
+//! for it; a unit test reads every file under `src/aws/` and fails until every `call("Operation", ...)` there
 //! is listed here, and nothing else is. The policy is built from that list alone.
 //!
 //! Ownership: the operator tags what it creates with `studio-operator.io/cluster=<cluster id>`
@@ -19,7 +19,7 @@ use Scope::*;
 use Service::{Kms, SageMaker, Sts, Tagging};
 
 use super::document::{Effect, Policy, PolicyKind, Statement};
-use crate::controller::ownership::TAG_CLUSTER;
+use crate::ownership::TAG_CLUSTER;
 
 /// The service-linked role SageMaker creates with an account's first domain.
 const SAGEMAKER_SERVICE_LINKED_ROLE: &str =
@@ -363,15 +363,24 @@ mod tests {
     use super::*;
     use crate::policy::document::grammar_problems;
 
-    /// Every `call("Operation", ...)` in src/aws/*.rs with the client (service) its function uses.
-    fn adapter_calls() -> BTreeSet<(Service, String)> {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws");
-        let mut calls = BTreeSet::new();
-        for entry in std::fs::read_dir(&dir).unwrap() {
+    /// The Rust files under `dir`, recursively.
+    fn rust_files(dir: &Path) -> Vec<std::path::PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "rs") {
-                continue;
+            if path.is_dir() {
+                files.extend(rust_files(&path));
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
             }
+        }
+        files
+    }
+
+    /// Every `call("Operation", ...)` under src/aws/ with the client (service) its function uses.
+    fn adapter_calls() -> BTreeSet<(Service, String)> {
+        let mut calls = BTreeSet::new();
+        for path in rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/aws")) {
             let text = std::fs::read_to_string(&path).unwrap();
             for (at, _) in text.match_indices("call(") {
                 let rest = text[at + "call(".len()..].trim_start();

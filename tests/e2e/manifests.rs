@@ -209,7 +209,7 @@ async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_cha
         // Everything before the subject is a prerequisite, applied and waited for first.
         for document in &documents[..documents.len() - 1] {
             kubectl_apply(env, document);
-            let value: serde_json::Value = serde_yaml::from_str(document).unwrap();
+            let value: serde_json::Value = serde_norway::from_str(document).unwrap();
             let kind = value["kind"].as_str().unwrap().to_lowercase();
             let name = value["metadata"]["name"].as_str().unwrap().to_string();
             let namespace = value["metadata"]["namespace"]
@@ -223,7 +223,7 @@ async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_cha
         }
         let subject = documents[documents.len() - 1];
         kubectl_apply(env, subject);
-        let namespace = serde_yaml::from_str::<serde_json::Value>(subject).unwrap()["metadata"]["namespace"]
+        let namespace = serde_norway::from_str::<serde_json::Value>(subject).unwrap()["metadata"]["namespace"]
             .as_str()
             .unwrap_or(&platform.name)
             .to_string();

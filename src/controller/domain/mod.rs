@@ -1,34 +1,39 @@
 //! The StudioDomain controller: verify the KMS key, create exactly once, update in place, correct
-//! drift, recreate without data loss, and delete in order.
+//! drift, recreate without data loss, and delete in order. Each pass observes (the key, the
+//! domain, its tags, apps and the reporter's configurations), decides ([`decide::decide`],
+//! pure), and acts on the plan.
 
-pub mod plan;
+pub mod decide;
 mod recreate;
 pub mod reporter;
+pub mod rules;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use k8s_openapi::jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::controller::Action;
-use kube::runtime::events::EventType;
-use kube::{Api, ResourceExt};
-use tracing::{info, instrument, warn};
+use kube::{Api, Client, ResourceExt};
+use tracing::{info, warn};
 
-use self::plan::{KeyProblem, RecreationDecision};
-use crate::api::condition_type::{KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
-use crate::api::{DeletionPolicy, Guardrail, StudioDomain, StudioDomainStatus};
+use self::decide::{End, Facts, Need, Plan, ReporterFacts, Step, Survey};
+use self::rules::KeyProblem;
+use super::context::Context;
+use super::driver::{Pass, Reconcile, change_hash, run_controller};
+use super::error::ReconcileError;
+use super::member::decide::GuardrailFacts;
+use super::report::{Happening, Reported};
+use super::sweeper;
+use super::teardown::{self, TeardownState};
+use crate::api::condition_type::{KMS_KEY_VALID, UPDATE_BLOCKED};
+use crate::api::{DeletionPolicy, Guardrail, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, DomainCreate, KeyInfo, ObservedDomain};
-use crate::controller::ownership::{self, Owner};
-use crate::controller::sweeper;
-use crate::controller::{
-    Context, ReconcileError, Steps, apply_status, drive, has_finalizer, remove_finalizer, run_controller,
-};
-use crate::guardrail::{self, Verdict};
-use crate::status::{self, Readiness, Want};
-
-const KIND: &str = "StudioDomain";
+use crate::aws::model::{KeyInfo, ObservedDomain};
+use crate::compliance::{self, Verdict};
+use crate::ownership::{self, Owner};
+use crate::status;
 
 /// Runs the StudioDomain controller for one scope (a namespace, or `None` for all) until
 /// `shutdown` resolves.
@@ -37,711 +42,548 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    run_controller::<StudioDomain, _, _>(ctx, scope, shutdown, significant_change, None, reconcile).await;
+    run_controller::<StudioDomain>(ctx, scope, shutdown, significant_change, None).await;
 }
 
 /// A hash of what should trigger a reconcile: the spec generation, deletion and approval.
 fn significant_change(domain: &StudioDomain) -> Option<u64> {
-    use std::hash::{DefaultHasher, Hash, Hasher};
-    let mut hasher = DefaultHasher::new();
-    domain.metadata.generation.hash(&mut hasher);
-    domain.metadata.deletion_timestamp.is_some().hash(&mut hasher);
-    domain.annotations().get(plan::APPROVE_RECREATION).hash(&mut hasher);
-    Some(hasher.finish())
+    Some(change_hash(&(
+        domain.metadata.generation,
+        domain.metadata.deletion_timestamp.is_some(),
+        domain.annotations().get(rules::APPROVE_RECREATION),
+    )))
 }
 
-#[instrument(skip_all, fields(namespace = %domain.namespace().unwrap_or_default(), name = %domain.name_any()))]
-async fn reconcile(domain: Arc<StudioDomain>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let namespace = domain
-        .namespace()
-        .ok_or(ReconcileError::MissingField("metadata.namespace"))?;
-    let api: Api<StudioDomain> = Api::namespaced(ctx.client.clone(), &namespace);
-    let pass = Pass::new(&domain, &ctx, api.clone());
-    drive(domain.as_ref(), &ctx, &api, pass).await
+impl Reported for StudioDomain {
+    type Status = StudioDomainStatus;
+
+    const WARN_ON: &'static [(&'static str, &'static str, &'static str)] = &[(KMS_KEY_VALID, "False", "KmsKeyInvalid")];
+
+    fn status(&self) -> Option<&StudioDomainStatus> {
+        self.status.as_ref()
+    }
+
+    fn conditions(status: &StudioDomainStatus) -> &[Condition] {
+        &status.conditions
+    }
+
+    fn set_conditions(status: &mut StudioDomainStatus, conditions: Vec<Condition>, generation: i64) {
+        status.conditions = conditions;
+        status.observed_generation = Some(generation);
+    }
 }
 
-/// One reconcile of one domain: what was observed, what was decided, what to report.
-struct Pass<'a> {
-    domain: &'a StudioDomain,
-    ctx: &'a Context,
-    api: Api<StudioDomain>,
-    status: StudioDomainStatus,
-    wanted: Vec<Want>,
-    readiness: Option<Readiness>,
-    deleted: bool,
-    /// The Guardrails that cover this domain.
-    guardrails: Vec<Arc<Guardrail>>,
+impl Reconcile for StudioDomain {
+    fn api(client: &Client, obj: &Self) -> Api<Self> {
+        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
+    }
+
+    async fn apply(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
+        apply(pass).await
+    }
+
+    async fn cleanup(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
+        cleanup(pass).await
+    }
 }
 
-impl<'a> Pass<'a> {
-    fn new(domain: &'a StudioDomain, ctx: &'a Context, api: Api<StudioDomain>) -> Self {
-        Self {
-            domain,
-            ctx,
-            api,
-            status: domain.status.clone().unwrap_or_default(),
-            wanted: Vec::new(),
-            readiness: None,
-            deleted: false,
-            guardrails: Vec::new(),
+fn owner(pass: &Pass<'_, StudioDomain>) -> Owner {
+    Owner {
+        cluster: pass.ctx.config.cluster_id.clone(),
+        namespace: pass.namespace(),
+        name: pass.obj.name_any(),
+        uid: pass.uid(),
+    }
+}
+
+async fn session(pass: &Pass<'_, StudioDomain>) -> Result<Arc<AwsSession>, ReconcileError> {
+    let aws = &pass.obj.spec.aws;
+    Ok(pass.ctx.aws.session(&aws.region, aws.role_arn.as_deref()).await?)
+}
+
+/// The Guardrails that cover the domain, and their verdict on its spec.
+async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<(Vec<Arc<Guardrail>>, GuardrailFacts), ReconcileError> {
+    let covering = pass.ctx.guardrails_for(&pass.namespace(), pass.obj.labels()).await?;
+    let verdict = Verdict::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
+        compliance::rules::check_domain(rules, &pass.obj.spec)
+    });
+    let (condition, allowed) = compliance::condition(&verdict);
+    Ok((covering, GuardrailFacts { condition, allowed }))
+}
+
+/// Resolves and checks the key. AWS errors other than "not found" propagate (retry).
+async fn verify_key(session: &AwsSession, key_id: &str) -> Result<Result<KeyInfo, KeyProblem>, ReconcileError> {
+    if let Err(problem) = rules::check_key_reference(key_id) {
+        return Ok(Err(problem));
+    }
+    match session.describe_key(key_id).await {
+        Ok(key) => Ok(rules::evaluate_key(&key).map(|()| key)),
+        Err(AwsError::NotFound { message }) => Ok(Err(KeyProblem::NotFound(message))),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The domain id of this resource: from status, from `adopt`, or found by ownership tags
+/// (a crash between CreateDomain and the status write must not create a second domain).
+async fn locate(pass: &Pass<'_, StudioDomain>, session: &AwsSession) -> Result<Option<String>, ReconcileError> {
+    if let Some(id) = &pass.status.domain_id {
+        return Ok(Some(id.clone()));
+    }
+    if let Some(adopt) = &pass.obj.spec.adopt {
+        return Ok(Some(adopt.domain_id.clone()));
+    }
+    let old = pass.status.recreation.as_ref().map(|r| r.old_domain_id.clone());
+    let owner = owner(pass);
+    for summary in session.list_domains().await? {
+        if Some(&summary.id) == old.as_ref() || summary.status == "Deleting" {
+            continue;
+        }
+        if owner.owns(&session.list_tags(&summary.arn).await?) {
+            return Ok(Some(summary.id));
         }
     }
+    Ok(None)
+}
 
-    fn spec(&self) -> &crate::api::StudioDomainSpec {
-        &self.domain.spec
-    }
+/// The domain this resource manages, described; `None` when there is none.
+async fn observe_domain(
+    pass: &Pass<'_, StudioDomain>,
+    session: &AwsSession,
+) -> Result<Option<ObservedDomain>, ReconcileError> {
+    Ok(match locate(pass, session).await? {
+        Some(id) => session.describe_domain(&id).await?,
+        None => None,
+    })
+}
 
-    fn owner(&self) -> Owner {
-        Owner {
-            cluster: self.ctx.config.cluster_id.clone(),
-            namespace: self.domain.namespace().unwrap_or_default(),
-            name: self.domain.name_any(),
-            uid: self.domain.uid().unwrap_or_default(),
-        }
-    }
+/// The reporter's configurations: wanted by the spec, existing in AWS, recorded in status.
+async fn observe_reporter(
+    pass: &Pass<'_, StudioDomain>,
+    session: &AwsSession,
+) -> Result<ReporterFacts, ReconcileError> {
+    let enabled = pass
+        .obj
+        .spec
+        .idle_shutdown
+        .as_ref()
+        .is_some_and(|i| i.activity_reporter);
+    let wanted = if enabled {
+        reporter::names(&pass.uid())
+    } else {
+        BTreeMap::new()
+    };
+    let existing = if enabled || !pass.status.activity_reporter_configs.is_empty() {
+        reporter::existing(session).await?
+    } else {
+        BTreeMap::new()
+    };
+    Ok(ReporterFacts {
+        wanted,
+        existing,
+        recorded: pass.status.activity_reporter_configs.clone(),
+    })
+}
 
-    fn generation(&self) -> i64 {
-        self.domain.metadata.generation.unwrap_or_default()
-    }
+/// Whether a domain of `name` exists that is not this resource's: its id.
+async fn name_taken(session: &AwsSession, name: &str) -> Result<Option<String>, ReconcileError> {
+    Ok(session
+        .list_domains()
+        .await?
+        .into_iter()
+        .find(|d| d.name == name && d.status != "Deleting")
+        .map(|d| d.id))
+}
 
-    fn name(&self) -> String {
-        plan::domain_name(self.spec(), &self.domain.name_any())
-    }
-
-    fn progressing(&mut self, reason: &str, message: impl Into<String>) {
-        self.readiness = Some(Readiness::Progressing {
-            reason: reason.into(),
-            message: message.into(),
-        });
-    }
-
-    fn stalled(&mut self, reason: &str, message: impl Into<String>) {
-        self.readiness = Some(Readiness::Stalled {
-            reason: reason.into(),
-            message: message.into(),
-        });
-    }
-
-    fn poll(&self) -> Action {
-        // Polls back off while nothing changes; new progress starts them again.
-        let phase = self.readiness.as_ref().map(|r| r.phase()).unwrap_or_default();
-        self.ctx.poll_after(&self.domain.uid().unwrap_or_default(), &phase)
-    }
-
-    fn resync(&self) -> Action {
-        self.resync_every(self.ctx.config.resync_interval)
-    }
-
-    fn resync_every(&self, period: std::time::Duration) -> Action {
-        self.ctx.resync_after(&self.domain.uid().unwrap_or_default(), period)
-    }
-
-    async fn session(&self) -> Result<Arc<AwsSession>, ReconcileError> {
-        let aws = &self.spec().aws;
-        Ok(self.ctx.aws.session(&aws.region, aws.role_arn.as_deref()).await?)
-    }
-
-    /// Resolves and checks the key. AWS errors other than "not found" propagate (retry).
-    async fn verify_key(&mut self, session: &AwsSession) -> Result<Result<KeyInfo, KeyProblem>, ReconcileError> {
-        let key_id = self.spec().encryption.kms_key_id.clone();
-        let verdict = match plan::check_key_reference(&key_id) {
-            Err(problem) => Err(problem),
-            Ok(()) => match session.describe_key(&key_id).await {
-                Ok(key) => plan::evaluate_key(&key).map(|()| key),
-                Err(AwsError::NotFound { message }) => Err(KeyProblem::NotFound(message)),
-                Err(error) => return Err(error.into()),
-            },
-        };
-        match &verdict {
-            Ok(key) => {
-                self.status.kms_key_arn = Some(key.arn.clone());
-                self.wanted.push(Want::true_(
-                    KMS_KEY_VALID,
-                    "KmsKeyVerified",
-                    format!("{} is a customer managed, enabled, symmetric key", key.arn),
-                ));
+/// Every profile and space with its EFS UID and execution role, and those the operator does not
+/// manage: one Describe and one ListTags per member.
+async fn survey(session: &AwsSession, domain_id: &str) -> Result<Survey, ReconcileError> {
+    let mut survey = Survey::default();
+    for profile in session.list_user_profiles(domain_id).await? {
+        if let Some(details) = session.describe_user_profile(domain_id, &profile.name).await? {
+            if !ownership::is_managed(&session.list_tags(&details.arn).await?) {
+                survey.unmanaged.push(format!("user profile {}", profile.name));
             }
-            Err(problem) => {
-                self.wanted
-                    .push(Want::false_(KMS_KEY_VALID, problem.reason(), problem.message(&key_id)));
-            }
+            survey.backup.push(MemberBackup {
+                kind: recreate::KIND_PROFILE.into(),
+                name: details.name,
+                efs_uid: details.home_efs_uid,
+                execution_role: details.execution_role,
+            });
         }
-        Ok(verdict)
     }
-
-    /// The domain id of this resource: from status, from `adopt`, or found by ownership tags
-    /// (a crash between CreateDomain and the status write must not create a second domain).
-    async fn locate(&self, session: &AwsSession) -> Result<Option<String>, ReconcileError> {
-        if let Some(id) = &self.status.domain_id {
-            return Ok(Some(id.clone()));
-        }
-        if let Some(adopt) = &self.spec().adopt {
-            return Ok(Some(adopt.domain_id.clone()));
-        }
-        let old = self.status.recreation.as_ref().map(|r| r.old_domain_id.clone());
-        let owner = self.owner();
-        for summary in session.list_domains().await? {
-            if Some(&summary.id) == old.as_ref() || summary.status == "Deleting" {
-                continue;
+    for space in session.list_spaces(domain_id).await? {
+        if let Some(details) = session.describe_space(domain_id, &space.name).await? {
+            if !ownership::is_managed(&session.list_tags(&details.arn).await?) {
+                survey.unmanaged.push(format!("space {}", space.name));
             }
-            if owner.owns(&session.list_tags(&summary.arn).await?) {
-                return Ok(Some(summary.id));
-            }
+            survey.backup.push(MemberBackup {
+                kind: recreate::KIND_SPACE.into(),
+                name: details.name,
+                efs_uid: details.home_efs_uid,
+                execution_role: details.execution_role,
+            });
         }
-        Ok(None)
     }
+    Ok(survey)
+}
 
-    fn record_observed(&mut self, observed: &ObservedDomain) {
-        self.status.domain_id = Some(observed.id.clone());
-        self.status.domain_arn = Some(observed.arn.clone());
-        self.status.url = observed.url.clone();
-        self.status.home_efs_file_system_id = observed.home_efs_file_system_id.clone();
-        self.status.aws_status = Some(observed.status.clone());
+fn record_observed(status: &mut StudioDomainStatus, observed: &ObservedDomain) {
+    status.domain_id = Some(observed.id.clone());
+    status.domain_arn = Some(observed.arn.clone());
+    status.url = observed.url.clone();
+    status.home_efs_file_system_id = observed.home_efs_file_system_id.clone();
+    status.aws_status = Some(observed.status.clone());
+}
+
+/// A domain's reconcile: observe, decide (reading more when a decision needs it), act.
+async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
+    let (covering, guardrail_facts) = guardrails(pass).await?;
+    if !guardrail_facts.allowed {
+        // No AWS call at all for a spec an enforcing guardrail forbids.
+        let facts = Facts::before_aws(guardrail_facts);
+        let plan = decide_pass(pass, &facts);
+        return act(pass, None, &facts, plan, &covering).await;
     }
-
-    async fn create(
-        &mut self,
-        session: &AwsSession,
-        key: Result<KeyInfo, KeyProblem>,
-    ) -> Result<Action, ReconcileError> {
-        if self.spec().adopt.is_some() && self.status.recreation.is_none() {
-            let id = self
-                .spec()
-                .adopt
-                .as_ref()
-                .map(|a| a.domain_id.clone())
-                .unwrap_or_default();
-            self.stalled(
-                "AdoptedDomainNotFound",
-                format!(
-                    "domain {id} named in spec.adopt.domainId does not exist in {}; fix the id or remove spec.adopt",
-                    self.spec().aws.region
-                ),
-            );
-            return Ok(self.resync());
-        }
-        let key = match key {
-            Ok(key) => key,
-            Err(problem) => {
-                let message = format!(
-                    "{}; no domain was created",
-                    problem.message(&self.spec().encryption.kms_key_id)
-                );
-                self.stalled(problem.reason(), message);
-                return Ok(self.resync());
-            }
-        };
-        let name = self.name();
-        let conflicting = session
-            .list_domains()
-            .await?
-            .into_iter()
-            .find(|d| d.name == name && d.status != "Deleting");
-        if let Some(other) = conflicting {
-            self.stalled("NameConflict", format!("a domain named {name} ({}) already exists and is not managed by this resource; choose another spec.domainName or adopt it with spec.adopt.domainId", other.id));
-            return Ok(self.resync());
-        }
-        let tags = plan::desired_tags(self.spec(), self.owner().tags());
-        let mut desired = plan::desired_domain(self.spec(), name.clone(), key.arn.clone(), tags);
-        self.attach_reporter(session, &mut desired).await?;
-        let created = session.create_domain(&desired).await?;
-        info!(domain_id = %created.id, "created domain");
-        // Record the id at once: the next pass must find this domain, not create another.
-        self.status.domain_id = Some(created.id.clone());
-        self.status.domain_arn = Some(created.arn.clone());
-        self.status.url = Some(created.url.clone());
-        self.status.aws_status = Some("Pending".into());
-        self.progressing("Creating", format!("domain {} is being created", created.id));
-        self.ctx
-            .event(
-                self.domain,
-                EventType::Normal,
-                "Created",
-                format!("created domain {name} ({}) encrypted with {}", created.id, key.arn),
-            )
-            .await;
-        Ok(self.poll())
+    let session = session(pass).await?;
+    let key = verify_key(&session, &pass.obj.spec.encryption.kms_key_id).await?;
+    if let Ok(key) = &key {
+        pass.status.kms_key_arn = Some(key.arn.clone());
     }
-
-    async fn in_service(
-        &mut self,
-        session: &AwsSession,
-        observed: &ObservedDomain,
-        key: &KeyInfo,
-    ) -> Result<Action, ReconcileError> {
-        let owner = self.owner();
-        let desired_tags = plan::desired_tags(self.spec(), owner.tags());
-        let mut desired = plan::desired_domain(self.spec(), self.name(), key.arn.clone(), desired_tags.clone());
-        self.attach_reporter(session, &mut desired).await?;
-        let immutable = plan::immutable_changes(&desired, observed);
-        if !immutable.is_empty() {
-            return self.recreate_or_wait(session, observed, immutable).await;
-        }
-        self.wanted
-            .push(Want::false_(RECREATING, "NoRecreation", "no immutable setting changed"));
+    let recreating_old = pass
+        .status
+        .recreation
+        .as_ref()
+        .is_some_and(|r| r.phase == recreate::PHASE_DELETING_OLD);
+    let domain = if recreating_old {
+        None
+    } else {
+        observe_domain(pass, &session).await?
+    };
+    if let Some(observed) = &domain {
+        record_observed(&mut pass.status, observed);
+    }
+    let in_service = domain.as_ref().is_some_and(|d| d.status == "InService");
+    if let (Some(observed), true) = (&domain, in_service) {
+        recreate::fill_new_uids(pass, &session, &observed.id).await?;
+    }
+    let tags = match &domain {
+        Some(observed) if in_service => session.list_tags(&observed.arn).await?,
+        _ => BTreeMap::new(),
+    };
+    let apps = match &domain {
         // Listed now (updates and the sweeper decide on it) and shared with the members' passes.
-        let apps = self
-            .ctx
-            .listings
-            .apps(session, &observed.id, std::time::Duration::ZERO)
-            .await?;
-        let apps = apps.items.as_slice();
-        let diff = plan::mutable_diff(&desired, observed);
-        let mut changed_fields: Vec<&str> = Vec::new();
-        if !diff.fields.is_empty() {
-            let blocking = plan::blocking_apps(apps);
-            if !diff.needs_stopped_apps.is_empty() && !blocking.is_empty() {
-                return self
-                    .blocked_update(session, observed, &diff.needs_stopped_apps, &blocking)
-                    .await;
+        Some(observed) if in_service => session_apps(pass.ctx, &session, &observed.id).await?,
+        _ => Vec::new(),
+    };
+    let mut facts = Facts {
+        guardrails: guardrail_facts,
+        key,
+        recreation: pass.status.recreation.clone(),
+        domain,
+        tags,
+        ownership: owner(pass).tags(),
+        reporter: observe_reporter(pass, &session).await?,
+        apps,
+        approved: rules::is_approved(pass.obj.annotations(), pass.generation()),
+        name_taken: None,
+        survey: None,
+    };
+    let mut plan = decide_pass(pass, &facts);
+    while let End::Need(need) = plan.end {
+        match need {
+            Need::NameConflict => {
+                let name = rules::domain_name(&pass.obj.spec, &pass.obj.name_any());
+                facts.name_taken = Some(name_taken(&session, &name).await?);
             }
-            session.update_domain(&observed.id, &diff.update).await?;
-            changed_fields.extend(diff.fields.iter());
-        }
-        self.wanted
-            .push(Want::false_(UPDATE_BLOCKED, "NotBlocked", "no update waits for apps"));
-        let (add, remove) = ownership::tag_changes(&desired_tags, &session.list_tags(&observed.arn).await?);
-        if !add.is_empty() {
-            session.add_tags(&observed.arn, &add).await?;
-            changed_fields.push("tags");
-        }
-        if !remove.is_empty() {
-            session.delete_tags(&observed.arn, &remove).await?;
-            if !changed_fields.contains(&"tags") {
-                changed_fields.push("tags");
+            Need::Survey => {
+                let id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
+                facts.survey = Some(survey(&session, &id).await?);
             }
         }
-        self.count_members(session, observed, apps).await?;
-        if !changed_fields.is_empty() {
-            self.ctx
-                .report_correction(
-                    self.domain,
-                    KIND,
-                    self.status.observed_generation != Some(self.generation()),
-                    &changed_fields,
-                )
-                .await;
-            self.wanted.push(Want::false_(
-                SYNCED,
-                "Updating",
-                format!("updating {}", changed_fields.join(", ")),
-            ));
-            self.progressing("Updating", format!("updating {}", changed_fields.join(", ")));
-            return Ok(self.poll());
-        }
-        self.retire_reporter_configs(session).await?;
-        self.wanted.push(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
-        self.readiness = Some(Readiness::Ready {
-            reason: "InService".into(),
-            message: format!("domain {} is InService and matches the spec", observed.id),
-        });
-        if sweeper::due(self.ctx, &self.domain.uid().unwrap_or_default()) {
-            // A failed sweep must not make the domain look broken: it is retried next time.
-            if let Err(error) =
-                sweeper::sweep(self.ctx, self.domain, session, &observed.id, apps, &self.guardrails).await
-            {
-                warn!(%error, category = %error.category(), "sweeping apps failed");
-            }
-        }
-        let config = &self.ctx.config;
-        Ok(self.resync_every(config.resync_interval.min(config.sweep_interval)))
+        plan = decide_pass(pass, &facts);
     }
-
-    /// With `idleShutdown.activityReporter`, makes sure the reporter's lifecycle configurations
-    /// exist and attaches them to the domain defaults.
-    async fn attach_reporter(
-        &mut self,
-        session: &AwsSession,
-        desired: &mut DomainCreate,
-    ) -> Result<(), ReconcileError> {
-        if !self.spec().idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter) {
-            return Ok(());
-        }
-        let uid = self.domain.uid().unwrap_or_default();
-        // Recorded before they are created: a configuration whose creation succeeds in a pass
-        // that then fails must still be found when the reporter or the domain goes away.
-        for name in reporter::names(&uid).into_values() {
-            if !self.status.activity_reporter_configs.contains(&name) {
-                self.status.activity_reporter_configs.push(name);
-            }
-        }
-        let arns = reporter::ensure(session, &uid, &self.owner().tags()).await?;
-        reporter::attach(desired, &arns);
-        Ok(())
-    }
-
-    /// Once the domain no longer refers to them, deletes the reporter configurations of older
-    /// script versions (or all of them when the reporter was turned off).
-    async fn retire_reporter_configs(&mut self, session: &AwsSession) -> Result<(), ReconcileError> {
-        let wanted: Vec<String> = if self.spec().idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter) {
-            reporter::names(&self.domain.uid().unwrap_or_default())
-                .into_values()
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let stale: Vec<String> = self
-            .status
-            .activity_reporter_configs
-            .iter()
-            .filter(|name| !wanted.contains(name))
-            .cloned()
-            .collect();
-        if stale.is_empty() {
-            return Ok(());
-        }
-        let left = reporter::delete(session, &stale).await?;
-        self.status
-            .activity_reporter_configs
-            .retain(|name| wanted.contains(name) || left.contains(name));
-        Ok(())
-    }
-
-    /// Checks the spec against the covering guardrails. Returns false when an enforcing one is
-    /// broken: then nothing is created or changed in AWS.
-    async fn check_guardrails(&mut self) -> Result<bool, ReconcileError> {
-        let namespace = self.domain.namespace().unwrap_or_default();
-        self.guardrails = self.ctx.guardrails_for(&namespace, self.domain.labels()).await?;
-        let verdict = Verdict::of(&self.guardrails.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
-            guardrail::rules::check_domain(rules, self.spec())
-        });
-        let (want, allowed) = guardrail::condition(&verdict);
-        self.wanted.push(want);
-        if !allowed {
-            self.stalled(
-                "GuardrailViolation",
-                format!(
-                    "{}; nothing is changed in AWS until the spec complies",
-                    verdict.message()
-                ),
-            );
-        }
-        Ok(allowed)
-    }
-
-    async fn blocked_update(
-        &mut self,
-        session: &AwsSession,
-        observed: &ObservedDomain,
-        fields: &[&str],
-        blocking: &[&AppSummary],
-    ) -> Result<Action, ReconcileError> {
-        let names: Vec<String> = blocking.iter().map(|a| plan::app_label(a)).collect();
-        let stop_apps = self.spec().update_policy.as_ref().is_some_and(|p| p.stop_apps);
-        if stop_apps {
-            for app in blocking.iter().filter(|a| a.is_running()) {
-                session.delete_app(&observed.id, app).await?;
-            }
-            let message = format!(
-                "stopping apps {} so that {} can change",
-                names.join(", "),
-                fields.join(", ")
-            );
-            self.ctx
-                .event(self.domain, EventType::Normal, "StoppingApps", message.clone())
-                .await;
-            self.wanted
-                .push(Want::true_(UPDATE_BLOCKED, "StoppingApps", message.clone()));
-            self.progressing("StoppingApps", message);
-        } else {
-            let message = format!(
-                "{} can change only while no app runs; running: {}. Stop them, or set spec.updatePolicy.stopApps: true",
-                fields.join(", "),
-                names.join(", ")
-            );
-            if !status::is_true(&self.status.conditions, UPDATE_BLOCKED) {
-                self.ctx
-                    .event(self.domain, EventType::Warning, "UpdateBlocked", message.clone())
-                    .await;
-            }
-            self.wanted
-                .push(Want::true_(UPDATE_BLOCKED, "AppsRunning", message.clone()));
-            self.progressing("UpdateBlocked", message);
-        }
-        self.wanted.push(Want::false_(
-            SYNCED,
-            "UpdateBlocked",
-            format!("{} differ", fields.join(", ")),
-        ));
-        Ok(self.poll())
-    }
-
-    async fn count_members(
-        &mut self,
-        session: &AwsSession,
-        observed: &ObservedDomain,
-        apps: &[AppSummary],
-    ) -> Result<(), ReconcileError> {
-        // Shared with the members' passes of the same resync.
-        let ttl = self.ctx.list_age(true);
-        let profiles = self.ctx.listings.profiles(session, &observed.id, ttl).await?;
-        let spaces = self.ctx.listings.spaces(session, &observed.id, ttl).await?;
-        self.status.user_profiles = Some(profiles.items.len() as i32);
-        self.status.spaces = Some(spaces.items.len() as i32);
-        self.status.running_apps = Some(apps.iter().filter(|a| a.is_running()).count() as i32);
-        Ok(())
-    }
-
-    async fn recreate_or_wait(
-        &mut self,
-        session: &AwsSession,
-        observed: &ObservedDomain,
-        changes: Vec<&'static str>,
-    ) -> Result<Action, ReconcileError> {
-        let approved = plan::is_approved(self.domain.annotations(), self.generation());
-        let adopted = self.spec().adopt.is_some();
-        let what = changes.join(", ");
-        match plan::recreation_decision(self.spec().recreation_policy, adopted, approved) {
-            RecreationDecision::Refuse => {
-                let message = format!(
-                    "{what} cannot change in AWS and recreationPolicy is Never; revert the change or allow recreation"
-                );
-                self.wanted
-                    .push(Want::false_(SYNCED, "ImmutableChange", message.clone()));
-                self.stalled("RecreationRefused", message);
-                Ok(self.resync())
-            }
-            RecreationDecision::AwaitApproval => {
-                let message = format!(
-                    "{what} cannot change in AWS: the domain must be recreated (EFS retained). Approve with: kubectl annotate studiodomain {} {}={} --overwrite",
-                    self.domain.name_any(),
-                    plan::APPROVE_RECREATION,
-                    self.generation()
-                );
-                self.wanted
-                    .push(Want::false_(SYNCED, "ImmutableChange", message.clone()));
-                self.wanted
-                    .push(Want::false_(RECREATING, "AwaitingApproval", message.clone()));
-                self.stalled("AwaitingApproval", message);
-                Ok(self.resync())
-            }
-            RecreationDecision::Proceed => self.start_recreation(session, observed, changes, approved).await,
-        }
-    }
-
-    /// Writes the status now (a step that must survive a crash before the next one).
-    async fn checkpoint(&mut self) -> Result<(), ReconcileError> {
-        self.write_status().await
-    }
-
-    async fn release(&mut self) -> Result<Action, ReconcileError> {
-        remove_finalizer(&self.api, self.domain).await?;
-        self.deleted = true;
-        Ok(Action::await_change())
-    }
+    act(pass, Some(&session), &facts, plan, &covering).await
 }
 
-/// Ownership tags of a member (profile or space) decide whether the operator may delete it.
-pub(crate) fn is_managed(tags: &BTreeMap<String, String>) -> bool {
-    ownership::is_managed(tags)
+async fn session_apps(
+    ctx: &Context,
+    session: &AwsSession,
+    domain_id: &str,
+) -> Result<Vec<crate::aws::model::AppSummary>, ReconcileError> {
+    Ok(ctx
+        .listings
+        .apps(session, domain_id, Duration::ZERO)
+        .await?
+        .items
+        .to_vec())
 }
 
-impl Steps for Pass<'_> {
-    async fn apply(&mut self) -> Result<Action, ReconcileError> {
-        if !self.check_guardrails().await? {
-            return Ok(self.resync());
-        }
-        let session = self.session().await?;
-        let key = self.verify_key(&session).await?;
-        if self
-            .status
-            .recreation
-            .as_ref()
-            .is_some_and(|r| r.phase == recreate::PHASE_DELETING_OLD)
-        {
-            return self.continue_recreation(&session).await;
-        }
-        let observed = match self.locate(&session).await? {
-            Some(id) => session.describe_domain(&id).await?,
-            None => None,
-        };
-        let Some(observed) = observed else {
-            return self.create(&session, key).await;
-        };
-        self.record_observed(&observed);
-        if observed.status == "Failed" {
-            let reason = observed
-                .failure_reason
-                .clone()
-                .unwrap_or_else(|| "no reason given".into());
-            self.stalled(
-                "DomainFailed",
-                format!(
-                    "AWS reports the domain Failed: {reason}. Fix the cause and delete the StudioDomain to start over"
-                ),
-            );
-            return Ok(self.resync());
-        }
-        if let Err(problem) = &key {
-            let message = problem.message(&self.spec().encryption.kms_key_id);
-            self.stalled(problem.reason(), message);
-            return Ok(self.resync());
-        }
-        match observed.status.as_str() {
-            "InService" => {}
-            status if plan::is_transitional(status) => {
-                self.progressing("AwsTransition", format!("domain {} is {status}", observed.id));
-                return Ok(self.poll());
-            }
-            other => {
-                self.progressing(
-                    "AwsTransition",
-                    format!("domain {} is {other}; retrying the update", observed.id),
-                );
-                return Ok(self.poll());
-            }
-        }
-        let key = key.expect("key checked above");
-        self.finish_recreation(&session, &observed).await?;
-        self.in_service(&session, &observed, &key).await
-    }
+fn decide_pass(pass: &Pass<'_, StudioDomain>, facts: &Facts) -> Plan {
+    let name = rules::domain_name(&pass.obj.spec, &pass.obj.name_any());
+    decide::decide(&pass.obj.spec, &name, &pass.obj.name_any(), pass.generation(), facts)
+}
 
-    /// Deletion: `Retain` removes the ownership tags; `Delete` removes apps, spaces, profiles and
-    /// then the domain, waiting for each, with the EFS retention the spec asks for.
-    async fn cleanup(&mut self) -> Result<Action, ReconcileError> {
-        if !has_finalizer(self.domain) {
-            self.deleted = true;
-            return Ok(Action::await_change());
-        }
-        let session = self.session().await?;
-        let observed = match self.locate(&session).await? {
-            Some(id) => session.describe_domain(&id).await?,
-            None => None,
-        };
-        let Some(observed) = observed else {
-            // The list stays in status until every deletion succeeded (a failed pass writes
-            // status too), and includes the current names even if status never got them.
-            let mut configs = self.status.activity_reporter_configs.clone();
-            if self.spec().idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter) {
-                for name in reporter::names(&self.domain.uid().unwrap_or_default()).into_values() {
-                    if !configs.contains(&name) {
-                        configs.push(name);
+/// Carries out a plan: its steps in order, then its conditions and end in the report.
+async fn act(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: Option<&AwsSession>,
+    facts: &Facts,
+    plan: Plan,
+    guardrails: &[Arc<Guardrail>],
+) -> Result<Action, ReconcileError> {
+    for condition in plan.conditions {
+        pass.report.want(condition);
+    }
+    let mut end = plan.end;
+    let mut corrected: Vec<&'static str> = Vec::new();
+    let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
+    for step in plan.steps {
+        let session = session.expect("a plan with AWS steps has a session");
+        match step {
+            Step::CreateReporterConfigs(missing) => {
+                // Recorded before they are created: a configuration whose creation succeeds in
+                // a pass that then fails must still be found when it is no longer wanted.
+                for (_, name) in &missing {
+                    if !pass.status.activity_reporter_configs.contains(name) {
+                        pass.status.activity_reporter_configs.push(name.clone());
                     }
                 }
+                pass.checkpoint().await?;
+                reporter::create(session, &missing, &owner(pass).tags()).await?;
+                return Ok(Action::requeue(Duration::from_millis(100)));
             }
-            let left = reporter::delete(&session, &configs).await?;
-            self.status.activity_reporter_configs = left.clone();
-            if !left.is_empty() {
-                self.progressing(
-                    "Deleting",
-                    "waiting to delete the activity reporter's lifecycle configurations",
-                );
-                return Ok(self.poll());
+            Step::Create(desired) => create(pass, session, &desired).await?,
+            Step::ContinueRecreation => end = recreate::continue_recreation(pass, session).await?,
+            Step::StartRecreation { reasons, backup } => {
+                let observed = facts.domain.as_ref().expect("a recreation starts from a domain");
+                recreate::start(pass, observed, &reasons, backup).await?;
+                end = recreate::continue_recreation(pass, session).await?;
             }
-            return self.release().await;
-        };
-        if self.spec().deletion_policy == DeletionPolicy::Retain {
-            let keys: Vec<String> = ownership::KEYS.map(String::from).to_vec();
-            session.delete_tags(&observed.arn, &keys).await?;
-            self.ctx
-                .event(
-                    self.domain,
-                    EventType::Normal,
-                    "Retained",
-                    format!("domain {} left in AWS (deletionPolicy Retain)", observed.id),
-                )
-                .await;
-            return self.release().await;
+            Step::FinishRecreation => {
+                let observed = facts.domain.as_ref().expect("a recreation finishes on a domain");
+                recreate::finish(pass, observed).await;
+            }
+            Step::StopApps(apps) => {
+                let deletions: Vec<_> = apps.into_iter().map(teardown::Deletion::App).collect();
+                teardown::execute(session, &domain_id, &deletions).await?;
+                let names: Vec<String> = deletions
+                    .iter()
+                    .filter_map(|d| match d {
+                        teardown::Deletion::App(app) => Some(app.path()),
+                        _ => None,
+                    })
+                    .collect();
+                for name in &names {
+                    let note = format!("stopping app {name} so that the domain's settings can change");
+                    pass.event(Happening::normal("StoppingApps", note).about(name.clone()))
+                        .await;
+                }
+            }
+            Step::Update { update, fields } => {
+                session.update_domain(&domain_id, &update).await?;
+                corrected.extend(fields);
+            }
+            Step::Tag { add, remove } => {
+                let arn = facts.domain.as_ref().map(|d| d.arn.clone()).unwrap_or_default();
+                if !add.is_empty() {
+                    session.add_tags(&arn, &add).await?;
+                }
+                if !remove.is_empty() {
+                    session.delete_tags(&arn, &remove).await?;
+                }
+                corrected.push("tags");
+            }
+            Step::DeleteReporterConfigs(stale) => {
+                let left = reporter::delete(session, &stale).await?;
+                pass.status
+                    .activity_reporter_configs
+                    .retain(|name| !stale.contains(name) || left.contains(name));
+            }
+            Step::Sweep => sweep(pass, session, &domain_id, &facts.apps, guardrails).await,
         }
-        if let Some(message) = recreate::unmanaged_members(&session, &observed.id).await? {
-            let message = format!("deletion blocked: {message}; delete them or set deletionPolicy: Retain");
-            self.stalled("DeletionBlocked", message);
-            return Ok(self.poll());
-        }
-        if let Some(progress) = recreate::empty_domain(&session, &observed.id).await? {
-            self.progressing("Deleting", progress);
-            return Ok(self.poll());
-        }
-        if observed.status != "Deleting" {
-            let retain = plan::retain_efs(self.spec());
-            session.delete_domain(&observed.id, retain).await?;
-            let efs = if retain {
-                "EFS volume retained"
-            } else {
-                "EFS volume deleted"
-            };
-            self.ctx
-                .event(
-                    self.domain,
-                    EventType::Normal,
-                    "Deleting",
-                    format!("deleting domain {} ({efs})", observed.id),
-                )
-                .await;
-        }
-        self.status.aws_status = Some("Deleting".into());
-        self.progressing("Deleting", format!("domain {} is being deleted", observed.id));
-        Ok(self.poll())
     }
-
-    fn ready(&self) -> Option<String> {
-        (!self.deleted).then(|| {
-            status::find(&self.status.conditions, crate::api::condition_type::READY)
-                .map_or_else(|| "Unknown".to_string(), |c| c.status.clone())
-        })
+    if !corrected.is_empty() {
+        let spec_changed = pass.obj.status.as_ref().and_then(|s| s.observed_generation) != Some(pass.generation());
+        pass.ctx.report_corrections(pass.obj, spec_changed, &corrected).await;
     }
+    // Warned once, when the update becomes blocked.
+    if let End::Blocked { message, .. } = &end
+        && !status::is_true(&pass.status.conditions, UPDATE_BLOCKED)
+    {
+        pass.event(Happening::warning("UpdateBlocked", message.clone())).await;
+    }
+    if facts.domain.is_some() {
+        count_members(pass, session, &domain_id, &facts.apps).await?;
+    }
+    Ok(finish(pass, end))
+}
 
-    async fn write_status(&mut self) -> Result<(), ReconcileError> {
-        if self.deleted {
-            return Ok(());
+/// Puts the end of a pass into the report, and says when to come back.
+fn finish(pass: &mut Pass<'_, StudioDomain>, end: End) -> Action {
+    match end {
+        End::Ready { message } => {
+            pass.report.ready("InService", message);
+            let config = &pass.ctx.config;
+            pass.resync_every(config.resync_interval.min(config.sweep_interval))
         }
-        let mut wanted = self.wanted.clone();
-        let readiness = self.readiness.clone().unwrap_or(Readiness::Progressing {
-            reason: "Reconciling".into(),
-            message: "reconciling".into(),
-        });
-        wanted.extend(readiness.conditions());
-        let before = self
-            .domain
-            .status
-            .as_ref()
-            .map(|s| s.conditions.clone())
-            .unwrap_or_default();
-        let conditions = status::merge_conditions(
-            &self.status.conditions,
-            &wanted,
-            Some(self.generation()),
-            Timestamp::now(),
+        End::Progress { reason, message } => {
+            pass.report.progressing(reason, message);
+            pass.poll()
+        }
+        End::Blocked { reason, message } => {
+            pass.report.progressing(reason, message);
+            pass.blocked()
+        }
+        End::Stalled { reason, message } => {
+            pass.report.stalled(reason, message);
+            pass.resync()
+        }
+        End::Need(_) => unreachable!("every need is read before acting"),
+    }
+}
+
+/// CreateDomain, recording the id at once: the next pass must find this domain, not create
+/// another.
+async fn create(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    desired: &crate::aws::model::DomainCreate,
+) -> Result<(), ReconcileError> {
+    let created = session.create_domain(desired).await?;
+    info!(domain_id = %created.id, "created domain");
+    pass.status.domain_id = Some(created.id.clone());
+    pass.status.domain_arn = Some(created.arn.clone());
+    pass.status.url = Some(created.url.clone());
+    pass.status.aws_status = Some("Pending".into());
+    let note = format!(
+        "created domain {} ({}) encrypted with {}",
+        desired.name, created.id, desired.kms_key_id
+    );
+    pass.event(Happening::normal("Created", note)).await;
+    Ok(())
+}
+
+/// Sweeps the apps when the domain is due. A failed sweep must not make the domain look
+/// broken: it is retried next time.
+async fn sweep(
+    pass: &Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    domain_id: &str,
+    apps: &[crate::aws::model::AppSummary],
+    guardrails: &[Arc<Guardrail>],
+) {
+    if !sweeper::due(pass.ctx, &pass.uid()) {
+        return;
+    }
+    if let Err(error) = sweeper::sweep(pass.ctx, pass.obj, session, domain_id, apps, guardrails).await {
+        warn!(%error, category = error.category().label(), "sweeping apps failed");
+    }
+}
+
+/// Counts the domain's profiles, spaces and running apps for status, from the listings the
+/// members' passes of the same resync share.
+async fn count_members(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: Option<&AwsSession>,
+    domain_id: &str,
+    apps: &[crate::aws::model::AppSummary],
+) -> Result<(), ReconcileError> {
+    let (Some(session), true) = (session, pass.status.aws_status.as_deref() == Some("InService")) else {
+        return Ok(());
+    };
+    let ttl = pass.ctx.list_age(true);
+    let profiles = pass.ctx.listings.profiles(session, domain_id, ttl).await?;
+    let spaces = pass.ctx.listings.spaces(session, domain_id, ttl).await?;
+    pass.status.user_profiles = Some(profiles.items.len() as i32);
+    pass.status.spaces = Some(spaces.items.len() as i32);
+    pass.status.running_apps = Some(apps.iter().filter(|a| a.is_running()).count() as i32);
+    Ok(())
+}
+
+/// Deletion: `Retain` removes the ownership tags; `Delete` removes apps, spaces, profiles and
+/// then the domain, waiting for each, with the EFS retention the spec asks for.
+async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
+    let session = session(pass).await?;
+    let Some(observed) = observe_domain(pass, &session).await? else {
+        return release_reporter(pass, &session).await;
+    };
+    if pass.obj.spec.deletion_policy == DeletionPolicy::Retain {
+        let keys: Vec<String> = ownership::KEYS.map(String::from).to_vec();
+        session.delete_tags(&observed.arn, &keys).await?;
+        let note = format!("domain {} left in AWS (deletionPolicy Retain)", observed.id);
+        pass.event(Happening::normal("Retained", note)).await;
+        return pass.release().await;
+    }
+    let unmanaged = survey(&session, &observed.id).await?.unmanaged;
+    if !unmanaged.is_empty() {
+        let message = format!(
+            "deletion blocked: the domain holds {} not managed by studio-operator; delete them or set deletionPolicy: Retain",
+            unmanaged.join(", ")
         );
-        self.status.conditions = conditions;
-        self.status.observed_generation = Some(self.generation());
-        for transition in status::transitions(&before, &self.status.conditions) {
-            if transition.type_ == crate::api::condition_type::STALLED && transition.status == "True" {
-                self.ctx
-                    .event(
-                        self.domain,
-                        EventType::Warning,
-                        &transition.reason,
-                        transition.message.clone(),
-                    )
-                    .await;
-            }
-            if transition.type_ == KMS_KEY_VALID && transition.status == "False" && !before.is_empty() {
-                self.ctx
-                    .event(
-                        self.domain,
-                        EventType::Warning,
-                        "KmsKeyInvalid",
-                        transition.message.clone(),
-                    )
-                    .await;
-            }
-            if transition.type_ == crate::api::condition_type::READY && transition.status == "True" {
-                self.ctx
-                    .event(self.domain, EventType::Normal, "Ready", transition.message.clone())
-                    .await;
-            }
-        }
-        if self.domain.status.as_ref() != Some(&self.status) {
-            apply_status(&self.api, &self.domain.name_any(), &self.status).await?;
-        }
-        Ok(())
+        pass.report.stalled("DeletionBlocked", message);
+        return Ok(pass.blocked());
     }
+    match empty_domain(&session, &observed.id).await? {
+        TeardownState::Done => {}
+        TeardownState::Waiting(progress) | TeardownState::Blocked(progress) => {
+            pass.report.progressing("Deleting", progress);
+            return Ok(pass.poll());
+        }
+    }
+    if observed.status != "Deleting" {
+        let retain = rules::retain_efs(&pass.obj.spec);
+        session.delete_domain(&observed.id, retain).await?;
+        let efs = if retain {
+            "EFS volume retained"
+        } else {
+            "EFS volume deleted"
+        };
+        let note = format!("deleting domain {} ({efs})", observed.id);
+        pass.event(Happening::normal("Deleting", note)).await;
+    }
+    pass.status.aws_status = Some("Deleting".into());
+    pass.report
+        .progressing("Deleting", format!("domain {} is being deleted", observed.id));
+    Ok(pass.poll())
+}
 
-    fn report_error(&mut self, error: &ReconcileError) {
-        self.readiness = Some(Readiness::Progressing {
-            reason: "AwsError".into(),
-            message: format!("{error} (retrying with backoff)"),
-        });
+/// Deletes what blocks the deletion of a domain, one layer at a time: apps, then spaces, then
+/// profiles.
+async fn empty_domain(session: &AwsSession, domain_id: &str) -> Result<TeardownState, ReconcileError> {
+    let apps = session.list_apps(domain_id).await?;
+    let spaces = session.list_spaces(domain_id).await?;
+    let profiles = session.list_user_profiles(domain_id).await?;
+    let teardown = teardown::emptying(&apps, &spaces, &profiles);
+    teardown::execute(session, domain_id, &teardown.deletions).await?;
+    Ok(teardown.state)
+}
+
+/// The domain is gone: delete the reporter's configurations, then release the finalizer. The
+/// list stays in status until every deletion succeeded (a failed pass writes status too), and
+/// includes the current names even if status never got them.
+async fn release_reporter(pass: &mut Pass<'_, StudioDomain>, session: &AwsSession) -> Result<Action, ReconcileError> {
+    let mut configs = pass.status.activity_reporter_configs.clone();
+    if pass
+        .obj
+        .spec
+        .idle_shutdown
+        .as_ref()
+        .is_some_and(|i| i.activity_reporter)
+    {
+        for name in reporter::names(&pass.uid()).into_values() {
+            if !configs.contains(&name) {
+                configs.push(name);
+            }
+        }
     }
+    let left = reporter::delete(session, &configs).await?;
+    pass.status.activity_reporter_configs = left.clone();
+    if !left.is_empty() {
+        pass.report.progressing(
+            "Deleting",
+            "waiting to delete the activity reporter's lifecycle configurations",
+        );
+        return Ok(pass.poll());
+    }
+    pass.release().await
 }

@@ -3,7 +3,8 @@
 //! them and deleted when they are replaced or no longer wanted.
 
 use std::collections::BTreeMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+
+use sha2::{Digest, Sha256};
 
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
@@ -22,13 +23,22 @@ pub fn script() -> String {
     ON_START.replacen("__REPORTER_PY__\n", REPORTER, 1)
 }
 
-/// The configuration names for a domain (by UID): they change when the script changes, so a new
-/// version is a new configuration and running apps keep the one they started with.
+/// The first 12 hex digits of the SHA-256 of the parts: a name suffix that stays the same
+/// across compiler versions and platforms (names persist in AWS).
+pub fn content_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hasher.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The configuration names for a domain (by UID), per app type: they change when the script
+/// changes, so a new version is a new configuration and running apps keep the one they started
+/// with.
 pub fn names(domain_uid: &str) -> BTreeMap<&'static str, String> {
-    let mut hasher = DefaultHasher::new();
-    domain_uid.hash(&mut hasher);
-    script().hash(&mut hasher);
-    let version = format!("{:012x}", hasher.finish() & 0xffff_ffff_ffff);
+    let version = content_hash(&[domain_uid, &script()]);
     APP_TYPES
         .iter()
         .map(|app_type| (*app_type, format!("{NAME_PREFIX}{}-{version}", app_type.to_lowercase())))
@@ -38,35 +48,37 @@ pub fn names(domain_uid: &str) -> BTreeMap<&'static str, String> {
 /// The ARNs of the reporter's configurations, per app type.
 pub type ReporterArns = BTreeMap<&'static str, String>;
 
-/// Creates the configurations that do not exist yet; returns all their ARNs.
-pub async fn ensure(
-    session: &AwsSession,
-    domain_uid: &str,
-    tags: &BTreeMap<String, String>,
-) -> Result<ReporterArns, AwsError> {
-    let existing: BTreeMap<String, String> = session
+/// The reporter configurations that exist (of every domain and version), name -> ARN.
+pub async fn existing(session: &AwsSession) -> Result<BTreeMap<String, String>, AwsError> {
+    Ok(session
         .list_lifecycle_configs(NAME_PREFIX)
         .await?
         .into_iter()
         .map(|c| (c.name, c.arn))
-        .collect();
-    let mut arns = ReporterArns::new();
-    for (app_type, name) in names(domain_uid) {
-        let arn = match existing.get(&name) {
-            Some(arn) => arn.clone(),
-            None => {
-                let config = LifecycleConfigCreate {
-                    name: name.clone(),
-                    app_type: app_type.into(),
-                    content: script(),
-                    tags: tags.clone(),
-                };
-                session.create_lifecycle_config(&config).await?
-            }
+        .collect())
+}
+
+/// Creates the named configurations, per app type.
+pub async fn create(
+    session: &AwsSession,
+    missing: &[(&'static str, String)],
+    tags: &BTreeMap<String, String>,
+) -> Result<(), AwsError> {
+    for (app_type, name) in missing {
+        let config = LifecycleConfigCreate {
+            name: name.clone(),
+            app_type: (*app_type).into(),
+            content: script(),
+            tags: tags.clone(),
         };
-        arns.insert(app_type, arn);
+        match session.create_lifecycle_config(&config).await {
+            Ok(_) => {}
+            // Created by an earlier pass whose listing was older.
+            Err(AwsError::InUse { message }) if message.contains("already exists") => {}
+            Err(error) => return Err(error),
+        }
     }
-    Ok(arns)
+    Ok(())
 }
 
 /// Deletes the named configurations; one still in use by a running app is left for a later pass
@@ -123,6 +135,14 @@ mod tests {
         assert!(script.contains("studio-operator.io/last-activity"));
         // StudioLifecycleConfigContent is at most 16384 characters of base64.
         assert!(script.len().div_ceil(3) * 4 <= 16384, "{} bytes", script.len());
+    }
+
+    #[test]
+    fn content_hashes_are_stable_and_separate_their_parts() {
+        assert_eq!(content_hash(&["a", "b"]), content_hash(&["a", "b"]));
+        assert_ne!(content_hash(&["ab", ""]), content_hash(&["a", "b"]));
+        // SHA-256 of (len 3, "uid") alone is a fixed value: names survive compiler upgrades.
+        assert_eq!(content_hash(&["uid"]), "0cae9439bf5a");
     }
 
     #[test]

@@ -4,22 +4,23 @@
 //! DescribeApp and ListTags are called only for apps an idle timeout or a lifetime cap could
 //! stop, never for the rest.
 
-pub mod plan;
+pub mod decide;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use kube::ResourceExt;
-use kube::runtime::events::EventType;
 use tracing::info;
 
-use self::plan::{AppRules, Decision, KEEP_ALIVE_TAG, LAST_ACTIVITY_TAG, Observation, Reason};
-use super::{Context, ReconcileError};
+use self::decide::{AppRules, Decision, HolderSpec, KEEP_ALIVE_TAG, LAST_ACTIVITY_TAG, Observation, Reason};
+use super::context::Context;
+use super::error::ReconcileError;
+use super::report::Happening;
 use crate::api::{Guardrail, SharedSpace, StudioDomain, SweepMode, UserProfile, Violation};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::AppSummary;
-use crate::guardrail::{AppPolicy, Verdict, rules};
+use crate::compliance::{AppPolicy, Verdict, rules};
 use crate::metrics::SweepLabels;
 
 /// The Kubernetes resource an app belongs to, for its Events and its keep-alive tag.
@@ -29,6 +30,13 @@ enum Holder {
 }
 
 impl Holder {
+    fn spec(&self) -> HolderSpec<'_> {
+        match self {
+            Holder::Profile(p) => HolderSpec::Profile(&p.spec),
+            Holder::Space(s) => HolderSpec::Space(&s.spec),
+        }
+    }
+
     fn keep_alive(&self) -> bool {
         let tags = match self {
             Holder::Profile(p) => &p.spec.tags,
@@ -84,42 +92,6 @@ fn in_domain<K>(
         .collect()
 }
 
-/// The idle timeout for an app: its profile's or space's own timeout for the app type, else the
-/// domain's; none when the domain has idle shutdown off.
-fn idle_timeout(domain: &StudioDomain, app: &AppSummary, holder: Option<&Holder>) -> Option<i32> {
-    let idle = domain.spec.idle_shutdown.as_ref().filter(|i| i.enabled)?;
-    let own = match holder {
-        Some(Holder::Profile(profile)) => profile
-            .spec
-            .user_settings
-            .as_ref()
-            .and_then(|s| match app.app_type.as_str() {
-                "JupyterLab" => s.jupyter_lab.as_ref().and_then(|j| j.idle.as_ref()),
-                "CodeEditor" => s.code_editor.as_ref().and_then(|c| c.idle.as_ref()),
-                _ => None,
-            })
-            .map(|i| i.idle_timeout_minutes),
-        Some(Holder::Space(space)) => space.spec.settings.as_ref().and_then(|s| s.idle_timeout_minutes),
-        None => None,
-    };
-    Some(own.unwrap_or(idle.idle_timeout_minutes))
-}
-
-/// `JupyterLab app default of user profile alice`.
-fn app_label(app: &AppSummary) -> String {
-    let owner = match (&app.user_profile, &app.space) {
-        (Some(profile), _) => format!("user profile {profile}"),
-        (None, Some(space)) => format!("space {space}"),
-        _ => "an unknown owner".into(),
-    };
-    format!(
-        "{} app {} ({}) of {owner}",
-        app.app_type,
-        app.app_name,
-        app.instance_type.as_deref().unwrap_or("default instance")
-    )
-}
-
 /// Sweeps the apps of an InService domain, whose apps the caller has just listed.
 pub(crate) async fn sweep(
     ctx: &Context,
@@ -139,7 +111,7 @@ pub(crate) async fn sweep(
     }
     let running: Vec<&AppSummary> = apps
         .iter()
-        .filter(|a| a.status == "InService" && !plan::is_default_jupyter_server(a))
+        .filter(|a| a.status == "InService" && !decide::is_default_jupyter_server(a))
         .collect();
     if running.is_empty() {
         return Ok(());
@@ -151,7 +123,7 @@ pub(crate) async fn sweep(
         let holder = holders.of(app);
         let rules = AppRules {
             mode: idle.map(|i| i.mode).unwrap_or(SweepMode::Enforce),
-            idle_timeout_minutes: idle_timeout(domain, app, holder.as_ref()),
+            idle_timeout_minutes: decide::idle_timeout(idle, &app.app_type, holder.as_ref().map(Holder::spec)),
             max_lifetime,
             policy: &policy,
         };
@@ -159,7 +131,7 @@ pub(crate) async fn sweep(
             keep_alive: holder.as_ref().is_some_and(Holder::keep_alive),
             ..Default::default()
         };
-        let blind = plan::decide(app, &seen, &rules, now);
+        let blind = decide::decide(app, &seen, &rules, now);
         // Without activity data only guardrail breaches and lifetime caps can decide; look
         // closer only when idleness or the keep-alive tag could change the outcome.
         if rules.idle_timeout_minutes.is_some() || blind != Decision::Keep {
@@ -169,7 +141,7 @@ pub(crate) async fn sweep(
                 Err(error) => return Err(error.into()),
             }
         }
-        match plan::decide(app, &seen, &rules, now) {
+        match decide::decide(app, &seen, &rules, now) {
             Decision::Keep => {}
             Decision::Stop(reason) => stop(ctx, domain, session, domain_id, app, holder.as_ref(), &reason).await?,
             Decision::Report(reason) => report(ctx, domain, app, holder.as_ref(), &reason).await,
@@ -195,7 +167,7 @@ async fn observe(
         Err(AwsError::NotFound { .. }) => return Ok(false),
         Err(error) => return Err(error),
     };
-    seen.reported_activity = tags.get(LAST_ACTIVITY_TAG).and_then(|v| plan::parse_activity(v));
+    seen.reported_activity = tags.get(LAST_ACTIVITY_TAG).and_then(|v| decide::parse_activity(v));
     seen.keep_alive |= tags.get(KEEP_ALIVE_TAG).is_some_and(|v| v == "true");
     Ok(true)
 }
@@ -215,7 +187,7 @@ async fn stop(
         Err(AwsError::NotFound { .. } | AwsError::InUse { .. }) => return Ok(()),
         Err(error) => return Err(error.into()),
     }
-    let note = format!("stopped {} because {}", app_label(app), reason.describe());
+    let note = format!("stopped {} because {}", app.label(), reason.describe());
     info!(app = %app.app_name, app_type = %app.app_type, reason = reason.category(), "{note}");
     ctx.metrics
         .apps_stopped
@@ -229,35 +201,40 @@ async fn stop(
             findings.entry(guardrail).or_default().apps_stopped += 1;
         }
     }
-    publish(ctx, domain, holder, EventType::Normal, "AppStopped", note).await;
+    publish(
+        ctx,
+        domain,
+        holder,
+        Happening::normal("AppStopped", note).about(app.path()),
+    )
+    .await;
     Ok(())
 }
 
 async fn report(ctx: &Context, domain: &StudioDomain, app: &AppSummary, holder: Option<&Holder>, reason: &Reason) {
-    let note = format!("would stop {} because {}", app_label(app), reason.describe());
+    let note = format!("would stop {} because {}", app.label(), reason.describe());
     ctx.metrics
         .apps_flagged
         .get_or_create(&SweepLabels {
             reason: reason.category().into(),
         })
         .inc();
-    publish(ctx, domain, holder, EventType::Warning, "AppWouldBeStopped", note).await;
+    publish(
+        ctx,
+        domain,
+        holder,
+        Happening::warning("AppWouldBeStopped", note).about(app.path()),
+    )
+    .await;
 }
 
 /// An Event on the app's UserProfile or SharedSpace, or on the domain for apps of members the
-/// operator does not manage.
-async fn publish(
-    ctx: &Context,
-    domain: &StudioDomain,
-    holder: Option<&Holder>,
-    type_: EventType,
-    reason: &str,
-    note: String,
-) {
+/// operator does not manage; one per app, so that two apps stopped together are two Events.
+async fn publish(ctx: &Context, domain: &StudioDomain, holder: Option<&Holder>, happening: Happening) {
     match holder {
-        Some(Holder::Profile(profile)) => ctx.event(profile.as_ref(), type_, reason, note).await,
-        Some(Holder::Space(space)) => ctx.event(space.as_ref(), type_, reason, note).await,
-        None => ctx.event(domain, type_, reason, note).await,
+        Some(Holder::Profile(profile)) => ctx.publish(profile.as_ref(), happening).await,
+        Some(Holder::Space(space)) => ctx.publish(space.as_ref(), happening).await,
+        None => ctx.publish(domain, happening).await,
     }
 }
 

@@ -90,7 +90,7 @@ pub fn config_map_data(spec: &GuardrailSpec) -> BTreeMap<String, String> {
 pub enum YamlError {
     /// A document is not YAML or not a valid Guardrail.
     #[error("not a valid Guardrail manifest: {0}")]
-    Invalid(#[from] serde_yaml::Error),
+    Invalid(#[from] serde_norway::Error),
     /// No document is a Guardrail of that name.
     #[error("no Guardrail named {name} (Guardrails found: {found})")]
     NotFound {
@@ -105,12 +105,12 @@ pub enum YamlError {
 /// other kinds are skipped.
 pub fn guardrail_from_yaml(text: &str, name: &str) -> Result<Guardrail, YamlError> {
     let mut found = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(text) {
-        let value = serde_yaml::Value::deserialize(document)?;
-        if value.get("kind").and_then(serde_yaml::Value::as_str) != Some("Guardrail") {
+    for document in serde_norway::Deserializer::from_str(text) {
+        let value = serde_norway::Value::deserialize(document)?;
+        if value.get("kind").and_then(serde_norway::Value::as_str) != Some("Guardrail") {
             continue;
         }
-        let guardrail: Guardrail = serde_yaml::from_value(value)?;
+        let guardrail: Guardrail = serde_norway::from_value(value)?;
         if guardrail.metadata.name.as_deref() == Some(name) {
             return Ok(guardrail);
         }
@@ -421,7 +421,7 @@ mod tests {
     fn fixture_spec(case: &Path) -> GuardrailSpec {
         let path = case.join("guardrail.yaml");
         let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let guardrail: Guardrail = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let guardrail: Guardrail = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         guardrail.spec
     }
 
@@ -528,10 +528,10 @@ mod tests {
 
     #[test]
     fn empty_rules_render_nothing() {
-        let spec: GuardrailSpec = serde_yaml::from_str("rules: {}").unwrap();
+        let spec: GuardrailSpec = serde_norway::from_str("rules: {}").unwrap();
         assert!(policies(&spec).is_empty());
         let spec: GuardrailSpec =
-            serde_yaml::from_str("rules: {allowedAuthModes: [SSO], maxAppLifetimeHours: 8, allowKeepAlive: true}")
+            serde_norway::from_str("rules: {allowedAuthModes: [SSO], maxAppLifetimeHours: 8, allowKeepAlive: true}")
                 .unwrap();
         assert!(
             policies(&spec).is_empty(),

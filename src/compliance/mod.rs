@@ -37,6 +37,23 @@ pub struct DomainLabels {
     pub domain: BTreeMap<String, String>,
 }
 
+/// Why a guardrail's selectors cannot be evaluated (an unknown operator, a value list that the
+/// operator does not allow), if they cannot: such a guardrail covers nothing, and says so.
+pub fn selector_problem(guardrail: &Guardrail) -> Option<String> {
+    let selector = &guardrail.spec.selector;
+    [
+        ("namespaceSelector", &selector.namespace_selector),
+        ("domainSelector", &selector.domain_selector),
+    ]
+    .into_iter()
+    .find_map(|(field, selector)| {
+        let selector = selector.clone()?;
+        Selector::try_from(selector)
+            .err()
+            .map(|error| format!("spec.selector.{field} is invalid: {error}"))
+    })
+}
+
 /// Whether a guardrail covers a domain with these labels.
 pub fn covers(guardrail: &Guardrail, labels: &DomainLabels) -> bool {
     let selector = &guardrail.spec.selector;

@@ -1,11 +1,11 @@
-//! The domain's rules, as pure functions: is the key usable, what would CreateDomain send, what
+//! The domain's rules, as pure functions: is the key usable, what CreateDomain sends, what
 //! differs between spec and AWS, what can be updated in place and what forces a recreation.
 
 use std::collections::BTreeMap;
 
 use crate::api::{self, AccessType, AuthMode, ExecutionRoleIdentity, RecreationPolicy, StudioDomainSpec};
 use crate::aws::model::{AppSettings, AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
-use crate::controller::settings;
+use crate::controller::desired;
 
 /// Why a KMS key cannot encrypt a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -130,7 +130,7 @@ pub fn desired_domain(
     key_arn: String,
     tags: BTreeMap<String, String>,
 ) -> DomainCreate {
-    let idle = settings::domain_idle(spec.idle_shutdown.as_ref());
+    let idle = desired::domain_idle(spec.idle_shutdown.as_ref());
     DomainCreate {
         name,
         auth_mode: auth_mode(spec.auth_mode).into(),
@@ -141,8 +141,8 @@ pub fn desired_domain(
         security_group_ids: spec.network.security_group_ids.clone(),
         execution_role_identity: role_identity(spec.execution_role_identity).into(),
         tag_propagation: spec.tag_propagation,
-        default_user_settings: settings::user_settings(&spec.default_user_settings, idle.clone()),
-        default_space_settings: settings::space_defaults(spec.default_space_settings.as_ref(), idle),
+        default_user_settings: desired::user_settings(&spec.default_user_settings, idle.clone()),
+        default_space_settings: desired::space_defaults(spec.default_space_settings.as_ref(), idle),
         tags,
     }
 }
@@ -283,12 +283,6 @@ pub fn blocking_apps(apps: &[AppSummary]) -> Vec<&AppSummary> {
     apps.iter()
         .filter(|a| matches!(a.status.as_str(), "InService" | "Pending" | "Deleting"))
         .collect()
-}
-
-/// "owner/type/name" for messages.
-pub fn app_label(app: &AppSummary) -> String {
-    let owner = app.user_profile.as_deref().or(app.space.as_deref()).unwrap_or("-");
-    format!("{owner}/{}/{}", app.app_type, app.app_name)
 }
 
 /// The user's tags plus the ownership tags.

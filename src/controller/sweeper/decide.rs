@@ -3,9 +3,9 @@
 
 use wildmatch::WildMatch;
 
-use crate::api::{Enforcement, MaxLifetime, SweepMode};
+use crate::api::{Enforcement, IdleShutdown, MaxLifetime, SharedSpaceSpec, SweepMode, UserProfileSpec};
 use crate::aws::model::AppSummary;
-use crate::guardrail::{AppPolicy, Verdict, rules};
+use crate::compliance::{AppPolicy, Verdict, rules};
 
 /// Tag the activity reporter writes on its app: the last user activity, RFC 3339 UTC.
 pub const LAST_ACTIVITY_TAG: &str = "studio-operator.io/last-activity";
@@ -168,6 +168,37 @@ pub fn decide(app: &AppSummary, seen: &Observation, rules: &AppRules<'_>, now: f
         }
     }
     Decision::Keep
+}
+
+/// The resource an app belongs to, as far as its idle timeout goes.
+#[derive(Clone, Copy, Debug)]
+pub enum HolderSpec<'a> {
+    /// A UserProfile's spec.
+    Profile(&'a UserProfileSpec),
+    /// A SharedSpace's spec.
+    Space(&'a SharedSpaceSpec),
+}
+
+/// The idle timeout for an app (the one place that decides it): its profile's or space's own
+/// timeout for the app type, else the domain's `idleShutdown.idleTimeoutMinutes`; none when the
+/// domain has idle shutdown off. Profiles set theirs per app type (JupyterLab, Code Editor),
+/// spaces one for their app.
+pub fn idle_timeout(domain: Option<&IdleShutdown>, app_type: &str, holder: Option<HolderSpec<'_>>) -> Option<i32> {
+    let idle = domain.filter(|i| i.enabled)?;
+    let own = match holder {
+        Some(HolderSpec::Profile(spec)) => spec
+            .user_settings
+            .as_ref()
+            .and_then(|s| match app_type {
+                "JupyterLab" => s.jupyter_lab.as_ref().and_then(|j| j.idle.as_ref()),
+                "CodeEditor" => s.code_editor.as_ref().and_then(|c| c.idle.as_ref()),
+                _ => None,
+            })
+            .map(|i| i.idle_timeout_minutes),
+        Some(HolderSpec::Space(spec)) => spec.settings.as_ref().and_then(|s| s.idle_timeout_minutes),
+        None => None,
+    };
+    Some(own.unwrap_or(idle.idle_timeout_minutes))
 }
 
 /// Since when the app is idle: the reporter's word; without it, the API's activity timestamp
@@ -423,6 +454,45 @@ mod tests {
             decide(&app("JupyterLab", "ml.t3.medium", 3.0), &reported(600.0), &r, NOW),
             Decision::Keep
         );
+    }
+
+    #[test]
+    fn the_holders_own_timeout_wins_over_the_domains_and_only_with_idle_shutdown_on() {
+        let domain: IdleShutdown = serde_json::from_value(serde_json::json!({"idleTimeoutMinutes": 120})).unwrap();
+        let profile: UserProfileSpec = serde_json::from_value(serde_json::json!({
+            "domainRef": {"name": "d"},
+            "userSettings": {"jupyterLab": {"idle": {"idleTimeoutMinutes": 240}}},
+        }))
+        .unwrap();
+        let space: SharedSpaceSpec = serde_json::from_value(serde_json::json!({
+            "domainRef": {"name": "d"},
+            "appType": "JupyterLab",
+            "sharing": {"type": "Shared", "ownerProfile": "alice"},
+            "settings": {"idleTimeoutMinutes": 90},
+        }))
+        .unwrap();
+        let as_profile = Some(HolderSpec::Profile(&profile));
+        assert_eq!(idle_timeout(Some(&domain), "JupyterLab", as_profile), Some(240));
+        assert_eq!(
+            idle_timeout(Some(&domain), "CodeEditor", as_profile),
+            Some(120),
+            "no own Code Editor timeout: the domain's"
+        );
+        assert_eq!(
+            idle_timeout(Some(&domain), "JupyterLab", Some(HolderSpec::Space(&space))),
+            Some(90)
+        );
+        assert_eq!(
+            idle_timeout(Some(&domain), "JupyterLab", None),
+            Some(120),
+            "unmanaged apps"
+        );
+        let off = IdleShutdown {
+            enabled: false,
+            ..domain.clone()
+        };
+        assert_eq!(idle_timeout(Some(&off), "JupyterLab", as_profile), None);
+        assert_eq!(idle_timeout(None, "JupyterLab", as_profile), None);
     }
 
     #[test]

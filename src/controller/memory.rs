@@ -1,181 +1,22 @@
-//! List-driven observation of profiles and spaces.
+//! What each profile or space resource last saw of its AWS counterpart, and the pure decision
+//! of what a pass must ask AWS ([`read_plan`]).
 //!
-//! A resync of an unchanged profile or space costs no call of its own. The profiles, spaces and
-//! apps of a domain are listed with paginated List calls (100 per page) into a short-lived cache
-//! shared by every reconcile of that domain ([`Listings`]), and each resource remembers what it
-//! last saw ([`Memory`]): the Describe result, its `LastModifiedTime` and status, and the tags.
+//! Each resource remembers the Describe result, its `LastModifiedTime` and status, and the tags.
 //! Describe is called again only when a List newer than that memory shows another
 //! `LastModifiedTime` or status, when the spec changed, or when the operator changed the
-//! resource itself; [`Memory::plan`] decides.
-//!
-//! Tags are the exception: AddTags and DeleteTags do not move `LastModifiedTime`, so tag drift
-//! is invisible to the List calls. Each resync round therefore also reads the tags of every
-//! profile and space of the account and region from the Resource Groups Tagging API
-//! (`GetResources`, 100 per page, shared by all domains): a resource whose tags there differ from
-//! what it last saw lists its tags (ListTags is authoritative; the index may lag). A resource
-//! the index does not show (the operator lacks `tag:GetResources`, or the index is behind) lists
-//! its tags at least once per tag audit interval (`--tag-audit-interval`), spread over the
-//! interval per resource. Tags are also listed again whenever Describe is needed.
-//!
-//! Resyncs are aligned on multiples of the resync interval ([`aligned`]), so the resources of a
-//! domain come due together and share one set of List pages per interval.
+//! resource itself. Tags are listed again when the account's tag index shows other tags than
+//! last seen (ListTags is authoritative; the index may lag); a resource the index does not show
+//! (the operator lacks `tag:GetResources`, or the index is behind) lists its tags at least once
+//! per tag audit interval (`--tag-audit-interval`), spread over the interval per resource. Tags
+//! are also listed again whenever Describe is needed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use crate::aws::AwsError;
-use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberDetails, MemberSummary, TaggedResource};
-
-/// A List result and when the listing started (everything in it is at least that new).
-#[derive(Debug)]
-pub struct Listing<T> {
-    /// When the first page was asked for.
-    pub at: Instant,
-    /// Every item of every page.
-    pub items: Arc<Vec<T>>,
-}
-
-impl<T> Clone for Listing<T> {
-    fn clone(&self) -> Self {
-        Self {
-            at: self.at,
-            items: self.items.clone(),
-        }
-    }
-}
-
-impl Listing<MemberSummary> {
-    /// The profile or space of that name.
-    pub fn get(&self, name: &str) -> Option<&MemberSummary> {
-        self.items.iter().find(|m| m.name == name)
-    }
-}
-
-impl Listing<TaggedResource> {
-    /// The tags of the resource with this ARN (the index is sorted by ARN).
-    pub fn get(&self, arn: &str) -> Option<&BTreeMap<String, String>> {
-        self.items
-            .binary_search_by(|r| r.arn.as_str().cmp(arn))
-            .ok()
-            .map(|i| &self.items[i].tags)
-    }
-}
-
-type Slot<T> = tokio::sync::Mutex<Option<Listing<T>>>;
-
-/// The cached listings of one domain.
-#[derive(Default)]
-struct DomainLists {
-    profiles: Slot<MemberSummary>,
-    spaces: Slot<MemberSummary>,
-    apps: Slot<AppSummary>,
-}
-
-/// Key of a domain's listings: the session's region and role, and the domain id.
-type DomainKey = (String, Option<String>, String);
-
-/// Key of an account's tag index: the session's region and role.
-type SessionKey = (String, Option<String>);
-
-/// Short-lived caches of ListUserProfiles, ListSpaces and ListApps per domain, shared by all
-/// reconciles. Callers say how old a listing they accept; concurrent callers wait for one
-/// fetch instead of each listing again.
-#[derive(Default)]
-pub struct Listings {
-    domains: Mutex<HashMap<DomainKey, Arc<DomainLists>>>,
-    /// The tag index per session (region and role).
-    tags: Mutex<HashMap<SessionKey, Arc<Slot<TaggedResource>>>>,
-}
-
-impl Listings {
-    fn lists(&self, session: &AwsSession, domain_id: &str) -> Arc<DomainLists> {
-        let key = (
-            session.region().to_string(),
-            session.role_arn().map(str::to_string),
-            domain_id.to_string(),
-        );
-        self.domains
-            .lock()
-            .expect("listings lock")
-            .entry(key)
-            .or_default()
-            .clone()
-    }
-
-    async fn cached<T, F, Fut>(slot: &Slot<T>, max_age: Duration, fetch: F) -> Result<Listing<T>, AwsError>
-    where
-        F: FnOnce() -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<T>, AwsError>>,
-    {
-        let mut slot = slot.lock().await;
-        if let Some(listing) = slot.as_ref()
-            && listing.at.elapsed() <= max_age
-        {
-            return Ok(listing.clone());
-        }
-        let at = Instant::now();
-        let listing = Listing {
-            at,
-            items: Arc::new(fetch().await?),
-        };
-        *slot = Some(listing.clone());
-        Ok(listing)
-    }
-
-    /// The tags of the account's profiles and spaces, read at most `max_age` ago. When they
-    /// cannot be read (say, `tag:GetResources` is not allowed) the index is empty for that round
-    /// and every resource falls back to its tag audit.
-    pub async fn tag_index(&self, session: &AwsSession, max_age: Duration) -> Listing<TaggedResource> {
-        let key = (session.region().to_string(), session.role_arn().map(str::to_string));
-        let slot = self.tags.lock().expect("listings lock").entry(key).or_default().clone();
-        let fetch = || async {
-            Ok::<_, AwsError>(session.tagged_members().await.unwrap_or_else(|error| {
-                tracing::warn!(%error, category = error.category(), "cannot read the tag index (tag:GetResources); tags are audited with ListTags instead");
-                Vec::new()
-            }))
-        };
-        Self::cached(&slot, max_age, fetch)
-            .await
-            .expect("the tag index fetch does not fail")
-    }
-
-    /// The domain's user profiles, listed at most `max_age` ago.
-    pub async fn profiles(
-        &self,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<MemberSummary>, AwsError> {
-        let lists = self.lists(session, domain_id);
-        Self::cached(&lists.profiles, max_age, || session.list_user_profiles(domain_id)).await
-    }
-
-    /// The domain's spaces, listed at most `max_age` ago.
-    pub async fn spaces(
-        &self,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<MemberSummary>, AwsError> {
-        let lists = self.lists(session, domain_id);
-        Self::cached(&lists.spaces, max_age, || session.list_spaces(domain_id)).await
-    }
-
-    /// The domain's apps, listed at most `max_age` ago (`Duration::ZERO`: now, for decisions
-    /// that delete or block on apps).
-    pub async fn apps(
-        &self,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<AppSummary>, AwsError> {
-        let lists = self.lists(session, domain_id);
-        Self::cached(&lists.apps, max_age, || session.list_apps(domain_id)).await
-    }
-}
+use super::listings::Listing;
+use crate::aws::model::{MemberDetails, MemberSummary, TaggedResource};
 
 /// Tags as last listed (or as sent to Create), and when.
 #[derive(Clone, Debug, PartialEq)]
@@ -214,7 +55,7 @@ pub struct Entry<T> {
 
 /// What a pass must ask AWS.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Plan<T> {
+pub enum ReadPlan<T> {
     /// Nothing: the remembered observation and tags are current (`confirmed`: the tag index
     /// read then shows the same tags).
     Reuse {
@@ -264,7 +105,7 @@ pub fn audit_due(uid: &str, checked: Instant, audit_interval: Duration, now: Ins
     now.saturating_duration_since(checked) >= audit_interval.mul_f64(audit_fraction(uid))
 }
 
-/// The inputs of [`plan`].
+/// The inputs of [`read_plan`].
 pub struct Situation<'a> {
     /// The resource's UID (spreads tag audits).
     pub uid: &'a str,
@@ -287,28 +128,28 @@ pub struct Situation<'a> {
 }
 
 /// Decides what a pass must ask AWS (pure).
-pub fn plan<T: Observed>(entry: Option<&Entry<T>>, s: &Situation) -> Plan<T> {
+pub fn read_plan<T: Observed>(entry: Option<&Entry<T>>, s: &Situation) -> ReadPlan<T> {
     let listed = s.listing.get(s.name);
     let Some(entry) = entry.filter(|e| e.domain_id == s.domain_id && e.name == s.name) else {
         return if listed.is_none() && !s.created_here {
-            Plan::Create
+            ReadPlan::Create
         } else {
-            Plan::Describe { tags: None }
+            ReadPlan::Describe { tags: None }
         };
     };
     match &entry.seen {
         Seen::Created { at, tags } => {
             if s.listing.at <= *at {
                 // The listing predates the creation: it cannot tell.
-                return Plan::WaitCreating;
+                return ReadPlan::WaitCreating;
             }
             match listed {
-                None => Plan::Describe { tags: None },
-                Some(summary) if summary.status == "Pending" => Plan::WaitCreating,
+                None => ReadPlan::Describe { tags: None },
+                Some(summary) if summary.status == "Pending" => ReadPlan::WaitCreating,
                 Some(_) => {
                     let fresh =
                         entry.generation == s.generation && !audit_due(s.uid, tags.checked, s.audit_interval, s.now);
-                    Plan::Describe {
+                    ReadPlan::Describe {
                         tags: fresh.then(|| tags.clone()),
                     }
                 }
@@ -316,37 +157,37 @@ pub fn plan<T: Observed>(entry: Option<&Entry<T>>, s: &Situation) -> Plan<T> {
         }
         Seen::Described { at, observed, tags } => {
             if entry.generation != s.generation {
-                return Plan::Describe { tags: None };
+                return ReadPlan::Describe { tags: None };
             }
             let details = observed.details();
             // Only a listing newer than the observation can show a change.
             let unchanged = s.listing.at <= *at
                 || listed.is_some_and(|l| l.status == details.status && l.last_modified == details.last_modified);
             if !unchanged {
-                return Plan::Describe { tags: None };
+                return ReadPlan::Describe { tags: None };
             }
             let Some(tags) = tags else {
-                return Plan::Tags {
+                return ReadPlan::Tags {
                     observed: observed.clone(),
                 };
             };
             // Only an index read after the tags were last known can tell.
             let index = s.tag_index.filter(|index| index.at > tags.checked);
             match index.and_then(|index| index.get(&details.arn).map(|indexed| (index.at, indexed))) {
-                Some((at, indexed)) if *indexed == tags.tags => Plan::Reuse {
+                Some((at, indexed)) if *indexed == tags.tags => ReadPlan::Reuse {
                     observed: observed.clone(),
                     tags: tags.tags.clone(),
                     confirmed: Some(at),
                 },
-                Some(_) => Plan::Tags {
+                Some(_) => ReadPlan::Tags {
                     observed: observed.clone(),
                 },
-                None if !audit_due(s.uid, tags.checked, s.audit_interval, s.now) => Plan::Reuse {
+                None if !audit_due(s.uid, tags.checked, s.audit_interval, s.now) => ReadPlan::Reuse {
                     observed: observed.clone(),
                     tags: tags.tags.clone(),
                     confirmed: None,
                 },
-                None => Plan::Tags {
+                None => ReadPlan::Tags {
                     observed: observed.clone(),
                 },
             }
@@ -370,10 +211,10 @@ impl<T> Default for Memory<T> {
 impl<T: Observed> Memory<T> {
     /// What a pass of the resource `s.uid` must ask AWS. Tags the index confirmed count as
     /// checked then, which postpones their audit.
-    pub fn plan(&self, s: &Situation) -> Plan<T> {
+    pub fn read_plan(&self, s: &Situation) -> ReadPlan<T> {
         let mut entries = self.entries.lock().expect("memory lock");
-        let plan = plan(entries.get(s.uid), s);
-        if let Plan::Reuse {
+        let plan = read_plan(entries.get(s.uid), s);
+        if let ReadPlan::Reuse {
             confirmed: Some(at), ..
         } = &plan
             && let Some(Entry {
@@ -427,32 +268,10 @@ impl<T: Observed> Memory<T> {
     }
 }
 
-/// The delay until the next multiple of `period` (wall clock), so that resources come due
-/// together; never less than a tenth of the period.
-pub fn aligned(period: Duration) -> Duration {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    aligned_at(period, now)
-}
-
-/// How far the current resync round (since the last multiple of `period`) has got.
-pub fn into_round(period: Duration) -> Duration {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    let period_ms = period.as_millis().max(1);
-    Duration::from_millis((now.as_millis() % period_ms) as u64)
-}
-
-fn aligned_at(period: Duration, since_epoch: Duration) -> Duration {
-    let period_ms = period.as_millis().max(1);
-    let into = since_epoch.as_millis() % period_ms;
-    let mut delay = period_ms - into;
-    if delay < period_ms / 10 {
-        delay += period_ms;
-    }
-    Duration::from_millis(delay as u64)
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::aws::model::ObservedProfile;
 
@@ -529,8 +348,8 @@ mod tests {
             t0 + Duration::from_secs(300),
             vec![summary("alice", "InService", 100.0)],
         );
-        let plan = plan(Some(&entry), &situation(&later, t0 + Duration::from_secs(301)));
-        assert!(matches!(plan, Plan::Reuse { .. }), "{plan:?}");
+        let plan = read_plan(Some(&entry), &situation(&later, t0 + Duration::from_secs(301)));
+        assert!(matches!(plan, ReadPlan::Reuse { .. }), "{plan:?}");
     }
 
     fn index(at: Instant, team: Option<&str>) -> Listing<TaggedResource> {
@@ -556,20 +375,23 @@ mod tests {
         let with = |index: &Listing<TaggedResource>| {
             let mut s = situation(&list, round);
             s.tag_index = Some(index);
-            plan(Some(&entry), &s)
+            read_plan(Some(&entry), &s)
         };
         // Same tags: no call, and the tags count as checked at the index's time.
         let same = index(round, Some("a"));
-        assert!(matches!(with(&same), Plan::Reuse { confirmed: Some(at), .. } if at == round));
+        assert!(matches!(with(&same), ReadPlan::Reuse { confirmed: Some(at), .. } if at == round));
         // Other tags: ListTags decides (the index may lag).
-        assert!(matches!(with(&index(round, Some("b"))), Plan::Tags { .. }));
+        assert!(matches!(with(&index(round, Some("b"))), ReadPlan::Tags { .. }));
         // Not in the index, or an index older than the tags: the audit (due after 2 h).
-        assert!(matches!(with(&index(round, None)), Plan::Tags { .. }));
+        assert!(matches!(with(&index(round, None)), ReadPlan::Tags { .. }));
         let fresh = described(round, "InService", 100.0, Some(round));
         let mut s = situation(&list, round + Duration::from_secs(1));
         let stale = index(round - Duration::from_secs(1), Some("b"));
         s.tag_index = Some(&stale);
-        assert!(matches!(plan(Some(&fresh), &s), Plan::Reuse { confirmed: None, .. }));
+        assert!(matches!(
+            read_plan(Some(&fresh), &s),
+            ReadPlan::Reuse { confirmed: None, .. }
+        ));
     }
 
     #[test]
@@ -582,13 +404,13 @@ mod tests {
         let same = index(round, Some("a"));
         let mut s = situation(&list, round);
         s.tag_index = Some(&same);
-        assert!(matches!(memory.plan(&s), Plan::Reuse { .. }));
+        assert!(matches!(memory.read_plan(&s), ReadPlan::Reuse { .. }));
         // Without an index, 1.05 h after the first check (the audit would be due, at 0.5 to 1 h)
         // but 0.45 h after the confirmation.
         let later = t0 + HOUR * 21 / 20;
         let list = listing(later, vec![summary("alice", "InService", 100.0)]);
-        let plan = memory.plan(&situation(&list, later));
-        assert!(matches!(plan, Plan::Reuse { confirmed: None, .. }), "{plan:?}");
+        let plan = memory.read_plan(&situation(&list, later));
+        assert!(matches!(plan, ReadPlan::Reuse { confirmed: None, .. }), "{plan:?}");
     }
 
     #[test]
@@ -602,13 +424,16 @@ mod tests {
         ] {
             let later = listing(at, vec![changed]);
             assert_eq!(
-                plan(Some(&entry), &situation(&later, at)),
-                Plan::Describe { tags: None },
+                read_plan(Some(&entry), &situation(&later, at)),
+                ReadPlan::Describe { tags: None },
                 "tags are listed again with it"
             );
         }
         let gone = listing(at, vec![]);
-        assert_eq!(plan(Some(&entry), &situation(&gone, at)), Plan::Describe { tags: None });
+        assert_eq!(
+            read_plan(Some(&entry), &situation(&gone, at)),
+            ReadPlan::Describe { tags: None }
+        );
     }
 
     #[test]
@@ -617,8 +442,8 @@ mod tests {
         let entry = described(t0 + Duration::from_secs(10), "InService", 200.0, Some(t0));
         let older = listing(t0, vec![summary("alice", "Pending", 100.0)]);
         assert!(matches!(
-            plan(Some(&entry), &situation(&older, t0 + Duration::from_secs(11))),
-            Plan::Reuse { .. }
+            read_plan(Some(&entry), &situation(&older, t0 + Duration::from_secs(11))),
+            ReadPlan::Reuse { .. }
         ));
     }
 
@@ -629,7 +454,7 @@ mod tests {
         let later = listing(t0 + Duration::from_secs(1), vec![summary("alice", "InService", 100.0)]);
         let mut s = situation(&later, t0 + Duration::from_secs(1));
         s.generation = 2;
-        assert_eq!(plan(Some(&entry), &s), Plan::Describe { tags: None });
+        assert_eq!(read_plan(Some(&entry), &s), ReadPlan::Describe { tags: None });
     }
 
     #[test]
@@ -639,12 +464,15 @@ mod tests {
         let half = t0 + HOUR / 2 - Duration::from_secs(1);
         let fresh = listing(half, vec![summary("alice", "InService", 100.0)]);
         assert!(matches!(
-            plan(Some(&entry), &situation(&fresh, half)),
-            Plan::Reuse { .. }
+            read_plan(Some(&entry), &situation(&fresh, half)),
+            ReadPlan::Reuse { .. }
         ));
         let full = t0 + HOUR;
         let due = listing(full, vec![summary("alice", "InService", 100.0)]);
-        assert!(matches!(plan(Some(&entry), &situation(&due, full)), Plan::Tags { .. }));
+        assert!(matches!(
+            read_plan(Some(&entry), &situation(&due, full)),
+            ReadPlan::Tags { .. }
+        ));
         // Resources come due at different points of the interval.
         let fractions: Vec<f64> = (0..20).map(|i| audit_fraction(&format!("uid-{i}"))).collect();
         assert!(fractions.iter().all(|f| (0.5..=1.0).contains(f)));
@@ -655,23 +483,26 @@ mod tests {
     fn unknown_members_are_created_only_when_the_listing_lacks_them() {
         let t0 = Instant::now();
         let empty = listing(t0, vec![]);
-        assert_eq!(plan::<ObservedProfile>(None, &situation(&empty, t0)), Plan::Create);
+        assert_eq!(
+            read_plan::<ObservedProfile>(None, &situation(&empty, t0)),
+            ReadPlan::Create
+        );
         let mut s = situation(&empty, t0);
         s.created_here = true;
         assert_eq!(
-            plan::<ObservedProfile>(None, &s),
-            Plan::Describe { tags: None },
+            read_plan::<ObservedProfile>(None, &s),
+            ReadPlan::Describe { tags: None },
             "status says it was created: look before creating again"
         );
         let listed = listing(t0, vec![summary("alice", "InService", 1.0)]);
         assert_eq!(
-            plan::<ObservedProfile>(None, &situation(&listed, t0)),
-            Plan::Describe { tags: None }
+            read_plan::<ObservedProfile>(None, &situation(&listed, t0)),
+            ReadPlan::Describe { tags: None }
         );
         // A memory of another domain (the domain was recreated) counts as nothing.
         let mut elsewhere = described(t0, "InService", 1.0, Some(t0));
         elsewhere.domain_id = "d-old".into();
-        assert_eq!(plan(Some(&elsewhere), &situation(&empty, t0)), Plan::Create);
+        assert_eq!(read_plan(Some(&elsewhere), &situation(&empty, t0)), ReadPlan::Create);
     }
 
     #[test]
@@ -684,29 +515,22 @@ mod tests {
             seen: Seen::Created { at: t0, tags: tags(t0) },
         };
         let stale = listing(t0 - Duration::from_secs(1), vec![]);
-        assert_eq!(plan(Some(&entry), &situation(&stale, t0)), Plan::WaitCreating);
+        assert_eq!(read_plan(Some(&entry), &situation(&stale, t0)), ReadPlan::WaitCreating);
         let pending = listing(t0 + Duration::from_secs(1), vec![summary("alice", "Pending", 1.0)]);
-        assert_eq!(plan(Some(&entry), &situation(&pending, t0)), Plan::WaitCreating);
+        assert_eq!(
+            read_plan(Some(&entry), &situation(&pending, t0)),
+            ReadPlan::WaitCreating
+        );
         let ready = listing(t0 + Duration::from_secs(2), vec![summary("alice", "InService", 2.0)]);
         assert_eq!(
-            plan(Some(&entry), &situation(&ready, t0 + Duration::from_secs(2))),
-            Plan::Describe { tags: Some(tags(t0)) },
+            read_plan(Some(&entry), &situation(&ready, t0 + Duration::from_secs(2))),
+            ReadPlan::Describe { tags: Some(tags(t0)) },
             "the tags sent to Create are reused"
         );
         let vanished = listing(t0 + Duration::from_secs(2), vec![]);
         assert_eq!(
-            plan(Some(&entry), &situation(&vanished, t0)),
-            Plan::Describe { tags: None }
+            read_plan(Some(&entry), &situation(&vanished, t0)),
+            ReadPlan::Describe { tags: None }
         );
-    }
-
-    #[test]
-    fn resyncs_align_on_multiples_of_the_interval() {
-        let period = Duration::from_secs(300);
-        assert_eq!(aligned_at(period, Duration::from_secs(1000)), Duration::from_secs(200));
-        assert_eq!(aligned_at(period, Duration::from_secs(1200)), Duration::from_secs(300));
-        // Just before a boundary: the one after it.
-        assert_eq!(aligned_at(period, Duration::from_secs(1195)), Duration::from_secs(305));
-        assert!(aligned(period) <= period + period / 10);
     }
 }

@@ -1,5 +1,5 @@
-//! Pure mapping from the curated spec settings to the AWS model, shared by the domain, profile
-//! and space controllers.
+//! What AWS should hold, from the spec: the spec's settings mapped to the AWS model (pure),
+//! shared by the domain, profile and space controllers.
 
 use crate::api;
 use crate::aws::model;

@@ -1,0 +1,832 @@
+//! The decisions of a StudioDomain's pass, as data: [`decide`] takes what was observed and
+//! returns the [`Plan`] (the conditions, the AWS steps in order, and how the pass ends), or asks
+//! for one more observation ([`End::Need`]) when a decision needs something costly to read.
+//! Pure; the decision table is unit-tested from fixtures.
+
+use std::collections::BTreeMap;
+
+use super::reporter;
+use super::rules::{self, KeyProblem, RecreationDecision};
+use crate::api::condition_type::{KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
+use crate::api::{MemberBackup, RecreationStatus, StudioDomainSpec};
+use crate::aws::model::{AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
+use crate::controller::member::decide::GuardrailFacts;
+use crate::ownership;
+use crate::status::Want;
+
+/// The activity reporter's lifecycle configurations: the ones the spec wants (app type ->
+/// name), and the ones that exist (name -> ARN).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReporterFacts {
+    /// Wanted configurations, per app type (empty when the reporter is off).
+    pub wanted: BTreeMap<&'static str, String>,
+    /// Existing configurations of the reporter's name prefix, by name.
+    pub existing: BTreeMap<String, String>,
+    /// Configurations status remembers creating (all versions).
+    pub recorded: Vec<String>,
+}
+
+impl ReporterFacts {
+    /// The wanted configurations that do not exist yet.
+    fn missing(&self) -> Vec<(&'static str, String)> {
+        self.wanted
+            .iter()
+            .filter(|(_, name)| !self.existing.contains_key(*name))
+            .map(|(app_type, name)| (*app_type, name.clone()))
+            .collect()
+    }
+
+    /// The ARNs of the wanted configurations, per app type (all exist).
+    fn arns(&self) -> reporter::ReporterArns {
+        self.wanted
+            .iter()
+            .filter_map(|(app_type, name)| self.existing.get(name).map(|arn| (*app_type, arn.clone())))
+            .collect()
+    }
+
+    /// Recorded configurations of other versions, which can go once the domain no longer uses
+    /// them.
+    fn stale(&self) -> Vec<String> {
+        self.recorded
+            .iter()
+            .filter(|name| !self.wanted.values().any(|w| w == *name))
+            .cloned()
+            .collect()
+    }
+}
+
+/// Everything a domain's pass decides from.
+#[derive(Clone, Debug)]
+pub struct Facts {
+    /// The guardrails' verdict on the spec.
+    pub guardrails: GuardrailFacts,
+    /// The key named in the spec, verified (or why not).
+    pub key: Result<KeyInfo, KeyProblem>,
+    /// The recreation status records as in progress.
+    pub recreation: Option<RecreationStatus>,
+    /// The domain found in AWS (by status, by `spec.adopt` or by ownership tags).
+    pub domain: Option<ObservedDomain>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+    /// The ownership tags this resource puts on its domain.
+    pub ownership: BTreeMap<String, String>,
+    /// The activity reporter's configurations.
+    pub reporter: ReporterFacts,
+    /// The domain's apps (listed when it is InService).
+    pub apps: Vec<AppSummary>,
+    /// Whether the approval annotation approves the current generation.
+    pub approved: bool,
+    /// Another domain of the wanted name (`Some(None)`: none), once looked for.
+    pub name_taken: Option<Option<String>>,
+    /// The domain's members, once surveyed (before a recreation).
+    pub survey: Option<Survey>,
+}
+
+/// The members of a domain about to be recreated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Survey {
+    /// Every profile and space with its EFS UID and role.
+    pub backup: Vec<MemberBackup>,
+    /// Those no studio-operator manages, named for a message.
+    pub unmanaged: Vec<String>,
+}
+
+impl Facts {
+    /// What is known before any AWS call: only the guardrails' verdict (an enforcing guardrail
+    /// that is broken stops the pass there).
+    pub fn before_aws(guardrails: GuardrailFacts) -> Self {
+        Self {
+            guardrails,
+            key: Err(KeyProblem::NotFound("not checked".into())),
+            recreation: None,
+            domain: None,
+            tags: BTreeMap::new(),
+            ownership: BTreeMap::new(),
+            reporter: ReporterFacts::default(),
+            apps: Vec::new(),
+            approved: false,
+            name_taken: None,
+            survey: None,
+        }
+    }
+}
+
+/// Something costly to read that a decision needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Whether another domain has the name (ListDomains).
+    NameConflict,
+    /// The members with their EFS UIDs, and which of them no operator manages (Describe and
+    /// ListTags per member).
+    Survey,
+}
+
+/// One step in AWS.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Step {
+    /// Create the reporter's missing lifecycle configurations (app type, name).
+    CreateReporterConfigs(Vec<(&'static str, String)>),
+    /// CreateDomain.
+    Create(Box<DomainCreate>),
+    /// Empty and delete the old domain of a recreation (EFS retained).
+    ContinueRecreation,
+    /// Record the members' backup and start the recreation because these fields changed.
+    StartRecreation {
+        reasons: Vec<&'static str>,
+        backup: Vec<MemberBackup>,
+    },
+    /// The new domain of a recreation is InService: record the migration plan.
+    FinishRecreation,
+    /// Stop these apps so that an update can proceed (`updatePolicy.stopApps`).
+    StopApps(Vec<AppSummary>),
+    /// UpdateDomain, correcting these spec fields.
+    Update {
+        update: Box<DomainUpdate>,
+        fields: Vec<&'static str>,
+    },
+    /// Change the tags.
+    Tag {
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+    /// Delete reporter configurations the domain no longer uses.
+    DeleteReporterConfigs(Vec<String>),
+    /// Sweep the running apps (idle shutdown, lifetime caps, guardrails).
+    Sweep,
+}
+
+/// How a pass ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// Read this, then decide again.
+    Need(Need),
+    /// AWS matches the spec.
+    Ready { message: String },
+    /// Work is under way in AWS: poll.
+    Progress { reason: &'static str, message: String },
+    /// Waiting for something else to change (running apps): back off up to the resync.
+    Blocked { reason: &'static str, message: String },
+    /// Only a person can move this on.
+    Stalled { reason: &'static str, message: String },
+}
+
+/// The decision of one pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Conditions besides the kstatus trio.
+    pub conditions: Vec<Want>,
+    /// What to do in AWS, in order.
+    pub steps: Vec<Step>,
+    /// How the pass ends (a recreation step reports its own progress).
+    pub end: End,
+}
+
+/// What the pass decided so far.
+#[derive(Default)]
+struct Decided {
+    conditions: Vec<Want>,
+    steps: Vec<Step>,
+}
+
+impl Decided {
+    fn want(&mut self, want: Want) {
+        self.conditions.push(want);
+    }
+
+    fn end(self, end: End) -> Plan {
+        Plan {
+            conditions: self.conditions,
+            steps: self.steps,
+            end,
+        }
+    }
+}
+
+/// The `KmsKeyValid` condition for a key check.
+fn key_condition(key: &Result<KeyInfo, KeyProblem>, key_id: &str) -> Want {
+    match key {
+        Ok(key) => Want::true_(
+            KMS_KEY_VALID,
+            "KmsKeyVerified",
+            format!("{} is a customer managed, enabled, symmetric key", key.arn),
+        ),
+        Err(problem) => Want::false_(KMS_KEY_VALID, problem.reason(), problem.message(key_id)),
+    }
+}
+
+/// What CreateDomain (and UpdateDomain) should send: the spec with the verified key, the tags,
+/// and the activity reporter attached.
+pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Facts) -> DomainCreate {
+    let mut tags = spec.tags.clone();
+    tags.extend(facts.ownership.clone());
+    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags);
+    reporter::attach(&mut desired, &facts.reporter.arns());
+    desired
+}
+
+/// Decides a domain's pass (pure). `name` is the domain's name in AWS, `annotation_hint` the
+/// object's name for the approval command.
+pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, generation: i64, facts: &Facts) -> Plan {
+    let mut decided = Decided::default();
+    decided.want(facts.guardrails.condition.clone());
+    if !facts.guardrails.allowed {
+        let message = format!(
+            "{}; nothing is changed in AWS until the spec complies",
+            facts.guardrails.condition.message
+        );
+        return decided.end(End::Stalled {
+            reason: "GuardrailViolation",
+            message,
+        });
+    }
+    let key_id = &spec.encryption.kms_key_id;
+    decided.want(key_condition(&facts.key, key_id));
+    if facts
+        .recreation
+        .as_ref()
+        .is_some_and(|r| r.phase == super::recreate::PHASE_DELETING_OLD)
+    {
+        decided.steps.push(Step::ContinueRecreation);
+        return decided.end(End::Progress {
+            reason: "Recreating",
+            message: "recreating the domain".into(),
+        });
+    }
+    let missing = facts.reporter.missing();
+    if !missing.is_empty() && facts.key.is_ok() {
+        decided.steps.push(Step::CreateReporterConfigs(missing));
+        return decided.end(End::Progress {
+            reason: "PreparingReporter",
+            message: "creating the activity reporter's lifecycle configurations".into(),
+        });
+    }
+    let Some(observed) = &facts.domain else {
+        return decide_creation(decided, spec, name, facts);
+    };
+    if observed.status == "Failed" {
+        let reason = observed.failure_reason.as_deref().unwrap_or("no reason given");
+        return decided.end(End::Stalled {
+            reason: "DomainFailed",
+            message: format!(
+                "AWS reports the domain Failed: {reason}. Fix the cause and delete the StudioDomain to start over"
+            ),
+        });
+    }
+    let key = match &facts.key {
+        Ok(key) => key,
+        Err(problem) => {
+            return decided.end(End::Stalled {
+                reason: problem.reason(),
+                message: problem.message(key_id),
+            });
+        }
+    };
+    if observed.status != "InService" {
+        let message = if rules::is_transitional(&observed.status) {
+            format!("domain {} is {}", observed.id, observed.status)
+        } else {
+            format!("domain {} is {}; retrying the update", observed.id, observed.status)
+        };
+        return decided.end(End::Progress {
+            reason: "AwsTransition",
+            message,
+        });
+    }
+    if facts
+        .recreation
+        .as_ref()
+        .is_some_and(|r| r.phase == super::recreate::PHASE_CREATING_NEW && r.old_domain_id != observed.id)
+    {
+        decided.steps.push(Step::FinishRecreation);
+    }
+    let desired = desired(spec, name.to_string(), key, facts);
+    let immutable = rules::immutable_changes(&desired, observed);
+    if !immutable.is_empty() {
+        return decide_recreation(decided, spec, object, generation, facts, immutable);
+    }
+    decided.want(Want::false_(RECREATING, "NoRecreation", "no immutable setting changed"));
+    decide_update(decided, spec, &desired, observed, facts)
+}
+
+/// No domain in AWS: create it, unless something forbids it.
+fn decide_creation(mut decided: Decided, spec: &StudioDomainSpec, name: &str, facts: &Facts) -> Plan {
+    if let Some(adopt) = &spec.adopt
+        && facts.recreation.is_none()
+    {
+        return decided.end(End::Stalled {
+            reason: "AdoptedDomainNotFound",
+            message: format!(
+                "domain {} named in spec.adopt.domainId does not exist in {}; fix the id or remove spec.adopt",
+                adopt.domain_id, spec.aws.region
+            ),
+        });
+    }
+    let key = match &facts.key {
+        Ok(key) => key,
+        Err(problem) => {
+            return decided.end(End::Stalled {
+                reason: problem.reason(),
+                message: format!(
+                    "{}; no domain was created",
+                    problem.message(&spec.encryption.kms_key_id)
+                ),
+            });
+        }
+    };
+    match &facts.name_taken {
+        None => decided.end(End::Need(Need::NameConflict)),
+        Some(Some(other)) => decided.end(End::Stalled {
+            reason: "NameConflict",
+            message: format!(
+                "a domain named {name} ({other}) already exists and is not managed by this resource; choose another spec.domainName or adopt it with spec.adopt.domainId"
+            ),
+        }),
+        Some(None) => {
+            decided
+                .steps
+                .push(Step::Create(Box::new(desired(spec, name.to_string(), key, facts))));
+            decided.end(End::Progress {
+                reason: "Creating",
+                message: format!("domain {name} is being created"),
+            })
+        }
+    }
+}
+
+/// An immutable setting changed: recreate, wait for approval, or refuse, as the policy says.
+fn decide_recreation(
+    mut decided: Decided,
+    spec: &StudioDomainSpec,
+    object: &str,
+    generation: i64,
+    facts: &Facts,
+    changes: Vec<&'static str>,
+) -> Plan {
+    let what = changes.join(", ");
+    let approve = format!(
+        "kubectl annotate studiodomain {object} {}={generation} --overwrite",
+        rules::APPROVE_RECREATION
+    );
+    match rules::recreation_decision(spec.recreation_policy, spec.adopt.is_some(), facts.approved) {
+        RecreationDecision::Refuse => {
+            let message = format!(
+                "{what} cannot change in AWS and recreationPolicy is Never; revert the change or allow recreation"
+            );
+            decided.want(Want::false_(SYNCED, "ImmutableChange", message.clone()));
+            decided.end(End::Stalled {
+                reason: "RecreationRefused",
+                message,
+            })
+        }
+        RecreationDecision::AwaitApproval => {
+            let message = format!(
+                "{what} cannot change in AWS: the domain must be recreated (EFS retained). Approve with: {approve}"
+            );
+            decided.want(Want::false_(SYNCED, "ImmutableChange", message.clone()));
+            decided.want(Want::false_(RECREATING, "AwaitingApproval", message.clone()));
+            decided.end(End::Stalled {
+                reason: "AwaitingApproval",
+                message,
+            })
+        }
+        RecreationDecision::Proceed => {
+            let Some(survey) = &facts.survey else {
+                return decided.end(End::Need(Need::Survey));
+            };
+            // An approval also approves removing unmanaged members.
+            let unmanaged = if facts.approved { &[][..] } else { &survey.unmanaged[..] };
+            if !unmanaged.is_empty() {
+                let message = format!(
+                    "recreation needed for {what} but the domain holds {} not managed by studio-operator; approve with: {approve}",
+                    unmanaged.join(", ")
+                );
+                decided.want(Want::false_(RECREATING, "UnmanagedMembers", message.clone()));
+                return decided.end(End::Stalled {
+                    reason: "RecreationBlocked",
+                    message,
+                });
+            }
+            decided.steps.push(Step::StartRecreation {
+                reasons: changes,
+                backup: survey.backup.clone(),
+            });
+            decided.end(End::Progress {
+                reason: "Recreating",
+                message: format!("recreating the domain because {what} changed"),
+            })
+        }
+    }
+}
+
+/// Only mutable settings may differ: update them in place, correct the tags, retire old
+/// reporter configurations and sweep.
+fn decide_update(
+    mut decided: Decided,
+    spec: &StudioDomainSpec,
+    desired: &DomainCreate,
+    observed: &ObservedDomain,
+    facts: &Facts,
+) -> Plan {
+    let diff = rules::mutable_diff(desired, observed);
+    let mut changed: Vec<&'static str> = Vec::new();
+    if !diff.fields.is_empty() {
+        let blocking = rules::blocking_apps(&facts.apps);
+        if !diff.needs_stopped_apps.is_empty() && !blocking.is_empty() {
+            return decide_blocked_update(decided, spec, &diff.needs_stopped_apps, &blocking);
+        }
+        changed.extend(diff.fields.iter());
+        decided.steps.push(Step::Update {
+            update: Box::new(diff.update),
+            fields: diff.fields,
+        });
+    }
+    decided.want(Want::false_(UPDATE_BLOCKED, "NotBlocked", "no update waits for apps"));
+    let (add, remove) = ownership::tag_changes(&desired.tags, &facts.tags);
+    if !add.is_empty() || !remove.is_empty() {
+        changed.push("tags");
+        decided.steps.push(Step::Tag { add, remove });
+    }
+    if !changed.is_empty() {
+        let message = format!("updating {}", changed.join(", "));
+        decided.want(Want::false_(SYNCED, "Updating", message.clone()));
+        return decided.end(End::Progress {
+            reason: "Updating",
+            message,
+        });
+    }
+    let stale = facts.reporter.stale();
+    if !stale.is_empty() {
+        decided.steps.push(Step::DeleteReporterConfigs(stale));
+    }
+    decided.steps.push(Step::Sweep);
+    decided.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
+    decided.end(End::Ready {
+        message: format!("domain {} is InService and matches the spec", observed.id),
+    })
+}
+
+/// An update AWS accepts only while no app runs, and apps run.
+fn decide_blocked_update(
+    mut decided: Decided,
+    spec: &StudioDomainSpec,
+    fields: &[&str],
+    blocking: &[&AppSummary],
+) -> Plan {
+    let names: Vec<String> = blocking.iter().map(|a| a.path()).collect();
+    decided.want(Want::false_(
+        SYNCED,
+        "UpdateBlocked",
+        format!("{} differ", fields.join(", ")),
+    ));
+    if spec.update_policy.as_ref().is_some_and(|p| p.stop_apps) {
+        let message = format!(
+            "stopping apps {} so that {} can change",
+            names.join(", "),
+            fields.join(", ")
+        );
+        decided.want(Want::true_(UPDATE_BLOCKED, "StoppingApps", message.clone()));
+        let running = blocking
+            .iter()
+            .filter(|a| a.is_running())
+            .map(|a| (*a).clone())
+            .collect();
+        decided.steps.push(Step::StopApps(running));
+        decided.end(End::Progress {
+            reason: "StoppingApps",
+            message,
+        })
+    } else {
+        let message = format!(
+            "{} can change only while no app runs; running: {}. Stop them, or set spec.updatePolicy.stopApps: true",
+            fields.join(", "),
+            names.join(", ")
+        );
+        decided.want(Want::true_(UPDATE_BLOCKED, "AppsRunning", message.clone()));
+        decided.end(End::Blocked {
+            reason: "UpdateBlocked",
+            message,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::api::RecreationPolicy;
+    use crate::aws::model::AppSettings;
+
+    /// One row of `tests/fixtures/decisions/domains.yaml`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Row {
+        row: String,
+        #[serde(default)]
+        guardrails: Option<String>,
+        #[serde(default)]
+        key: Option<String>,
+        #[serde(default)]
+        recreation: Option<String>,
+        #[serde(default)]
+        domain: Option<String>,
+        #[serde(default)]
+        adopt: bool,
+        #[serde(default)]
+        reporter: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+        #[serde(default)]
+        differs: Vec<String>,
+        #[serde(default)]
+        policy: Option<String>,
+        #[serde(default)]
+        approved: bool,
+        #[serde(default)]
+        survey: Option<String>,
+        #[serde(default)]
+        apps: Option<String>,
+        #[serde(default)]
+        stop_apps: bool,
+        expect: Expect,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Expect {
+        end: String,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        steps: Vec<String>,
+    }
+
+    fn spec(row: &Row) -> StudioDomainSpec {
+        let mut spec: StudioDomainSpec = serde_json::from_value(serde_json::json!({
+            "aws": {"region": "us-east-1"},
+            "network": {"vpcId": "vpc-0a1b2c3d", "subnetIds": ["subnet-1111aaaa", "subnet-2222bbbb"]},
+            "encryption": {"kmsKeyId": "alias/studio"},
+            "defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/Studio"},
+            "tags": {"team": "platform"},
+            "idleShutdown": {"idleTimeoutMinutes": 120, "activityReporter": row.reporter.as_deref().is_some_and(|r| r == "missing" || r == "ready")},
+        }))
+        .unwrap();
+        spec.recreation_policy = match row.policy.as_deref().unwrap_or("Recreate") {
+            "Recreate" => RecreationPolicy::Recreate,
+            "Manual" => RecreationPolicy::Manual,
+            "Never" => RecreationPolicy::Never,
+            other => panic!("unknown policy {other}"),
+        };
+        if row.adopt {
+            spec.adopt = serde_json::from_value(serde_json::json!({"domainId": "d-1"})).unwrap();
+        }
+        if row.stop_apps {
+            spec.update_policy = serde_json::from_value(serde_json::json!({"stopApps": true})).unwrap();
+        }
+        spec
+    }
+
+    fn key(row: &Row) -> Result<KeyInfo, KeyProblem> {
+        match row.key.as_deref().unwrap_or("ok") {
+            "ok" => Ok(KeyInfo {
+                key_id: "k1".into(),
+                arn: "arn:aws:kms:us-east-1:123456789012:key/k1".into(),
+                key_state: "Enabled".into(),
+                enabled: true,
+                key_manager: "CUSTOMER".into(),
+                key_spec: "SYMMETRIC_DEFAULT".into(),
+                key_usage: "ENCRYPT_DECRYPT".into(),
+            }),
+            "NotFound" => Err(KeyProblem::NotFound("no such key".into())),
+            "NotCustomerManaged" => Err(KeyProblem::NotCustomerManaged),
+            "NotEnabled" => Err(KeyProblem::NotEnabled("Disabled".into())),
+            "AwsManagedAlias" => Err(KeyProblem::AwsManagedAlias),
+            other => panic!("unknown key {other}"),
+        }
+    }
+
+    fn reporter(row: &Row) -> ReporterFacts {
+        let wanted = BTreeMap::from([
+            ("JupyterLab", "studio-operator-activity-jupyterlab-new".to_string()),
+            (
+                "KernelGateway",
+                "studio-operator-activity-kernelgateway-new".to_string(),
+            ),
+        ]);
+        let arns = wanted
+            .values()
+            .map(|name| {
+                (
+                    name.clone(),
+                    format!("arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/{name}"),
+                )
+            })
+            .collect();
+        match row.reporter.as_deref().unwrap_or("off") {
+            "off" => ReporterFacts::default(),
+            "missing" => ReporterFacts {
+                wanted,
+                ..Default::default()
+            },
+            "ready" => ReporterFacts {
+                recorded: wanted.values().cloned().collect(),
+                wanted,
+                existing: arns,
+            },
+            "stale" => ReporterFacts {
+                recorded: vec!["studio-operator-activity-jupyterlab-old".into()],
+                ..Default::default()
+            },
+            other => panic!("unknown reporter {other}"),
+        }
+    }
+
+    /// The domain AWS would hold for `desired`, with the row's differences.
+    fn observed(row: &Row, desired: &DomainCreate, status: &str) -> ObservedDomain {
+        let mut observed = ObservedDomain {
+            id: "d-1".into(),
+            arn: "arn:aws:sagemaker:us-east-1:123456789012:domain/d-1".into(),
+            name: desired.name.clone(),
+            status: status.into(),
+            auth_mode: desired.auth_mode.clone(),
+            vpc_id: Some(desired.vpc_id.clone()),
+            subnet_ids: desired.subnet_ids.clone(),
+            access_type: Some(desired.access_type.clone()),
+            kms_key_id: Some(desired.kms_key_id.clone()),
+            security_group_ids: desired.security_group_ids.clone(),
+            execution_role_identity: Some(desired.execution_role_identity.clone()),
+            tag_propagation: desired.tag_propagation,
+            default_user_settings: desired.default_user_settings.clone(),
+            default_space_settings: desired.default_space_settings.clone(),
+            ..Default::default()
+        };
+        for differs in &row.differs {
+            match differs.as_str() {
+                "domainName" => observed.name = "old-name".into(),
+                "authMode" => observed.auth_mode = "SSO".into(),
+                "vpc" => observed.vpc_id = Some("vpc-other".into()),
+                "kmsKey" => observed.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/k2".into()),
+                "userSettings" => {
+                    observed.default_user_settings.kernel_gateway = Some(AppSettings {
+                        lifecycle_config_arns: vec!["arn:console".into()],
+                        ..Default::default()
+                    })
+                }
+                "subnetAdded" => observed.subnet_ids.truncate(1),
+                "subnetRemoved" => observed.subnet_ids.push("subnet-3333cccc".into()),
+                "accessType" => observed.access_type = Some("VpcOnly".into()),
+                "tags" => {}
+                other => panic!("{}: unknown difference {other}", row.row),
+            }
+        }
+        observed
+    }
+
+    fn plan(row: &Row) -> Plan {
+        let spec = spec(row);
+        let allowed = row.guardrails.as_deref() != Some("enforced");
+        let guardrails = GuardrailFacts {
+            condition: if allowed {
+                Want::false_("GuardrailViolation", "Compliant", "complies")
+            } else {
+                Want::true_("GuardrailViolation", "Enforced", "requireVpcOnly: PublicInternetOnly")
+            },
+            allowed,
+        };
+        let ownership = BTreeMap::from([(ownership::TAG_UID.to_string(), "uid-1".to_string())]);
+        let mut facts = Facts {
+            guardrails,
+            key: key(row),
+            recreation: row.recreation.as_ref().map(|phase| RecreationStatus {
+                phase: phase.clone(),
+                old_domain_id: "d-old".into(),
+                ..Default::default()
+            }),
+            domain: None,
+            tags: BTreeMap::new(),
+            ownership,
+            reporter: reporter(row),
+            apps: Vec::new(),
+            approved: row.approved,
+            name_taken: match row.name.as_deref().unwrap_or("free") {
+                "unknown" => None,
+                "free" => Some(None),
+                "taken" => Some(Some("d-other".into())),
+                other => panic!("unknown name {other}"),
+            },
+            survey: match row.survey.as_deref().unwrap_or("unknown") {
+                "unknown" => None,
+                "clean" => Some(Survey::default()),
+                "unmanaged" => Some(Survey {
+                    unmanaged: vec!["user profile console-user".into()],
+                    ..Default::default()
+                }),
+                other => panic!("unknown survey {other}"),
+            },
+        };
+        if row.apps.as_deref() == Some("running") {
+            facts.apps = vec![AppSummary {
+                app_type: "JupyterLab".into(),
+                app_name: "default".into(),
+                user_profile: Some("alice".into()),
+                status: "InService".into(),
+                ..Default::default()
+            }];
+        }
+        let status = row.domain.as_deref().unwrap_or("InService");
+        if status != "absent"
+            && let Ok(key) = &facts.key
+        {
+            let desired = desired(&spec, "studio".into(), key, &facts);
+            facts.tags = desired.tags.clone();
+            if row.differs.iter().any(|d| d == "tags") {
+                facts.tags.remove("team");
+            }
+            facts.domain = Some(observed(row, &desired, status));
+        } else if status != "absent" {
+            facts.domain = Some(ObservedDomain {
+                id: "d-1".into(),
+                status: status.into(),
+                ..Default::default()
+            });
+        }
+        decide(&spec, "studio", "studio", 3, &facts)
+    }
+
+    fn summary(plan: &Plan) -> (String, Option<String>, Vec<String>) {
+        let (end, reason) = match &plan.end {
+            End::Need(Need::NameConflict) => ("Need", Some("NameConflict")),
+            End::Need(Need::Survey) => ("Need", Some("Survey")),
+            End::Ready { .. } => ("Ready", Some("InService")),
+            End::Progress { reason, .. } => ("Progress", Some(*reason)),
+            End::Blocked { reason, .. } => ("Blocked", Some(*reason)),
+            End::Stalled { reason, .. } => ("Stalled", Some(*reason)),
+        };
+        let steps = plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::CreateReporterConfigs(_) => "CreateReporterConfigs",
+                Step::Create(_) => "Create",
+                Step::ContinueRecreation => "ContinueRecreation",
+                Step::StartRecreation { .. } => "StartRecreation",
+                Step::FinishRecreation => "FinishRecreation",
+                Step::StopApps(_) => "StopApps",
+                Step::Update { .. } => "Update",
+                Step::Tag { .. } => "Tag",
+                Step::DeleteReporterConfigs(_) => "DeleteReporterConfigs",
+                Step::Sweep => "Sweep",
+            })
+            .map(String::from)
+            .collect();
+        (end.into(), reason.map(String::from), steps)
+    }
+
+    #[test]
+    fn decision_table() {
+        let rows: Vec<Row> =
+            serde_norway::from_str(include_str!("../../../tests/fixtures/decisions/domains.yaml")).unwrap();
+        assert!(rows.len() >= 30, "the table covers every reason");
+        for row in &rows {
+            let plan = plan(row);
+            let (end, reason, steps) = summary(&plan);
+            assert_eq!(
+                (end.as_str(), reason.as_deref(), steps),
+                (
+                    row.expect.end.as_str(),
+                    row.expect.reason.as_deref(),
+                    row.expect.steps.clone()
+                ),
+                "row: {}\nplan: {plan:#?}",
+                row.row
+            );
+        }
+    }
+
+    #[test]
+    fn messages_say_what_to_do() {
+        let row: Row = serde_norway::from_str(
+            "{row: r, differs: [vpc], policy: Manual, expect: {end: Stalled, reason: AwaitingApproval}}",
+        )
+        .unwrap();
+        let End::Stalled { message, .. } = plan(&row).end else {
+            panic!()
+        };
+        assert!(
+            message.contains("network.vpcId cannot change in AWS")
+                && message.contains("kubectl annotate studiodomain studio studio-operator.io/approve-recreation=3"),
+            "{message}"
+        );
+        let blocked: Row = serde_norway::from_str(
+            "{row: r, differs: [accessType], apps: running, expect: {end: Blocked, reason: UpdateBlocked}}",
+        )
+        .unwrap();
+        let End::Blocked { message, .. } = plan(&blocked).end else {
+            panic!()
+        };
+        assert!(
+            message.contains("running: alice/JupyterLab/default") && message.contains("updatePolicy.stopApps"),
+            "{message}"
+        );
+    }
+}

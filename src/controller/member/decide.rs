@@ -1,0 +1,699 @@
+//! The decisions of a member's pass, as data: [`decide`] takes what was observed and returns the
+//! [`Plan`] (the conditions, the AWS steps in order, and how the pass ends). Pure; the decision
+//! table is unit-tested below, row by row.
+
+use std::collections::BTreeMap;
+
+use super::MemberKind;
+use crate::api::condition_type::{DOMAIN_READY, SYNCED};
+use crate::controller::memory::Observed;
+use crate::controller::reference::Resolved;
+use crate::ownership::{self, Claim, Owner};
+use crate::status::Want;
+
+/// A reason and a message for a condition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// CamelCase reason.
+    pub reason: &'static str,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
+impl Problem {
+    /// A problem with this reason and message.
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+/// What the covering guardrails say about the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GuardrailFacts {
+    /// The `GuardrailViolation` condition.
+    pub condition: Want,
+    /// False when an enforcing guardrail is broken: nothing may change in AWS.
+    pub allowed: bool,
+}
+
+/// What the member holds in AWS.
+#[derive(Clone, Debug, PartialEq)]
+pub enum InAws<O> {
+    /// The operator just created it; the domain's listing cannot tell more yet.
+    BeingCreated,
+    /// It does not exist; creation must wait for `blocker` if given.
+    Absent { blocker: Option<Blocker> },
+    /// It exists, with these tags.
+    Present {
+        observed: O,
+        tags: BTreeMap<String, String>,
+    },
+}
+
+/// Why a creation cannot start yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocker {
+    /// Something else must happen first (another resource becomes ready): wait.
+    Waiting(Problem),
+    /// Nothing will happen by itself: a person must change the spec.
+    Stalled(Problem),
+}
+
+/// Everything a member's pass decides from.
+#[derive(Clone, Debug)]
+pub struct Facts<O> {
+    /// The referenced StudioDomain.
+    pub domain: Resolved,
+    /// The guardrails' verdict, once the domain is known.
+    pub guardrails: Option<GuardrailFacts>,
+    /// What the spec lacks for its domain (an SSO identity, an owner, a role).
+    pub precondition: Option<Problem>,
+    /// The name the spec asks for in AWS.
+    pub name: String,
+    /// The domain id and name status recorded (where the member was created).
+    pub recorded: (Option<String>, Option<String>),
+    /// The object that manages the member (its ownership tags).
+    pub owner: Owner,
+    /// Whether the spec asks to adopt an unmanaged member of that name.
+    pub adopt: bool,
+    /// What AWS holds; `None` until the gates passed and AWS was asked.
+    pub aws: Option<InAws<O>>,
+}
+
+/// One step in AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Create the member the spec asks for.
+    Create,
+    /// Delete the member `name` (in order: apps, what it owns, itself), because `reason`; the
+    /// member the spec asks for is created once it is gone.
+    Retire { name: String, reason: String },
+    /// The member is adopted (announced once per pass that adopts).
+    Adopt,
+    /// Update these settings (the spec field names).
+    Update { fields: Vec<&'static str> },
+    /// Change the tags.
+    Tag {
+        add: BTreeMap<String, String>,
+        remove: Vec<String>,
+    },
+}
+
+/// How a pass ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The gates passed: look in AWS, then decide again.
+    LookInAws { domain_id: String },
+    /// AWS matches the spec.
+    Ready { message: String },
+    /// Work is under way in AWS: poll.
+    Progress { reason: &'static str, message: String },
+    /// Waiting for something else to change: back off up to the resync.
+    Blocked { reason: &'static str, message: String },
+    /// Only a person can move this on.
+    Stalled { reason: &'static str, message: String },
+}
+
+/// The decision of one pass.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// Conditions besides the kstatus trio.
+    pub conditions: Vec<Want>,
+    /// What to do in AWS, in order.
+    pub steps: Vec<Step>,
+    /// How the pass ends (the steps may refine it: a retirement reports its own progress).
+    pub end: End,
+    /// The member found in AWS is this resource's: record it in status.
+    pub record: bool,
+}
+
+impl Plan {
+    fn new(end: End) -> Self {
+        Self {
+            conditions: Vec::new(),
+            steps: Vec::new(),
+            end,
+            record: false,
+        }
+    }
+
+    fn with(mut self, condition: Want) -> Self {
+        self.conditions.push(condition);
+        self
+    }
+}
+
+/// The conditions reported so far, which every later row keeps.
+struct Decided(Vec<Want>);
+
+impl Decided {
+    fn end(self, end: End) -> Plan {
+        self.steps(Vec::new(), end)
+    }
+
+    fn steps(self, steps: Vec<Step>, end: End) -> Plan {
+        Plan {
+            conditions: self.0,
+            steps,
+            end,
+            record: false,
+        }
+    }
+
+    /// Ends a pass over a member that is this resource's (so status records it).
+    fn ours(self, steps: Vec<Step>, end: End) -> Plan {
+        Plan {
+            record: true,
+            ..self.steps(steps, end)
+        }
+    }
+}
+
+/// Decides a member's pass (pure). `desired` is what the spec asks for in AWS.
+pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -> Plan {
+    let target = match &facts.domain {
+        Resolved::NotFound(message) => {
+            return Plan::new(End::Blocked {
+                reason: "WaitingForDomain",
+                message: message.clone(),
+            })
+            .with(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone()));
+        }
+        Resolved::Denied(message) => {
+            return Plan::new(End::Stalled {
+                reason: "ReferenceDenied",
+                message: message.clone(),
+            })
+            .with(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone()));
+        }
+        Resolved::Found(target) => target,
+    };
+    let mut decided = Decided(Vec::new());
+    if let Some(guardrails) = &facts.guardrails {
+        decided.0.push(guardrails.condition.clone());
+        if !guardrails.allowed {
+            let message = format!(
+                "{}; nothing is changed in AWS until the spec complies",
+                guardrails.condition.message
+            );
+            return decided.end(End::Stalled {
+                reason: "GuardrailViolation",
+                message,
+            });
+        }
+    }
+    let domain_id = match &target.ready {
+        Ok(id) => id.clone(),
+        Err(message) => {
+            decided
+                .0
+                .push(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
+            return decided.end(End::Blocked {
+                reason: "WaitingForDomain",
+                message: message.clone(),
+            });
+        }
+    };
+    decided.0.push(Want::true_(
+        DOMAIN_READY,
+        "DomainReady",
+        format!("StudioDomain {} ({domain_id}) is Ready", target.key),
+    ));
+    if let Some(problem) = &facts.precondition {
+        return decided.end(End::Stalled {
+            reason: problem.reason,
+            message: problem.message.clone(),
+        });
+    }
+    if let (Some(id), Some(old)) = &facts.recorded
+        && *id == domain_id
+        && *old != facts.name
+    {
+        return decided.steps(
+            vec![Step::Retire {
+                name: old.clone(),
+                reason: format!("{} changed", K::NAME_FIELD),
+            }],
+            End::Progress {
+                reason: "Recreating",
+                message: format!("recreating {} {} as {}", K::NOUN, old, facts.name),
+            },
+        );
+    }
+    let Some(aws) = &facts.aws else {
+        return decided.end(End::LookInAws { domain_id });
+    };
+    let name = &facts.name;
+    let (observed, tags) = match aws {
+        InAws::BeingCreated => {
+            return decided.end(End::Progress {
+                reason: "Creating",
+                message: format!("{} {name} is being created", K::NOUN),
+            });
+        }
+        InAws::Absent {
+            blocker: Some(Blocker::Waiting(problem)),
+        } => {
+            return decided.end(End::Blocked {
+                reason: problem.reason,
+                message: problem.message.clone(),
+            });
+        }
+        InAws::Absent {
+            blocker: Some(Blocker::Stalled(problem)),
+        } => {
+            return decided.end(End::Stalled {
+                reason: problem.reason,
+                message: problem.message.clone(),
+            });
+        }
+        InAws::Absent { blocker: None } => {
+            return decided.steps(
+                vec![Step::Create],
+                End::Progress {
+                    reason: "Creating",
+                    message: format!("{} {name} is being created", K::NOUN),
+                },
+            );
+        }
+        InAws::Present { observed, tags } => (observed, tags),
+    };
+    let desired_tags = K::desired_tags(desired);
+    let claim = ownership::claim(&facts.owner, tags, facts.adopt);
+    let mut steps = Vec::new();
+    match claim {
+        Claim::Ours => {}
+        Claim::Adopt => steps.push(Step::Adopt),
+        Claim::TakenBy(other) => {
+            return decided.end(End::Stalled {
+                reason: "Conflict",
+                message: format!(
+                    "{} {name} in domain {domain_id} belongs to {} {other}; choose another {}",
+                    K::NOUN,
+                    K::kind(&()),
+                    K::NAME_FIELD
+                ),
+            });
+        }
+        Claim::Unmanaged => {
+            return decided.end(End::Stalled {
+                reason: "Conflict",
+                message: format!(
+                    "{} {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over",
+                    K::NOUN
+                ),
+            });
+        }
+    }
+    let details = observed.details();
+    match details.status.as_str() {
+        "InService" => {}
+        "Failed" => {
+            let why = details.failure_reason.as_deref().unwrap_or("no reason given");
+            let kind = K::kind(&());
+            return decided.ours(
+                steps,
+                End::Stalled {
+                    reason: K::FAILED_REASON,
+                    message: format!(
+                        "AWS reports {} {name} Failed: {why}; delete the {kind} to start over",
+                        K::NOUN
+                    ),
+                },
+            );
+        }
+        other => {
+            return decided.ours(
+                steps,
+                End::Progress {
+                    reason: "AwsTransition",
+                    message: format!("{} {name} is {other}", K::NOUN),
+                },
+            );
+        }
+    }
+    let recreation = K::recreation_reasons(desired, observed);
+    if !recreation.is_empty() {
+        steps.push(Step::Retire {
+            name: name.clone(),
+            reason: format!("{} changed", recreation.join(", ")),
+        });
+        return decided.ours(
+            steps,
+            End::Progress {
+                reason: "Recreating",
+                message: format!(
+                    "recreating {} {name} because {} changed",
+                    K::NOUN,
+                    recreation.join(", ")
+                ),
+            },
+        );
+    }
+    let fields = K::updates(desired, observed);
+    let (add, remove) = ownership::tag_changes(desired_tags, tags);
+    let mut changed = fields.clone();
+    if !fields.is_empty() {
+        steps.push(Step::Update { fields });
+    }
+    if !add.is_empty() || !remove.is_empty() {
+        changed.push("tags");
+        steps.push(Step::Tag { add, remove });
+    }
+    if !changed.is_empty() {
+        let message = format!("updating {}", changed.join(", "));
+        decided.0.push(Want::false_(SYNCED, "Updating", message.clone()));
+        return decided.ours(
+            steps,
+            End::Progress {
+                reason: "Updating",
+                message,
+            },
+        );
+    }
+    decided.0.push(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
+    decided.ours(
+        steps,
+        End::Ready {
+            message: format!("{} {name} is InService in domain {domain_id}", K::NOUN),
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    use super::*;
+    use crate::api::{AuthMode, AwsTarget, SharedSpace, UserProfile};
+    use crate::aws::model::{ObservedProfile, ObservedSpace};
+    use crate::controller::reference::DomainTarget;
+
+    /// One row of `tests/fixtures/decisions/members.yaml`.
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Row {
+        row: String,
+        kind: String,
+        #[serde(default)]
+        domain: Option<String>,
+        #[serde(default)]
+        guardrails: Option<String>,
+        #[serde(default)]
+        precondition: Option<String>,
+        #[serde(default)]
+        recorded: Option<String>,
+        #[serde(default)]
+        aws: Option<String>,
+        #[serde(default)]
+        claim: Option<String>,
+        #[serde(default)]
+        status: Option<String>,
+        #[serde(default)]
+        differs: Vec<String>,
+        expect: Expect,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Expect {
+        end: String,
+        #[serde(default)]
+        reason: Option<String>,
+        #[serde(default)]
+        steps: Vec<String>,
+    }
+
+    fn owner() -> Owner {
+        Owner {
+            cluster: "c1".into(),
+            namespace: "team".into(),
+            name: "alice".into(),
+            uid: "uid-alice".into(),
+        }
+    }
+
+    fn target(ready: Result<String, String>) -> DomainTarget {
+        DomainTarget {
+            key: "platform/studio".into(),
+            namespace: "platform".into(),
+            labels: BTreeMap::new(),
+            aws: AwsTarget {
+                region: "us-east-1".into(),
+                role_arn: None,
+            },
+            auth_mode: AuthMode::Iam,
+            space_execution_role: Some("arn:aws:iam::123456789012:role/Space".into()),
+            ready,
+        }
+    }
+
+    fn guardrails(verdict: &str) -> GuardrailFacts {
+        match verdict {
+            "compliant" => GuardrailFacts {
+                condition: Want::false_("GuardrailViolation", "Compliant", "complies"),
+                allowed: true,
+            },
+            "audited" => GuardrailFacts {
+                condition: Want::true_("GuardrailViolation", "Audited", "allowedInstanceTypes: ml.p4d"),
+                allowed: true,
+            },
+            "enforced" => GuardrailFacts {
+                condition: Want::true_("GuardrailViolation", "Enforced", "allowedInstanceTypes: ml.p4d"),
+                allowed: false,
+            },
+            other => panic!("unknown guardrails {other}"),
+        }
+    }
+
+    /// The tags AWS shows for a claim, from the tags the spec wants.
+    fn tags_for(claim: &str, desired: &BTreeMap<String, String>, differs: &[String]) -> BTreeMap<String, String> {
+        let mut tags = desired.clone();
+        match claim {
+            "ours" => {}
+            "adopt" | "unmanaged" => tags.retain(|k, _| !ownership::KEYS.contains(&k.as_str())),
+            "other" => {
+                tags.insert(ownership::TAG_UID.into(), "uid-other".into());
+                tags.insert(ownership::TAG_NAME.into(), "bob".into());
+            }
+            other => panic!("unknown claim {other}"),
+        }
+        if differs.iter().any(|d| d == "tags") {
+            tags.remove("team");
+        }
+        tags
+    }
+
+    fn facts<O>(row: &Row, aws: Option<InAws<O>>) -> Facts<O> {
+        let domain = match row.domain.as_deref().unwrap_or("ready") {
+            "missing" => Resolved::NotFound("StudioDomain platform/studio does not exist".into()),
+            "denied" => Resolved::Denied("StudioDomain platform/studio does not allow namespace team".into()),
+            "not-ready" => Resolved::Found(target(Err("StudioDomain platform/studio is not ready".into()))),
+            "ready" => Resolved::Found(target(Ok("d-1".into()))),
+            other => panic!("unknown domain {other}"),
+        };
+        Facts {
+            domain,
+            guardrails: Some(guardrails(row.guardrails.as_deref().unwrap_or("compliant"))),
+            precondition: row
+                .precondition
+                .clone()
+                .map(|reason| Problem::new(Box::leak(reason.into_boxed_str()), "the spec lacks something")),
+            name: "alice".into(),
+            recorded: (
+                Some("d-1".into()),
+                Some(row.recorded.clone().unwrap_or_else(|| "alice".into())),
+            ),
+            owner: owner(),
+            adopt: row.claim.as_deref() == Some("adopt"),
+            aws,
+        }
+    }
+
+    fn in_aws<O>(row: &Row, observed: O, tags: BTreeMap<String, String>) -> Option<InAws<O>> {
+        let waiting = Problem::new("WaitingForOwner", "user profile alice is Pending");
+        let stalled = Problem::new("OwnerProfileNotFound", "user profile alcie does not exist");
+        match row.aws.as_deref().unwrap_or("present") {
+            "unknown" => None,
+            "being-created" => Some(InAws::BeingCreated),
+            "absent" => Some(InAws::Absent { blocker: None }),
+            "absent-waiting" => Some(InAws::Absent {
+                blocker: Some(Blocker::Waiting(waiting)),
+            }),
+            "absent-stalled" => Some(InAws::Absent {
+                blocker: Some(Blocker::Stalled(stalled)),
+            }),
+            "present" => Some(InAws::Present { observed, tags }),
+            other => panic!("unknown aws {other}"),
+        }
+    }
+
+    fn profile_plan(row: &Row) -> Plan {
+        let profile: UserProfile = serde_json::from_value(serde_json::json!({
+            "apiVersion": "studio-operator.io/v1alpha1", "kind": "UserProfile",
+            "metadata": {"name": "alice", "namespace": "team"},
+            "spec": {
+                "domainRef": {"name": "studio", "namespace": "platform"},
+                "sso": {"userValue": "alice@corp"},
+                "userSettings": {"executionRole": "arn:aws:iam::123456789012:role/Alice"},
+                "tags": {"team": "a"},
+            },
+        }))
+        .unwrap();
+        let desired = profile.desired("alice".into(), owner().tags());
+        let mut observed = ObservedProfile {
+            details: crate::aws::model::MemberDetails {
+                name: "alice".into(),
+                arn: "arn:aws:sagemaker:us-east-1:123456789012:user-profile/d-1/alice".into(),
+                status: row.status.clone().unwrap_or_else(|| "InService".into()),
+                ..Default::default()
+            },
+            sso_user_value: Some("alice@corp".into()),
+            settings: desired.settings.clone(),
+        };
+        for differs in &row.differs {
+            match differs.as_str() {
+                "sso" => observed.sso_user_value = Some("alice@old".into()),
+                "settings" => observed.settings.execution_role = Some("arn:aws:iam::123456789012:role/Intruder".into()),
+                "tags" => {}
+                other => panic!("{}: a profile cannot differ in {other}", row.row),
+            }
+        }
+        let tags = tags_for(row.claim.as_deref().unwrap_or("ours"), &desired.tags, &row.differs);
+        decide::<UserProfile>(&desired, &facts(row, in_aws(row, observed, tags)))
+    }
+
+    fn space_plan(row: &Row) -> Plan {
+        let space: SharedSpace = serde_json::from_value(serde_json::json!({
+            "apiVersion": "studio-operator.io/v1alpha1", "kind": "SharedSpace",
+            "metadata": {"name": "alice", "namespace": "team"},
+            "spec": {
+                "domainRef": {"name": "studio", "namespace": "platform"},
+                "displayName": "Lab",
+                "appType": "JupyterLab",
+                "sharing": {"type": "Shared", "ownerProfile": "alice"},
+                "settings": {"idleTimeoutMinutes": 120},
+                "tags": {"team": "a"},
+            },
+        }))
+        .unwrap();
+        let desired = space.desired("alice".into(), owner().tags());
+        let mut observed = ObservedSpace {
+            details: crate::aws::model::MemberDetails {
+                name: "alice".into(),
+                arn: "arn:aws:sagemaker:us-east-1:123456789012:space/d-1/alice".into(),
+                status: row.status.clone().unwrap_or_else(|| "InService".into()),
+                ..Default::default()
+            },
+            display_name: desired.display_name.clone(),
+            owner: Some(desired.owner.clone()),
+            sharing_type: Some(desired.sharing_type.clone()),
+            settings: desired.settings.clone(),
+        };
+        for differs in &row.differs {
+            match differs.as_str() {
+                "owner" => observed.owner = Some("bob".into()),
+                "sharing" => observed.sharing_type = Some("Private".into()),
+                "appType" => observed.settings.app_type = "CodeEditor".into(),
+                "settings" => observed.settings.idle_timeout_minutes = Some(60),
+                "displayName" => observed.display_name = Some("Old".into()),
+                "tags" => {}
+                other => panic!("{}: a space cannot differ in {other}", row.row),
+            }
+        }
+        let tags = tags_for(row.claim.as_deref().unwrap_or("ours"), &desired.tags, &row.differs);
+        decide::<SharedSpace>(&desired, &facts(row, in_aws(row, observed, tags)))
+    }
+
+    fn summary(plan: &Plan) -> (String, Option<String>, Vec<String>) {
+        let (end, reason) = match &plan.end {
+            End::LookInAws { .. } => ("LookInAws", None),
+            End::Ready { .. } => ("Ready", Some("InService")),
+            End::Progress { reason, .. } => ("Progress", Some(*reason)),
+            End::Blocked { reason, .. } => ("Blocked", Some(*reason)),
+            End::Stalled { reason, .. } => ("Stalled", Some(*reason)),
+        };
+        let steps = plan
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Create => "Create",
+                Step::Retire { .. } => "Retire",
+                Step::Adopt => "Adopt",
+                Step::Update { .. } => "Update",
+                Step::Tag { .. } => "Tag",
+            })
+            .map(String::from)
+            .collect();
+        (end.into(), reason.map(String::from), steps)
+    }
+
+    #[test]
+    fn decision_table() {
+        let rows: Vec<Row> =
+            serde_norway::from_str(include_str!("../../../tests/fixtures/decisions/members.yaml")).unwrap();
+        assert!(rows.len() >= 25, "the table covers every reason");
+        for row in &rows {
+            let plan = match row.kind.as_str() {
+                "UserProfile" => profile_plan(row),
+                "SharedSpace" => space_plan(row),
+                other => panic!("unknown kind {other}"),
+            };
+            let (end, reason, steps) = summary(&plan);
+            assert_eq!(
+                (end.as_str(), reason.as_deref(), steps),
+                (
+                    row.expect.end.as_str(),
+                    row.expect.reason.as_deref(),
+                    row.expect.steps.clone()
+                ),
+                "row: {}\nplan: {plan:#?}",
+                row.row
+            );
+        }
+    }
+
+    #[test]
+    fn a_conflict_names_the_owner_and_the_way_out() {
+        let row: Row = serde_norway::from_str(
+            "{row: conflict, kind: UserProfile, claim: other, expect: {end: Stalled, reason: Conflict}}",
+        )
+        .unwrap();
+        let End::Stalled { message, .. } = profile_plan(&row).end else {
+            panic!()
+        };
+        assert!(
+            message.contains("belongs to UserProfile team/bob")
+                && message.contains("choose another spec.userProfileName"),
+            "{message}"
+        );
+        let unmanaged: Row = serde_norway::from_str(
+            "{row: unmanaged, kind: SharedSpace, claim: unmanaged, expect: {end: Stalled, reason: Conflict}}",
+        )
+        .unwrap();
+        let End::Stalled { message, .. } = space_plan(&unmanaged).end else {
+            panic!()
+        };
+        assert!(message.contains("set adopt: true"), "{message}");
+    }
+
+    #[test]
+    fn only_a_member_that_is_ours_is_recorded_in_status() {
+        let row = |claim: &str| -> Row {
+            serde_norway::from_str(&format!(
+                "{{row: r, kind: UserProfile, claim: {claim}, expect: {{end: Ready}}}}"
+            ))
+            .unwrap()
+        };
+        assert!(profile_plan(&row("ours")).record);
+        assert!(profile_plan(&row("adopt")).record);
+        assert!(
+            !profile_plan(&row("other")).record,
+            "another object's ARN is not copied"
+        );
+        assert!(!profile_plan(&row("unmanaged")).record);
+    }
+}

@@ -1,0 +1,721 @@
+//! One pipeline for the members of a domain, UserProfile and SharedSpace: observe (the cluster,
+//! then AWS) -> decide (pure, [`decide::decide`]) -> act -> report. A kind says only what truly
+//! differs ([`MemberKind`]): its names, identity, settings mapping, what forces a recreation,
+//! what creation waits for and what it owns.
+
+pub mod decide;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kube::runtime::controller::Action;
+use kube::{Resource, ResourceExt};
+use tracing::info;
+
+use self::decide::{Blocker, End, Facts, GuardrailFacts, InAws, Plan, Problem, Step};
+use super::context::Context;
+use super::driver::{Pass, Reconcile};
+use super::error::ReconcileError;
+use super::listings::Listing;
+use super::memory::{Entry, Memory, Observed, ReadPlan, Seen, Situation, Tags};
+use super::reference::{self, DomainTarget, Resolved};
+use super::report::Happening;
+use super::stores::Cached;
+use super::teardown::{self, Deletion, OwnedSpace, TeardownState};
+use crate::api::condition_type::SYNCED;
+use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp};
+use crate::aws::AwsError;
+use crate::aws::clients::AwsSession;
+use crate::aws::model::{AppSummary, MemberDetails, MemberSummary};
+use crate::compliance::{self, Finding, Verdict};
+use crate::ownership::{self, Claim, Owner};
+use crate::status::{self, Want};
+
+/// Where status says a member lives in AWS.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemberRecord {
+    /// Id of the domain it lives in.
+    pub domain_id: Option<String>,
+    /// Its name in AWS, as created.
+    pub name: Option<String>,
+    /// Its ARN.
+    pub arn: Option<String>,
+    /// POSIX UID of its home on the domain's EFS volume.
+    pub efs_uid: Option<String>,
+    /// Its status in AWS.
+    pub aws_status: Option<String>,
+    /// Its running apps.
+    pub running_apps: Vec<RunningApp>,
+}
+
+/// What differs between the members of a domain.
+pub trait MemberKind: Reconcile + Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope> {
+    /// What Describe reports.
+    type Observed: Observed + Send + Sync + 'static;
+    /// What Create sends and the comparisons read.
+    type Desired: Clone + std::fmt::Debug + Send + Sync;
+
+    /// How messages name it, e.g. "user profile".
+    const NOUN: &'static str;
+    /// The spec field that names it in AWS, e.g. `spec.userProfileName`.
+    const NAME_FIELD: &'static str;
+    /// The condition reason when AWS reports it Failed.
+    const FAILED_REASON: &'static str;
+
+    /// The StudioDomain it belongs to.
+    fn domain_ref(&self) -> &DomainRef;
+    /// Its name in AWS, as the spec asks.
+    fn aws_name(&self) -> String;
+    /// Whether the spec asks to adopt an unmanaged member of that name.
+    fn adopt(&self) -> bool;
+    /// What its deletion does in AWS.
+    fn deletion_policy(&self) -> DeletionPolicy;
+    /// What its spec breaks of one guardrail's rules.
+    fn check(&self, rules: &GuardrailRules) -> Vec<Finding>;
+    /// What the spec lacks for its domain before anything can exist in AWS.
+    fn precondition(&self, domain: &DomainTarget) -> Option<Problem>;
+    /// What Create sends: `ownership` are the ownership tags.
+    fn desired(&self, name: String, ownership: BTreeMap<String, String>) -> Self::Desired;
+    /// The tags it should carry.
+    fn desired_tags(desired: &Self::Desired) -> &BTreeMap<String, String>;
+    /// The spec fields whose change AWS cannot apply in place.
+    fn recreation_reasons(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
+    /// The spec fields an update must correct.
+    fn updates(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
+    /// Its apps among a domain's apps.
+    fn apps_of<'a>(apps: &'a [AppSummary], name: &str) -> Vec<&'a AppSummary>;
+    /// What each resource of this kind last saw in AWS.
+    fn memory(ctx: &Context) -> &Memory<Self::Observed>;
+    /// Where status says it lives.
+    fn record(status: &Self::Status) -> MemberRecord;
+    /// Records where it lives.
+    fn set_record(status: &mut Self::Status, record: MemberRecord);
+    /// Its deletion call.
+    fn deletion(name: String) -> Deletion;
+
+    /// The domain's listing of this kind, at most `max_age` old.
+    fn list(
+        ctx: &Context,
+        session: &AwsSession,
+        domain_id: &str,
+        max_age: Duration,
+    ) -> impl Future<Output = Result<Listing<MemberSummary>, AwsError>> + Send;
+    /// Describe; `None` when it does not exist.
+    fn describe(
+        session: &AwsSession,
+        domain_id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Option<Self::Observed>, AwsError>> + Send;
+    /// Create; returns the ARN.
+    fn create(
+        session: &AwsSession,
+        domain_id: &str,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<String, AwsError>> + Send;
+    /// Update the settings the spec manages.
+    fn update(
+        session: &AwsSession,
+        domain_id: &str,
+        name: &str,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<(), AwsError>> + Send;
+    /// What creation waits for, from what AWS and the cluster show.
+    fn creation_blocker(
+        &self,
+        ctx: &Context,
+        session: &AwsSession,
+        domain_id: &str,
+        desired: &Self::Desired,
+    ) -> impl Future<Output = Result<Option<Blocker>, ReconcileError>> + Send;
+    /// The spaces it owns, which go before it in a retirement.
+    fn owned_spaces(
+        ctx: &Context,
+        session: &AwsSession,
+        domain_id: &str,
+        name: &str,
+    ) -> impl Future<Output = Result<Vec<OwnedSpace>, ReconcileError>> + Send;
+}
+
+/// The StudioDomain (namespace, name) a member refers to.
+pub fn domain_of<K: MemberKind>(member: &K) -> (String, String) {
+    let namespace = member.namespace().unwrap_or_default();
+    let domain = member.domain_ref();
+    (domain.namespace.clone().unwrap_or(namespace), domain.name.clone())
+}
+
+fn owner<K: MemberKind>(pass: &Pass<'_, K>) -> Owner {
+    Owner {
+        cluster: pass.ctx.config.cluster_id.clone(),
+        namespace: pass.namespace(),
+        name: pass.obj.name_any(),
+        uid: pass.uid(),
+    }
+}
+
+async fn session(ctx: &Context, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
+    Ok(ctx
+        .aws
+        .session(&target.aws.region, target.aws.role_arn.as_deref())
+        .await?)
+}
+
+/// The guardrails' verdict on a member of `domain`.
+async fn guardrails<K: MemberKind>(
+    ctx: &Context,
+    member: &K,
+    domain: &DomainTarget,
+) -> Result<GuardrailFacts, ReconcileError> {
+    let covering = ctx.guardrails_for(&domain.namespace, &domain.labels).await?;
+    let verdict = Verdict::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
+        member.check(rules)
+    });
+    let (condition, allowed) = compliance::condition(&verdict);
+    Ok(GuardrailFacts { condition, allowed })
+}
+
+/// What AWS holds of the member, and the domain's apps when it exists (for status).
+struct Looked<O> {
+    aws: InAws<O>,
+    apps: Option<Arc<Vec<AppSummary>>>,
+}
+
+/// Reads what the pass needs from AWS, as [`Memory::read_plan`] says: usually nothing but the
+/// domain's shared listings.
+async fn look<K: MemberKind>(
+    pass: &Pass<'_, K>,
+    session: &AwsSession,
+    domain_id: &str,
+    name: &str,
+    desired: &K::Desired,
+) -> Result<Looked<K::Observed>, ReconcileError> {
+    let ctx = pass.ctx;
+    let uid = pass.uid();
+    let memory = K::memory(ctx);
+    let settled = memory.settled(&uid, pass.generation());
+    let listing = K::list(ctx, session, domain_id, ctx.list_age(settled)).await?;
+    // Resyncs also read the account's tag index of the same round.
+    let tag_index = if settled {
+        Some(ctx.listings.tag_index(session, ctx.list_age(true)).await)
+    } else {
+        None
+    };
+    let record = K::record(&pass.status);
+    let situation = Situation {
+        uid: &uid,
+        domain_id,
+        name,
+        generation: pass.generation(),
+        listing: &listing,
+        created_here: record.domain_id.as_deref() == Some(domain_id) && record.name.as_deref() == Some(name),
+        audit_interval: ctx.config.tag_audit_interval,
+        tag_index: tag_index.as_ref(),
+        now: Instant::now(),
+    };
+    let present = match memory.read_plan(&situation) {
+        ReadPlan::WaitCreating => {
+            return Ok(Looked {
+                aws: InAws::BeingCreated,
+                apps: None,
+            });
+        }
+        ReadPlan::Reuse { observed, tags, .. } => Some((observed, tags)),
+        ReadPlan::Tags { observed } => {
+            let tags = session.list_tags(&observed.details().arn).await?;
+            memory.tags_checked(
+                &uid,
+                Tags {
+                    tags: tags.clone(),
+                    checked: Instant::now(),
+                },
+            );
+            Some((observed, tags))
+        }
+        ReadPlan::Create => None,
+        ReadPlan::Describe { tags } => describe::<K>(pass, session, domain_id, name, tags).await?,
+    };
+    match present {
+        Some((observed, tags)) => {
+            let apps = ctx.listings.apps(session, domain_id, ctx.list_age(settled)).await?;
+            Ok(Looked {
+                aws: InAws::Present { observed, tags },
+                apps: Some(apps.items),
+            })
+        }
+        None => Ok(Looked {
+            aws: InAws::Absent {
+                blocker: pass.obj.creation_blocker(ctx, session, domain_id, desired).await?,
+            },
+            apps: None,
+        }),
+    }
+}
+
+/// Describes the member, and lists its tags unless `tags` are still good; remembers both.
+async fn describe<K: MemberKind>(
+    pass: &Pass<'_, K>,
+    session: &AwsSession,
+    domain_id: &str,
+    name: &str,
+    tags: Option<Tags>,
+) -> Result<Option<(K::Observed, BTreeMap<String, String>)>, ReconcileError> {
+    let memory = K::memory(pass.ctx);
+    let at = Instant::now();
+    let Some(observed) = K::describe(session, domain_id, name).await? else {
+        memory.forget(&pass.uid());
+        return Ok(None);
+    };
+    let tags = match tags {
+        Some(tags) => tags,
+        None => Tags {
+            tags: session.list_tags(&observed.details().arn).await?,
+            checked: Instant::now(),
+        },
+    };
+    let entry = Entry {
+        domain_id: domain_id.into(),
+        name: name.into(),
+        generation: pass.generation(),
+        seen: Seen::Described {
+            at,
+            observed: observed.clone(),
+            tags: Some(tags.clone()),
+        },
+    };
+    memory.remember(&pass.uid(), entry);
+    Ok(Some((observed, tags.tags)))
+}
+
+/// The running apps, for status.
+fn running_apps<'a>(apps: impl IntoIterator<Item = &'a AppSummary>) -> Vec<RunningApp> {
+    apps.into_iter()
+        .filter(|a| a.is_running())
+        .map(|a| RunningApp {
+            app_type: a.app_type.clone(),
+            app_name: a.app_name.clone(),
+            instance_type: a.instance_type.clone(),
+            since: a
+                .created
+                .and_then(|secs| k8s_openapi::jiff::Timestamp::from_millisecond((secs * 1000.0) as i64).ok())
+                .map(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time),
+        })
+        .collect()
+}
+
+/// A member's reconcile: observe the cluster, decide; if the gates pass, observe AWS and decide
+/// again; then act on the plan.
+pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, ReconcileError> {
+    let obj = pass.obj;
+    let ctx = pass.ctx;
+    let domain = reference::resolve(&ctx.client, &pass.namespace(), obj.domain_ref()).await?;
+    let record = K::record(&pass.status);
+    let owner = owner(pass);
+    let mut facts = Facts {
+        guardrails: None,
+        precondition: None,
+        name: obj.aws_name(),
+        recorded: (record.domain_id.clone(), record.name.clone()),
+        owner: owner.clone(),
+        adopt: obj.adopt(),
+        aws: None,
+        domain,
+    };
+    let target = match &facts.domain {
+        Resolved::Found(target) => Some(target.clone()),
+        _ => None,
+    };
+    if let Some(target) = &target {
+        facts.guardrails = Some(guardrails(ctx, obj, target).await?);
+        facts.precondition = obj.precondition(target);
+    }
+    let desired = obj.desired(facts.name.clone(), owner.tags());
+    let plan = decide::decide::<K>(&desired, &facts);
+    let needs_aws = !plan.steps.is_empty() || matches!(plan.end, End::LookInAws { .. });
+    let session = match (&target, needs_aws) {
+        (Some(target), true) => Some(session(ctx, target).await?),
+        _ => None,
+    };
+    let (plan, apps) = match (&plan.end, &session) {
+        (End::LookInAws { domain_id }, Some(session)) => {
+            let looked = look::<K>(pass, session, domain_id, &facts.name, &desired).await?;
+            facts.aws = Some(looked.aws);
+            (decide::decide::<K>(&desired, &facts), looked.apps)
+        }
+        _ => (plan, None),
+    };
+    act(pass, session.as_deref(), &desired, &facts, plan, apps).await
+}
+
+/// Carries out a plan: its steps in order, then its conditions and end in the report.
+async fn act<K: MemberKind>(
+    pass: &mut Pass<'_, K>,
+    session: Option<&AwsSession>,
+    desired: &K::Desired,
+    facts: &Facts<K::Observed>,
+    plan: Plan,
+    apps: Option<Arc<Vec<AppSummary>>>,
+) -> Result<Action, ReconcileError> {
+    for condition in plan.conditions {
+        pass.report.want(condition);
+    }
+    let mut end = plan.end;
+    let domain_id = match &facts.domain {
+        Resolved::Found(target) => target.ready.clone().unwrap_or_default(),
+        _ => String::new(),
+    };
+    if let Some(InAws::Present { observed, .. }) = &facts.aws
+        && plan.record
+    {
+        record_observed(pass, &domain_id, observed.details(), apps.as_deref().map(Vec::as_slice));
+    }
+    let mut corrected: Vec<&'static str> = Vec::new();
+    for step in plan.steps {
+        let session = session.expect("a plan with AWS steps has a session");
+        match step {
+            Step::Create => {
+                if let Some(refined) = create(pass, session, &domain_id, desired).await? {
+                    end = refined;
+                }
+            }
+            Step::Retire { name, reason } => {
+                end = replace(pass, session, &domain_id, &name, &reason).await?;
+            }
+            Step::Adopt => {
+                let note = format!("adopting {} {} (spec.adopt)", K::NOUN, facts.name);
+                pass.event(Happening::normal("Adopted", note)).await;
+            }
+            Step::Update { fields } => {
+                K::memory(pass.ctx).forget(&pass.uid());
+                K::update(session, &domain_id, &facts.name, desired).await?;
+                corrected.extend(fields);
+            }
+            Step::Tag { add, remove } => {
+                K::memory(pass.ctx).forget(&pass.uid());
+                let arn = K::record(&pass.status).arn.unwrap_or_default();
+                if !add.is_empty() {
+                    session.add_tags(&arn, &add).await?;
+                }
+                if !remove.is_empty() {
+                    session.delete_tags(&arn, &remove).await?;
+                }
+                corrected.push("tags");
+            }
+        }
+    }
+    if !corrected.is_empty() {
+        let spec_changed = pass
+            .obj
+            .status()
+            .is_none_or(|s| observed_generation::<K>(s) != Some(pass.generation()));
+        pass.ctx.report_corrections(pass.obj, spec_changed, &corrected).await;
+    }
+    Ok(finish(pass, end))
+}
+
+/// The generation the object's status last described.
+fn observed_generation<K: MemberKind>(status: &K::Status) -> Option<i64> {
+    K::conditions(status)
+        .iter()
+        .find(|c| c.type_ == crate::api::condition_type::READY)
+        .and_then(|c| c.observed_generation)
+}
+
+/// Puts the end of a pass into the report, and says when to come back.
+fn finish<K: MemberKind>(pass: &mut Pass<'_, K>, end: End) -> Action {
+    match end {
+        End::Ready { message } => {
+            pass.report.ready("InService", message);
+            pass.resync()
+        }
+        End::Progress { reason, message } => {
+            pass.report.progressing(reason, message);
+            pass.poll()
+        }
+        End::Blocked { reason, message } => {
+            pass.report.progressing(reason, message);
+            pass.blocked()
+        }
+        End::Stalled { reason, message } => {
+            pass.report.stalled(reason, message);
+            pass.resync()
+        }
+        End::LookInAws { .. } => unreachable!("AWS is looked at before acting"),
+    }
+}
+
+fn record_observed<K: MemberKind>(
+    pass: &mut Pass<'_, K>,
+    domain_id: &str,
+    details: &MemberDetails,
+    apps: Option<&[AppSummary]>,
+) {
+    let mut record = K::record(&pass.status);
+    record.domain_id = Some(domain_id.to_string());
+    record.name = Some(details.name.clone());
+    record.arn = Some(details.arn.clone());
+    record.efs_uid = details.home_efs_uid.clone();
+    record.aws_status = Some(details.status.clone());
+    if let Some(apps) = apps {
+        record.running_apps = running_apps(K::apps_of(apps, &details.name));
+    }
+    K::set_record(&mut pass.status, record);
+}
+
+/// Creates the member; in a new domain (the old one was recreated) this is a recreation.
+/// Returns how the pass ends instead of the plan's end, when AWS says it exists already.
+async fn create<K: MemberKind>(
+    pass: &mut Pass<'_, K>,
+    session: &AwsSession,
+    domain_id: &str,
+    desired: &K::Desired,
+) -> Result<Option<End>, ReconcileError> {
+    let name = pass.obj.aws_name();
+    let arn = match K::create(session, domain_id, desired).await {
+        Ok(arn) => arn,
+        Err(AwsError::InUse { message }) if message.contains("already exists") => {
+            // The listing was older than the member: describe it at the next pass.
+            K::memory(pass.ctx).forget(&pass.uid());
+            return Ok(Some(End::Progress {
+                reason: "Creating",
+                message: format!("{} {name} exists already in domain {domain_id}; looking at it", K::NOUN),
+            }));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    // Only a List that starts after this answer is sure to show it.
+    let at = Instant::now();
+    info!(%arn, kind = K::NOUN, "created");
+    let entry = Entry {
+        domain_id: domain_id.into(),
+        name: name.clone(),
+        generation: pass.generation(),
+        seen: Seen::Created {
+            at,
+            tags: Tags {
+                tags: K::desired_tags(desired).clone(),
+                checked: at,
+            },
+        },
+    };
+    K::memory(pass.ctx).remember(&pass.uid(), entry);
+    let mut record = K::record(&pass.status);
+    let previous_domain = record.domain_id.replace(domain_id.into());
+    let old_uid = record.efs_uid.take();
+    record.name = Some(name.clone());
+    record.arn = Some(arn);
+    record.aws_status = Some("Pending".into());
+    record.running_apps.clear();
+    K::set_record(&mut pass.status, record);
+    let happening = match previous_domain {
+        Some(old) if old != domain_id => Happening::normal(
+            "Recreated",
+            format!(
+                "recreated {} {name} in domain {domain_id} (was in {old}, home UID {}); the domain's migration plan lists what to copy",
+                K::NOUN,
+                old_uid.as_deref().unwrap_or("-")
+            ),
+        ),
+        _ => Happening::normal("Created", format!("created {} {name} in domain {domain_id}", K::NOUN)),
+    };
+    pass.event(happening).await;
+    Ok(None)
+}
+
+/// Retires the member `old` (apps, what it owns, itself) so that a later pass creates the one
+/// the spec asks for.
+async fn replace<K: MemberKind>(
+    pass: &mut Pass<'_, K>,
+    session: &AwsSession,
+    domain_id: &str,
+    old: &str,
+    reason: &str,
+) -> Result<End, ReconcileError> {
+    K::memory(pass.ctx).forget(&pass.uid());
+    let already_recreating =
+        status::find(K::conditions(&pass.status), SYNCED).is_some_and(|c| c.reason == "Recreating");
+    if !already_recreating {
+        let note = format!(
+            "recreating {} {old} because {reason} (AWS cannot change it in place): its apps and what it owns are deleted first",
+            K::NOUN
+        );
+        pass.event(Happening::normal("Recreating", note)).await;
+    }
+    let (message, end) = match retire::<K>(pass.ctx, session, domain_id, old).await? {
+        TeardownState::Done => {
+            let mut record = K::record(&pass.status);
+            record.name = None;
+            record.arn = None;
+            record.aws_status = None;
+            K::set_record(&mut pass.status, record);
+            let message = format!("{} {old} deleted; creating the new one", K::NOUN);
+            (
+                message.clone(),
+                End::Progress {
+                    reason: "Recreating",
+                    message,
+                },
+            )
+        }
+        TeardownState::Waiting(progress) => {
+            let message = format!("recreating because {reason}: {progress}");
+            (
+                message.clone(),
+                End::Progress {
+                    reason: "Recreating",
+                    message,
+                },
+            )
+        }
+        TeardownState::Blocked(blocker) => {
+            let message = format!("recreation because {reason} is blocked: {blocker}");
+            (
+                message.clone(),
+                End::Blocked {
+                    reason: "Recreating",
+                    message,
+                },
+            )
+        }
+    };
+    pass.report.want(Want::false_(SYNCED, "Recreating", message));
+    Ok(end)
+}
+
+/// Ordered deletion of the member `name`: observes what the teardown needs, plans it (pure) and
+/// makes this pass's deletions.
+async fn retire<K: MemberKind>(
+    ctx: &Context,
+    session: &AwsSession,
+    domain_id: &str,
+    name: &str,
+) -> Result<TeardownState, ReconcileError> {
+    let apps = session.list_apps(domain_id).await?;
+    let owned = K::owned_spaces(ctx, session, domain_id, name).await?;
+    let status = K::describe(session, domain_id, name)
+        .await?
+        .map(|observed| observed.details().status.clone());
+    let teardown = teardown::retirement(
+        K::NOUN,
+        name,
+        &K::apps_of(&apps, name),
+        &owned,
+        &apps,
+        status.as_deref(),
+        K::deletion,
+    );
+    teardown::execute(session, domain_id, &teardown.deletions).await?;
+    Ok(teardown.state)
+}
+
+/// What a deleted member's resource does in AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Nothing to do in AWS (never created, gone, or not ours): release the finalizer;
+    /// `deleted` when the member was seen being deleted before.
+    Release { deleted: bool },
+    /// `deletionPolicy: Retain`: remove the ownership tags, then release.
+    Retain,
+    /// `deletionPolicy: Delete`: retire it in order.
+    Retire,
+}
+
+/// Decides a deleted member's cleanup (pure): `exists` is the claim on the member found in AWS,
+/// `was_deleting` whether an earlier pass started its deletion.
+pub fn decide_cleanup(exists: Option<&Claim>, was_deleting: bool, policy: DeletionPolicy) -> Cleanup {
+    match exists {
+        None => Cleanup::Release { deleted: was_deleting },
+        Some(Claim::Ours) if policy == DeletionPolicy::Retain => Cleanup::Retain,
+        Some(Claim::Ours) => Cleanup::Retire,
+        // Someone else's (or nobody's): never touched.
+        Some(_) => Cleanup::Release { deleted: false },
+    }
+}
+
+/// Deletion: nothing is touched that this resource does not own; `Retain` removes only the
+/// ownership tags; `Delete` retires the member in order.
+pub async fn cleanup<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, ReconcileError> {
+    let record = K::record(&pass.status);
+    let resolved = reference::resolve(&pass.ctx.client, &pass.namespace(), pass.obj.domain_ref()).await?;
+    // Never created; or its domain is gone (it took its members along) or denies the reference
+    // (nothing was created through it).
+    let (Some(domain_id), Resolved::Found(target)) = (record.domain_id.clone(), resolved) else {
+        return pass.release().await;
+    };
+    let session = session(pass.ctx, &target).await?;
+    K::memory(pass.ctx).forget(&pass.uid());
+    let name = record.name.clone().unwrap_or_else(|| pass.obj.aws_name());
+    let observed = K::describe(&session, &domain_id, &name).await?;
+    let claim = match &observed {
+        Some(observed) => Some(ownership::claim(
+            &owner(pass),
+            &session.list_tags(&observed.details().arn).await?,
+            false,
+        )),
+        None => None,
+    };
+    let was_deleting = record.aws_status.as_deref() == Some("Deleting");
+    let deleted_note = format!("deleted {} {name} from domain {domain_id}", K::NOUN);
+    match decide_cleanup(claim.as_ref(), was_deleting, pass.obj.deletion_policy()) {
+        Cleanup::Release { deleted } => {
+            if deleted {
+                pass.event(Happening::normal("Deleted", deleted_note)).await;
+            }
+            pass.release().await
+        }
+        Cleanup::Retain => {
+            let arn = observed.map(|o| o.details().arn.clone()).unwrap_or_default();
+            session.delete_tags(&arn, &ownership::KEYS.map(String::from)).await?;
+            let note = format!("{} {name} left in domain {domain_id} (deletionPolicy Retain)", K::NOUN);
+            pass.event(Happening::normal("Retained", note)).await;
+            pass.release().await
+        }
+        Cleanup::Retire => match retire::<K>(pass.ctx, &session, &domain_id, &name).await? {
+            TeardownState::Done => {
+                pass.event(Happening::normal("Deleted", deleted_note)).await;
+                pass.release().await
+            }
+            TeardownState::Waiting(progress) => {
+                // Remembered so that the pass which finds it gone reports it.
+                let mut record = record;
+                record.aws_status = Some("Deleting".into());
+                K::set_record(&mut pass.status, record);
+                pass.report.progressing("Deleting", progress);
+                Ok(pass.poll())
+            }
+            TeardownState::Blocked(blocker) => {
+                pass.report
+                    .stalled("DeletionBlocked", format!("deletion blocked: {blocker}"));
+                Ok(pass.blocked())
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_this_resource_owns_is_deleted() {
+        let ours = Claim::Ours;
+        let delete = DeletionPolicy::Delete;
+        assert_eq!(decide_cleanup(Some(&ours), false, delete), Cleanup::Retire);
+        assert_eq!(
+            decide_cleanup(Some(&ours), false, DeletionPolicy::Retain),
+            Cleanup::Retain
+        );
+        for someone_elses in [Claim::TakenBy("other/alice".into()), Claim::Unmanaged, Claim::Adopt] {
+            assert_eq!(
+                decide_cleanup(Some(&someone_elses), false, delete),
+                Cleanup::Release { deleted: false }
+            );
+        }
+        assert_eq!(
+            decide_cleanup(None, true, delete),
+            Cleanup::Release { deleted: true },
+            "found gone after its deletion started: Deleted"
+        );
+        assert_eq!(decide_cleanup(None, false, delete), Cleanup::Release { deleted: false });
+    }
+}

@@ -1,0 +1,464 @@
+//! The SharedSpace controller: a shared or private space in its domain, created once its owner
+//! profile is InService, updated in place where AWS allows it, recreated when its owner,
+//! sharing or app type changes, and deleted after its apps. The pipeline is the members'
+//! ([`super::member`]); this module says what is particular to spaces.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::runtime::controller::Action;
+use kube::{Api, Client, ResourceExt};
+
+use super::context::Context;
+use super::driver::{Pass, Reconcile, run_controller, spec_or_deletion};
+use super::error::ReconcileError;
+use super::listings::Listing;
+use super::member::decide::{Blocker, Problem};
+use super::member::{self, MemberKind, MemberRecord};
+use super::memory::Memory;
+use super::profile::profile_name;
+use super::reference::DomainTarget;
+use super::report::Reported;
+use super::teardown::{Deletion, OwnedSpace};
+use crate::api::{
+    DeletionPolicy, DomainRef, GuardrailRules, SharedSpace, SharedSpaceSpec, SharedSpaceStatus, SharingType,
+    SpaceAppType,
+};
+use crate::aws::AwsError;
+use crate::aws::clients::AwsSession;
+use crate::aws::model::{AppSummary, MemberSummary, ObservedSpace, SpaceCreate};
+use crate::compliance::{Finding, rules};
+use crate::controller::desired;
+
+/// Runs the SharedSpace controller for one scope (a namespace, or `None` for all) until
+/// `shutdown` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    scope: Option<String>,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    run_controller::<SharedSpace>(
+        ctx,
+        scope,
+        shutdown,
+        spec_or_deletion,
+        Some(member::domain_of::<SharedSpace>),
+    )
+    .await;
+}
+
+/// `SpaceName`: `spec.spaceName`, or the resource's name.
+pub fn space_name(spec: &SharedSpaceSpec, metadata_name: &str) -> String {
+    spec.space_name.clone().unwrap_or_else(|| metadata_name.to_string())
+}
+
+fn sharing_type(spec: &SharedSpaceSpec) -> &'static str {
+    match spec.sharing.sharing_type {
+        SharingType::Shared => "Shared",
+        SharingType::Private => "Private",
+    }
+}
+
+fn app_type(spec: &SharedSpaceSpec) -> &'static str {
+    match spec.app_type {
+        SpaceAppType::JupyterLab => "JupyterLab",
+        SpaceAppType::CodeEditor => "CodeEditor",
+    }
+}
+
+/// Why nothing can be created: AWS wants an owner profile for every JupyterLab and Code Editor
+/// space, and shared spaces run as the domain's default space execution role.
+pub fn creation_problem(spec: &SharedSpaceSpec, space_execution_role: Option<&str>) -> Option<Problem> {
+    if spec.sharing.owner_profile.is_none() {
+        return Some(Problem::new(
+            "OwnerProfileRequired",
+            "AWS requires an owner for every JupyterLab and Code Editor space: set spec.sharing.ownerProfile to a user profile of the domain",
+        ));
+    }
+    if spec.sharing.sharing_type == SharingType::Shared && space_execution_role.is_none() {
+        return Some(Problem::new(
+            "SpaceExecutionRoleMissing",
+            "a shared space runs as the domain's default space execution role, and the domain has none: set spec.defaultSpaceSettings.executionRole on the StudioDomain",
+        ));
+    }
+    None
+}
+
+/// What the creation of a space waits for: its owner profile InService in the domain (`listed`
+/// is the owner's status in the domain's listing). An owner that does not exist is waited for
+/// only while a UserProfile resource (`expected`) is on its way to create it; otherwise only a
+/// person can help.
+pub fn owner_blocker(owner: &str, domain_id: &str, listed: Option<&str>, expected: bool) -> Option<Blocker> {
+    match listed {
+        Some("InService") => None,
+        Some(status) => Some(Blocker::Waiting(Problem::new(
+            "WaitingForOwner",
+            format!("user profile {owner} (sharing.ownerProfile) is {status} in domain {domain_id}"),
+        ))),
+        None if expected => Some(Blocker::Waiting(Problem::new(
+            "WaitingForOwner",
+            format!(
+                "user profile {owner} (sharing.ownerProfile) does not exist in domain {domain_id} yet; its UserProfile is on its way"
+            ),
+        ))),
+        None => Some(Blocker::Stalled(Problem::new(
+            "OwnerProfileNotFound",
+            format!(
+                "user profile {owner} named in spec.sharing.ownerProfile does not exist in domain {domain_id}, and no UserProfile resource creates it: create it, or fix spec.sharing.ownerProfile"
+            ),
+        ))),
+    }
+}
+
+/// User tags and the ownership tags.
+pub fn desired_tags(spec: &SharedSpaceSpec, ownership: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut tags = spec.tags.clone();
+    tags.extend(ownership);
+    tags
+}
+
+/// What CreateSpace sends.
+pub fn desired_space(spec: &SharedSpaceSpec, name: String, tags: BTreeMap<String, String>) -> SpaceCreate {
+    SpaceCreate {
+        name,
+        display_name: spec.display_name.clone(),
+        owner: spec.sharing.owner_profile.clone().unwrap_or_default(),
+        sharing_type: sharing_type(spec).into(),
+        settings: desired::space_settings(app_type(spec), spec.settings.as_ref()),
+        tags,
+    }
+}
+
+/// What AWS cannot update: owner, sharing type and app type. A change recreates the space.
+pub fn immutable_changes(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
+    let mut changes = Vec::new();
+    if observed.owner.as_deref() != Some(desired.owner.as_str()) {
+        changes.push("sharing.ownerProfile");
+    }
+    if observed.sharing_type.as_deref() != Some(desired.sharing_type.as_str()) {
+        changes.push("sharing.type");
+    }
+    if observed.settings.app_type != desired.settings.app_type {
+        changes.push("appType");
+    }
+    changes
+}
+
+/// What UpdateSpace must change. An EBS size the spec leaves out keeps the volume's size (AWS
+/// cannot unset it); a display name the spec leaves out is not managed.
+pub fn mutable_changes(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
+    let mut changes = Vec::new();
+    let mut wanted = desired.settings.clone();
+    wanted.ebs_volume_size_gb = wanted.ebs_volume_size_gb.or(observed.settings.ebs_volume_size_gb);
+    if wanted != observed.settings {
+        changes.push("settings");
+    }
+    if desired.display_name.is_some() && desired.display_name != observed.display_name {
+        changes.push("displayName");
+    }
+    changes
+}
+
+/// The apps of one space.
+pub fn apps_of<'a>(apps: &'a [AppSummary], space: &str) -> Vec<&'a AppSummary> {
+    apps.iter().filter(|a| a.space.as_deref() == Some(space)).collect()
+}
+
+impl Reported for SharedSpace {
+    type Status = SharedSpaceStatus;
+
+    fn status(&self) -> Option<&SharedSpaceStatus> {
+        self.status.as_ref()
+    }
+
+    fn conditions(status: &SharedSpaceStatus) -> &[Condition] {
+        &status.conditions
+    }
+
+    fn set_conditions(status: &mut SharedSpaceStatus, conditions: Vec<Condition>, generation: i64) {
+        status.conditions = conditions;
+        status.observed_generation = Some(generation);
+    }
+}
+
+impl Reconcile for SharedSpace {
+    fn api(client: &Client, obj: &Self) -> Api<Self> {
+        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
+    }
+
+    async fn apply(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
+        member::apply(pass).await
+    }
+
+    async fn cleanup(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
+        member::cleanup(pass).await
+    }
+}
+
+impl MemberKind for SharedSpace {
+    type Observed = ObservedSpace;
+    type Desired = SpaceCreate;
+
+    const NOUN: &'static str = "space";
+    const NAME_FIELD: &'static str = "spec.spaceName";
+    const FAILED_REASON: &'static str = "SharedSpaceFailed";
+
+    fn domain_ref(&self) -> &DomainRef {
+        &self.spec.domain_ref
+    }
+
+    fn aws_name(&self) -> String {
+        space_name(&self.spec, &self.name_any())
+    }
+
+    fn adopt(&self) -> bool {
+        self.spec.adopt
+    }
+
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+
+    fn check(&self, rules: &GuardrailRules) -> Vec<Finding> {
+        rules::check_space(rules, &self.spec)
+    }
+
+    fn precondition(&self, domain: &DomainTarget) -> Option<Problem> {
+        creation_problem(&self.spec, domain.space_execution_role.as_deref())
+    }
+
+    fn desired(&self, name: String, ownership: BTreeMap<String, String>) -> SpaceCreate {
+        desired_space(&self.spec, name, desired_tags(&self.spec, ownership))
+    }
+
+    fn desired_tags(desired: &SpaceCreate) -> &BTreeMap<String, String> {
+        &desired.tags
+    }
+
+    fn recreation_reasons(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
+        immutable_changes(desired, observed)
+    }
+
+    fn updates(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
+        mutable_changes(desired, observed)
+    }
+
+    fn apps_of<'a>(apps: &'a [AppSummary], name: &str) -> Vec<&'a AppSummary> {
+        apps_of(apps, name)
+    }
+
+    fn memory(ctx: &Context) -> &Memory<ObservedSpace> {
+        &ctx.spaces_seen
+    }
+
+    fn record(status: &SharedSpaceStatus) -> MemberRecord {
+        MemberRecord {
+            domain_id: status.domain_id.clone(),
+            name: status.space_name.clone(),
+            arn: status.space_arn.clone(),
+            efs_uid: status.home_efs_file_system_uid.clone(),
+            aws_status: status.aws_status.clone(),
+            running_apps: status.running_apps.clone(),
+        }
+    }
+
+    fn set_record(status: &mut SharedSpaceStatus, record: MemberRecord) {
+        status.domain_id = record.domain_id;
+        status.space_name = record.name;
+        status.space_arn = record.arn;
+        status.home_efs_file_system_uid = record.efs_uid;
+        status.aws_status = record.aws_status;
+        status.running_apps = record.running_apps;
+    }
+
+    fn deletion(name: String) -> Deletion {
+        Deletion::Space(name)
+    }
+
+    async fn list(
+        ctx: &Context,
+        session: &AwsSession,
+        domain_id: &str,
+        max_age: Duration,
+    ) -> Result<Listing<MemberSummary>, AwsError> {
+        ctx.listings.spaces(session, domain_id, max_age).await
+    }
+
+    async fn describe(session: &AwsSession, domain_id: &str, name: &str) -> Result<Option<ObservedSpace>, AwsError> {
+        session.observe_space(domain_id, name).await
+    }
+
+    async fn create(session: &AwsSession, domain_id: &str, desired: &SpaceCreate) -> Result<String, AwsError> {
+        session.create_space(domain_id, desired).await
+    }
+
+    async fn update(session: &AwsSession, domain_id: &str, name: &str, desired: &SpaceCreate) -> Result<(), AwsError> {
+        session
+            .update_space(domain_id, name, desired.display_name.as_deref(), &desired.settings)
+            .await
+    }
+
+    /// The owner's status comes from the domain's shared profile listing (no call of its own).
+    async fn creation_blocker(
+        &self,
+        ctx: &Context,
+        session: &AwsSession,
+        domain_id: &str,
+        desired: &SpaceCreate,
+    ) -> Result<Option<Blocker>, ReconcileError> {
+        let listing = ctx.listings.profiles(session, domain_id, ctx.list_age(false)).await?;
+        let listed = listing.get(&desired.owner).map(|p| p.status.as_str());
+        let domain = member::domain_of(self);
+        let expected = listed.is_none()
+            && ctx.stores.profiles.all().iter().any(|profile| {
+                member::domain_of(profile.as_ref()) == domain
+                    && profile_name(&profile.spec, &profile.name_any()) == desired.owner
+            });
+        Ok(owner_blocker(&desired.owner, domain_id, listed, expected))
+    }
+
+    /// A space owns nothing that must go before it.
+    async fn owned_spaces(
+        _ctx: &Context,
+        _session: &AwsSession,
+        _domain_id: &str,
+        _name: &str,
+    ) -> Result<Vec<OwnedSpace>, ReconcileError> {
+        Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{SpaceSettings, SpaceSharing};
+    use crate::aws::model;
+
+    fn spec(sharing_type: SharingType, owner: Option<&str>) -> SharedSpaceSpec {
+        SharedSpaceSpec {
+            domain_ref: DomainRef {
+                name: "platform".into(),
+                namespace: None,
+            },
+            space_name: None,
+            display_name: Some("Team".into()),
+            sharing: SpaceSharing {
+                sharing_type,
+                owner_profile: owner.map(String::from),
+            },
+            app_type: SpaceAppType::JupyterLab,
+            settings: Some(SpaceSettings {
+                ebs_volume_size_gb: Some(20),
+                ..Default::default()
+            }),
+            tags: BTreeMap::new(),
+            deletion_policy: Default::default(),
+            adopt: false,
+        }
+    }
+
+    fn observed_as(desired: &SpaceCreate) -> ObservedSpace {
+        ObservedSpace {
+            display_name: desired.display_name.clone(),
+            owner: Some(desired.owner.clone()),
+            sharing_type: Some(desired.sharing_type.clone()),
+            settings: desired.settings.clone(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn shared_spaces_need_the_domains_space_role_and_every_space_an_owner() {
+        let shared = spec(SharingType::Shared, Some("alice"));
+        assert_eq!(
+            creation_problem(&shared, None).unwrap().reason,
+            "SpaceExecutionRoleMissing"
+        );
+        assert!(creation_problem(&shared, Some("arn:aws:iam::123456789012:role/S")).is_none());
+        let private = spec(SharingType::Private, Some("alice"));
+        assert!(
+            creation_problem(&private, None).is_none(),
+            "private spaces run as their owner's role"
+        );
+        let ownerless = spec(SharingType::Shared, None);
+        assert_eq!(
+            creation_problem(&ownerless, Some("arn:aws:iam::123456789012:role/S"))
+                .unwrap()
+                .reason,
+            "OwnerProfileRequired"
+        );
+    }
+
+    #[test]
+    fn creation_waits_for_an_owner_that_is_coming_and_stalls_on_one_that_is_not() {
+        assert_eq!(owner_blocker("alice", "d-1", Some("InService"), false), None);
+        let Some(Blocker::Waiting(pending)) = owner_blocker("alice", "d-1", Some("Pending"), false) else {
+            panic!()
+        };
+        assert_eq!(pending.reason, "WaitingForOwner");
+        assert!(pending.message.contains("is Pending in domain d-1"));
+        assert!(matches!(
+            owner_blocker("alice", "d-1", None, true),
+            Some(Blocker::Waiting(_))
+        ));
+        let Some(Blocker::Stalled(typo)) = owner_blocker("alcie", "d-1", None, false) else {
+            panic!()
+        };
+        assert_eq!(typo.reason, "OwnerProfileNotFound");
+        assert!(typo.message.contains("fix spec.sharing.ownerProfile"));
+    }
+
+    #[test]
+    fn owner_sharing_and_app_type_force_recreation() {
+        let desired = desired_space(&spec(SharingType::Private, Some("alice")), "s".into(), BTreeMap::new());
+        let same = observed_as(&desired);
+        assert!(immutable_changes(&desired, &same).is_empty());
+        let other = ObservedSpace {
+            owner: Some("bob".into()),
+            sharing_type: Some("Shared".into()),
+            settings: model::SpaceSettings {
+                app_type: "CodeEditor".into(),
+                ..desired.settings.clone()
+            },
+            ..same
+        };
+        assert_eq!(
+            immutable_changes(&desired, &other),
+            vec!["sharing.ownerProfile", "sharing.type", "appType"]
+        );
+    }
+
+    #[test]
+    fn settings_and_display_name_update_in_place() {
+        let desired = desired_space(&spec(SharingType::Shared, Some("alice")), "s".into(), BTreeMap::new());
+        let mut observed = observed_as(&desired);
+        assert!(mutable_changes(&desired, &observed).is_empty());
+        observed.display_name = Some("Old".into());
+        observed.settings.idle_timeout_minutes = Some(60);
+        assert_eq!(mutable_changes(&desired, &observed), vec!["settings", "displayName"]);
+    }
+
+    #[test]
+    fn an_ebs_size_left_out_keeps_the_volume() {
+        let mut without = spec(SharingType::Shared, Some("alice"));
+        without.settings = None;
+        without.display_name = None;
+        let desired = desired_space(&without, "s".into(), BTreeMap::new());
+        let mut observed = observed_as(&desired);
+        observed.settings.ebs_volume_size_gb = Some(50);
+        observed.display_name = Some("Named in Studio".into());
+        assert!(mutable_changes(&desired, &observed).is_empty());
+    }
+
+    #[test]
+    fn apps_of_a_space() {
+        let app = |space: Option<&str>| AppSummary {
+            space: space.map(String::from),
+            ..Default::default()
+        };
+        let apps = vec![app(Some("s")), app(Some("t")), app(None)];
+        assert_eq!(apps_of(&apps, "s").len(), 1);
+    }
+}

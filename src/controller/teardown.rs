@@ -1,0 +1,290 @@
+//! Deleting in order: AWS refuses to delete a space with running apps, a profile that owns
+//! spaces or runs apps, and a domain that holds anything. The planners here are pure: from what
+//! was listed they say which deletions to make now and what the teardown waits for;
+//! [`execute`] is the one place that makes the deletions.
+
+use crate::aws::AwsError;
+use crate::aws::clients::AwsSession;
+use crate::aws::model::{AppSummary, MemberSummary};
+
+/// One deletion call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Deletion {
+    /// DeleteApp.
+    App(AppSummary),
+    /// DeleteSpace.
+    Space(String),
+    /// DeleteUserProfile.
+    UserProfile(String),
+}
+
+/// Where a teardown stands after this pass's deletions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TeardownState {
+    /// Everything is gone.
+    Done,
+    /// Deletions are under way (what is being deleted).
+    Waiting(String),
+    /// A person must act first (why).
+    Blocked(String),
+}
+
+/// The deletions to make now, and where the teardown stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Teardown {
+    /// The calls to make.
+    pub deletions: Vec<Deletion>,
+    /// What the teardown waits for.
+    pub state: TeardownState,
+}
+
+impl Teardown {
+    fn done() -> Self {
+        Self {
+            deletions: Vec::new(),
+            state: TeardownState::Done,
+        }
+    }
+
+    fn blocked(why: String) -> Self {
+        Self {
+            deletions: Vec::new(),
+            state: TeardownState::Blocked(why),
+        }
+    }
+}
+
+/// A space a profile owns, as its domain's listing shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedSpace {
+    /// `SpaceName`.
+    pub name: String,
+    /// Its status.
+    pub status: String,
+    /// The SharedSpace resource (`namespace/name`) that still manages it, if any.
+    pub manager: Option<String>,
+}
+
+/// Deletes the apps still alive (those already Deleting are only waited for); `None` when all
+/// are gone (Deleted or Failed).
+fn stop_apps<'a>(apps: impl IntoIterator<Item = &'a AppSummary>) -> Option<(Vec<Deletion>, usize)> {
+    let alive: Vec<&AppSummary> = apps.into_iter().filter(|a| a.is_alive()).collect();
+    if alive.is_empty() {
+        return None;
+    }
+    let deletions = alive
+        .iter()
+        .filter(|a| a.status != "Deleting")
+        .map(|a| Deletion::App((*a).clone()))
+        .collect();
+    Some((deletions, alive.len()))
+}
+
+/// Retiring one member: its own apps, then the spaces it owns (their apps first; a space a
+/// SharedSpace resource still manages blocks), then the member itself (`status` as described,
+/// `None` once gone). `deletion` turns the member's name into its deletion call.
+pub fn retirement(
+    noun: &str,
+    name: &str,
+    own_apps: &[&AppSummary],
+    owned_spaces: &[OwnedSpace],
+    all_apps: &[AppSummary],
+    status: Option<&str>,
+    deletion: fn(String) -> Deletion,
+) -> Teardown {
+    if let Some((deletions, alive)) = stop_apps(own_apps.iter().copied()) {
+        return Teardown {
+            deletions,
+            state: TeardownState::Waiting(format!("deleting {alive} app(s)")),
+        };
+    }
+    if let Some((space, manager)) = owned_spaces
+        .iter()
+        .find_map(|s| s.manager.as_ref().map(|m| (&s.name, m)))
+    {
+        return Teardown::blocked(format!(
+            "SharedSpace {manager} still manages space {space} owned by {noun} {name}; delete it first"
+        ));
+    }
+    let mut deletions = Vec::new();
+    let mut progress = Vec::new();
+    for space in owned_spaces {
+        let its_apps = all_apps
+            .iter()
+            .filter(|a| a.space.as_deref() == Some(space.name.as_str()));
+        match stop_apps(its_apps) {
+            Some((apps, alive)) => {
+                deletions.extend(apps);
+                progress.push(format!("space {}: deleting {alive} app(s)", space.name));
+            }
+            None => {
+                if space.status != "Deleting" {
+                    deletions.push(Deletion::Space(space.name.clone()));
+                }
+                progress.push(format!("deleting space {}", space.name));
+            }
+        }
+    }
+    if !progress.is_empty() {
+        return Teardown {
+            deletions,
+            state: TeardownState::Waiting(progress.join("; ")),
+        };
+    }
+    match status {
+        None => Teardown::done(),
+        Some(status) => Teardown {
+            deletions: if status == "Deleting" {
+                Vec::new()
+            } else {
+                vec![deletion(name.to_string())]
+            },
+            state: TeardownState::Waiting(format!("deleting {noun} {name}")),
+        },
+    }
+}
+
+/// Emptying a domain before its deletion: every app, then every space, then every profile.
+pub fn emptying(apps: &[AppSummary], spaces: &[MemberSummary], profiles: &[MemberSummary]) -> Teardown {
+    if let Some((deletions, alive)) = stop_apps(apps) {
+        return Teardown {
+            deletions,
+            state: TeardownState::Waiting(format!("deleting {alive} app(s)")),
+        };
+    }
+    let layer = |members: &[MemberSummary], deletion: fn(String) -> Deletion, noun: &str| {
+        (!members.is_empty()).then(|| Teardown {
+            deletions: members
+                .iter()
+                .filter(|m| m.status != "Deleting")
+                .map(|m| deletion(m.name.clone()))
+                .collect(),
+            state: TeardownState::Waiting(format!("deleting {} {noun}", members.len())),
+        })
+    };
+    layer(spaces, Deletion::Space, "space(s)")
+        .or_else(|| layer(profiles, Deletion::UserProfile, "user profile(s)"))
+        .unwrap_or_else(Teardown::done)
+}
+
+/// Makes the deletions. What is already gone (the listing was older) counts as deleted.
+pub async fn execute(session: &AwsSession, domain_id: &str, deletions: &[Deletion]) -> Result<(), AwsError> {
+    for deletion in deletions {
+        let result = match deletion {
+            Deletion::App(app) => session.delete_app(domain_id, app).await,
+            Deletion::Space(name) => session.delete_space(domain_id, name).await,
+            Deletion::UserProfile(name) => session.delete_user_profile(domain_id, name).await,
+        };
+        match result {
+            Ok(()) | Err(AwsError::NotFound { .. }) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(profile: Option<&str>, space: Option<&str>, name: &str, status: &str) -> AppSummary {
+        AppSummary {
+            app_type: "JupyterLab".into(),
+            app_name: name.into(),
+            user_profile: profile.map(String::from),
+            space: space.map(String::from),
+            status: status.into(),
+            ..Default::default()
+        }
+    }
+
+    fn owned(name: &str, manager: Option<&str>) -> OwnedSpace {
+        OwnedSpace {
+            name: name.into(),
+            status: "InService".into(),
+            manager: manager.map(String::from),
+        }
+    }
+
+    fn profile_retirement(
+        own: &[&AppSummary],
+        spaces: &[OwnedSpace],
+        all: &[AppSummary],
+        status: Option<&str>,
+    ) -> Teardown {
+        retirement("user profile", "alice", own, spaces, all, status, Deletion::UserProfile)
+    }
+
+    #[test]
+    fn a_member_goes_after_its_apps_and_its_spaces() {
+        let running = app(Some("alice"), None, "default", "InService");
+        let stopping = app(Some("alice"), None, "other", "Deleting");
+        let first = profile_retirement(&[&running, &stopping], &[owned("s", None)], &[], Some("InService"));
+        assert_eq!(
+            first.deletions,
+            [Deletion::App(running.clone())],
+            "Deleting apps are waited for"
+        );
+        assert_eq!(first.state, TeardownState::Waiting("deleting 2 app(s)".into()));
+
+        let space_app = app(None, Some("s"), "lab", "InService");
+        let second = profile_retirement(
+            &[],
+            &[owned("s", None)],
+            std::slice::from_ref(&space_app),
+            Some("InService"),
+        );
+        assert_eq!(second.deletions, [Deletion::App(space_app)]);
+        assert_eq!(
+            second.state,
+            TeardownState::Waiting("space s: deleting 1 app(s)".into())
+        );
+
+        let third = profile_retirement(&[], &[owned("s", None)], &[], Some("InService"));
+        assert_eq!(third.deletions, [Deletion::Space("s".into())]);
+
+        let fourth = profile_retirement(&[], &[], &[], Some("InService"));
+        assert_eq!(fourth.deletions, [Deletion::UserProfile("alice".into())]);
+        assert_eq!(
+            fourth.state,
+            TeardownState::Waiting("deleting user profile alice".into())
+        );
+
+        let deleting = profile_retirement(&[], &[], &[], Some("Deleting"));
+        assert!(deleting.deletions.is_empty());
+        assert_eq!(profile_retirement(&[], &[], &[], None), Teardown::done());
+    }
+
+    #[test]
+    fn a_space_another_resource_manages_blocks_the_retirement() {
+        let blocked = profile_retirement(&[], &[owned("s", Some("team/shared"))], &[], Some("InService"));
+        assert!(blocked.deletions.is_empty());
+        let TeardownState::Blocked(why) = blocked.state else {
+            panic!("{blocked:?}")
+        };
+        assert!(why.contains("SharedSpace team/shared still manages space s owned by user profile alice"));
+    }
+
+    #[test]
+    fn a_domain_empties_layer_by_layer() {
+        let member = |name: &str, status: &str| MemberSummary {
+            name: name.into(),
+            status: status.into(),
+            ..Default::default()
+        };
+        let apps = [
+            app(Some("a"), None, "x", "InService"),
+            app(Some("a"), None, "y", "Deleted"),
+        ];
+        let spaces = [member("s1", "InService"), member("s2", "Deleting")];
+        let profiles = [member("a", "InService")];
+        let first = emptying(&apps, &spaces, &profiles);
+        assert_eq!(first.deletions.len(), 1);
+        let second = emptying(&[], &spaces, &profiles);
+        assert_eq!(second.deletions, [Deletion::Space("s1".into())]);
+        assert_eq!(second.state, TeardownState::Waiting("deleting 2 space(s)".into()));
+        let third = emptying(&[], &[], &profiles);
+        assert_eq!(third.deletions, [Deletion::UserProfile("a".into())]);
+        assert_eq!(emptying(&[], &[], &[]), Teardown::done());
+    }
+}
