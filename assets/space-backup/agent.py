@@ -18,7 +18,6 @@ import os
 import random
 import stat
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,13 +27,14 @@ P = "studio-operator.io/"
 LAST_ACTIVITY = reporter.TAG_KEY
 LAST_BACKUP, REQUESTED, RESTORE_FROM, RESTORED = (P + k for k in ("last-backup", "backup-requested", "restore-from", "restored"))
 # Caches and mount points. A pattern with "/" is a path from the home root, else a name anywhere.
-EXCLUDE = (".cache __pycache__ .ipynb_checkpoints .virtual_documents node_modules .Trash-* lost+found/"
+EXCLUDE = (".cache __pycache__ .ipynb_checkpoints .virtual_documents node_modules .Trash-* .restoring-* lost+found/"
            " custom-file-systems/ .local/share/Trash/ .conda/pkgs/")
 # What a new space's home may hold before the restore (the volume's and the image's own entries).
 IMAGE_ENTRIES = "lost+found custom-file-systems .bashrc .bash_logout .profile"
 MARKER = "RESTORE-IN-PROGRESS.txt"
 MiB = 1 << 20
 LOCKED = 75
+SKIP = "skip"  # a file that went away or cannot be read: not in this backup
 
 log = logging.getLogger("space-backup")
 
@@ -119,8 +119,9 @@ def scan(home, patterns):
                     entry.update(t="f", s=st.st_size)
                 else:
                     continue  # sockets, FIFOs and devices are not data
-            except FileNotFoundError:
-                continue  # deleted while we looked
+            except OSError as e:  # deleted while we looked, or unreadable
+                log.warning("skipped %r: %s", path, e)
+                continue
             entries.append(entry)
     return sorted(entries, key=lambda e: e["p"].split("/"))
 
@@ -282,13 +283,21 @@ class Agent:
         return self.cfg.prefix + self.space + "/"
 
     def upload(self, entry, transfer):
-        """Hashes and uploads one changed file; None when it changed meanwhile."""
+        """Hashes and uploads one changed file; None when it changed meanwhile, SKIP when it is
+        gone or unreadable. S3 errors fail the run."""
         path = os.path.join(self.cfg.home, entry["p"])
-        digest = sha256_file(path)
+        try:
+            digest = sha256_file(path)
+        except OSError as e:
+            log.warning("left out %r: %s", entry["p"], e)
+            return SKIP
         if digest not in self.known:
             self.client("s3").upload_file(path, self.cfg.bucket, self.prefix() + "objects/" + digest,
                                           ExtraArgs=self.sse(), Config=transfer)
-        st = os.lstat(path)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return SKIP
         if (st.st_size, st.st_mtime_ns) != (entry["s"], entry["mt"]):
             return None
         self.known.add(digest)
@@ -319,8 +328,8 @@ class Agent:
             transfer = TransferConfig(multipart_threshold=self.cfg.threshold, max_concurrency=2,
                                       multipart_chunksize=max(5 * MiB, min(self.cfg.threshold, 64 * MiB)))
             with ThreadPoolExecutor(self.cfg.workers) as pool:
-                for e, digest in zip(changed, pool.map(lambda e: self.safe_upload(e, transfer), changed)):
-                    if digest is FileNotFoundError:
+                for e, digest in zip(changed, pool.map(lambda e: self.upload(e, transfer), changed)):
+                    if digest is SKIP:
                         e["t"] = None
                     elif digest is None:  # still being written: keep the version we have, try again
                         complete = False
@@ -353,12 +362,6 @@ class Agent:
                 self.prune()
             return True
 
-    def safe_upload(self, entry, transfer):
-        try:
-            return self.upload(entry, transfer)
-        except FileNotFoundError:
-            return FileNotFoundError
-
     def prune(self):
         """Keeps the newest manifests and the objects they name; deletes the rest."""
         s3, bucket, prefix = self.client("s3"), self.cfg.bucket, self.prefix()
@@ -388,16 +391,16 @@ class Agent:
             extra = sorted(set(os.listdir(home)) - self.cfg.image_entries - {MARKER})
             if extra and not resuming:
                 raise Refused("home %s is not empty (%s); restore from %s refused" % (home, ", ".join(extra[:5]), uri))
+            with open(marker, "w") as f:
+                f.write("A restore of this home directory from %s is in progress.\nFiles appear as they are"
+                        " restored; this file is removed when it is complete. Files you create\nmeanwhile are"
+                        " kept: the restore never writes over an existing file. Log: %s/agent.log\n"
+                        % (uri, self.cfg.dir))
             keys = self.manifest_keys(bucket, prefix)
             if not keys:
                 raise RuntimeError("no backup manifest under %s" % uri)
             manifest = self.get_json(bucket, keys[-1])
             entries = manifest["entries"]
-            with open(marker, "w") as f:
-                f.write("A restore of this home directory from %s (backup of %s) is in progress.\nFiles"
-                        " appear as they are restored; this file is removed when it is complete. Files you\n"
-                        "create meanwhile are kept: the restore never writes over an existing file.\n"
-                        % (uri, manifest.get("scan_started")))
             owner = None
             if os.geteuid() == 0:
                 st = os.stat(home)
@@ -433,12 +436,15 @@ class Agent:
         """Downloads one file beside its place, verifies size and SHA-256, then links it into
         place unless something is there already. Returns 1 when an existing file was kept."""
         path = checked_path(self.cfg.home, e["p"])
+        # Named after the path: a restore that resumes after a kill reuses and removes it.
+        tmp = "%s/.restoring-%s" % (os.path.dirname(path), hashlib.sha256(e["p"].encode(errors="surrogateescape")).hexdigest()[:20])
         if os.path.lexists(path):
             st = os.lstat(path)
             replace = e["p"] in self.cfg.image_entries and stat.S_ISREG(st.st_mode)
             if (st.st_size, st.st_mtime_ns) == (e["s"], e["mt"]) or not replace:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
                 return int((st.st_size, st.st_mtime_ns) != (e["s"], e["mt"]))
-        tmp = "%s/.restoring-%d-%x" % (os.path.dirname(path), os.getpid(), threading.get_ident())
         for attempt in range(self.cfg.attempts):
             try:
                 body = self.client("s3").get_object(Bucket=bucket, Key=prefix + "objects/" + e["h"])["Body"]
@@ -503,7 +509,7 @@ class Agent:
     def run(self, ready_file):
         """Restores first when the space asks for it (the lifecycle script waits for ready_file
         within its budget), then backs up for ever."""
-        for attempt in range(1 << 30):
+        for attempt in range(5):  # then on in the loop, which never backs up while a restore is pending
             try:
                 source = self.pending_restore(self.tags())
                 if source:

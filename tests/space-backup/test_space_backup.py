@@ -696,14 +696,54 @@ def test_lifecycle_script_restores_within_its_budget_then_in_the_background(new_
         marker = (target.home / agent.MARKER).read_text()
         assert source.uri in marker and "in progress" in marker
         assert agent.RESTORED not in target.tags()
+        # The app stops in the middle of the restore; at the next start the restore resumes
+        # (the marker names the same source), keeping what is already there.
+        os.kill(agent_pid(target), signal.SIGKILL)
+        wait_for(lambda: _gone(agent_pid(target)), 10, "the agent to die")
+        partial = len(list(target.home.rglob("*")))
+        run_on_start(target, script, SPACE_BACKUP_RESTORE_BUDGET_SECONDS="1", SPACE_BACKUP_POLL_SECONDS="0.3")
         wait_for(lambda: target.tag_time(agent.RESTORED), 90, "the background restore")
         clean_s3.clear()
+        assert partial > 3
         assert snapshot(target.home) == expected and not (target.home / agent.MARKER).exists()
+        assert not [p for p in target.home.rglob(".restoring-*")]
+        assert "restored %d entries" % len(expected) in (target.dir / "agent.log").read_text()
         # Then the agent backs the restored home up, to the new space's own prefix.
         wait_for(lambda: target.tag_time(agent.LAST_BACKUP), 30, "the first backup after the restore")
         assert target.tag_time(agent.LAST_BACKUP) >= target.tag_time(agent.RESTORED)
     finally:
         kill_agent(target)
+
+
+def _gone(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in "ZX"
+    return True
+
+
+def test_old_backups_are_pruned(new_space, clean_s3):
+    space = new_space()
+    env = dict(SPACE_BACKUP_KEEP_MANIFESTS="2", SPACE_BACKUP_PRUNE_SECONDS="0")
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (space.home / name).write_text(name + " v1\n")
+    first_a = sha(space.home / "a.txt")
+    space.agent("backup", **env)
+    (space.home / "a.txt").write_text("a v2\n")
+    space.agent("backup", **env)
+    (space.home / "a.txt").write_text("a v3\n")
+    (space.home / "b.txt").unlink()
+    space.agent("backup", **env)
+    manifests = space.manifests()
+    assert len(manifests) == 2
+    live = set()
+    for key in manifests:
+        body = json.loads(clean_s3.client.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+        live |= {e["h"] for e in body["entries"] if e["t"] == "f"}
+    listed = clean_s3.client.list_objects_v2(Bucket=BUCKET, Prefix=space.prefix + "objects/")["Contents"]
+    assert {o["Key"].rsplit("/", 1)[1] for o in listed} == live and first_a not in live
+    target = restore_into(new_space, space.uri, image_entries=False)
+    target.agent("restore")
+    assert snapshot(target.home) == snapshot(space.home)
 
 
 def test_code_editor_activity_from_the_idle_file(new_space, clean_s3):
