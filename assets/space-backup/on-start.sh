@@ -14,7 +14,8 @@ for c in ${SPACE_BACKUP_PYTHON:-} /opt/conda/bin/python3 python3; do
     if "$c" -c 'import boto3, lzma' >/dev/null 2>&1; then py="$c"; break; fi
 done
 if [ -z "$py" ]; then echo "space backup not started: no python3 with boto3" >&2; exit 0; fi
-if [ -f "$dir/agent.pid" ] && kill -0 "$(cat "$dir/agent.pid")" 2>/dev/null; then exit 0; fi
+# One agent per app, even if the script runs twice (a dead or reused pid has another cmdline).
+if [ -f "$dir/agent.pid" ] && grep -qs agent.py "/proc/$(cat "$dir/agent.pid")/cmdline"; then exit 0; fi
 "$py" -c '
 import base64, lzma, os, sys
 p = lzma.decompress(base64.b85decode(sys.stdin.read().strip())).decode().split("\0")
