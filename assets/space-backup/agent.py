@@ -28,7 +28,7 @@ LAST_ACTIVITY = reporter.TAG_KEY
 LAST_BACKUP, REQUESTED, RESTORE_FROM, RESTORED = (P + k for k in ("last-backup", "backup-requested", "restore-from", "restored"))
 # Caches and mount points. A pattern with "/" is a path from the home root, else a name anywhere.
 EXCLUDE = (".cache __pycache__ .ipynb_checkpoints .virtual_documents node_modules .Trash-* .restoring-* lost+found/"
-           " custom-file-systems/ .local/share/Trash/ .conda/pkgs/")
+           " custom-file-systems/ .local/share/Trash/ .local/share/jupyter/runtime/ .conda/pkgs/")
 # What a new space's home may hold before the restore (the volume's and the image's own entries).
 IMAGE_ENTRIES = "lost+found custom-file-systems .bashrc .bash_logout .profile"
 MARKER = "RESTORE-IN-PROGRESS.txt"
@@ -49,7 +49,7 @@ class Locked(Exception):
 
 def s3_location(uri):
     """(bucket, prefix ending in '/') of an s3:// URI; a clear error for anything else."""
-    if not uri.startswith("s3://") or "__" in uri or not uri[5:].split("/")[0]:
+    if not uri.startswith("s3://") or "__S3_URI__" in uri or not uri[5:].split("/")[0]:
         raise ValueError("not an s3://bucket/prefix URI: %r" % uri)
     bucket, _, prefix = uri[5:].partition("/")
     return bucket, (prefix.rstrip("/") + "/") if prefix.strip("/") else ""
