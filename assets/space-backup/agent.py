@@ -32,6 +32,7 @@ EXCLUDE = (".cache __pycache__ .ipynb_checkpoints .virtual_documents node_module
 # What a new space's home may hold before the restore (the volume's and the image's own entries).
 IMAGE_ENTRIES = "lost+found custom-file-systems .bashrc .bash_logout .profile"
 MARKER = "RESTORE-IN-PROGRESS.txt"
+FORMAT = "studio-operator.io/space-backup/v1"
 MiB = 1 << 20
 LOCKED = 75
 SKIP = "skip"  # a file that went away or cannot be read: not in this backup
@@ -182,7 +183,8 @@ class Agent:
         self.known = set()  # object hashes known to be in S3 under our prefix
         self.previous = None  # entries of the newest manifest, by path
         self.last_backup = None
-        self.last_run = self.activity_at = self.pruned_at = self.retry_at = 0.0
+        self.last_run = self.activity_at = self.retry_at = 0.0
+        self.pruned_at = self.started  # a predecessor's backups outlive a new app's first day
         self.failures = 0
         self._clients = {}
 
@@ -343,7 +345,7 @@ class Agent:
                 key = "%smanifests/%s-%06d.json" % (
                     self.prefix(), time.strftime("%Y%m%dT%H%M%S", time.gmtime(started)), int(started % 1 * 1e6))
                 body = json.dumps({
-                    "format": "studio-operator.io/space-backup/v1", "space": self.space_arn, "root": self.cfg.home,
+                    "format": FORMAT, "space": self.space_arn, "root": self.cfg.home,
                     "scan_started": reporter.format_time(started), "scan_started_epoch": started,
                     "files": len(current), "bytes": sum(e.get("s", 0) for e in entries), "entries": entries,
                 }, separators=(",", ":")).encode()
@@ -400,6 +402,8 @@ class Agent:
             if not keys:
                 raise RuntimeError("no backup manifest under %s" % uri)
             manifest = self.get_json(bucket, keys[-1])
+            if manifest.get("format") != FORMAT:
+                raise ValueError("%s is not a %s manifest" % (keys[-1], FORMAT))
             entries = manifest["entries"]
             owner = None
             if os.geteuid() == 0:
