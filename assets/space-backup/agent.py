@@ -306,8 +306,8 @@ class Agent:
         return digest
 
     def backup(self, requested=None):
-        """One run: scan, upload what changed, write the manifest, tag last-backup. Returns True
-        when the new last-backup covers every change up to the scan's start."""
+        """One run: scan, upload what changed, write the manifest, tag last-backup. Raises when
+        the run is not complete; the previous manifest then stays the newest complete one."""
         from boto3.s3.transfer import TransferConfig
 
         with self.lock:
@@ -362,7 +362,6 @@ class Agent:
             self.last_backup = covered
             if time.time() - self.pruned_at >= self.cfg.prune_every:
                 self.prune()
-            return True
 
     def prune(self):
         """Keeps the newest manifests and the objects they name; deletes the rest."""

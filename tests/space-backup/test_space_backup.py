@@ -519,6 +519,14 @@ def test_restore_refuses_a_home_that_is_not_empty(new_space, clean_s3):
     done = target.agent("backup", expect=2)
     assert "restore is pending" in done.stderr
     assert not backup_requests(clean_s3.ops())
+    # An object that does not match the manifest (size and SHA-256 are checked) fails the restore.
+    clean_s3.client.put_object(Bucket=BUCKET, Key=source.prefix + "objects/" + sha(source.home / "work.txt"),
+                               Body=b"mine, but changed\n")
+    corrupt = restore_into(new_space, source.uri)
+    done = corrupt.agent("restore", expect=1, SPACE_BACKUP_MAX_ATTEMPTS="2")
+    assert "'work.txt' does not match the manifest" in done.stderr
+    assert not (corrupt.home / "work.txt").exists() and (corrupt.home / agent.MARKER).exists()
+    assert agent.RESTORED not in corrupt.tags()
     # A restore-from prefix without any backup is an error, and tags nothing either.
     empty = restore_into(new_space, f"s3://{BUCKET}/studio/nothing-here/")
     done = empty.agent("restore", expect=1)
