@@ -93,98 +93,103 @@ pub struct ReadyLabels {
     pub ready: String,
 }
 
+/// Buckets of reconcile durations: 5 ms to 41 s.
+fn duration_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// Buckets of rate limiter waits.
+fn wait_histogram() -> Histogram {
+    Histogram::new([0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+/// Registers a clone of `metric` under `name` and returns the metric.
+fn registered<M>(registry: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    registry.register(name, help, metric.clone());
+    metric
+}
+
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("studio_operator");
-        let reconciles = Family::<KindLabels, Counter>::default();
-        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        let reconcile_panics = Family::<KindLabels, Counter>::default();
-        let reconcile_duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.005, 2.0, 14))
-        });
-        let aws_calls = Family::<AwsCallLabels, Counter>::default();
-        let aws_rate_limit_wait = Family::<FamilyLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
-        });
-        let aws_rate_limit = Family::<FamilyLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-        let drift_corrections = Family::<KindLabels, Counter>::default();
-        let recreations = Counter::default();
-        let apps_stopped = Family::<SweepLabels, Counter>::default();
-        let apps_flagged = Family::<SweepLabels, Counter>::default();
-        let leader = Gauge::default();
-        let resources = Family::<ReadyLabels, Gauge>::default();
-        registry.register(
-            "resources",
-            "StudioDomains, UserProfiles and SharedSpaces by kind and Ready status",
-            resources.clone(),
-        );
-        registry.register("reconciles", "Reconciles started", reconciles.clone());
-        registry.register(
-            "reconcile_panics",
-            "Reconciles that panicked; the controller went on with the other objects",
-            reconcile_panics.clone(),
-        );
-        registry.register(
-            "reconcile_errors",
-            "Reconciles that failed, by error category",
-            reconcile_errors.clone(),
-        );
-        registry.register(
-            "reconcile_duration_seconds",
-            "Time spent in one reconcile",
-            reconcile_duration.clone(),
-        );
-        registry.register("aws_calls", "AWS API calls by operation and outcome", aws_calls.clone());
-        registry.register(
-            "aws_rate_limit_wait_seconds",
-            "Time AWS calls waited for the client-side rate limiter, by operation family",
-            aws_rate_limit_wait.clone(),
-        );
-        registry.register(
-            "aws_rate_limit",
-            "Current adaptive client-side rate limit, calls per second, by operation family",
-            aws_rate_limit.clone(),
-        );
-        registry.register(
-            "drift_corrections",
-            "Corrections of out-of-band changes in AWS",
-            drift_corrections.clone(),
-        );
-        registry.register(
-            "domain_recreations",
-            "Domains recreated because an immutable setting changed",
-            recreations.clone(),
-        );
-        registry.register(
-            "apps_stopped",
-            "Apps the sweeper stopped: idle, over their lifetime cap, or breaking a guardrail",
-            apps_stopped.clone(),
-        );
-        registry.register(
-            "apps_flagged",
-            "Apps the sweeper would stop but only reported (DryRun or Audit)",
-            apps_flagged.clone(),
-        );
-        registry.register(
-            "leader",
-            "1 while this process runs the controllers (holds the leader lease, or runs without leader election), else 0",
-            leader.clone(),
-        );
+        let mut r = Registry::with_prefix("studio_operator");
         Self {
-            registry,
-            reconciles,
-            reconcile_errors,
-            reconcile_panics,
-            reconcile_duration,
-            aws_calls,
-            aws_rate_limit_wait,
-            aws_rate_limit,
-            drift_corrections,
-            recreations,
-            apps_stopped,
-            apps_flagged,
-            leader,
-            resources,
+            resources: registered(
+                &mut r,
+                "resources",
+                "StudioDomains, UserProfiles and SharedSpaces by kind and Ready status",
+                Family::default(),
+            ),
+            reconciles: registered(&mut r, "reconciles", "Reconciles started", Family::default()),
+            reconcile_panics: registered(
+                &mut r,
+                "reconcile_panics",
+                "Reconciles that panicked; the controller went on with the other objects",
+                Family::default(),
+            ),
+            reconcile_errors: registered(
+                &mut r,
+                "reconcile_errors",
+                "Reconciles that failed, by error category",
+                Family::default(),
+            ),
+            reconcile_duration: registered(
+                &mut r,
+                "reconcile_duration_seconds",
+                "Time spent in one reconcile",
+                Family::new_with_constructor(duration_histogram),
+            ),
+            aws_calls: registered(
+                &mut r,
+                "aws_calls",
+                "AWS API calls by operation and outcome",
+                Family::default(),
+            ),
+            aws_rate_limit_wait: registered(
+                &mut r,
+                "aws_rate_limit_wait_seconds",
+                "Time AWS calls waited for the client-side rate limiter, by operation family",
+                Family::new_with_constructor(wait_histogram),
+            ),
+            aws_rate_limit: registered(
+                &mut r,
+                "aws_rate_limit",
+                "Current adaptive client-side rate limit, calls per second, by operation family",
+                Family::default(),
+            ),
+            drift_corrections: registered(
+                &mut r,
+                "drift_corrections",
+                "Fields corrected after out-of-band changes in AWS",
+                Family::default(),
+            ),
+            recreations: registered(
+                &mut r,
+                "domain_recreations",
+                "Domains recreated because an immutable setting changed",
+                Counter::default(),
+            ),
+            apps_stopped: registered(
+                &mut r,
+                "apps_stopped",
+                "Apps the sweeper stopped: idle, over their lifetime cap, or breaking a guardrail",
+                Family::default(),
+            ),
+            apps_flagged: registered(
+                &mut r,
+                "apps_flagged",
+                "Apps the sweeper would stop but only reported (DryRun or Audit)",
+                Family::default(),
+            ),
+            leader: registered(
+                &mut r,
+                "leader",
+                "1 while this process runs the controllers (holds the leader lease, or runs without leader election), else 0",
+                Gauge::default(),
+            ),
+            registry: r,
             ready_states: Mutex::default(),
         }
     }

@@ -216,8 +216,8 @@ pub async fn run(
     Ok(())
 }
 
-/// Waits for the lease (when elected), then runs the controllers until shutdown or until the
-/// lease is lost.
+/// Waits for the lease (when elected), then runs the controllers until shutdown, until the lease
+/// is lost, or until a controller stops.
 async fn lead<S, F>(
     client: Client,
     aws: AwsClients,
@@ -230,36 +230,11 @@ where
     S: Fn() -> F,
     F: Future<Output = ()> + Send + Sync + 'static,
 {
-    let mut elector = match options.leader_election {
-        Some(election) => {
-            let lease = format!("{}/{}", election.namespace, election.lease_name);
-            let elector = Elector::start(election)
-                .await
-                .map_err(|source| RuntimeError::Lease { lease, source })?;
-            Some(elector)
-        }
-        None => None,
+    let Some(mut elector) = elect(options.leader_election, stopped).await? else {
+        return Ok(());
     };
     let lease = elector.as_ref().map(|e| e.lease().to_string()).unwrap_or_default();
-    if let Some(candidate) = elector.as_mut() {
-        info!(%lease, "not ready until this replica holds the leader lease; serving /healthz and /metrics meanwhile");
-        let state = tokio::select! {
-            _ = stopped() => None,
-            state = candidate.acquired() => Some(state),
-        };
-        match state {
-            None => {
-                if let Some(candidate) = elector {
-                    candidate.release().await;
-                }
-                return Ok(());
-            }
-            Some(Leadership::Lost(reason)) => return Err(lost(lease, reason)),
-            Some(_) => {}
-        }
-    }
     metrics.leader.set(1);
-
     // The controllers must know the Guardrails before their first reconcile.
     let guardrails = watch_guardrails(&client, &options.controllers, stopped());
     tokio::select! {
@@ -275,84 +250,146 @@ where
         filled = guardrails.wait_until_ready() => filled.map_err(|_| RuntimeError::CacheClosed("Guardrail"))?,
     }
     let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers, guardrails));
-    let mut names = vec!["Guardrail".to_string()];
-    let mut controllers = vec![tokio::spawn(controller::guardrail::run(ctx.clone(), stopped()))];
-    for scope in ctx.config.scopes() {
-        let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
-        names.extend(["StudioDomain", "UserProfile", "SharedSpace"].map(|kind| format!("{kind}{within}")));
-        controllers.push(tokio::spawn(controller::domain::run(
-            ctx.clone(),
-            scope.clone(),
-            stopped(),
-        )));
-        controllers.push(tokio::spawn(controller::profile::run(
-            ctx.clone(),
-            scope.clone(),
-            stopped(),
-        )));
-        controllers.push(tokio::spawn(controller::space::run(ctx.clone(), scope, stopped())));
-    }
-    let aborts: Vec<_> = controllers.iter().map(|c| c.abort_handle()).collect();
-    let abort_all = || aborts.iter().for_each(|c| c.abort());
-
-    let outcome = {
-        let synced = ctx.caches.wait();
-        let stop = stopped();
-        tokio::pin!(synced, stop);
-        let mut synced_done = false;
-        loop {
-            tokio::select! {
-                _ = &mut synced, if !synced_done => {
-                    synced_done = true;
-                    health.set_ready(true);
-                    info!("caches synced: ready");
-                }
-                reason = until_lost(&mut elector) => break Err(Stopped::LeaseLost(reason)),
-                (ended, index, _) = futures::future::select_all(controllers.iter_mut()) => {
-                    let reason = match ended {
-                        Ok(()) => "its watch ended".to_string(),
-                        Err(error) => error.to_string(),
-                    };
-                    break Err(Stopped::ControllerDied(names[index].clone(), reason));
-                }
-                _ = &mut stop => break Ok(()),
-            }
-        }
-    };
+    let mut controllers = Controllers::spawn(&ctx, stopped);
+    let outcome = supervise(&mut controllers, &ctx, health, &mut elector, stopped).await;
     let outcome = match outcome {
         // Shutdown: in-flight reconciles finish, unless the lease is lost meanwhile.
         Ok(()) => {
             health.set_ready(false);
             tokio::select! {
-                _ = futures::future::join_all(controllers) => Ok(()),
+                _ = futures::future::join_all(controllers.handles.iter_mut()) => Ok(()),
                 reason = until_lost(&mut elector) => Err(Stopped::LeaseLost(reason)),
             }
         }
         Err(stopped) => Err(stopped),
     };
-    match outcome {
-        Ok(()) => {
+    let Err(stopped) = outcome else {
+        if let Some(leader) = elector {
+            leader.release().await;
+        }
+        return Ok(());
+    };
+    controllers.abort();
+    health.set_ready(false);
+    ctx.metrics.leader.set(0);
+    match stopped {
+        Stopped::LeaseLost(reason) => {
+            error!(%lease, %reason, "lost the leader lease: stopped every controller at once; exiting so that Kubernetes restarts this replica as a candidate");
+            Err(lost(lease, reason))
+        }
+        Stopped::ControllerDied(controller, reason) => {
+            error!(%controller, %reason, "a controller stopped: stopped every controller, released the lease; exiting so that Kubernetes restarts this replica");
             if let Some(leader) = elector {
                 leader.release().await;
             }
-            Ok(())
+            Err(RuntimeError::ControllerStopped { controller, reason })
         }
-        Err(stopped) => {
-            abort_all();
-            health.set_ready(false);
-            ctx.metrics.leader.set(0);
-            match stopped {
-                Stopped::LeaseLost(reason) => {
-                    error!(%lease, %reason, "lost the leader lease: stopped every controller at once; exiting so that Kubernetes restarts this replica as a candidate");
-                    Err(lost(lease, reason))
-                }
-                Stopped::ControllerDied(controller, reason) => {
-                    error!(%controller, %reason, "a controller stopped: stopped every controller, released the lease; exiting so that Kubernetes restarts this replica");
-                    if let Some(leader) = elector {
-                        leader.release().await;
-                    }
-                    Err(RuntimeError::ControllerStopped { controller, reason })
-                }
+    }
+}
+
+/// With leader election, starts the elector and waits for the lease: `Some(Some(elector))` once
+/// held, `None` at shutdown. Without, `Some(None)` at once.
+async fn elect<S, F>(election: Option<LeaderElection>, stopped: &S) -> Result<Option<Option<Elector>>, RuntimeError>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let Some(election) = election else {
+        return Ok(Some(None));
+    };
+    let lease = format!("{}/{}", election.namespace, election.lease_name);
+    let mut candidate = Elector::start(election).await.map_err(|source| RuntimeError::Lease {
+        lease: lease.clone(),
+        source,
+    })?;
+    info!(%lease, "not ready until this replica holds the leader lease; serving /healthz and /metrics meanwhile");
+    let state = tokio::select! {
+        _ = stopped() => None,
+        state = candidate.acquired() => Some(state),
+    };
+    match state {
+        None => {
+            candidate.release().await;
+            Ok(None)
+        }
+        Some(Leadership::Lost(reason)) => Err(lost(lease, reason)),
+        Some(_) => Ok(Some(Some(candidate))),
+    }
+}
+
+/// The controller tasks, with names for logs.
+struct Controllers {
+    names: Vec<String>,
+    handles: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Controllers {
+    /// Starts the Guardrail controller, and per watched scope the StudioDomain, UserProfile and
+    /// SharedSpace controllers, all stopping when `stopped` resolves.
+    fn spawn<S, F>(ctx: &Arc<Context>, stopped: &S) -> Self
+    where
+        S: Fn() -> F,
+        F: Future<Output = ()> + Send + Sync + 'static,
+    {
+        let mut names = vec!["Guardrail".to_string()];
+        let mut handles = vec![tokio::spawn(controller::guardrail::run(ctx.clone(), stopped()))];
+        for scope in ctx.config.scopes() {
+            let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
+            names.extend(["StudioDomain", "UserProfile", "SharedSpace"].map(|kind| format!("{kind}{within}")));
+            handles.push(tokio::spawn(controller::domain::run(
+                ctx.clone(),
+                scope.clone(),
+                stopped(),
+            )));
+            handles.push(tokio::spawn(controller::profile::run(
+                ctx.clone(),
+                scope.clone(),
+                stopped(),
+            )));
+            handles.push(tokio::spawn(controller::space::run(ctx.clone(), scope, stopped())));
+        }
+        Self { names, handles }
+    }
+
+    fn abort(&self) {
+        self.handles.iter().for_each(|h| h.abort());
+    }
+}
+
+/// Marks the replica ready once every cache is synced, and waits for shutdown (`Ok`), the loss
+/// of the lease or the end of a controller task.
+async fn supervise<S, F>(
+    controllers: &mut Controllers,
+    ctx: &Context,
+    health: &Health,
+    elector: &mut Option<Elector>,
+    stopped: &S,
+) -> Result<(), Stopped>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let synced = ctx.caches.wait();
+    let stop = stopped();
+    tokio::pin!(synced, stop);
+    let mut synced_done = false;
+    loop {
+        tokio::select! {
+            // Controllers end at shutdown too: a shutdown is checked first.
+            biased;
+            _ = &mut stop => return Ok(()),
+            _ = &mut synced, if !synced_done => {
+                synced_done = true;
+                health.set_ready(true);
+                info!("caches synced: ready");
+            }
+            reason = until_lost(elector) => return Err(Stopped::LeaseLost(reason)),
+            (ended, index, _) = futures::future::select_all(controllers.handles.iter_mut()) => {
+                let reason = match ended {
+                    Ok(()) => "its watch ended".to_string(),
+                    Err(error) => error.to_string(),
+                };
+                return Err(Stopped::ControllerDied(controllers.names[index].clone(), reason));
             }
         }
     }

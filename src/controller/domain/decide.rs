@@ -224,8 +224,8 @@ pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Fac
     desired
 }
 
-/// Decides a domain's pass (pure). `name` is the domain's name in AWS, `annotation_hint` the
-/// object's name for the approval command.
+/// Decides a domain's pass (pure). `name` is the domain's name in AWS, `object` the
+/// StudioDomain's name (for the approval command) and `generation` the spec's.
 pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, generation: i64, facts: &Facts) -> Plan {
     let mut decided = Decided::default();
     decided.want(facts.guardrails.condition.clone());
@@ -263,35 +263,17 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, generation: i64
     let Some(observed) = &facts.domain else {
         return decide_creation(decided, spec, name, facts);
     };
-    if observed.status == "Failed" {
-        let reason = observed.failure_reason.as_deref().unwrap_or("no reason given");
-        return decided.end(End::Stalled {
-            reason: "DomainFailed",
-            message: format!(
-                "AWS reports the domain Failed: {reason}. Fix the cause and delete the StudioDomain to start over"
-            ),
-        });
-    }
-    let key = match &facts.key {
-        Ok(key) => key,
-        Err(problem) => {
+    let key = match (&facts.key, standing(observed)) {
+        (_, Some(end @ End::Stalled { .. })) => return decided.end(end),
+        (Err(problem), _) => {
             return decided.end(End::Stalled {
                 reason: problem.reason(),
                 message: problem.message(key_id),
             });
         }
+        (_, Some(end)) => return decided.end(end),
+        (Ok(key), None) => key,
     };
-    if observed.status != "InService" {
-        let message = if rules::is_transitional(&observed.status) {
-            format!("domain {} is {}", observed.id, observed.status)
-        } else {
-            format!("domain {} is {}; retrying the update", observed.id, observed.status)
-        };
-        return decided.end(End::Progress {
-            reason: "AwsTransition",
-            message,
-        });
-    }
     if facts
         .recreation
         .as_ref()
@@ -306,6 +288,30 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, generation: i64
     }
     decided.want(Want::false_(RECREATING, "NoRecreation", "no immutable setting changed"));
     decide_update(decided, spec, &desired, observed, facts)
+}
+
+/// How a pass over a domain that is not InService ends: Failed stalls, anything else is polled.
+fn standing(observed: &ObservedDomain) -> Option<End> {
+    match observed.status.as_str() {
+        "InService" => None,
+        "Failed" => {
+            let reason = observed.failure_reason.as_deref().unwrap_or("no reason given");
+            Some(End::Stalled {
+                reason: "DomainFailed",
+                message: format!(
+                    "AWS reports the domain Failed: {reason}. Fix the cause and delete the StudioDomain to start over"
+                ),
+            })
+        }
+        status => Some(End::Progress {
+            reason: "AwsTransition",
+            message: if rules::is_transitional(status) {
+                format!("domain {} is {status}", observed.id)
+            } else {
+                format!("domain {} is {status}; retrying the update", observed.id)
+            },
+        }),
+    }
 }
 
 /// No domain in AWS: create it, unless something forbids it.

@@ -334,80 +334,23 @@ async fn act(
     for condition in plan.conditions {
         pass.report.want(condition);
     }
-    let mut end = plan.end;
-    let mut corrected: Vec<&'static str> = Vec::new();
+    let mut done = Done {
+        end: plan.end,
+        corrected: Vec::new(),
+    };
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
     for step in plan.steps {
         let session = session.expect("a plan with AWS steps has a session");
-        match step {
-            Step::CreateReporterConfigs(missing) => {
-                // Recorded before they are created: a configuration whose creation succeeds in
-                // a pass that then fails must still be found when it is no longer wanted.
-                for (_, name) in &missing {
-                    if !pass.status.activity_reporter_configs.contains(name) {
-                        pass.status.activity_reporter_configs.push(name.clone());
-                    }
-                }
-                pass.checkpoint().await?;
-                reporter::create(session, &missing, &owner(pass).tags()).await?;
-                return Ok(Action::requeue(Duration::from_millis(100)));
-            }
-            Step::Create(desired) => create(pass, session, &desired).await?,
-            Step::ContinueRecreation => end = recreate::continue_recreation(pass, session).await?,
-            Step::StartRecreation { reasons, backup } => {
-                let observed = facts.domain.as_ref().expect("a recreation starts from a domain");
-                recreate::start(pass, observed, &reasons, backup).await?;
-                end = recreate::continue_recreation(pass, session).await?;
-            }
-            Step::FinishRecreation => {
-                let observed = facts.domain.as_ref().expect("a recreation finishes on a domain");
-                recreate::finish(pass, observed).await;
-            }
-            Step::StopApps(apps) => {
-                let deletions: Vec<_> = apps.into_iter().map(teardown::Deletion::App).collect();
-                teardown::execute(session, &domain_id, &deletions).await?;
-                let names: Vec<String> = deletions
-                    .iter()
-                    .filter_map(|d| match d {
-                        teardown::Deletion::App(app) => Some(app.path()),
-                        _ => None,
-                    })
-                    .collect();
-                for name in &names {
-                    let note = format!("stopping app {name} so that the domain's settings can change");
-                    pass.event(Happening::normal("StoppingApps", note).about(name.clone()))
-                        .await;
-                }
-            }
-            Step::Update { update, fields } => {
-                session.update_domain(&domain_id, &update).await?;
-                corrected.extend(fields);
-            }
-            Step::Tag { add, remove } => {
-                let arn = facts.domain.as_ref().map(|d| d.arn.clone()).unwrap_or_default();
-                if !add.is_empty() {
-                    session.add_tags(&arn, &add).await?;
-                }
-                if !remove.is_empty() {
-                    session.delete_tags(&arn, &remove).await?;
-                }
-                corrected.push("tags");
-            }
-            Step::DeleteReporterConfigs(stale) => {
-                let left = reporter::delete(session, &stale).await?;
-                pass.status
-                    .activity_reporter_configs
-                    .retain(|name| !stale.contains(name) || left.contains(name));
-            }
-            Step::Sweep => sweep(pass, session, &domain_id, &facts.apps, guardrails).await,
-        }
+        act_step(pass, session, facts, step, guardrails, &mut done).await?;
     }
-    if !corrected.is_empty() {
+    if !done.corrected.is_empty() {
         let spec_changed = pass.obj.status.as_ref().and_then(|s| s.observed_generation) != Some(pass.generation());
-        pass.ctx.report_corrections(pass.obj, spec_changed, &corrected).await;
+        pass.ctx
+            .report_corrections(pass.obj, spec_changed, &done.corrected)
+            .await;
     }
     // Warned once, when the update becomes blocked.
-    if let End::Blocked { message, .. } = &end
+    if let End::Blocked { message, .. } = &done.end
         && !status::is_true(&pass.status.conditions, UPDATE_BLOCKED)
     {
         pass.event(Happening::warning("UpdateBlocked", message.clone())).await;
@@ -415,7 +358,82 @@ async fn act(
     if facts.domain.is_some() {
         count_members(pass, session, &domain_id, &facts.apps).await?;
     }
-    Ok(finish(pass, end))
+    Ok(finish(pass, done.end))
+}
+
+/// What the steps of a plan have done so far.
+struct Done {
+    /// How the pass ends (a recreation step reports its own progress).
+    end: End,
+    /// The spec fields corrected in AWS.
+    corrected: Vec<&'static str>,
+}
+
+/// Carries out one step of a plan.
+async fn act_step(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    facts: &Facts,
+    step: Step,
+    guardrails: &[Arc<Guardrail>],
+    done: &mut Done,
+) -> Result<(), ReconcileError> {
+    let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
+    match step {
+        Step::CreateReporterConfigs(missing) => {
+            // Recorded before they are created: a configuration whose creation succeeds in a
+            // pass that then fails must still be found when it is no longer wanted.
+            for (_, name) in &missing {
+                if !pass.status.activity_reporter_configs.contains(name) {
+                    pass.status.activity_reporter_configs.push(name.clone());
+                }
+            }
+            pass.checkpoint().await?;
+            reporter::create(session, &missing, &owner(pass).tags()).await?;
+        }
+        Step::Create(desired) => create(pass, session, &desired).await?,
+        Step::ContinueRecreation => done.end = recreate::continue_recreation(pass, session).await?,
+        Step::StartRecreation { reasons, backup } => {
+            let observed = facts.domain.as_ref().expect("a recreation starts from a domain");
+            recreate::start(pass, observed, &reasons, backup).await?;
+            done.end = recreate::continue_recreation(pass, session).await?;
+        }
+        Step::FinishRecreation => {
+            let observed = facts.domain.as_ref().expect("a recreation finishes on a domain");
+            recreate::finish(pass, observed).await;
+        }
+        Step::StopApps(apps) => {
+            for app in &apps {
+                let deletion = teardown::Deletion::App(app.clone());
+                teardown::execute(session, &domain_id, std::slice::from_ref(&deletion)).await?;
+                let note = format!("stopping app {} so that the domain's settings can change", app.path());
+                pass.event(Happening::normal("StoppingApps", note).about(app.path()))
+                    .await;
+            }
+        }
+        Step::Update { update, fields } => {
+            session.update_domain(&domain_id, &update).await?;
+            done.corrected.extend(fields);
+        }
+        Step::Tag { add, remove } => {
+            let arn = facts.domain.as_ref().map(|d| d.arn.clone()).unwrap_or_default();
+            if !add.is_empty() {
+                session.add_tags(&arn, &add).await?;
+            }
+            if !remove.is_empty() {
+                session.delete_tags(&arn, &remove).await?;
+            }
+            done.corrected.push("tags");
+        }
+        Step::DeleteReporterConfigs(stale) => {
+            let left = reporter::delete(session, &stale).await?;
+            pass.status
+                .activity_reporter_configs
+                .retain(|name| !stale.contains(name) || left.contains(name));
+        }
+        Step::Sweep => sweep(pass, session, &domain_id, &facts.apps, guardrails).await,
+    }
+    Ok(())
 }
 
 /// Puts the end of a pass into the report, and says when to come back.

@@ -98,6 +98,9 @@ pub async fn delete(session: &AwsSession, names: &[String]) -> Result<Vec<String
 /// Attaches the reporter to the domain's defaults: offered to users (`LifecycleConfigArns`) and
 /// run by default (`DefaultResourceSpec.LifecycleConfigArn`) unless the spec chose another one.
 pub fn attach(domain: &mut DomainCreate, arns: &ReporterArns) {
+    if arns.is_empty() {
+        return;
+    }
     let mut targets = vec![
         (
             "JupyterLab",
@@ -155,6 +158,13 @@ mod tests {
             assert!(name.len() <= 63, "{name}");
             assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
         }
+    }
+
+    #[test]
+    fn without_the_reporter_nothing_is_attached() {
+        let mut domain = DomainCreate::default();
+        attach(&mut domain, &ReporterArns::new());
+        assert_eq!(domain, DomainCreate::default(), "no empty app settings appear");
     }
 
     #[test]

@@ -174,20 +174,74 @@ impl Decided {
 
 /// Decides a member's pass (pure). `desired` is what the spec asks for in AWS.
 pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -> Plan {
+    let (decided, domain_id) = match gates::<K>(facts) {
+        Ok(passed) => passed,
+        Err(plan) => return plan,
+    };
+    let name = &facts.name;
+    if let (Some(id), Some(old)) = &facts.recorded
+        && *id == domain_id
+        && old != name
+    {
+        return decided.steps(
+            vec![Step::Retire {
+                name: old.clone(),
+                reason: format!("{} changed", K::NAME_FIELD),
+            }],
+            End::Progress {
+                reason: "Recreating",
+                message: format!("recreating {} {old} as {name}", K::NOUN),
+            },
+        );
+    }
+    match &facts.aws {
+        None => decided.end(End::LookInAws { domain_id }),
+        Some(InAws::Present { observed, tags }) => {
+            decide_present::<K>(decided, desired, facts, &domain_id, observed, tags)
+        }
+        Some(absent) => {
+            let creating = || End::Progress {
+                reason: "Creating",
+                message: format!("{} {name} is being created", K::NOUN),
+            };
+            match absent {
+                InAws::Absent {
+                    blocker: Some(Blocker::Waiting(problem)),
+                } => decided.end(End::Blocked {
+                    reason: problem.reason,
+                    message: problem.message.clone(),
+                }),
+                InAws::Absent {
+                    blocker: Some(Blocker::Stalled(problem)),
+                } => decided.end(End::Stalled {
+                    reason: problem.reason,
+                    message: problem.message.clone(),
+                }),
+                InAws::Absent { blocker: None } => decided.steps(vec![Step::Create], creating()),
+                _ => decided.end(creating()),
+            }
+        }
+    }
+}
+
+/// What must hold before AWS is asked anything: the domain exists, admits the namespace and is
+/// Ready, the guardrails allow the spec, and the spec has what its domain needs. Returns the
+/// conditions so far and the domain id, or the plan that ends the pass.
+fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String), Plan> {
     let target = match &facts.domain {
         Resolved::NotFound(message) => {
-            return Plan::new(End::Blocked {
+            return Err(Plan::new(End::Blocked {
                 reason: "WaitingForDomain",
                 message: message.clone(),
             })
-            .with(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone()));
+            .with(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone())));
         }
         Resolved::Denied(message) => {
-            return Plan::new(End::Stalled {
+            return Err(Plan::new(End::Stalled {
                 reason: "ReferenceDenied",
                 message: message.clone(),
             })
-            .with(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone()));
+            .with(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone())));
         }
         Resolved::Found(target) => target,
     };
@@ -199,10 +253,10 @@ pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -
                 "{}; nothing is changed in AWS until the spec complies",
                 guardrails.condition.message
             );
-            return decided.end(End::Stalled {
+            return Err(decided.end(End::Stalled {
                 reason: "GuardrailViolation",
                 message,
-            });
+            }));
         }
     }
     let domain_id = match &target.ready {
@@ -211,10 +265,10 @@ pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -
             decided
                 .0
                 .push(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
-            return decided.end(End::Blocked {
+            return Err(decided.end(End::Blocked {
                 reason: "WaitingForDomain",
                 message: message.clone(),
-            });
+            }));
         }
     };
     decided.0.push(Want::true_(
@@ -223,90 +277,29 @@ pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -
         format!("StudioDomain {} ({domain_id}) is Ready", target.key),
     ));
     if let Some(problem) = &facts.precondition {
-        return decided.end(End::Stalled {
+        return Err(decided.end(End::Stalled {
             reason: problem.reason,
             message: problem.message.clone(),
-        });
+        }));
     }
-    if let (Some(id), Some(old)) = &facts.recorded
-        && *id == domain_id
-        && *old != facts.name
-    {
-        return decided.steps(
-            vec![Step::Retire {
-                name: old.clone(),
-                reason: format!("{} changed", K::NAME_FIELD),
-            }],
-            End::Progress {
-                reason: "Recreating",
-                message: format!("recreating {} {} as {}", K::NOUN, old, facts.name),
-            },
-        );
-    }
-    let Some(aws) = &facts.aws else {
-        return decided.end(End::LookInAws { domain_id });
-    };
+    Ok((decided, domain_id))
+}
+
+/// The member exists: whose it is, where it stands, and what must change.
+fn decide_present<K: MemberKind>(
+    decided: Decided,
+    desired: &K::Desired,
+    facts: &Facts<K::Observed>,
+    domain_id: &str,
+    observed: &K::Observed,
+    tags: &BTreeMap<String, String>,
+) -> Plan {
     let name = &facts.name;
-    let (observed, tags) = match aws {
-        InAws::BeingCreated => {
-            return decided.end(End::Progress {
-                reason: "Creating",
-                message: format!("{} {name} is being created", K::NOUN),
-            });
-        }
-        InAws::Absent {
-            blocker: Some(Blocker::Waiting(problem)),
-        } => {
-            return decided.end(End::Blocked {
-                reason: problem.reason,
-                message: problem.message.clone(),
-            });
-        }
-        InAws::Absent {
-            blocker: Some(Blocker::Stalled(problem)),
-        } => {
-            return decided.end(End::Stalled {
-                reason: problem.reason,
-                message: problem.message.clone(),
-            });
-        }
-        InAws::Absent { blocker: None } => {
-            return decided.steps(
-                vec![Step::Create],
-                End::Progress {
-                    reason: "Creating",
-                    message: format!("{} {name} is being created", K::NOUN),
-                },
-            );
-        }
-        InAws::Present { observed, tags } => (observed, tags),
-    };
-    let desired_tags = K::desired_tags(desired);
-    let claim = ownership::claim(&facts.owner, tags, facts.adopt);
     let mut steps = Vec::new();
-    match claim {
+    match ownership::claim(&facts.owner, tags, facts.adopt) {
         Claim::Ours => {}
         Claim::Adopt => steps.push(Step::Adopt),
-        Claim::TakenBy(other) => {
-            return decided.end(End::Stalled {
-                reason: "Conflict",
-                message: format!(
-                    "{} {name} in domain {domain_id} belongs to {} {other}; choose another {}",
-                    K::NOUN,
-                    K::kind(&()),
-                    K::NAME_FIELD
-                ),
-            });
-        }
-        Claim::Unmanaged => {
-            return decided.end(End::Stalled {
-                reason: "Conflict",
-                message: format!(
-                    "{} {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over",
-                    K::NOUN
-                ),
-            });
-        }
+        claim => return decided.end(conflict::<K>(&claim, name, domain_id)),
     }
     let details = observed.details();
     match details.status.as_str() {
@@ -314,47 +307,80 @@ pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -
         "Failed" => {
             let why = details.failure_reason.as_deref().unwrap_or("no reason given");
             let kind = K::kind(&());
+            let message = format!(
+                "AWS reports {} {name} Failed: {why}; delete the {kind} to start over",
+                K::NOUN
+            );
             return decided.ours(
                 steps,
                 End::Stalled {
                     reason: K::FAILED_REASON,
-                    message: format!(
-                        "AWS reports {} {name} Failed: {why}; delete the {kind} to start over",
-                        K::NOUN
-                    ),
+                    message,
                 },
             );
         }
         other => {
+            let message = format!("{} {name} is {other}", K::NOUN);
             return decided.ours(
                 steps,
                 End::Progress {
                     reason: "AwsTransition",
-                    message: format!("{} {name} is {other}", K::NOUN),
+                    message,
                 },
             );
         }
     }
     let recreation = K::recreation_reasons(desired, observed);
     if !recreation.is_empty() {
+        let what = recreation.join(", ");
         steps.push(Step::Retire {
             name: name.clone(),
-            reason: format!("{} changed", recreation.join(", ")),
+            reason: format!("{what} changed"),
         });
+        let message = format!("recreating {} {name} because {what} changed", K::NOUN);
         return decided.ours(
             steps,
             End::Progress {
                 reason: "Recreating",
-                message: format!(
-                    "recreating {} {name} because {} changed",
-                    K::NOUN,
-                    recreation.join(", ")
-                ),
+                message,
             },
         );
     }
+    decide_changes::<K>(decided, steps, desired, observed, tags, name, domain_id)
+}
+
+/// Why this resource must not manage a member another object (or nobody) owns.
+fn conflict<K: MemberKind>(claim: &Claim, name: &str, domain_id: &str) -> End {
+    let message = match claim {
+        Claim::TakenBy(other) => format!(
+            "{} {name} in domain {domain_id} belongs to {} {other}; choose another {}",
+            K::NOUN,
+            K::kind(&()),
+            K::NAME_FIELD
+        ),
+        _ => format!(
+            "{} {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over",
+            K::NOUN
+        ),
+    };
+    End::Stalled {
+        reason: "Conflict",
+        message,
+    }
+}
+
+/// The member is ours and InService: update what differs, or report it Ready.
+fn decide_changes<K: MemberKind>(
+    mut decided: Decided,
+    mut steps: Vec<Step>,
+    desired: &K::Desired,
+    observed: &K::Observed,
+    tags: &BTreeMap<String, String>,
+    name: &str,
+    domain_id: &str,
+) -> Plan {
     let fields = K::updates(desired, observed);
-    let (add, remove) = ownership::tag_changes(desired_tags, tags);
+    let (add, remove) = ownership::tag_changes(K::desired_tags(desired), tags);
     let mut changed = fields.clone();
     if !fields.is_empty() {
         steps.push(Step::Update { fields });
