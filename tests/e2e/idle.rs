@@ -335,6 +335,64 @@ async fn sweeper_stops_apps_idle_by_report_or_api_and_keeps_active_and_unknown_o
 }
 
 #[tokio::test]
+async fn two_apps_of_one_profile_stopped_in_one_sweep_are_two_events() {
+    let s = setup_sweeping("idle-two").await;
+    let domain_id = ready_domain(&s, idle_domain(json!({"idleTimeoutMinutes": 60}))).await;
+    ready_profiles(&s, &["alice"]).await;
+    let t0 = s.control().now();
+    let reported = vec![tag("studio-operator.io/last-activity", &rfc3339(t0))];
+    for (name, instance) in [("datascience", "ml.t3.medium"), ("pytorch", "ml.m5.large")] {
+        let mut request = app(&domain_id, Some("alice"), None, "KernelGateway", name);
+        request.instance_type = Some(instance.into());
+        request.tags = reported.clone();
+        launch(&s, request).await;
+    }
+    wait_apps_in_service(&s, &domain_id, 2).await;
+    let sweeps = s.control().count("ListApps", None);
+    // Both become idle at the same moment, so one sweep stops both.
+    s.control().advance(2.0 * HOUR);
+    wait_app(&s, &domain_id, "alice/datascience", true).await;
+    wait_app(&s, &domain_id, "alice/pytorch", true).await;
+    let deletes: Vec<_> = s
+        .control()
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "DeleteApp" && c.outcome == "ok")
+        .collect();
+    assert_eq!(deletes.len(), 2, "{deletes:?}");
+    assert!(
+        s.control().count("ListApps", None) > sweeps,
+        "the apps were stopped by the sweeper"
+    );
+    let notes = wait::until("two AppStopped events on alice", TIMEOUT, || async {
+        let notes: Vec<String> = events(&s, "AppStopped")
+            .await
+            .into_iter()
+            .filter(|e| e.involved_object.name.as_deref() == Some("alice"))
+            .filter_map(|e| e.message)
+            .collect();
+        if notes.len() == 2 {
+            Ok(notes)
+        } else {
+            Err(format!("{notes:?}"))
+        }
+    })
+    .await;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("KernelGateway app datascience (ml.t3.medium)")),
+        "{notes:?}"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("KernelGateway app pytorch (ml.m5.large)")),
+        "{notes:?}"
+    );
+}
+
+#[tokio::test]
 async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
     let s = setup_sweeping("idle-caps").await;
     let domain_id = ready_domain(

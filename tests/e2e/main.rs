@@ -16,4 +16,5 @@ mod leader;
 mod manifests;
 mod observation;
 mod profile;
+mod robustness;
 mod space;
