@@ -281,6 +281,28 @@ pub struct MemberDetails {
     pub failure_reason: Option<String>,
 }
 
+/// The two kinds of members of a domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MemberType {
+    /// A user profile.
+    UserProfile,
+    /// A space.
+    Space,
+}
+
+impl MemberType {
+    /// The apps of the member `name` among a domain's apps (a profile's own apps only: its
+    /// spaces' apps are the spaces').
+    pub fn apps_of<'a>(self, apps: &'a [AppSummary], name: &str) -> Vec<&'a AppSummary> {
+        apps.iter()
+            .filter(|a| match self {
+                MemberType::UserProfile => a.user_profile.as_deref() == Some(name) && a.space.is_none(),
+                MemberType::Space => a.space.as_deref() == Some(name),
+            })
+            .collect()
+    }
+}
+
 /// An app as ListApps reports it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppSummary {
@@ -447,4 +469,37 @@ pub struct ObservedSpace {
     pub sharing_type: Option<String>,
     /// `SpaceSettings`.
     pub settings: SpaceSettings,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profiles_apps_exclude_its_spaces_apps() {
+        let app = |profile: Option<&str>, space: Option<&str>| AppSummary {
+            user_profile: profile.map(String::from),
+            space: space.map(String::from),
+            ..Default::default()
+        };
+        let apps = vec![
+            app(Some("alice"), None),
+            app(Some("alice"), Some("s")),
+            app(Some("bob"), None),
+            app(None, Some("t")),
+        ];
+        assert_eq!(MemberType::UserProfile.apps_of(&apps, "alice").len(), 1);
+        assert_eq!(MemberType::Space.apps_of(&apps, "s").len(), 1);
+        assert_eq!(MemberType::Space.apps_of(&apps, "t").len(), 1);
+        let path = app(Some("alice"), None);
+        assert_eq!(
+            AppSummary {
+                app_type: "KernelGateway".into(),
+                app_name: "ds".into(),
+                ..path
+            }
+            .path(),
+            "alice/KernelGateway/ds"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{ObjectMeta, Patch, PatchParams};
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
@@ -21,7 +21,7 @@ use tracing::info;
 use super::context::{Context, FIELD_MANAGER};
 use super::driver::{Pass, Reconcile, drive_contained, error_policy, watched_api};
 use super::error::ReconcileError;
-use super::report::Reported;
+use super::report::reported;
 use crate::api::{Guardrail, GuardrailStatus, SharedSpace, StudioDomain, UserProfile, Violation};
 use crate::compliance::{self, DomainLabels, Finding, rules};
 
@@ -175,22 +175,7 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
     (matched, violations)
 }
 
-impl Reported for Guardrail {
-    type Status = GuardrailStatus;
-
-    fn status(&self) -> Option<&GuardrailStatus> {
-        self.status.as_ref()
-    }
-
-    fn conditions(status: &GuardrailStatus) -> &[Condition] {
-        &status.conditions
-    }
-
-    fn set_conditions(status: &mut GuardrailStatus, conditions: Vec<Condition>, generation: i64) {
-        status.conditions = conditions;
-        status.observed_generation = Some(generation);
-    }
-}
+reported!(Guardrail, GuardrailStatus);
 
 impl Reconcile for Guardrail {
     /// A Guardrail has nothing in AWS to clean up; its policy ConfigMap is garbage collected.

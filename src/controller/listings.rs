@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberSummary, TaggedResource};
+use crate::aws::model::{AppSummary, MemberSummary, MemberType, TaggedResource};
 
 /// A List result and when the listing started (everything in it is at least that new).
 #[derive(Debug)]
@@ -153,6 +153,20 @@ impl Listings {
     ) -> Result<Listing<MemberSummary>, AwsError> {
         let lists = self.lists(session, domain_id);
         Self::cached(&lists.spaces, max_age, || session.list_spaces(domain_id)).await
+    }
+
+    /// The domain's members of one type, listed at most `max_age` ago.
+    pub async fn members(
+        &self,
+        session: &AwsSession,
+        domain_id: &str,
+        member: MemberType,
+        max_age: Duration,
+    ) -> Result<Listing<MemberSummary>, AwsError> {
+        match member {
+            MemberType::UserProfile => self.profiles(session, domain_id, max_age).await,
+            MemberType::Space => self.spaces(session, domain_id, max_age).await,
+        }
     }
 
     /// The domain's apps, listed at most `max_age` ago (`Duration::ZERO`: now, for decisions

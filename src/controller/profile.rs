@@ -5,27 +5,23 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::runtime::controller::Action;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
 
 use super::context::Context;
-use super::driver::{Pass, Reconcile, run_controller, spec_or_deletion};
+use super::driver::{run_controller, spec_or_deletion};
 use super::error::ReconcileError;
-use super::listings::Listing;
 use super::member::decide::{Blocker, Problem};
-use super::member::{self, MemberKind, MemberRecord};
+use super::member::{self, MemberKind, member_kind};
 use super::memory::Memory;
 use super::reference::DomainTarget;
-use super::report::Reported;
-use super::teardown::{Deletion, OwnedSpace};
-use crate::api::{AuthMode, DeletionPolicy, DomainRef, GuardrailRules, SharedSpace, SsoIdentity, UserProfile};
+use super::report::reported;
+use super::teardown::OwnedSpace;
+use crate::api::{AuthMode, GuardrailRules, SharedSpace, SsoIdentity, UserProfile};
 use crate::api::{UserProfileSpec, UserProfileStatus};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberSummary, ObservedProfile, ProfileCreate, SsoUser, UserSettings};
+use crate::aws::model::{ObservedProfile, ProfileCreate, SsoUser, UserSettings};
 use crate::compliance::{Finding, rules};
 use crate::controller::desired;
 use crate::ownership;
@@ -157,13 +153,6 @@ pub fn settings_changes(desired: &UserSettings, observed: &UserSettings) -> Vec<
     changes
 }
 
-/// The apps of one profile (its spaces' apps are the spaces').
-pub fn apps_of<'a>(apps: &'a [AppSummary], profile: &str) -> Vec<&'a AppSummary> {
-    apps.iter()
-        .filter(|a| a.user_profile.as_deref() == Some(profile) && a.space.is_none())
-        .collect()
-}
-
 /// The SharedSpace resource (`namespace/name`) that manages a space, if one still exists.
 async fn space_manager(
     ctx: &Context,
@@ -192,59 +181,24 @@ async fn space_manager(
         .map(|_| format!("{namespace}/{name}")))
 }
 
-impl Reported for UserProfile {
-    type Status = UserProfileStatus;
+reported!(UserProfile, UserProfileStatus);
 
-    fn status(&self) -> Option<&UserProfileStatus> {
-        self.status.as_ref()
-    }
-
-    fn conditions(status: &UserProfileStatus) -> &[Condition] {
-        &status.conditions
-    }
-
-    fn set_conditions(status: &mut UserProfileStatus, conditions: Vec<Condition>, generation: i64) {
-        status.conditions = conditions;
-        status.observed_generation = Some(generation);
-    }
-}
-
-impl Reconcile for UserProfile {
-    fn api(client: &Client, obj: &Self) -> Api<Self> {
-        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
-    }
-
-    async fn apply(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
-        member::apply(pass).await
-    }
-
-    async fn cleanup(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
-        member::cleanup(pass).await
-    }
-}
+member_kind!(
+    UserProfile,
+    UserProfileStatus,
+    noun: "user profile",
+    name_field: "spec.userProfileName",
+    aws_type: UserProfile,
+    status_name: user_profile_name,
+    status_arn: user_profile_arn,
+);
 
 impl MemberKind for UserProfile {
     type Observed = ObservedProfile;
     type Desired = ProfileCreate;
 
-    const NOUN: &'static str = "user profile";
-    const NAME_FIELD: &'static str = "spec.userProfileName";
-    const FAILED_REASON: &'static str = "UserProfileFailed";
-
-    fn domain_ref(&self) -> &DomainRef {
-        &self.spec.domain_ref
-    }
-
     fn aws_name(&self) -> String {
         profile_name(&self.spec, &self.name_any())
-    }
-
-    fn adopt(&self) -> bool {
-        self.spec.adopt
-    }
-
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
     }
 
     fn check(&self, rules: &GuardrailRules) -> Vec<Finding> {
@@ -272,45 +226,8 @@ impl MemberKind for UserProfile {
         settings_changes(&desired.settings, &observed.settings)
     }
 
-    fn apps_of<'a>(apps: &'a [AppSummary], name: &str) -> Vec<&'a AppSummary> {
-        apps_of(apps, name)
-    }
-
     fn memory(ctx: &Context) -> &Memory<ObservedProfile> {
         &ctx.profiles_seen
-    }
-
-    fn record(status: &UserProfileStatus) -> MemberRecord {
-        MemberRecord {
-            domain_id: status.domain_id.clone(),
-            name: status.user_profile_name.clone(),
-            arn: status.user_profile_arn.clone(),
-            efs_uid: status.home_efs_file_system_uid.clone(),
-            aws_status: status.aws_status.clone(),
-            running_apps: status.running_apps.clone(),
-        }
-    }
-
-    fn set_record(status: &mut UserProfileStatus, record: MemberRecord) {
-        status.domain_id = record.domain_id;
-        status.user_profile_name = record.name;
-        status.user_profile_arn = record.arn;
-        status.home_efs_file_system_uid = record.efs_uid;
-        status.aws_status = record.aws_status;
-        status.running_apps = record.running_apps;
-    }
-
-    fn deletion(name: String) -> Deletion {
-        Deletion::UserProfile(name)
-    }
-
-    async fn list(
-        ctx: &Context,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<MemberSummary>, AwsError> {
-        ctx.listings.profiles(session, domain_id, max_age).await
     }
 
     async fn describe(session: &AwsSession, domain_id: &str, name: &str) -> Result<Option<ObservedProfile>, AwsError> {
@@ -365,6 +282,7 @@ impl MemberKind for UserProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::DomainRef;
     use crate::api::{JupyterLabSettings, ResourceSpec};
 
     fn spec() -> UserProfileSpec {
@@ -474,16 +392,5 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(settings_changes(&role, &drifted), vec!["executionRole"]);
-    }
-
-    #[test]
-    fn apps_of_a_profile_exclude_its_spaces_apps() {
-        let app = |profile: &str, space: Option<&str>| AppSummary {
-            user_profile: Some(profile.into()),
-            space: space.map(String::from),
-            ..Default::default()
-        };
-        let apps = vec![app("alice", None), app("alice", Some("s")), app("bob", None)];
-        assert_eq!(apps_of(&apps, "alice").len(), 1);
     }
 }

@@ -123,6 +123,35 @@ pub trait Reported:
     fn set_conditions(status: &mut Self::Status, conditions: Vec<Condition>, generation: i64);
 }
 
+/// Implements [`Reported`] for a kind whose status keeps `conditions` and
+/// `observed_generation` (every kind of this operator), with optional `WARN_ON` transitions.
+macro_rules! reported {
+    ($kind:ty, $status:ty $(, warn_on = $warn:expr)?) => {
+        impl $crate::controller::report::Reported for $kind {
+            type Status = $status;
+            $(const WARN_ON: &'static [(&'static str, &'static str, &'static str)] = $warn;)?
+
+            fn status(&self) -> Option<&$status> {
+                self.status.as_ref()
+            }
+
+            fn conditions(status: &$status) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+                &status.conditions
+            }
+
+            fn set_conditions(
+                status: &mut $status,
+                conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+                generation: i64,
+            ) {
+                status.conditions = conditions;
+                status.observed_generation = Some(generation);
+            }
+        }
+    };
+}
+pub(crate) use reported;
+
 /// One thing that happened to an object, published as its own Event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Happening {

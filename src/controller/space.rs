@@ -5,30 +5,23 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::runtime::controller::Action;
-use kube::{Api, Client, ResourceExt};
+use kube::ResourceExt;
 
 use super::context::Context;
-use super::driver::{Pass, Reconcile, run_controller, spec_or_deletion};
+use super::driver::{run_controller, spec_or_deletion};
 use super::error::ReconcileError;
-use super::listings::Listing;
 use super::member::decide::{Blocker, Problem};
-use super::member::{self, MemberKind, MemberRecord};
+use super::member::{self, MemberKind, member_kind};
 use super::memory::Memory;
 use super::profile::profile_name;
 use super::reference::DomainTarget;
-use super::report::Reported;
-use super::teardown::{Deletion, OwnedSpace};
-use crate::api::{
-    DeletionPolicy, DomainRef, GuardrailRules, SharedSpace, SharedSpaceSpec, SharedSpaceStatus, SharingType,
-    SpaceAppType,
-};
+use super::report::reported;
+use super::teardown::OwnedSpace;
+use crate::api::{GuardrailRules, SharedSpace, SharedSpaceSpec, SharedSpaceStatus, SharingType, SpaceAppType};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberSummary, ObservedSpace, SpaceCreate};
+use crate::aws::model::{ObservedSpace, SpaceCreate};
 use crate::compliance::{Finding, rules};
 use crate::controller::desired;
 
@@ -161,64 +154,24 @@ pub fn mutable_changes(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&
     changes
 }
 
-/// The apps of one space.
-pub fn apps_of<'a>(apps: &'a [AppSummary], space: &str) -> Vec<&'a AppSummary> {
-    apps.iter().filter(|a| a.space.as_deref() == Some(space)).collect()
-}
+reported!(SharedSpace, SharedSpaceStatus);
 
-impl Reported for SharedSpace {
-    type Status = SharedSpaceStatus;
-
-    fn status(&self) -> Option<&SharedSpaceStatus> {
-        self.status.as_ref()
-    }
-
-    fn conditions(status: &SharedSpaceStatus) -> &[Condition] {
-        &status.conditions
-    }
-
-    fn set_conditions(status: &mut SharedSpaceStatus, conditions: Vec<Condition>, generation: i64) {
-        status.conditions = conditions;
-        status.observed_generation = Some(generation);
-    }
-}
-
-impl Reconcile for SharedSpace {
-    fn api(client: &Client, obj: &Self) -> Api<Self> {
-        Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default())
-    }
-
-    async fn apply(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
-        member::apply(pass).await
-    }
-
-    async fn cleanup(pass: &mut Pass<'_, Self>) -> Result<Action, ReconcileError> {
-        member::cleanup(pass).await
-    }
-}
+member_kind!(
+    SharedSpace,
+    SharedSpaceStatus,
+    noun: "space",
+    name_field: "spec.spaceName",
+    aws_type: Space,
+    status_name: space_name,
+    status_arn: space_arn,
+);
 
 impl MemberKind for SharedSpace {
     type Observed = ObservedSpace;
     type Desired = SpaceCreate;
 
-    const NOUN: &'static str = "space";
-    const NAME_FIELD: &'static str = "spec.spaceName";
-    const FAILED_REASON: &'static str = "SharedSpaceFailed";
-
-    fn domain_ref(&self) -> &DomainRef {
-        &self.spec.domain_ref
-    }
-
     fn aws_name(&self) -> String {
         space_name(&self.spec, &self.name_any())
-    }
-
-    fn adopt(&self) -> bool {
-        self.spec.adopt
-    }
-
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
     }
 
     fn check(&self, rules: &GuardrailRules) -> Vec<Finding> {
@@ -245,45 +198,8 @@ impl MemberKind for SharedSpace {
         mutable_changes(desired, observed)
     }
 
-    fn apps_of<'a>(apps: &'a [AppSummary], name: &str) -> Vec<&'a AppSummary> {
-        apps_of(apps, name)
-    }
-
     fn memory(ctx: &Context) -> &Memory<ObservedSpace> {
         &ctx.spaces_seen
-    }
-
-    fn record(status: &SharedSpaceStatus) -> MemberRecord {
-        MemberRecord {
-            domain_id: status.domain_id.clone(),
-            name: status.space_name.clone(),
-            arn: status.space_arn.clone(),
-            efs_uid: status.home_efs_file_system_uid.clone(),
-            aws_status: status.aws_status.clone(),
-            running_apps: status.running_apps.clone(),
-        }
-    }
-
-    fn set_record(status: &mut SharedSpaceStatus, record: MemberRecord) {
-        status.domain_id = record.domain_id;
-        status.space_name = record.name;
-        status.space_arn = record.arn;
-        status.home_efs_file_system_uid = record.efs_uid;
-        status.aws_status = record.aws_status;
-        status.running_apps = record.running_apps;
-    }
-
-    fn deletion(name: String) -> Deletion {
-        Deletion::Space(name)
-    }
-
-    async fn list(
-        ctx: &Context,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<MemberSummary>, AwsError> {
-        ctx.listings.spaces(session, domain_id, max_age).await
     }
 
     async fn describe(session: &AwsSession, domain_id: &str, name: &str) -> Result<Option<ObservedSpace>, AwsError> {
@@ -333,6 +249,7 @@ impl MemberKind for SharedSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::DomainRef;
     use crate::api::{SpaceSettings, SpaceSharing};
     use crate::aws::model;
 
@@ -450,15 +367,5 @@ mod tests {
         observed.settings.ebs_volume_size_gb = Some(50);
         observed.display_name = Some("Named in Studio".into());
         assert!(mutable_changes(&desired, &observed).is_empty());
-    }
-
-    #[test]
-    fn apps_of_a_space() {
-        let app = |space: Option<&str>| AppSummary {
-            space: space.map(String::from),
-            ..Default::default()
-        };
-        let apps = vec![app(Some("s")), app(Some("t")), app(None)];
-        assert_eq!(apps_of(&apps, "s").len(), 1);
     }
 }

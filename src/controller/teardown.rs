@@ -5,7 +5,7 @@
 
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberSummary};
+use crate::aws::model::{AppSummary, MemberSummary, MemberType};
 
 /// One deletion call.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +16,16 @@ pub enum Deletion {
     Space(String),
     /// DeleteUserProfile.
     UserProfile(String),
+}
+
+impl Deletion {
+    /// The deletion of a member.
+    pub fn member(member: MemberType, name: String) -> Self {
+        match member {
+            MemberType::UserProfile => Deletion::UserProfile(name),
+            MemberType::Space => Deletion::Space(name),
+        }
+    }
 }
 
 /// Where a teardown stands after this pass's deletions.
@@ -82,16 +92,16 @@ fn stop_apps<'a>(apps: impl IntoIterator<Item = &'a AppSummary>) -> Option<(Vec<
 
 /// Retiring one member: its own apps, then the spaces it owns (their apps first; a space a
 /// SharedSpace resource still manages blocks), then the member itself (`status` as described,
-/// `None` once gone). `deletion` turns the member's name into its deletion call.
+/// `None` once gone).
 pub fn retirement(
+    member: MemberType,
     noun: &str,
     name: &str,
-    own_apps: &[&AppSummary],
     owned_spaces: &[OwnedSpace],
     all_apps: &[AppSummary],
     status: Option<&str>,
-    deletion: fn(String) -> Deletion,
 ) -> Teardown {
+    let own_apps = member.apps_of(all_apps, name);
     if let Some((deletions, alive)) = stop_apps(own_apps.iter().copied()) {
         return Teardown {
             deletions,
@@ -137,7 +147,7 @@ pub fn retirement(
             deletions: if status == "Deleting" {
                 Vec::new()
             } else {
-                vec![deletion(name.to_string())]
+                vec![Deletion::member(member, name.to_string())]
             },
             state: TeardownState::Waiting(format!("deleting {noun} {name}")),
         },
@@ -206,20 +216,16 @@ mod tests {
         }
     }
 
-    fn profile_retirement(
-        own: &[&AppSummary],
-        spaces: &[OwnedSpace],
-        all: &[AppSummary],
-        status: Option<&str>,
-    ) -> Teardown {
-        retirement("user profile", "alice", own, spaces, all, status, Deletion::UserProfile)
+    fn profile_retirement(spaces: &[OwnedSpace], all: &[AppSummary], status: Option<&str>) -> Teardown {
+        retirement(MemberType::UserProfile, "user profile", "alice", spaces, all, status)
     }
 
     #[test]
     fn a_member_goes_after_its_apps_and_its_spaces() {
         let running = app(Some("alice"), None, "default", "InService");
         let stopping = app(Some("alice"), None, "other", "Deleting");
-        let first = profile_retirement(&[&running, &stopping], &[owned("s", None)], &[], Some("InService"));
+        let mine = [running.clone(), stopping.clone()];
+        let first = profile_retirement(&[owned("s", None)], &mine, Some("InService"));
         assert_eq!(
             first.deletions,
             [Deletion::App(running.clone())],
@@ -228,36 +234,31 @@ mod tests {
         assert_eq!(first.state, TeardownState::Waiting("deleting 2 app(s)".into()));
 
         let space_app = app(None, Some("s"), "lab", "InService");
-        let second = profile_retirement(
-            &[],
-            &[owned("s", None)],
-            std::slice::from_ref(&space_app),
-            Some("InService"),
-        );
+        let second = profile_retirement(&[owned("s", None)], std::slice::from_ref(&space_app), Some("InService"));
         assert_eq!(second.deletions, [Deletion::App(space_app)]);
         assert_eq!(
             second.state,
             TeardownState::Waiting("space s: deleting 1 app(s)".into())
         );
 
-        let third = profile_retirement(&[], &[owned("s", None)], &[], Some("InService"));
+        let third = profile_retirement(&[owned("s", None)], &[], Some("InService"));
         assert_eq!(third.deletions, [Deletion::Space("s".into())]);
 
-        let fourth = profile_retirement(&[], &[], &[], Some("InService"));
+        let fourth = profile_retirement(&[], &[], Some("InService"));
         assert_eq!(fourth.deletions, [Deletion::UserProfile("alice".into())]);
         assert_eq!(
             fourth.state,
             TeardownState::Waiting("deleting user profile alice".into())
         );
 
-        let deleting = profile_retirement(&[], &[], &[], Some("Deleting"));
+        let deleting = profile_retirement(&[], &[], Some("Deleting"));
         assert!(deleting.deletions.is_empty());
-        assert_eq!(profile_retirement(&[], &[], &[], None), Teardown::done());
+        assert_eq!(profile_retirement(&[], &[], None), Teardown::done());
     }
 
     #[test]
     fn a_space_another_resource_manages_blocks_the_retirement() {
-        let blocked = profile_retirement(&[], &[owned("s", Some("team/shared"))], &[], Some("InService"));
+        let blocked = profile_retirement(&[owned("s", Some("team/shared"))], &[], Some("InService"));
         assert!(blocked.deletions.is_empty());
         let TeardownState::Blocked(why) = blocked.state else {
             panic!("{blocked:?}")

@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::runtime::controller::Action;
 use kube::{Api, Client, ResourceExt};
 use tracing::{info, warn};
@@ -23,7 +22,7 @@ use super::context::Context;
 use super::driver::{Pass, Reconcile, change_hash, run_controller};
 use super::error::ReconcileError;
 use super::member::decide::GuardrailFacts;
-use super::report::{Happening, Reported};
+use super::report::{Happening, reported};
 use super::sweeper;
 use super::teardown::{self, TeardownState};
 use crate::api::condition_type::{KMS_KEY_VALID, UPDATE_BLOCKED};
@@ -54,24 +53,11 @@ fn significant_change(domain: &StudioDomain) -> Option<u64> {
     )))
 }
 
-impl Reported for StudioDomain {
-    type Status = StudioDomainStatus;
-
-    const WARN_ON: &'static [(&'static str, &'static str, &'static str)] = &[(KMS_KEY_VALID, "False", "KmsKeyInvalid")];
-
-    fn status(&self) -> Option<&StudioDomainStatus> {
-        self.status.as_ref()
-    }
-
-    fn conditions(status: &StudioDomainStatus) -> &[Condition] {
-        &status.conditions
-    }
-
-    fn set_conditions(status: &mut StudioDomainStatus, conditions: Vec<Condition>, generation: i64) {
-        status.conditions = conditions;
-        status.observed_generation = Some(generation);
-    }
-}
+reported!(
+    StudioDomain,
+    StudioDomainStatus,
+    warn_on = &[(KMS_KEY_VALID, "False", "KmsKeyInvalid")]
+);
 
 impl Reconcile for StudioDomain {
     fn api(client: &Client, obj: &Self) -> Api<Self> {

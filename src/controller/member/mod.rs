@@ -8,7 +8,7 @@ pub mod decide;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kube::runtime::controller::Action;
 use kube::{Resource, ResourceExt};
@@ -18,17 +18,16 @@ use self::decide::{Blocker, End, Facts, GuardrailFacts, InAws, Plan, Problem, St
 use super::context::Context;
 use super::driver::{Pass, Reconcile};
 use super::error::ReconcileError;
-use super::listings::Listing;
 use super::memory::{Entry, Memory, Observed, ReadPlan, Seen, Situation, Tags};
 use super::reference::{self, DomainTarget, Resolved};
-use super::report::Happening;
+use super::report::{Happening, Reported};
 use super::stores::Cached;
-use super::teardown::{self, Deletion, OwnedSpace, TeardownState};
+use super::teardown::{self, OwnedSpace, TeardownState};
 use crate::api::condition_type::SYNCED;
 use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberDetails, MemberSummary};
+use crate::aws::model::{AppSummary, MemberDetails, MemberType};
 use crate::compliance::{self, Finding, Verdict};
 use crate::ownership::{self, Claim, Owner};
 use crate::status::{self, Want};
@@ -51,27 +50,14 @@ pub struct MemberRecord {
 }
 
 /// What differs between the members of a domain.
-pub trait MemberKind: Reconcile + Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope> {
+pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope> {
     /// What Describe reports.
     type Observed: Observed + Send + Sync + 'static;
     /// What Create sends and the comparisons read.
     type Desired: Clone + std::fmt::Debug + Send + Sync;
 
-    /// How messages name it, e.g. "user profile".
-    const NOUN: &'static str;
-    /// The spec field that names it in AWS, e.g. `spec.userProfileName`.
-    const NAME_FIELD: &'static str;
-    /// The condition reason when AWS reports it Failed.
-    const FAILED_REASON: &'static str;
-
-    /// The StudioDomain it belongs to.
-    fn domain_ref(&self) -> &DomainRef;
     /// Its name in AWS, as the spec asks.
     fn aws_name(&self) -> String;
-    /// Whether the spec asks to adopt an unmanaged member of that name.
-    fn adopt(&self) -> bool;
-    /// What its deletion does in AWS.
-    fn deletion_policy(&self) -> DeletionPolicy;
     /// What its spec breaks of one guardrail's rules.
     fn check(&self, rules: &GuardrailRules) -> Vec<Finding>;
     /// What the spec lacks for its domain before anything can exist in AWS.
@@ -84,24 +70,9 @@ pub trait MemberKind: Reconcile + Cached + Resource<Scope = k8s_openapi::Namespa
     fn recreation_reasons(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
     /// The spec fields an update must correct.
     fn updates(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
-    /// Its apps among a domain's apps.
-    fn apps_of<'a>(apps: &'a [AppSummary], name: &str) -> Vec<&'a AppSummary>;
     /// What each resource of this kind last saw in AWS.
     fn memory(ctx: &Context) -> &Memory<Self::Observed>;
-    /// Where status says it lives.
-    fn record(status: &Self::Status) -> MemberRecord;
-    /// Records where it lives.
-    fn set_record(status: &mut Self::Status, record: MemberRecord);
-    /// Its deletion call.
-    fn deletion(name: String) -> Deletion;
 
-    /// The domain's listing of this kind, at most `max_age` old.
-    fn list(
-        ctx: &Context,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> impl Future<Output = Result<Listing<MemberSummary>, AwsError>> + Send;
     /// Describe; `None` when it does not exist.
     fn describe(
         session: &AwsSession,
@@ -136,6 +107,105 @@ pub trait MemberKind: Reconcile + Cached + Resource<Scope = k8s_openapi::Namespa
         domain_id: &str,
         name: &str,
     ) -> impl Future<Output = Result<Vec<OwnedSpace>, ReconcileError>> + Send;
+}
+
+/// Implements [`Reconcile`] for a member kind through the members' pipeline, and [`MemberKind`]'s
+/// accessors of the spec fields every member has (`domainRef`, `adopt`, `deletionPolicy`) and
+/// of its place in status (`domainId`, the name and ARN fields given, the EFS UID, the AWS
+/// status and the running apps).
+macro_rules! member_kind {
+    (
+        $kind:ty,
+        $status:ty,
+        noun: $noun:literal,
+        name_field: $name_field:literal,
+        aws_type: $type:ident,
+        status_name: $name:ident,
+        status_arn: $arn:ident $(,)?
+    ) => {
+        impl $crate::controller::driver::Reconcile for $kind {
+            fn api(client: &kube::Client, obj: &Self) -> kube::Api<Self> {
+                kube::Api::namespaced(
+                    client.clone(),
+                    &kube::ResourceExt::namespace(obj).unwrap_or_default(),
+                )
+            }
+
+            async fn apply(
+                pass: &mut $crate::controller::driver::Pass<'_, Self>,
+            ) -> Result<kube::runtime::controller::Action, $crate::controller::error::ReconcileError> {
+                $crate::controller::member::apply(pass).await
+            }
+
+            async fn cleanup(
+                pass: &mut $crate::controller::driver::Pass<'_, Self>,
+            ) -> Result<kube::runtime::controller::Action, $crate::controller::error::ReconcileError> {
+                $crate::controller::member::cleanup(pass).await
+            }
+        }
+
+        impl $crate::controller::member::MemberSpec for $kind {
+            const NOUN: &'static str = $noun;
+            const NAME_FIELD: &'static str = $name_field;
+            const FAILED_REASON: &'static str = concat!(stringify!($kind), "Failed");
+            const TYPE: $crate::aws::model::MemberType = $crate::aws::model::MemberType::$type;
+
+            fn domain_ref(&self) -> &$crate::api::DomainRef {
+                &self.spec.domain_ref
+            }
+
+            fn adopt(&self) -> bool {
+                self.spec.adopt
+            }
+
+            fn deletion_policy(&self) -> $crate::api::DeletionPolicy {
+                self.spec.deletion_policy
+            }
+
+            fn record(status: &$status) -> $crate::controller::member::MemberRecord {
+                $crate::controller::member::MemberRecord {
+                    domain_id: status.domain_id.clone(),
+                    name: status.$name.clone(),
+                    arn: status.$arn.clone(),
+                    efs_uid: status.home_efs_file_system_uid.clone(),
+                    aws_status: status.aws_status.clone(),
+                    running_apps: status.running_apps.clone(),
+                }
+            }
+
+            fn set_record(status: &mut $status, record: $crate::controller::member::MemberRecord) {
+                status.domain_id = record.domain_id;
+                status.$name = record.name;
+                status.$arn = record.arn;
+                status.home_efs_file_system_uid = record.efs_uid;
+                status.aws_status = record.aws_status;
+                status.running_apps = record.running_apps;
+            }
+        }
+    };
+}
+pub(crate) use member_kind;
+
+/// The fields every member has, in its spec and in its status.
+pub trait MemberSpec: Reported {
+    /// How messages name it, e.g. "user profile".
+    const NOUN: &'static str;
+    /// The spec field that names it in AWS, e.g. `spec.userProfileName`.
+    const NAME_FIELD: &'static str;
+    /// The condition reason when AWS reports it Failed.
+    const FAILED_REASON: &'static str;
+    /// Its type in AWS.
+    const TYPE: MemberType;
+    /// The StudioDomain it belongs to.
+    fn domain_ref(&self) -> &DomainRef;
+    /// Whether the spec asks to adopt an unmanaged member of that name.
+    fn adopt(&self) -> bool;
+    /// What its deletion does in AWS.
+    fn deletion_policy(&self) -> DeletionPolicy;
+    /// Where status says it lives.
+    fn record(status: &Self::Status) -> MemberRecord;
+    /// Records where it lives.
+    fn set_record(status: &mut Self::Status, record: MemberRecord);
 }
 
 /// The StudioDomain (namespace, name) a member refers to.
@@ -194,7 +264,10 @@ async fn look<K: MemberKind>(
     let uid = pass.uid();
     let memory = K::memory(ctx);
     let settled = memory.settled(&uid, pass.generation());
-    let listing = K::list(ctx, session, domain_id, ctx.list_age(settled)).await?;
+    let listing = ctx
+        .listings
+        .members(session, domain_id, K::TYPE, ctx.list_age(settled))
+        .await?;
     // Resyncs also read the account's tag index of the same round.
     let tag_index = if settled {
         Some(ctx.listings.tag_index(session, ctx.list_age(true)).await)
@@ -457,7 +530,7 @@ fn record_observed<K: MemberKind>(
     record.efs_uid = details.home_efs_uid.clone();
     record.aws_status = Some(details.status.clone());
     if let Some(apps) = apps {
-        record.running_apps = running_apps(K::apps_of(apps, &details.name));
+        record.running_apps = running_apps(K::TYPE.apps_of(apps, &details.name));
     }
     K::set_record(&mut pass.status, record);
 }
@@ -595,15 +668,7 @@ async fn retire<K: MemberKind>(
     let status = K::describe(session, domain_id, name)
         .await?
         .map(|observed| observed.details().status.clone());
-    let teardown = teardown::retirement(
-        K::NOUN,
-        name,
-        &K::apps_of(&apps, name),
-        &owned,
-        &apps,
-        status.as_deref(),
-        K::deletion,
-    );
+    let teardown = teardown::retirement(K::TYPE, K::NOUN, name, &owned, &apps, status.as_deref());
     teardown::execute(session, domain_id, &teardown.deletions).await?;
     Ok(teardown.state)
 }
