@@ -324,10 +324,10 @@ impl Control {
             }
             ResourceRef::Space { space_name, .. } => {
                 let s = state::space::find_in(domain, space_name)?;
-                let mut top = json!({"SpaceSettings": s.settings, "SpaceDisplayName": s.display_name});
+                let mut top = json!({"SpaceSettings": s.settings, "SpaceDisplayName": s.kind.display_name});
                 merge_patch(&mut top, patch);
                 s.settings = top.get("SpaceSettings").filter(|v| !v.is_null()).cloned();
-                s.display_name = top.get("SpaceDisplayName").and_then(Value::as_str).map(String::from);
+                s.kind.display_name = top.get("SpaceDisplayName").and_then(Value::as_str).map(String::from);
                 s.modified = now;
             }
             ResourceRef::App { .. } => {

@@ -481,12 +481,8 @@ pub fn tick_domains(
     efs: &mut Vec<EfsEvent>,
 ) {
     part.domains.retain_mut(|domain| {
-        domain
-            .profiles
-            .retain_mut(|p| tick_child(&mut p.life, &mut p.modified, now));
-        domain
-            .spaces
-            .retain_mut(|s| tick_child(&mut s.life, &mut s.modified, now));
+        domain.profiles.retain_mut(|p| p.tick(now));
+        domain.spaces.retain_mut(|s| s.tick(now));
         domain.apps.retain_mut(|a| a.tick(now, delays.deleted_app_retention));
         if domain.life.status == Status::Pending
             && let Some(due) = domain.life.due.filter(|d| *d <= now)
@@ -527,16 +523,4 @@ pub fn tick_domains(
             }
         }
     });
-}
-
-/// Profile and space transitions; returns false when the record is gone.
-fn tick_child(life: &mut Lifecycle, modified: &mut Millis, now: Millis) -> bool {
-    match life.step(now, None) {
-        Some(Step::Gone) => false,
-        Some(Step::Became(_, at)) => {
-            *modified = at;
-            true
-        }
-        None => true,
-    }
 }

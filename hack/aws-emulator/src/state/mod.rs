@@ -8,6 +8,7 @@
 pub mod app;
 pub mod domain;
 pub mod lcc;
+pub mod member;
 pub mod profile;
 pub mod settings;
 pub mod space;
