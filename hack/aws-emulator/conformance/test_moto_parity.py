@@ -19,7 +19,7 @@ from typing import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import make_client
+from conftest import make_client, no_retry_config
 from scenario import ACCOUNT, DOMAIN_ID_RE, KEY_ID_RE, ROLE, SUBNETS, VPC, domain_request
 
 
@@ -352,3 +352,42 @@ def test_domain_error_codes(backends):
     assert emu["duplicate-name"] == "ResourceInUse" and emu["count-after"] == 1
     assert moto["duplicate-name"] == "ok"
     assert moto["count-after"] == 2  # "taken" (overwritten by the duplicate) and "bad_name!"
+
+
+# --- STS ------------------------------------------------------------------------------
+
+
+def test_sts_assume_role_with_session_details(emu, moto):
+    """Both accept ExternalId, session tags, transitive keys and a source identity; only the
+    emulator checks the model's constraints on them and echoes SourceIdentity."""
+    role_arn = "arn:aws:iam::210987654321:role/Operator"
+    clients = {"emulator": make_client("sts", emu.endpoint),
+               "moto": make_client("sts", moto, check_model=False)}
+    unvalidated = {
+        "emulator": make_client("sts", emu.endpoint, config=no_retry_config(parameter_validation=False)),
+        "moto": make_client("sts", moto, check_model=False, config=no_retry_config(parameter_validation=False)),
+    }
+
+    def scenario(name):
+        sts = clients[name]
+        out = sts.assume_role(RoleArn=role_arn, RoleSessionName="operator", ExternalId="tenant-42",
+                              Tags=[{"Key": "team", "Value": "ml"}], TransitiveTagKeys=["team"],
+                              SourceIdentity="alice")
+        return {
+            "arn": out["AssumedRoleUser"]["Arn"],
+            "source-identity": out.get("SourceIdentity"),
+            "long-session-name": error_code(unvalidated[name].assume_role, RoleArn=role_arn,
+                                            RoleSessionName="s" * 65),
+            "short-session-name": error_code(unvalidated[name].assume_role, RoleArn=role_arn, RoleSessionName="s"),
+            "bad-external-id": error_code(unvalidated[name].assume_role, RoleArn=role_arn,
+                                          RoleSessionName="s1", ExternalId="has space"),
+        }
+
+    emulator, mock = scenario("emulator"), scenario("moto")
+    assert emulator["arn"] == mock["arn"] == "arn:aws:sts::210987654321:assumed-role/Operator/operator"
+    assert emulator["long-session-name"] == mock["long-session-name"] == "ValidationError"
+    # STS docs: AssumeRole returns the SourceIdentity it was given; moto drops it.
+    assert (emulator["source-identity"], mock["source-identity"]) == ("alice", None)
+    # The model's min length (2) and patterns: moto checks only the maximum session-name length.
+    assert (emulator["short-session-name"], mock["short-session-name"]) == ("ValidationError", "ok")
+    assert (emulator["bad-external-id"], mock["bad-external-id"]) == ("ValidationError", "ok")

@@ -16,6 +16,7 @@ use crate::control::{Control, LaunchApp, ResourceRef, Shared};
 use crate::error::ApiError;
 use crate::faults::{FaultRule, RateLimit};
 use crate::state::{Scope, Tag, merge_patch};
+use crate::sts::RoleTrust;
 
 type Shr = State<Arc<Shared>>;
 
@@ -38,6 +39,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/patch", post(patch))
         .route("/delete", post(delete))
         .route("/kms/aws-managed-key", post(aws_managed_key))
+        .route(
+            "/sts/trust",
+            get(role_trusts).post(set_role_trust).delete(clear_role_trusts),
+        )
         .route("/state", get(snapshot))
         .route("/domains", get(domains))
         .route("/efs", get(efs))
@@ -283,6 +288,19 @@ async fn aws_managed_key(State(s): Shr, body: String) -> Response {
         Ok(json!({"KeyMetadata": control(s.clone()).create_aws_managed_key(&scope, &r.alias)}))
     };
     answer(run())
+}
+
+async fn role_trusts(State(s): Shr) -> Response {
+    Json(control(s).role_trusts()).into_response()
+}
+
+async fn set_role_trust(State(s): Shr, body: String) -> Response {
+    answer(parse::<RoleTrust>(&body).and_then(|t| control(s).set_role_trust(t).map(|()| json!({}))))
+}
+
+async fn clear_role_trusts(State(s): Shr) -> Response {
+    control(s).clear_role_trusts();
+    Json(json!({})).into_response()
 }
 
 async fn snapshot(State(s): Shr) -> Response {

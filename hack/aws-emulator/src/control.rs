@@ -14,6 +14,7 @@ use crate::config::{Config, Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, Faults, RateLimit};
 use crate::state::{self, EfsFileSystem, Owner, Scope, State, Tag, merge_patch};
+use crate::sts::RoleTrust;
 use crate::validate::Input;
 
 /// State shared by the server and every control handle.
@@ -379,6 +380,27 @@ impl Control {
             }
         }
         Ok(())
+    }
+
+    /// Makes AssumeRole of `trust.role_arn` require its ExternalId and session tag keys
+    /// (replacing earlier conditions for that role); a call without them is AccessDenied.
+    pub fn set_role_trust(&self, trust: RoleTrust) -> ApiResult<()> {
+        if !crate::validate::is_role_arn(&trust.role_arn) {
+            return Err(ApiError::validation(format!("{} is not a role ARN", trust.role_arn)));
+        }
+        let (mut state, _) = self.shared.state();
+        state.role_trusts.insert(trust.role_arn.clone(), trust);
+        Ok(())
+    }
+
+    /// Every role's trust conditions.
+    pub fn role_trusts(&self) -> Vec<RoleTrust> {
+        self.shared.state().0.role_trusts.values().cloned().collect()
+    }
+
+    /// Forgets every trust condition: any role can be assumed again.
+    pub fn clear_role_trusts(&self) {
+        self.shared.state().0.role_trusts.clear();
     }
 
     /// Creates (or returns) the AWS-managed key behind `alias` (e.g.

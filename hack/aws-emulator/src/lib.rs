@@ -39,6 +39,7 @@ pub use control::{Control, DomainView, LaunchApp, ResourceRef};
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRule, RateLimit};
 pub use state::{EfsFileSystem, Scope, Tag};
+pub use sts::RoleTrust;
 
 /// A running emulator. Dropping it stops accepting connections.
 pub struct Emulator {

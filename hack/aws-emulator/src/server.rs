@@ -71,6 +71,8 @@ fn record(shared: &Shared, service: &str, operation: &str, outcome: &str, caller
         account: caller.map(|c| c.account.clone()).unwrap_or_default(),
         region: caller.map(|c| c.region.clone()).unwrap_or_default(),
         members,
+        principal: caller.map(|c| c.identity.arn.clone()).unwrap_or_default(),
+        session_tags: caller.map(|c| c.identity.session_tags.clone()).unwrap_or_default(),
     });
 }
 
@@ -209,7 +211,7 @@ async fn handle_sts(
 ) -> Response<Body> {
     let params: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let action = params.get("Action").cloned().unwrap_or_default();
-    let members = key_members(|m| params.get(m).map(|v| json!(v)));
+    let members = sts::call_members(&params);
     let error = |e: &ApiError| protocol::xml(e.status, sts::error_xml(e, request_id), request_id);
     let who = match caller(shared, headers, Service::Sts) {
         Ok(c) => c,

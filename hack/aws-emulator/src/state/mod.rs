@@ -24,6 +24,7 @@ use serde_json::{Map, Value};
 use crate::clock::{Millis, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::kms::KmsPartition;
+use crate::sts::RoleTrust;
 
 pub use app::{App, Owner};
 pub use domain::Domain;
@@ -167,12 +168,17 @@ pub struct Partition {
 }
 
 /// Identity behind an access key: ordinary keys belong to the default
-/// account; keys issued by AssumeRole belong to the role's account.
+/// account; keys issued by AssumeRole belong to the role's account and carry the
+/// session's tags and source identity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Identity {
     pub account: String,
     pub arn: String,
     pub user_id: String,
+    pub session_tags: Vec<Tag>,
+    /// Session tag keys passed on when this session assumes another role.
+    pub transitive_tag_keys: Vec<String>,
+    pub source_identity: Option<String>,
 }
 
 /// The whole emulated world.
@@ -185,6 +191,8 @@ pub struct State {
     pub efs: Vec<EfsFileSystem>,
     /// Access keys issued by the emulated STS.
     pub identities: HashMap<String, Identity>,
+    /// Trust conditions of roles, by role ARN (control API).
+    pub role_trusts: BTreeMap<String, RoleTrust>,
     rng: StdRng,
 }
 
@@ -198,6 +206,7 @@ impl State {
             kms: BTreeMap::new(),
             efs: Vec::new(),
             identities: HashMap::new(),
+            role_trusts: BTreeMap::new(),
             rng: StdRng::seed_from_u64(config.seed),
         }
     }
@@ -208,6 +217,9 @@ impl State {
             account: self.default_account.clone(),
             arn: format!("arn:aws:iam::{}:user/emulator", self.default_account),
             user_id: format!("AIDA{}", access_key.chars().skip(4).collect::<String>()),
+            session_tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
         })
     }
 
@@ -307,6 +319,7 @@ impl State {
             "Kms": kms,
             "EfsFileSystems": self.efs,
             "Identities": self.identities,
+            "RoleTrusts": self.role_trusts.values().collect::<Vec<_>>(),
         })
     }
 }
