@@ -103,6 +103,46 @@ def test_alias_errors(kms, emu):
         kms.describe_key(KeyId="alias/missing")
 
 
+def test_update_alias_and_delete_alias(kms, emu):
+    first = kms.create_key(Description="first")["KeyMetadata"]
+    second = kms.create_key(Description="second")["KeyMetadata"]
+    with raises_code("NotFoundException"):  # UpdateAlias needs an existing alias
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=second["KeyId"])
+    kms.create_alias(AliasName="alias/studio", TargetKeyId=first["KeyId"])
+    emu.advance(120)
+    assert body(kms.update_alias(AliasName="alias/studio", TargetKeyId=second["Arn"])) == {}
+    assert kms.describe_key(KeyId="alias/studio")["KeyMetadata"]["KeyId"] == second["KeyId"]
+    (entry,) = kms.list_aliases(KeyId=second["KeyId"])["Aliases"]
+    assert_items(kms, "AliasListEntry", [entry], ["AliasName", "AliasArn", "TargetKeyId", "CreationDate",
+                                                 "LastUpdatedDate"])
+    assert (entry["LastUpdatedDate"] - entry["CreationDate"]).total_seconds() >= 120
+    assert kms.list_aliases(KeyId=first["KeyId"])["Aliases"] == []
+
+    hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with raises_code("ValidationException"):  # the new key must be of the same class and usage
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=hmac["KeyId"])
+    managed = kms.describe_key(KeyId="alias/aws/sagemaker")["KeyMetadata"]
+    with raises_code("ValidationException"):  # not an AWS managed key
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=managed["KeyId"])
+    with raises_code("ValidationException"):  # AWS managed aliases cannot be changed
+        kms.update_alias(AliasName="alias/aws/sagemaker", TargetKeyId=first["KeyId"])
+    with raises_code("ValidationException"):
+        kms.delete_alias(AliasName="alias/aws/sagemaker")
+    with raises_code("ValidationException"):  # a key, never an alias
+        kms.update_alias(AliasName="alias/studio", TargetKeyId="alias/studio")
+    kms.schedule_key_deletion(KeyId=first["KeyId"], PendingWindowInDays=7)
+    with raises_code("KMSInvalidStateException"):
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=first["KeyId"])
+
+    assert body(kms.delete_alias(AliasName="alias/studio")) == {}
+    with raises_code("NotFoundException"):
+        kms.describe_key(KeyId="alias/studio")
+    with raises_code("NotFoundException"):
+        kms.delete_alias(AliasName="alias/studio")
+    with raises_code("ValidationException"):  # AliasName pattern
+        kms.delete_alias(AliasName="studio")
+
+
 def test_enable_disable_and_schedule_deletion(kms, emu):
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     assert body(kms.disable_key(KeyId=key_id)) == {}

@@ -354,6 +354,42 @@ def test_domain_error_codes(backends):
     assert moto["count-after"] == 2  # "taken" (overwritten by the duplicate) and "bad_name!"
 
 
+def test_kms_update_and_delete_alias(backends):
+    def scenario(b: Backend):
+        first, second = (b.kms.create_key(Description=d)["KeyMetadata"]["KeyId"] for d in ("first", "second"))
+        missing_update = error_code(b.kms.update_alias, AliasName="alias/moved", TargetKeyId=second)
+        b.kms.create_alias(AliasName="alias/moved", TargetKeyId=first)
+        b.kms.update_alias(AliasName="alias/moved", TargetKeyId=second)
+        target = b.kms.describe_key(KeyId="alias/moved")["KeyMetadata"]["KeyId"]
+        listed = {a["AliasName"]: a["TargetKeyId"] for a in b.kms.list_aliases()["Aliases"]
+                  if not a["AliasName"].startswith("alias/aws/")}
+        to_alias = error_code(b.kms.update_alias, AliasName="alias/moved", TargetKeyId="alias/moved")
+        rsa = b.kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        other_class = error_code(b.kms.update_alias, AliasName="alias/moved", TargetKeyId=rsa)
+        b.kms.delete_alias(AliasName="alias/moved")
+        return {
+            "missing-update": missing_update,
+            "moved": target == second,
+            "listed": {name: (first, second).index(key) for name, key in listed.items()},
+            "to-alias": to_alias,
+            "other-class": other_class,
+            "after-delete": error_code(b.kms.describe_key, KeyId="alias/moved"),
+            "delete-again": error_code(b.kms.delete_alias, AliasName="alias/moved"),
+        }
+
+    r = both(backends, scenario)
+    emu, moto = r["emulator"], r["moto"]
+    for field in ("missing-update", "moved", "listed", "to-alias", "after-delete", "delete-again"):
+        assert emu[field] == moto[field], field
+    assert emu["moved"] is True and emu["listed"] == {"alias/moved": 1}
+    assert emu["missing-update"] == emu["after-delete"] == emu["delete-again"] == "NotFoundException"
+    assert emu["to-alias"] == "ValidationException"
+    # Difference: moto moves an alias from a symmetric encryption key to an RSA signing key.
+    # Real KMS requires the new key to be of the same type and key usage as the current one
+    # (KMS docs, UpdateAlias): EMULATOR matches.
+    assert (emu["other-class"], moto["other-class"]) == ("ValidationException", "ok")
+
+
 # --- STS ------------------------------------------------------------------------------
 
 

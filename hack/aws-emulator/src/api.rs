@@ -48,6 +48,8 @@ pub fn kms(state: &mut State, scope: &Scope, now: Millis, op: &str, body: &Value
         "ListKeys" => kms::list_keys(state, scope, body),
         "CreateAlias" => kms::create_alias(state, scope, now, body),
         "ListAliases" => kms::list_aliases(state, scope, body),
+        "UpdateAlias" => kms::update_alias(state, scope, now, body),
+        "DeleteAlias" => kms::delete_alias(state, scope, body),
         "EnableKey" => kms::enable_key(state, scope, true, body),
         "DisableKey" => kms::enable_key(state, scope, false, body),
         "ScheduleKeyDeletion" => kms::schedule_key_deletion(state, scope, now, body),

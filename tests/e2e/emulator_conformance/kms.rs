@@ -186,3 +186,156 @@ async fn kms_keys_aliases_and_domain_failure() {
         .into_service_error();
     assert!(err.is_not_found_exception(), "{err:?}");
 }
+
+#[tokio::test]
+async fn aliases_are_retargeted_and_deleted() {
+    let emu = Emulator::start(instant()).await.unwrap();
+    let c = clients(&emu).await;
+    let key = |description: &'static str| {
+        let kms = c.kms.clone();
+        async move {
+            kms.create_key()
+                .description(description)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata()
+                .unwrap()
+                .key_id()
+                .to_string()
+        }
+    };
+    let (old, new) = (key("old").await, key("new").await);
+    let err = c
+        .kms
+        .update_alias()
+        .alias_name("alias/studio")
+        .target_key_id(&new)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_not_found_exception(), "{err:?}");
+    c.kms
+        .create_alias()
+        .alias_name("alias/studio")
+        .target_key_id(&old)
+        .send()
+        .await
+        .unwrap();
+    emu.advance(60.0);
+    c.kms
+        .update_alias()
+        .alias_name("alias/studio")
+        .target_key_id(format!("arn:aws:kms:us-east-1:123456789012:key/{new}"))
+        .send()
+        .await
+        .unwrap();
+    let described = c.kms.describe_key().key_id("alias/studio").send().await.unwrap();
+    assert_eq!(described.key_metadata().unwrap().key_id(), new);
+    let listed = c.kms.list_aliases().send().await.unwrap();
+    let alias = &listed.aliases()[0];
+    assert_eq!(alias.target_key_id(), Some(new.as_str()));
+    let (created, updated) = (
+        alias.creation_date().unwrap().secs(),
+        alias.last_updated_date().unwrap().secs(),
+    );
+    assert!(updated >= created + 60, "{created} {updated}");
+    assert!(
+        c.kms
+            .list_aliases()
+            .key_id(&old)
+            .send()
+            .await
+            .unwrap()
+            .aliases()
+            .is_empty()
+    );
+
+    // The real API's rules: an alias name, never an alias as target, same key class,
+    // no AWS managed key, no key pending deletion, no key of another account.
+    let update = |target: String| c.kms.update_alias().alias_name("alias/studio").target_key_id(target);
+    let err = update("alias/other".into())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("ValidationException"));
+    let rsa = c
+        .kms
+        .create_key()
+        .key_spec(KeySpec::Rsa2048)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .unwrap();
+    let err = update(rsa.key_metadata().unwrap().key_id().into())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("ValidationException"));
+    let managed = emu.create_aws_managed_key(&Scope::default(), "alias/aws/sagemaker");
+    let err = update(managed["KeyId"].as_str().unwrap().into())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("ValidationException"));
+    let err = c
+        .kms
+        .update_alias()
+        .alias_name("alias/aws/sagemaker")
+        .target_key_id(&old)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(err.code(), Some("ValidationException"));
+    c.kms
+        .schedule_key_deletion()
+        .key_id(&old)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let err = update(old.clone()).send().await.unwrap_err().into_service_error();
+    assert!(err.is_kms_invalid_state_exception(), "{err:?}");
+    let err = update("arn:aws:kms:us-east-1:210987654321:key/11111111-2222-4333-a444-555555555555".into())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_not_found_exception(), "{err:?}");
+
+    c.kms.delete_alias().alias_name("alias/studio").send().await.unwrap();
+    let err = c
+        .kms
+        .describe_key()
+        .key_id("alias/studio")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_not_found_exception(), "{err:?}");
+    let err = c
+        .kms
+        .delete_alias()
+        .alias_name("alias/studio")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_not_found_exception(), "{err:?}");
+    let names: Vec<String> = c
+        .kms
+        .list_aliases()
+        .send()
+        .await
+        .unwrap()
+        .aliases()
+        .iter()
+        .filter_map(|a| a.alias_name().map(String::from))
+        .collect();
+    assert_eq!(names, ["alias/aws/sagemaker"]);
+}
