@@ -141,6 +141,9 @@ class Admin:
     def state(self) -> dict:
         return self.request("GET", "state")
 
+    def set_date_skew(self, seconds: float) -> None:
+        self.request("POST", "date-skew", {"seconds": seconds})
+
     def set_role_trust(self, role_arn: str, external_id: str | None = None,
                        required_session_tags: list[str] | None = None) -> None:
         body: dict[str, Any] = {"role_arn": role_arn}

@@ -602,6 +602,24 @@ def test_call_log_records_boto3_calls(sagemaker, emu):
     assert domain_id
 
 
+def test_date_header_follows_the_emulated_clock_and_its_skew(sagemaker, emu):
+    import email.utils
+
+    def header_time(resp) -> float:
+        return email.utils.parsedate_to_datetime(resp["ResponseMetadata"]["HTTPHeaders"]["date"]).timestamp()
+
+    assert abs(header_time(sagemaker.list_domains()) - emu.now()) <= 2
+    emu.advance(3 * 86400)
+    assert abs(header_time(sagemaker.list_domains()) - emu.now()) <= 2
+    emu.set_date_skew(-600)
+    assert emu.request("GET", "date-skew") == {"seconds": -600.0}
+    assert abs(header_time(sagemaker.list_domains()) - (emu.now() - 600)) <= 2
+    with raises_code("ResourceNotFound") as info:
+        sagemaker.describe_domain(DomainId="d-000000000000")
+    date = info.value.response["ResponseMetadata"]["HTTPHeaders"]["date"]
+    assert abs(email.utils.parsedate_to_datetime(date).timestamp() - (emu.now() - 600)) <= 2
+
+
 def test_regions_are_isolated(sagemaker, emu):
     west = make_client("sagemaker", emu.endpoint, region="us-west-2")
     domain_id = west.create_domain(**domain_request("west"))["DomainId"]

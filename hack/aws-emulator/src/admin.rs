@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/reset", post(reset))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance))
+        .route("/date-skew", get(date_skew).post(set_date_skew))
         .route("/delays", get(delays).post(set_delays))
         .route("/quotas", get(quotas).post(set_quotas))
         .route("/latency", post(latency))
@@ -106,6 +107,22 @@ async fn advance(State(s): Shr, body: String) -> Response {
         let c = control(s);
         c.advance(r.seconds);
         json!({"now": c.now()})
+    }))
+}
+
+async fn date_skew(State(s): Shr) -> Response {
+    Json(json!({"seconds": control(s).date_skew()})).into_response()
+}
+
+async fn set_date_skew(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        seconds: f64,
+    }
+    answer(parse::<Req>(&body).map(|r| {
+        let c = control(s);
+        c.set_date_skew(r.seconds);
+        json!({"seconds": c.date_skew()})
     }))
 }
 

@@ -2,14 +2,14 @@
 //! to act "behind the operator's back". The HTTP admin API maps onto it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::calllog::{CallLog, CallRecord};
-use crate::clock::{Clock, Millis, secs_to_ms, to_epoch_secs};
+use crate::clock::{Clock, Millis, http_date, secs_to_ms, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, Faults, RateLimit};
@@ -25,6 +25,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     pub calls: Mutex<CallLog>,
     requests: AtomicU64,
+    /// Seconds added to the emulated time in the `Date` header only.
+    date_skew_ms: AtomicI64,
 }
 
 impl Shared {
@@ -35,6 +37,7 @@ impl Shared {
             calls: Mutex::new(CallLog::default()),
             clock: Clock::default(),
             requests: AtomicU64::new(0),
+            date_skew_ms: AtomicI64::new(0),
             config,
         }
     }
@@ -53,6 +56,11 @@ impl Shared {
 
     pub fn calls(&self) -> MutexGuard<'_, CallLog> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `Date` header of every answer: emulated time plus the configured skew.
+    pub fn date_header(&self) -> String {
+        http_date(self.clock.now() + self.date_skew_ms.load(Ordering::Relaxed))
     }
 
     /// UUID-shaped request id, unique per emulator.
@@ -145,6 +153,7 @@ impl Control {
         *s.faults() = Faults::new(s.config.seed);
         s.calls().clear();
         s.clock.reset();
+        s.date_skew_ms.store(0, Ordering::Relaxed);
     }
 
     /// Emulated time, epoch seconds.
@@ -155,6 +164,17 @@ impl Control {
     /// Advances emulated time; due transitions happen on the next access.
     pub fn advance(&self, seconds: f64) {
         self.shared.clock.advance(seconds);
+    }
+
+    /// Skews the `Date` response header (only it) by `seconds` from the emulated time, negative
+    /// for a server clock behind; 0 removes the skew. Lets clients test their clock-skew guards.
+    pub fn set_date_skew(&self, seconds: f64) {
+        self.shared.date_skew_ms.store(secs_to_ms(seconds), Ordering::Relaxed);
+    }
+
+    /// The current `Date` header skew, seconds.
+    pub fn date_skew(&self) -> f64 {
+        to_epoch_secs(self.shared.date_skew_ms.load(Ordering::Relaxed))
     }
 
     pub fn delays(&self) -> Delays {

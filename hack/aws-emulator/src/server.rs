@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, Response, header};
+use axum::http::{HeaderMap, HeaderValue, Response, header};
 use axum::{Extension, routing::any};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -33,7 +33,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .nest("/_emulator", crate::admin::routes())
         .route("/", any(handle_api))
         .fallback(handle_api)
+        .layer(axum::middleware::map_response_with_state(shared.clone(), date_header))
         .with_state(shared)
+}
+
+/// Every answer (admin API included) carries the emulated time, possibly skewed, in `Date`;
+/// hyper keeps a `Date` header that is already set.
+async fn date_header(AxumState(shared): AxumState<Arc<Shared>>, mut response: Response<Body>) -> Response<Body> {
+    if let Ok(date) = HeaderValue::from_str(&shared.date_header()) {
+        response.headers_mut().insert(header::DATE, date);
+    }
+    response
 }
 
 /// Serves connections until the task is aborted.
