@@ -141,6 +141,9 @@ class Admin:
     def state(self) -> dict:
         return self.request("GET", "state")
 
+    def set_update_merge(self, mode: str) -> None:
+        self.request("POST", "update-merge", {"mode": mode})
+
     def set_date_skew(self, seconds: float) -> None:
         self.request("POST", "date-skew", {"seconds": seconds})
 

@@ -9,6 +9,7 @@ implements (``assert_members``) and the behaviour the reference describes.
 from __future__ import annotations
 
 import datetime
+import urllib.request
 
 import pytest
 from botocore.config import Config
@@ -152,6 +153,39 @@ def test_domain_update_lifecycle(sagemaker, emu):
     # VpcOnly without VpcId + SubnetIds is refused (terraform #45528).
     with raises_code("ValidationException"):
         sagemaker.update_domain(DomainId=domain_id, AppNetworkAccessType="VpcOnly")
+
+
+@pytest.mark.parametrize("mode", ["replace", "deep"])
+def test_update_merge_modes(sagemaker, emu, mode):
+    emu.set_update_merge(mode)
+    assert emu.request("GET", "update-merge") == {"mode": mode}
+    domain_id = create_domain_in_service(sagemaker, emu, f"merge-{mode}", DefaultSpaceSettings={
+        "ExecutionRole": ROLE,
+        "JupyterLabAppSettings": {
+            "CustomImages": [{"ImageName": "team-image", "AppImageConfigName": "team-config"}],
+            "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"},
+        },
+    })
+    sagemaker.update_domain(DomainId=domain_id, DefaultSpaceSettings={
+        "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.m5.large"}},
+    })
+    emu.settle()
+    dss = sagemaker.describe_domain(DomainId=domain_id)["DefaultSpaceSettings"]
+    assert dss["ExecutionRole"] == ROLE  # omitted members are kept in both modes
+    assert dss["JupyterLabAppSettings"]["DefaultResourceSpec"] == {"InstanceType": "ml.m5.large"}
+    kept = dss["JupyterLabAppSettings"].get("CustomImages", [])
+    assert kept == ([] if mode == "replace" else [{"ImageName": "team-image", "AppImageConfigName": "team-config"}])
+
+
+def test_update_merge_mode_is_checked(emu):
+    import urllib.error
+
+    req = urllib.request.Request(f"{emu.endpoint}/_emulator/update-merge", data=b'{"mode": "shallow"}',
+                                 method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 400
+    assert emu.request("GET", "update-merge") == {"mode": "replace"}
 
 
 def test_domain_with_disabled_kms_key_fails_asynchronously(sagemaker, kms, emu):

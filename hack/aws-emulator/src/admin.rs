@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::control::{Control, LaunchApp, ResourceRef, Shared};
 use crate::error::ApiError;
 use crate::faults::{FaultRule, RateLimit};
-use crate::state::{Scope, Tag, merge_patch};
+use crate::state::{Scope, Tag, UpdateMerge, merge_patch};
 use crate::sts::RoleTrust;
 
 type Shr = State<Arc<Shared>>;
@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/clock/advance", post(advance))
         .route("/date-skew", get(date_skew).post(set_date_skew))
         .route("/delays", get(delays).post(set_delays))
+        .route("/update-merge", get(update_merge).post(set_update_merge))
         .route("/quotas", get(quotas).post(set_quotas))
         .route("/latency", post(latency))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
@@ -131,6 +132,21 @@ fn merged<T: serde::Serialize + DeserializeOwned>(current: &T, body: &str) -> Re
     let mut value = serde_json::to_value(current).unwrap_or(Value::Null);
     merge_patch(&mut value, &parse::<Value>(body)?);
     serde_json::from_value(value).map_err(|e| ApiError::validation(format!("invalid admin request: {e}")))
+}
+
+async fn update_merge(State(s): Shr) -> Response {
+    Json(json!({"mode": control(s).update_merge()})).into_response()
+}
+
+async fn set_update_merge(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        mode: UpdateMerge,
+    }
+    answer(parse::<Req>(&body).map(|r| {
+        control(s).set_update_merge(r.mode);
+        json!({"mode": r.mode})
+    }))
 }
 
 async fn delays(State(s): Shr) -> Response {

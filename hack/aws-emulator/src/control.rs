@@ -13,7 +13,7 @@ use crate::clock::{Clock, Millis, http_date, secs_to_ms, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, Faults, RateLimit};
-use crate::state::{self, EfsFileSystem, Owner, Scope, State, Tag, merge_patch};
+use crate::state::{self, EfsFileSystem, Owner, Scope, State, Tag, UpdateMerge, merge_patch};
 use crate::sts::RoleTrust;
 use crate::validate::Input;
 
@@ -175,6 +175,16 @@ impl Control {
     /// The current `Date` header skew, seconds.
     pub fn date_skew(&self) -> f64 {
         to_epoch_secs(self.shared.date_skew_ms.load(Ordering::Relaxed))
+    }
+
+    /// How UpdateDomain, UpdateUserProfile and UpdateSpace merge settings structures from now
+    /// on (`Replace` by default and after `reset`).
+    pub fn set_update_merge(&self, mode: UpdateMerge) {
+        self.shared.state().0.update_merge = mode;
+    }
+
+    pub fn update_merge(&self) -> UpdateMerge {
+        self.shared.state().0.update_merge
     }
 
     pub fn delays(&self) -> Delays {

@@ -14,6 +14,7 @@ mod pagination;
 mod sagemaker_domains;
 mod sts;
 mod tagging;
+mod update_merge;
 mod wire;
 
 use std::time::Duration;

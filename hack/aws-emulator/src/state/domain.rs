@@ -10,7 +10,9 @@ use crate::config::Delays;
 use crate::error::{ApiError, ApiResult};
 use crate::kms::{self, KmsPartition};
 use crate::pagination::{page_request, paginate};
-use crate::state::settings::{check_default_space_settings, check_domain_settings, check_user_settings, merge_shallow};
+use crate::state::settings::{
+    check_default_space_settings, check_domain_settings, check_user_settings, merge_settings,
+};
 use crate::state::tags::{Tag, parse_tags};
 use crate::state::{
     App, EfsFileSystem, Lifecycle, Partition, Scope, Space, State, Status, Step, UserProfile, put_opt, ts,
@@ -329,6 +331,7 @@ pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         ));
     }
     let new_efs = format!("fs-{}", state.random_hex(17));
+    let mode = state.update_merge;
     let domain = find_from(state.partition(scope), &input)?;
     ensure_mutable("Domain", &domain.arn, domain.life.status, false)?;
     let running = [Status::InService, Status::Pending, Status::Deleting];
@@ -375,7 +378,7 @@ pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
 
     for member in ["DefaultUserSettings", "DefaultSpaceSettings"] {
         if let Some(update) = input.obj_opt(member)? {
-            merge_shallow(domain.settings.entry(member).or_insert(json!({})), update);
+            merge_settings(domain.settings.entry(member).or_insert(json!({})), update, mode);
         }
     }
     if let Some(ds) = ds_update {
@@ -383,7 +386,11 @@ pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         if let Some(r) = renamed.remove("RStudioServerProDomainSettingsForUpdate") {
             renamed.insert("RStudioServerProDomainSettings".into(), r);
         }
-        merge_shallow(domain.settings.entry("DomainSettings").or_insert(json!({})), &renamed);
+        merge_settings(
+            domain.settings.entry("DomainSettings").or_insert(json!({})),
+            &renamed,
+            mode,
+        );
     }
     for member in [
         "SubnetIds",

@@ -10,7 +10,7 @@ use crate::config::{Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::pagination::{page_request, paginate};
 use crate::state::domain::{self, Domain, ensure_mutable};
-use crate::state::settings::merge_shallow;
+use crate::state::settings::merge_settings;
 use crate::state::tags::{Tag, parse_tags};
 use crate::state::{Lifecycle, Owner, Scope, State, Status, Step, sort_listing, ts};
 use crate::validate::Input;
@@ -216,7 +216,7 @@ pub fn describe<K: MemberKind>(state: &mut State, scope: &Scope, body: &Value) -
 }
 
 /// Update: refuses members in transition or Failed, merges the request's settings into the
-/// stored ones, lets `apply` change the kind's own
+/// stored ones (per the emulator's update-merge mode), lets `apply` change the kind's own
 /// members, and starts the Updating transition. Returns `{ "<Kind>Arn": arn }`.
 pub fn update<K: MemberKind>(
     state: &mut State,
@@ -227,10 +227,11 @@ pub fn update<K: MemberKind>(
 ) -> ApiResult<Value> {
     let settings = input.obj_opt(K::SETTINGS_MEMBER)?;
     let (_, delay, _) = K::delays(&state.delays);
+    let mode = state.update_merge;
     let member = find_from::<K>(state, scope, input)?;
     ensure_mutable(K::RESOURCE, &member.arn, member.life.status, false)?;
     if let Some(update) = settings {
-        merge_shallow(member.settings.get_or_insert_with(|| json!({})), update);
+        merge_settings(member.settings.get_or_insert_with(|| json!({})), update, mode);
     }
     apply(member);
     member.life = Lifecycle::start(Status::Updating, now, delay);

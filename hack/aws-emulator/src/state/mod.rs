@@ -30,6 +30,7 @@ pub use app::{App, Owner};
 pub use domain::Domain;
 pub use lcc::StudioLifecycleConfig;
 pub use profile::UserProfile;
+pub use settings::UpdateMerge;
 pub use space::Space;
 pub use tags::Tag;
 
@@ -193,6 +194,8 @@ pub struct State {
     pub identities: HashMap<String, Identity>,
     /// Trust conditions of roles, by role ARN (control API).
     pub role_trusts: BTreeMap<String, RoleTrust>,
+    /// How Update operations merge settings structures (control API).
+    pub update_merge: UpdateMerge,
     rng: StdRng,
 }
 
@@ -207,6 +210,7 @@ impl State {
             efs: Vec::new(),
             identities: HashMap::new(),
             role_trusts: BTreeMap::new(),
+            update_merge: UpdateMerge::default(),
             rng: StdRng::seed_from_u64(config.seed),
         }
     }

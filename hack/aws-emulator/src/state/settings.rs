@@ -2,6 +2,7 @@
 //! (UserSettings, SpaceSettings, DomainSettings): only the members whose
 //! constraints matter to a client are checked.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::ApiResult;
@@ -124,15 +125,34 @@ pub fn check_domain_settings(obj: &Map<String, Value>, path: &str) -> ApiResult<
     Ok(())
 }
 
-/// One-level merge used by the Update operations: members present in the
-/// update replace the stored members of the same name; absent ones are kept.
-pub fn merge_shallow(stored: &mut Value, update: &Map<String, Value>) {
+/// How UpdateDomain, UpdateUserProfile and UpdateSpace merge a settings structure of the
+/// request into the stored one. How deep AWS merges is unconfirmed, so tests can choose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateMerge {
+    /// A member given in the request replaces the stored member of the same name wholesale;
+    /// omitted members are kept.
+    #[default]
+    Replace,
+    /// Objects merge recursively member by member; lists and scalars given replace.
+    Deep,
+}
+
+/// Merges the settings structure of an Update request into the stored one.
+pub fn merge_settings(stored: &mut Value, update: &Map<String, Value>, mode: UpdateMerge) {
     if !stored.is_object() {
         *stored = Value::Object(Map::new());
     }
     let obj = stored.as_object_mut().expect("object");
-    for (k, v) in update {
-        obj.insert(k.clone(), v.clone());
+    for (k, v) in update.iter().filter(|(_, v)| !v.is_null()) {
+        match (mode, obj.get_mut(k), v) {
+            (UpdateMerge::Deep, Some(existing @ Value::Object(_)), Value::Object(nested)) => {
+                merge_settings(existing, nested, mode);
+            }
+            _ => {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
     }
 }
 
@@ -167,9 +187,32 @@ mod tests {
     }
 
     #[test]
-    fn shallow_merge_replaces_top_level_members() {
+    fn replace_merge_replaces_top_level_members() {
         let mut stored = json!({"ExecutionRole": "r", "JupyterLabAppSettings": {"A": 1, "B": 2}});
-        merge_shallow(&mut stored, &obj(json!({"JupyterLabAppSettings": {"A": 3}})));
+        let update = obj(json!({"JupyterLabAppSettings": {"A": 3}}));
+        merge_settings(&mut stored, &update, UpdateMerge::Replace);
         assert_eq!(stored, json!({"ExecutionRole": "r", "JupyterLabAppSettings": {"A": 3}}));
+    }
+
+    #[test]
+    fn deep_merge_merges_objects_and_replaces_lists_and_scalars() {
+        let mut stored = json!({
+            "ExecutionRole": "r",
+            "SecurityGroups": ["sg-1", "sg-2"],
+            "JupyterLabAppSettings": {"CustomImages": [{"ImageName": "i"}], "DefaultResourceSpec": {"InstanceType": "a", "LifecycleConfigArn": "l"}},
+        });
+        let update = obj(json!({
+            "SecurityGroups": ["sg-3"],
+            "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "b"}},
+        }));
+        merge_settings(&mut stored, &update, UpdateMerge::Deep);
+        assert_eq!(
+            stored,
+            json!({
+                "ExecutionRole": "r",
+                "SecurityGroups": ["sg-3"],
+                "JupyterLabAppSettings": {"CustomImages": [{"ImageName": "i"}], "DefaultResourceSpec": {"InstanceType": "b", "LifecycleConfigArn": "l"}},
+            })
+        );
     }
 }
