@@ -387,6 +387,39 @@ def test_space_crud(sagemaker, emu):
         sagemaker.describe_space(DomainId=domain_id, SpaceName="lab")
 
 
+def test_space_storage_defaults_and_ebs_registry(sagemaker, emu):
+    def defaults(default, maximum):
+        return {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": default, "MaximumEbsVolumeSizeInGb": maximum}}
+
+    domain_id = create_domain_in_service(sagemaker, emu, "storage", DefaultUserSettings={
+        "ExecutionRole": ROLE, "SpaceStorageSettings": defaults(10, 50)})
+    create_profile_in_service(sagemaker, emu, domain_id, "owner")
+    private = {"OwnershipSettings": {"OwnerUserProfileName": "owner"}, "SpaceSharingSettings": {"SharingType": "Private"}}
+    sagemaker.create_space(DomainId=domain_id, SpaceName="lab", SpaceSettings={"AppType": "JupyterLab"}, **private)
+    desc = sagemaker.describe_space(DomainId=domain_id, SpaceName="lab")
+    assert desc["SpaceSettings"]["SpaceStorageSettings"] == {"EbsStorageSettings": {"EbsVolumeSizeInGb": 10}}
+    with raises_code("ValidationException"):  # above the configured maximum
+        sagemaker.create_space(DomainId=domain_id, SpaceName="big", SpaceSettings={
+            "AppType": "CodeEditor", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 51}}}, **private)
+    emu.settle()
+    sagemaker.update_space(DomainId=domain_id, SpaceName="lab", SpaceSettings={
+        "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 30}}})
+    emu.settle()
+    (volume,) = emu.request("GET", "ebs")
+    assert set(volume) == {"volume_id", "account", "region", "domain_id", "space_name", "size_in_gb", "created",
+                           "deleted_at"}
+    assert (volume["domain_id"], volume["space_name"], volume["size_in_gb"], volume["deleted_at"]) == (
+        domain_id, "lab", 30, None)
+    with raises_code("ValidationException"):  # volumes only grow
+        sagemaker.update_space(DomainId=domain_id, SpaceName="lab", SpaceSettings={
+            "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 20}}})
+    sagemaker.delete_space(DomainId=domain_id, SpaceName="lab")
+    assert emu.request("GET", "ebs")[0]["deleted_at"] is None  # still Deleting
+    emu.settle()
+    (volume,) = emu.request("GET", "ebs")
+    assert volume["deleted_at"] >= volume["created"]
+
+
 def test_space_quota(sagemaker, emu):
     domain_id = create_domain_in_service(sagemaker, emu, "spacequota")
     emu.set_quotas(spaces=0)

@@ -48,6 +48,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/state", get(snapshot))
         .route("/domains", get(domains))
         .route("/efs", get(efs))
+        .route("/ebs", get(ebs))
 }
 
 fn control(shared: Arc<Shared>) -> Control {
@@ -346,4 +347,8 @@ async fn domains(State(s): Shr) -> Response {
 
 async fn efs(State(s): Shr) -> Response {
     Json(control(s).efs_file_systems()).into_response()
+}
+
+async fn ebs(State(s): Shr) -> Response {
+    Json(control(s).ebs_volumes()).into_response()
 }

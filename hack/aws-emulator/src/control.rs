@@ -13,7 +13,7 @@ use crate::clock::{Clock, Millis, http_date, secs_to_ms, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, Faults, RateLimit};
-use crate::state::{self, EfsFileSystem, Owner, Scope, State, Tag, UpdateMerge, merge_patch};
+use crate::state::{self, EbsVolume, EfsFileSystem, Owner, Scope, State, Tag, UpdateMerge, merge_patch};
 use crate::sts::RoleTrust;
 use crate::validate::Input;
 
@@ -368,15 +368,18 @@ impl Control {
         Ok(())
     }
 
-    /// Removes a resource immediately, as if deleted out of band (cascading to
-    /// its children; a domain's EFS is retained).
+    /// Removes a resource immediately, as if deleted out of band, cascading to its children: a
+    /// domain's profiles, spaces and apps (its EFS is retained), a profile's apps and the spaces
+    /// it owns, a space's apps. The EBS volumes of removed spaces are recorded as deleted.
     pub fn delete(&self, scope: &Scope, resource: &ResourceRef) -> ApiResult<()> {
-        let (mut state, _) = self.shared.state();
+        let (mut state, now) = self.shared.state();
         let part = state.partition(scope);
         let domain = state::domain::find(part, resource.domain_id())?;
+        let mut removed_spaces: Vec<state::Space> = Vec::new();
         match resource {
             ResourceRef::Domain { domain_id } => {
                 let efs = domain.efs_id.clone();
+                removed_spaces = std::mem::take(&mut domain.spaces);
                 part.domains.retain(|d| &d.id != domain_id);
                 if let Some(fs) = efs
                     && let Some(entry) = state.efs.iter_mut().find(|f| f.file_system_id == fs)
@@ -387,12 +390,20 @@ impl Control {
             ResourceRef::UserProfile { user_profile_name, .. } => {
                 let name = state::profile::find_in(domain, user_profile_name)?.name.clone();
                 domain.profiles.retain(|p| p.name != name);
+                let (owned, kept) = std::mem::take(&mut domain.spaces)
+                    .into_iter()
+                    .partition(|s| s.owner().is_some_and(|o| o.eq_ignore_ascii_case(&name)));
+                domain.spaces = kept;
+                removed_spaces = owned;
                 domain.apps.retain(|a| a.owner != Owner::UserProfile(name.clone()));
             }
             ResourceRef::Space { space_name, .. } => {
                 let name = state::space::find_in(domain, space_name)?.name.clone();
-                domain.spaces.retain(|s| s.name != name);
-                domain.apps.retain(|a| a.owner != Owner::Space(name.clone()));
+                let (gone, kept) = std::mem::take(&mut domain.spaces)
+                    .into_iter()
+                    .partition(|s| s.name == name);
+                domain.spaces = kept;
+                removed_spaces = gone;
             }
             ResourceRef::App {
                 user_profile_name,
@@ -408,6 +419,14 @@ impl Control {
                 let arn = state::app::find(domain, &Input::new(&body))?.arn.clone();
                 domain.apps.retain(|a| a.arn != arn);
             }
+        }
+        if let Ok(domain) = state::domain::find(state.partition(scope), resource.domain_id()) {
+            for space in &removed_spaces {
+                domain.apps.retain(|a| a.owner != Owner::Space(space.name.clone()));
+            }
+        }
+        for volume_id in removed_spaces.iter().filter_map(|s| s.kind.ebs_volume_id.as_deref()) {
+            state.ebs_deleted(volume_id, now);
         }
         Ok(())
     }
@@ -480,5 +499,11 @@ impl Control {
     /// The EFS registry, including volumes of deleted domains.
     pub fn efs_file_systems(&self) -> Vec<EfsFileSystem> {
         self.shared.state().0.efs.clone()
+    }
+
+    /// The EBS registry: one volume per JupyterLab / Code Editor space ever created, with its
+    /// size and, once the space is gone, when it was deleted.
+    pub fn ebs_volumes(&self) -> Vec<EbsVolume> {
+        self.shared.state().0.ebs.clone()
     }
 }

@@ -38,7 +38,7 @@ pub use config::{Config, Delays, Quotas};
 pub use control::{Control, DomainView, LaunchApp, ResourceRef};
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRule, RateLimit};
-pub use state::{EfsFileSystem, Scope, Tag, UpdateMerge};
+pub use state::{EbsVolume, EfsFileSystem, Scope, Tag, UpdateMerge};
 pub use sts::RoleTrust;
 
 /// A running emulator. Dropping it stops accepting connections.

@@ -12,6 +12,7 @@ mod lifecycle_configs;
 mod members;
 mod pagination;
 mod sagemaker_domains;
+mod storage;
 mod sts;
 mod tagging;
 mod update_merge;

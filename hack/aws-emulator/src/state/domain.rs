@@ -63,10 +63,18 @@ pub struct Domain {
     pub apps: Vec<App>,
 }
 
-/// EFS registry changes produced by transitions, applied after the sweep.
-pub enum EfsEvent {
-    Created(EfsFileSystem),
-    DomainGone { fs_id: String, retention: String },
+/// EFS and EBS registry changes produced by transitions, applied after the sweep.
+pub enum VolumeEvent {
+    EfsCreated(EfsFileSystem),
+    DomainGone {
+        fs_id: String,
+        retention: String,
+    },
+    /// A space whose deletion completed: its EBS volume is deleted.
+    SpaceGone {
+        volume_id: String,
+        at: Millis,
+    },
 }
 
 impl Domain {
@@ -485,11 +493,18 @@ pub fn tick_domains(
     keys: &BTreeMap<Scope, KmsPartition>,
     delays: &Delays,
     now: Millis,
-    efs: &mut Vec<EfsEvent>,
+    events: &mut Vec<VolumeEvent>,
 ) {
     part.domains.retain_mut(|domain| {
         domain.profiles.retain_mut(|p| p.tick(now));
-        domain.spaces.retain_mut(|s| s.tick(now));
+        domain.spaces.retain_mut(|s| {
+            let due = s.life.due.unwrap_or(now);
+            let stays = s.tick(now);
+            if !stays && let Some(volume_id) = s.kind.ebs_volume_id.clone() {
+                events.push(VolumeEvent::SpaceGone { volume_id, at: due });
+            }
+            stays
+        });
         domain.apps.retain_mut(|a| a.tick(now, delays.deleted_app_retention));
         if domain.life.status == Status::Pending
             && let Some(due) = domain.life.due.filter(|d| *d <= now)
@@ -508,7 +523,7 @@ pub fn tick_domains(
                 domain.modified = at;
                 // The home EFS volume comes into existence when creation completes.
                 if was_pending && let Some(fs) = &domain.efs_id {
-                    efs.push(EfsEvent::Created(EfsFileSystem {
+                    events.push(VolumeEvent::EfsCreated(EfsFileSystem {
                         file_system_id: fs.clone(),
                         account: scope.account.clone(),
                         region: scope.region.clone(),
@@ -521,7 +536,7 @@ pub fn tick_domains(
             }
             Some(Step::Gone) => {
                 if let Some(fs) = &domain.efs_id {
-                    efs.push(EfsEvent::DomainGone {
+                    events.push(VolumeEvent::DomainGone {
                         fs_id: fs.clone(),
                         retention: domain.retention.clone().unwrap_or_else(|| "Retain".into()),
                     });

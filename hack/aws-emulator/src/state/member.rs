@@ -150,15 +150,16 @@ fn find_from<'a, K: MemberKind>(
 }
 
 /// Create: the checks every member goes through (domain InService, `check` for the kind's own
-/// rules, unique name, quota), then a new Pending member carrying `kind`, the request's
-/// settings and tags. Returns `{ "<Kind>Arn": arn }`.
+/// rules, unique name, quota), then a new Pending member with the request's tags and what
+/// `build` makes of the domain and name: the kind's own fields and the settings to store.
+/// Returns `{ "<Kind>Arn": arn }`.
 pub fn create<K: MemberKind>(
     state: &mut State,
     scope: &Scope,
     now: Millis,
     input: &Input<'_>,
     check: impl FnOnce(&mut Domain) -> ApiResult<()>,
-    kind: impl FnOnce(&Domain, &str) -> K,
+    build: impl FnOnce(&Domain, &str) -> (K, Option<Value>),
 ) -> ApiResult<Value> {
     let name = input.name_req(K::NAME_MEMBER)?;
     let tags = parse_tags(input, "Tags")?;
@@ -199,9 +200,9 @@ pub fn create<K: MemberKind>(
         K::arn_name(name)
     );
     let uid = domain.next_uid();
-    let kind = kind(domain, name);
+    let (kind, settings) = build(domain, name);
     let mut member = Member::new(name, arn.clone(), uid, now, delay, kind);
-    member.settings = input.raw(K::SETTINGS_MEMBER).cloned();
+    member.settings = settings;
     member.tags = tags;
     K::all_mut(domain).push(member);
     Ok(json!({ K::ARN_MEMBER: arn }))

@@ -161,6 +161,22 @@ pub struct EfsFileSystem {
     pub retention: Option<String>,
 }
 
+/// The EBS volume of a JupyterLab or Code Editor space; kept after the space is gone so tests
+/// can check that deleting a space (or its owner, or its domain) deleted its volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EbsVolume {
+    pub volume_id: String,
+    pub account: String,
+    pub region: String,
+    pub domain_id: String,
+    pub space_name: String,
+    pub size_in_gb: i64,
+    /// Emulated epoch seconds of the space's creation.
+    pub created: f64,
+    /// Emulated epoch seconds at which the space (and so the volume) was deleted.
+    pub deleted_at: Option<f64>,
+}
+
 /// Everything SageMaker keeps for one account and region.
 #[derive(Debug, Default)]
 pub struct Partition {
@@ -190,6 +206,7 @@ pub struct State {
     pub partitions: BTreeMap<Scope, Partition>,
     pub kms: BTreeMap<Scope, KmsPartition>,
     pub efs: Vec<EfsFileSystem>,
+    pub ebs: Vec<EbsVolume>,
     /// Access keys issued by the emulated STS.
     pub identities: HashMap<String, Identity>,
     /// Trust conditions of roles, by role ARN (control API).
@@ -208,6 +225,7 @@ impl State {
             partitions: BTreeMap::new(),
             kms: BTreeMap::new(),
             efs: Vec::new(),
+            ebs: Vec::new(),
             identities: HashMap::new(),
             role_trusts: BTreeMap::new(),
             update_merge: UpdateMerge::default(),
@@ -273,19 +291,31 @@ impl State {
             kms.tick(now);
         }
         let delays = self.delays.clone();
-        let mut efs_events = Vec::new();
+        let mut events = Vec::new();
         for (scope, part) in self.partitions.iter_mut() {
-            domain::tick_domains(scope, part, &self.kms, &delays, now, &mut efs_events);
+            domain::tick_domains(scope, part, &self.kms, &delays, now, &mut events);
         }
-        for event in efs_events {
-            self.apply_efs_event(event);
+        for event in events {
+            self.apply_volume_event(event);
         }
     }
 
-    fn apply_efs_event(&mut self, event: domain::EfsEvent) {
+    /// Marks the EBS volume of a space that is gone as deleted at `at`.
+    pub fn ebs_deleted(&mut self, volume_id: &str, at: Millis) {
+        if let Some(volume) = self
+            .ebs
+            .iter_mut()
+            .find(|v| v.volume_id == volume_id && v.deleted_at.is_none())
+        {
+            volume.deleted_at = Some(to_epoch_secs(at));
+        }
+    }
+
+    fn apply_volume_event(&mut self, event: domain::VolumeEvent) {
         match event {
-            domain::EfsEvent::Created(fs) => self.efs.push(fs),
-            domain::EfsEvent::DomainGone { fs_id, retention } => {
+            domain::VolumeEvent::SpaceGone { volume_id, at } => self.ebs_deleted(&volume_id, at),
+            domain::VolumeEvent::EfsCreated(fs) => self.efs.push(fs),
+            domain::VolumeEvent::DomainGone { fs_id, retention } => {
                 if let Some(fs) = self.efs.iter_mut().find(|f| f.file_system_id == fs_id) {
                     if retention == "Delete" {
                         fs.state = "deleted".into();
@@ -322,6 +352,7 @@ impl State {
             "Partitions": partitions,
             "Kms": kms,
             "EfsFileSystems": self.efs,
+            "EbsVolumes": self.ebs,
             "Identities": self.identities,
             "RoleTrusts": self.role_trusts.values().collect::<Vec<_>>(),
         })

@@ -116,10 +116,12 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         )),
         _ => Ok(()),
     };
-    member::create(state, scope, now, &input, check_sso, |_, _| ProfileFields {
+    let fields = ProfileFields {
         sso_identifier: sso_id.map(String::from),
         sso_value: sso_value.map(String::from),
-    })
+    };
+    let settings = input.raw("UserSettings").cloned();
+    member::create(state, scope, now, &input, check_sso, |_, _| (fields, settings))
 }
 
 pub fn describe(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Value> {

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::validate::{Input, check_count, check_enum, check_range, check_role_arn, missing};
 
 /// The AppType enum.
@@ -54,6 +54,27 @@ fn check_idle(settings: &Input<'_>, app_settings: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// `SpaceStorageSettings.DefaultEbsStorageSettings`: the default size cannot exceed the maximum.
+fn check_default_storage(settings: &Input<'_>) -> ApiResult<()> {
+    let Some(storage) = settings.obj_opt("SpaceStorageSettings")? else {
+        return Ok(());
+    };
+    let size = |member: &str| {
+        storage
+            .get("DefaultEbsStorageSettings")
+            .and_then(|d| d.get(member))
+            .and_then(Value::as_i64)
+    };
+    if let (Some(default), Some(maximum)) = (size("DefaultEbsVolumeSizeInGb"), size("MaximumEbsVolumeSizeInGb"))
+        && default > maximum
+    {
+        return Err(ApiError::validation(format!(
+            "DefaultEbsVolumeSizeInGb {default} must not exceed MaximumEbsVolumeSizeInGb {maximum}."
+        )));
+    }
+    Ok(())
+}
+
 /// `UserSettings` (domain DefaultUserSettings and profile UserSettings).
 /// `require_role`: the domain defaults must name an ExecutionRole (as CloudFormation requires).
 pub fn check_user_settings(obj: &Map<String, Value>, path: &str, require_role: bool) -> ApiResult<()> {
@@ -67,6 +88,7 @@ pub fn check_user_settings(obj: &Map<String, Value>, path: &str, require_role: b
         check_count(&s.member("SecurityGroups"), groups.len(), 0, 5)?;
     }
     s.enum_opt("StudioWebPortal", &["ENABLED", "DISABLED"])?;
+    check_default_storage(&s)?;
     check_idle(&s, "JupyterLabAppSettings")?;
     check_idle(&s, "CodeEditorAppSettings")?;
     Ok(())
@@ -81,6 +103,7 @@ pub fn check_default_space_settings(obj: &Map<String, Value>, path: &str) -> Api
     if let Some(groups) = s.str_list_opt("SecurityGroups")? {
         check_count(&s.member("SecurityGroups"), groups.len(), 0, 5)?;
     }
+    check_default_storage(&s)?;
     check_idle(&s, "JupyterLabAppSettings")
 }
 

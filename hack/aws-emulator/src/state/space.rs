@@ -4,12 +4,13 @@
 use serde_json::{Map, Value, json};
 
 use crate::clock::Millis;
+use crate::clock::to_epoch_secs;
 use crate::config::{Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
-use crate::state::domain::Domain;
+use crate::state::domain::{self, Domain};
 use crate::state::member::{self, Member, MemberKind};
 use crate::state::settings::check_space_settings;
-use crate::state::{Owner, Scope, State, put_opt, ts};
+use crate::state::{EbsVolume, Owner, Scope, State, put_opt, ts};
 use crate::validate::{Input, check_len, missing};
 
 /// What only a space has.
@@ -19,7 +20,13 @@ pub struct SpaceFields {
     pub ownership: Option<Value>,
     pub sharing: Option<Value>,
     pub display_name: Option<String>,
+    /// The space's EBS volume in the registry (JupyterLab and Code Editor spaces).
+    pub ebs_volume_id: Option<String>,
 }
+
+/// EBS size of a JupyterLab or Code Editor space when no default is configured (the console's
+/// default as well).
+pub const DEFAULT_EBS_GB: i64 = 5;
 
 pub type Space = Member<SpaceFields>;
 
@@ -32,6 +39,62 @@ impl Space {
     /// `SpaceSettings.AppType`, fixed at creation.
     pub fn app_type(&self) -> Option<&str> {
         self.settings.as_ref()?.get("AppType")?.as_str()
+    }
+
+    fn is_shared(&self) -> bool {
+        self.kind.sharing.as_ref().and_then(|s| s.get("SharingType")) == Some(&json!("Shared"))
+    }
+
+    /// `SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`.
+    pub fn ebs_size(&self) -> Option<i64> {
+        ebs_size(self.settings.as_ref())
+    }
+}
+
+/// Only JupyterLab and Code Editor spaces have an EBS volume.
+fn has_ebs(app_type: Option<&str>) -> bool {
+    matches!(app_type, Some("JupyterLab" | "CodeEditor"))
+}
+
+fn ebs_size(settings: Option<&Value>) -> Option<i64> {
+    settings?
+        .pointer("/SpaceStorageSettings/EbsStorageSettings/EbsVolumeSizeInGb")?
+        .as_i64()
+}
+
+/// `SpaceStorageSettings.DefaultEbsStorageSettings` (default, maximum) of a settings structure.
+fn storage_defaults(settings: Option<&Value>) -> (Option<i64>, Option<i64>) {
+    let d = settings.and_then(|s| s.pointer("/SpaceStorageSettings/DefaultEbsStorageSettings"));
+    let size = |member: &str| d.and_then(|d| d.get(member)).and_then(Value::as_i64);
+    (size("DefaultEbsVolumeSizeInGb"), size("MaximumEbsVolumeSizeInGb"))
+}
+
+/// The default and maximum EBS size of a space: from the owner's `UserSettings` for a private
+/// space or the domain's `DefaultSpaceSettings` for a shared one, then the domain's
+/// `DefaultUserSettings`; the default is 5 GB and there is no maximum when none sets them.
+fn storage_limits(domain: &Domain, owner: Option<&str>, shared: bool) -> (i64, Option<i64>) {
+    let first = if shared {
+        domain.settings.get("DefaultSpaceSettings")
+    } else {
+        owner.and_then(|o| {
+            domain
+                .profiles
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(o))
+                .and_then(|p| p.settings.as_ref())
+        })
+    };
+    let (d1, m1) = storage_defaults(first);
+    let (d2, m2) = storage_defaults(domain.settings.get("DefaultUserSettings"));
+    (d1.or(d2).unwrap_or(DEFAULT_EBS_GB), m1.or(m2))
+}
+
+fn check_maximum(size: i64, maximum: Option<i64>) -> ApiResult<()> {
+    match maximum {
+        Some(max) if size > max => Err(ApiError::validation(format!(
+            "EbsVolumeSizeInGb {size} exceeds the maximum EBS volume size of {max} GB configured for this space."
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -164,12 +227,59 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         }
         Ok(())
     };
-    member::create(state, scope, now, &input, check_owner, |domain, name| SpaceFields {
-        url: format!("{}/spaces/{name}", domain.url),
-        ownership: input.raw("OwnershipSettings").cloned(),
-        sharing: input.raw("SpaceSharingSettings").cloned(),
-        display_name: display_name.map(String::from),
-    })
+    let shared = sharing == Some("Shared");
+    let requested = ebs_size(input.raw("SpaceSettings"));
+    // The EBS size a JupyterLab or Code Editor space gets: as requested (within the maximum)
+    // or the configured default, stored so DescribeSpace shows it.
+    let size = std::cell::Cell::new(None);
+    let check = |domain: &mut Domain| {
+        check_owner(domain)?;
+        if has_ebs(app_type) {
+            let (default, maximum) = storage_limits(domain, owner, shared);
+            let chosen = requested.unwrap_or(default);
+            check_maximum(chosen, maximum)?;
+            size.set(Some(chosen));
+        }
+        Ok(())
+    };
+    let build = |domain: &Domain, name: &str| {
+        let mut stored = input.raw("SpaceSettings").cloned();
+        if let Some(gb) = size.get() {
+            let settings = stored.get_or_insert_with(|| json!({}));
+            crate::state::merge_patch(
+                settings,
+                &json!({"SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": gb}}}),
+            );
+        }
+        let fields = SpaceFields {
+            url: format!("{}/spaces/{name}", domain.url),
+            ownership: input.raw("OwnershipSettings").cloned(),
+            sharing: input.raw("SpaceSharingSettings").cloned(),
+            display_name: display_name.map(String::from),
+            ebs_volume_id: None,
+        };
+        (fields, stored)
+    };
+    let out = member::create(state, scope, now, &input, check, build)?;
+    if let Some(gb) = size.get() {
+        let volume_id = format!("vol-{}", state.random_hex(17));
+        let domain = domain::find_from(state.partition(scope), &input)?;
+        let domain_id = domain.id.clone();
+        let space = find_in(domain, input.str_req("SpaceName")?)?;
+        space.kind.ebs_volume_id = Some(volume_id.clone());
+        let space_name = space.name.clone();
+        state.ebs.push(EbsVolume {
+            volume_id,
+            account: scope.account.clone(),
+            region: scope.region.clone(),
+            domain_id,
+            space_name,
+            size_in_gb: gb,
+            created: to_epoch_secs(now),
+            deleted_at: None,
+        });
+    }
+    Ok(out)
 }
 
 pub fn describe(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Value> {
@@ -189,11 +299,47 @@ pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
     if let Some(d) = display {
         check_len("spaceDisplayName", d, 0, 64)?;
     }
-    member::update::<SpaceFields>(state, scope, now, &input, |space| {
+    let new_size = ebs_size(input.raw("SpaceSettings"));
+    if let Some(gb) = new_size {
+        check_resize(state, scope, &input, gb)?;
+    }
+    let out = member::update::<SpaceFields>(state, scope, now, &input, |space| {
         if let Some(d) = display {
             space.kind.display_name = Some(d.into());
         }
-    })
+    })?;
+    let domain = domain::find_from(state.partition(scope), &input)?;
+    let space = find_in(domain, input.str_req("SpaceName")?)?;
+    if let (Some(volume_id), Some(gb)) = (space.kind.ebs_volume_id.clone(), space.ebs_size())
+        && let Some(volume) = state.ebs.iter_mut().find(|v| v.volume_id == volume_id)
+    {
+        volume.size_in_gb = gb;
+    }
+    Ok(out)
+}
+
+/// An EBS volume only grows, and not beyond the maximum configured for the space.
+fn check_resize(state: &mut State, scope: &Scope, input: &Input<'_>, gb: i64) -> ApiResult<()> {
+    let domain = domain::find_from(state.partition(scope), input)?;
+    let Some(space) = domain.spaces.iter().find(|s| {
+        s.name
+            .eq_ignore_ascii_case(input.str_req("SpaceName").unwrap_or_default())
+    }) else {
+        return Ok(());
+    };
+    if !has_ebs(space.app_type()) {
+        return Ok(());
+    }
+    if let Some(current) = space.ebs_size()
+        && gb < current
+    {
+        return Err(ApiError::validation(format!(
+            "EbsVolumeSizeInGb cannot be decreased from {current} to {gb}: the EBS volume of Space [{}] can only grow.",
+            space.arn
+        )));
+    }
+    let (_, maximum) = storage_limits(domain, space.owner(), space.is_shared());
+    check_maximum(gb, maximum)
 }
 
 pub fn delete(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
