@@ -80,3 +80,19 @@ def test_answers_need_a_date_header(emu):
     good = FakeResponse(200, b'{"Domains":[]}', {**base, "date": "Sat, 28 Nov 2026 10:00:00 GMT"})
     client.meta.events.emit("after-call.sagemaker.ListDomains", http_response=good,
                             model=MODEL.operation_model("ListDomains"), parsed={}, context={})
+
+
+def test_committed_model_extract_matches_the_pinned_botocore():
+    """model/sagemaker.json (the emulator's request validator) is what extract.py makes of the
+    botocore this suite pins: a botocore bump shows up here until the extract is regenerated."""
+    import pathlib
+    import subprocess
+    import sys
+
+    import botocore
+
+    script = pathlib.Path(__file__).resolve().parent.parent / "model" / "extract.py"
+    data = pathlib.Path(botocore.__file__).parent / "data"
+    result = subprocess.run([sys.executable, str(script), "--check", "--botocore-data", str(data)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

@@ -197,7 +197,7 @@ async fn handle_json(
         match service {
             Service::Kms => api::kms(&mut state, &scope, now, op, &input),
             Service::Tagging => crate::tagging::handle(&mut state, &scope, op, &input),
-            _ => api::sagemaker(&mut state, &scope, now, op, &input),
+            _ => crate::model::validate(op, &input).and_then(|()| api::sagemaker(&mut state, &scope, now, op, &input)),
         }
     };
     match result {

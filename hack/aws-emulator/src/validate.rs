@@ -427,19 +427,6 @@ pub fn is_role_arn(value: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
 }
 
-pub fn check_role_arn(member: &str, value: &str) -> ApiResult<()> {
-    check_len(member, value, 20, 2048)?;
-    if is_role_arn(value) {
-        Ok(())
-    } else {
-        Err(constraint(
-            member,
-            value,
-            "Member must satisfy regular expression pattern: ^arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+$",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

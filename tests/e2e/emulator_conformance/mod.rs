@@ -7,6 +7,7 @@
 mod apps;
 mod control;
 mod faults;
+mod images;
 mod kms;
 mod lifecycle_configs;
 mod members;

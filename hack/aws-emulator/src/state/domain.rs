@@ -10,14 +10,12 @@ use crate::config::Delays;
 use crate::error::{ApiError, ApiResult};
 use crate::kms::{self, KmsPartition};
 use crate::pagination::{page_request, paginate};
-use crate::state::settings::{
-    check_default_space_settings, check_domain_settings, check_user_settings, merge_settings,
-};
+use crate::state::settings::{check_default_space_settings, check_user_settings, merge_settings};
 use crate::state::tags::{Tag, parse_tags};
 use crate::state::{
     App, EfsFileSystem, Lifecycle, Partition, Scope, Space, State, Status, Step, UserProfile, put_opt, ts,
 };
-use crate::validate::{Input, check_count, check_len, missing};
+use crate::validate::{Input, missing};
 
 /// First HomeEfsFileSystemUid handed out in a domain.
 pub const FIRST_UID: u64 = 200_001;
@@ -169,42 +167,19 @@ pub fn find<'a>(part: &'a mut Partition, id: &str) -> ApiResult<&'a mut Domain> 
 
 /// Reads and looks up `DomainId`.
 pub fn find_from<'a>(part: &'a mut Partition, input: &Input<'_>) -> ApiResult<&'a mut Domain> {
-    let id = input.str_req("DomainId")?;
-    check_len(&input.member("DomainId"), id, 1, 63)?;
-    find(part, id)
+    find(part, input.str_req("DomainId")?)
 }
 
-fn check_network_ids(input: &Input<'_>) -> ApiResult<Option<Vec<String>>> {
-    if let Some(vpc) = input.str_opt("VpcId")? {
-        check_len(&input.member("VpcId"), vpc, 1, 32)?;
-    }
-    let Some(subnets) = input.str_list_opt("SubnetIds")? else {
-        return Ok(None);
-    };
-    check_count(&input.member("SubnetIds"), subnets.len(), 1, 16)?;
-    for s in &subnets {
-        check_len(&input.member("SubnetIds"), s, 1, 32)?;
-    }
-    Ok(Some(subnets.into_iter().map(String::from).collect()))
-}
-
-fn check_kms_ref(input: &Input<'_>, name: &str) -> ApiResult<()> {
-    if let Some(key) = input.str_opt(name)? {
-        check_len(&input.member(name), key, 0, 2048)?;
-        if !key.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c)) {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{key}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9:/_-]*",
-                input.member(name)
-            )));
-        }
-    }
-    Ok(())
+/// `SubnetIds` of a request, if given.
+fn subnet_ids(input: &Input<'_>) -> ApiResult<Option<Vec<String>>> {
+    Ok(input
+        .str_list_opt("SubnetIds")?
+        .map(|subnets| subnets.into_iter().map(String::from).collect()))
 }
 
 pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
     let input = Input::new(body);
-    let name = input.name_req("DomainName")?;
-    input.enum_req("AuthMode", &["SSO", "IAM"])?;
+    let name = input.str_req("DomainName")?;
     let dus = input
         .obj_opt("DefaultUserSettings")?
         .ok_or_else(|| missing("defaultUserSettings"))?;
@@ -217,17 +192,7 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
     if input.arr_opt("SubnetIds")?.is_none() {
         return Err(missing("subnetIds"));
     }
-    check_network_ids(&input)?;
-    input.enum_opt("AppNetworkAccessType", &["PublicInternetOnly", "VpcOnly"])?;
-    input.enum_opt("AppSecurityGroupManagement", &["Service", "Customer"])?;
-    input.enum_opt("HomeEfsFileSystemCreation", &["Enabled", "Disabled"])?;
-    input.enum_opt("TagPropagation", &["ENABLED", "DISABLED"])?;
-    check_kms_ref(&input, "KmsKeyId")?;
-    check_kms_ref(&input, "HomeEfsFileSystemKmsKeyId")?;
     let domain_settings = input.obj_opt("DomainSettings")?;
-    if let Some(ds) = domain_settings {
-        check_domain_settings(ds, "domainSettings")?;
-    }
     if input.str_opt("AppSecurityGroupManagement")?.is_some()
         && domain_settings.is_none_or(|ds| !ds.contains_key("RStudioServerProDomainSettings"))
     {
@@ -236,7 +201,7 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         ));
     }
     if let Some(dss) = input.obj_opt("DefaultSpaceSettings")? {
-        check_default_space_settings(dss, "defaultSpaceSettings")?;
+        check_default_space_settings(dss)?;
     }
     let tags = parse_tags(&input, "Tags")?;
 
@@ -318,21 +283,16 @@ pub fn ensure_mutable(kind: &str, arn: &str, status: Status, deleting_allowed_fr
 pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
     let input = Input::new(body);
     let delay = state.delays.domain_update;
-    let new_subnets = check_network_ids(&input)?;
-    let access = input.enum_opt("AppNetworkAccessType", &["PublicInternetOnly", "VpcOnly"])?;
-    input.enum_opt("AppSecurityGroupManagement", &["Service", "Customer"])?;
-    let efs_creation = input.enum_opt("HomeEfsFileSystemCreation", &["Enabled", "Disabled"])?;
-    input.enum_opt("TagPropagation", &["ENABLED", "DISABLED"])?;
+    let new_subnets = subnet_ids(&input)?;
+    let access = input.str_opt("AppNetworkAccessType")?;
+    let efs_creation = input.str_opt("HomeEfsFileSystemCreation")?;
     if let Some(dus) = input.obj_opt("DefaultUserSettings")? {
         check_user_settings(dus, "defaultUserSettings", false)?;
     }
     if let Some(dss) = input.obj_opt("DefaultSpaceSettings")? {
-        check_default_space_settings(dss, "defaultSpaceSettings")?;
+        check_default_space_settings(dss)?;
     }
     let ds_update = input.obj_opt("DomainSettingsForUpdate")?;
-    if let Some(ds) = ds_update {
-        check_domain_settings(ds, "domainSettingsForUpdate")?;
-    }
     if access == Some("VpcOnly") && (input.str_opt("VpcId")?.is_none() || input.arr_opt("SubnetIds")?.is_none()) {
         return Err(ApiError::validation(
             "VpcId and Subnet IDs are required for updating domains to VpcOnly mode.",

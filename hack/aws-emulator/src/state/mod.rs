@@ -6,7 +6,9 @@
 //! call looks at the state. Advancing the clock therefore advances statuses.
 
 pub mod app;
+pub mod app_image_config;
 pub mod domain;
+pub mod image;
 pub mod lcc;
 pub mod member;
 pub mod profile;
@@ -27,7 +29,9 @@ use crate::kms::KmsPartition;
 use crate::sts::RoleTrust;
 
 pub use app::{App, Owner};
+pub use app_image_config::AppImageConfig;
 pub use domain::Domain;
+pub use image::{Image, ImageVersion};
 pub use lcc::StudioLifecycleConfig;
 pub use profile::UserProfile;
 pub use settings::UpdateMerge;
@@ -182,6 +186,8 @@ pub struct EbsVolume {
 pub struct Partition {
     pub domains: Vec<Domain>,
     pub lifecycle_configs: Vec<StudioLifecycleConfig>,
+    pub images: Vec<Image>,
+    pub app_image_configs: Vec<AppImageConfig>,
 }
 
 /// Identity behind an access key: ordinary keys belong to the default
@@ -294,6 +300,7 @@ impl State {
         let mut events = Vec::new();
         for (scope, part) in self.partitions.iter_mut() {
             domain::tick_domains(scope, part, &self.kms, &delays, now, &mut events);
+            part.images.retain_mut(|i| i.tick(now));
         }
         for event in events {
             self.apply_volume_event(event);
@@ -337,6 +344,8 @@ impl State {
                     "Region": scope.region,
                     "Domains": part.domains.iter().map(|d| d.snapshot(now)).collect::<Vec<_>>(),
                     "StudioLifecycleConfigs": part.lifecycle_configs.iter().map(|l| l.describe()).collect::<Vec<_>>(),
+                    "Images": part.images.iter().map(Image::snapshot).collect::<Vec<_>>(),
+                    "AppImageConfigs": part.app_image_configs.iter().map(AppImageConfig::snapshot).collect::<Vec<_>>(),
                 })
             })
             .collect();

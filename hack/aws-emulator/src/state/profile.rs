@@ -10,7 +10,7 @@ use crate::state::domain::Domain;
 use crate::state::member::{self, Member, MemberKind};
 use crate::state::settings::check_user_settings;
 use crate::state::{Owner, Scope, State, put_opt, ts};
-use crate::validate::{Input, check_len};
+use crate::validate::Input;
 
 /// What only a profile has: its IAM Identity Center identity.
 #[derive(Debug, Clone, Default)]
@@ -91,16 +91,6 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
     input.name_req("UserProfileName")?;
     let sso_id = input.str_opt("SingleSignOnUserIdentifier")?;
     let sso_value = input.str_opt("SingleSignOnUserValue")?;
-    if let Some(v) = sso_id
-        && v != "UserName"
-    {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{v}' at 'singleSignOnUserIdentifier' failed to satisfy constraint: Member must satisfy regular expression pattern: UserName"
-        )));
-    }
-    if let Some(v) = sso_value {
-        check_len("singleSignOnUserValue", v, 0, 256)?;
-    }
     if let Some(us) = input.obj_opt("UserSettings")? {
         check_user_settings(us, "userSettings", false)?;
     }
