@@ -354,12 +354,6 @@ pub fn update_image(state: &mut State, scope: &Scope, now: Millis, body: &Value)
     let delay = state.delays.image_update;
     let image = find(state, scope, &input)?;
     ensure_settled(image)?;
-    if image.life.status == Status::Failed {
-        return Err(ApiError::in_use(format!(
-            "Image {} is in CREATE_FAILED status and cannot be updated.",
-            image.name
-        )));
-    }
     if let Some(role) = input.str_opt("RoleArn")? {
         image.role_arn = role.into();
     }
