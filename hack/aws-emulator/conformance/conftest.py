@@ -141,6 +141,21 @@ class Admin:
     def state(self) -> dict:
         return self.request("GET", "state")
 
+    def set_update_merge(self, mode: str) -> None:
+        self.request("POST", "update-merge", {"mode": mode})
+
+    def set_date_skew(self, seconds: float) -> None:
+        self.request("POST", "date-skew", {"seconds": seconds})
+
+    def set_role_trust(self, role_arn: str, external_id: str | None = None,
+                       required_session_tags: list[str] | None = None) -> None:
+        body: dict[str, Any] = {"role_arn": role_arn}
+        if external_id is not None:
+            body["external_id"] = external_id
+        if required_session_tags is not None:
+            body["required_session_tags"] = required_session_tags
+        self.request("POST", "sts/trust", body)
+
 
 def _wait_for_listening(proc: subprocess.Popen, log: pathlib.Path, timeout: float) -> int:
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ HTTP response of every call made by a client and checks it strictly:
   present; operations without an output shape answer ``{}``;
 * error bodies of JSON services: ``{"__type": code, "message": ...}`` with the same code in
   ``X-Amzn-ErrorType``;
-* every answer carries ``x-amzn-RequestId``;
+* every answer carries ``x-amzn-RequestId`` and an RFC 7231 ``Date``;
 * STS (query protocol): the XML root is ``<Operation>Response`` / ``ErrorResponse``.
 
 A violation raises ``ModelViolation`` (an AssertionError) out of the boto3 call, so the test
@@ -25,6 +25,7 @@ that each of them is defined by the model and parsed to the expected Python type
 from __future__ import annotations
 
 import datetime
+import email.utils
 import json
 import xml.etree.ElementTree as ET
 from typing import Any, Iterable
@@ -142,6 +143,14 @@ def _check_query(operation_model, http_response, problems: list[str]) -> None:
         problems.append(f"XML root is <{tag}>, expected <{want}>")
 
 
+def _is_http_date(text: str) -> bool:
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return False
+    return text.endswith(" GMT") and parsed.tzinfo is not None
+
+
 def install(client) -> None:
     """Registers the raw-response check on every operation of ``client``."""
     protocol = client.meta.service_model.protocol
@@ -152,6 +161,9 @@ def install(client) -> None:
         problems: list[str] = []
         if not (http_response.headers.get("x-amzn-requestid") or http_response.headers.get("x-amz-request-id")):
             problems.append("response has no x-amzn-RequestId header")
+        date = http_response.headers.get("date")
+        if date is None or not _is_http_date(date):
+            problems.append(f"response Date header {date!r} is not an RFC 7231 date")
         if protocol == "json":
             _check_json(model, http_response, problems)
         elif protocol == "query":

@@ -8,7 +8,7 @@ import datetime
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 
-from conftest import make_client
+from conftest import make_client, no_retry_config
 from model_check import assert_items, assert_members
 from scenario import ACCOUNT, KEY_ID_RE, OTHER_ACCOUNT, body, domain_request, raises_code
 
@@ -101,6 +101,46 @@ def test_alias_errors(kms, emu):
         kms.create_alias(AliasName="alias/aws/mine", TargetKeyId=key_id)
     with raises_code("NotFoundException"):
         kms.describe_key(KeyId="alias/missing")
+
+
+def test_update_alias_and_delete_alias(kms, emu):
+    first = kms.create_key(Description="first")["KeyMetadata"]
+    second = kms.create_key(Description="second")["KeyMetadata"]
+    with raises_code("NotFoundException"):  # UpdateAlias needs an existing alias
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=second["KeyId"])
+    kms.create_alias(AliasName="alias/studio", TargetKeyId=first["KeyId"])
+    emu.advance(120)
+    assert body(kms.update_alias(AliasName="alias/studio", TargetKeyId=second["Arn"])) == {}
+    assert kms.describe_key(KeyId="alias/studio")["KeyMetadata"]["KeyId"] == second["KeyId"]
+    (entry,) = kms.list_aliases(KeyId=second["KeyId"])["Aliases"]
+    assert_items(kms, "AliasListEntry", [entry], ["AliasName", "AliasArn", "TargetKeyId", "CreationDate",
+                                                 "LastUpdatedDate"])
+    assert (entry["LastUpdatedDate"] - entry["CreationDate"]).total_seconds() >= 120
+    assert kms.list_aliases(KeyId=first["KeyId"])["Aliases"] == []
+
+    hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    with raises_code("ValidationException"):  # the new key must be of the same class and usage
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=hmac["KeyId"])
+    managed = kms.describe_key(KeyId="alias/aws/sagemaker")["KeyMetadata"]
+    with raises_code("ValidationException"):  # not an AWS managed key
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=managed["KeyId"])
+    with raises_code("ValidationException"):  # AWS managed aliases cannot be changed
+        kms.update_alias(AliasName="alias/aws/sagemaker", TargetKeyId=first["KeyId"])
+    with raises_code("ValidationException"):
+        kms.delete_alias(AliasName="alias/aws/sagemaker")
+    with raises_code("ValidationException"):  # a key, never an alias
+        kms.update_alias(AliasName="alias/studio", TargetKeyId="alias/studio")
+    kms.schedule_key_deletion(KeyId=first["KeyId"], PendingWindowInDays=7)
+    with raises_code("KMSInvalidStateException"):
+        kms.update_alias(AliasName="alias/studio", TargetKeyId=first["KeyId"])
+
+    assert body(kms.delete_alias(AliasName="alias/studio")) == {}
+    with raises_code("NotFoundException"):
+        kms.describe_key(KeyId="alias/studio")
+    with raises_code("NotFoundException"):
+        kms.delete_alias(AliasName="alias/studio")
+    with raises_code("ValidationException"):  # AliasName pattern
+        kms.delete_alias(AliasName="studio")
 
 
 def test_enable_disable_and_schedule_deletion(kms, emu):
@@ -235,3 +275,68 @@ def test_sts_throttling_uses_the_sts_code(sts, emu):
     with raises_code("Throttling", 400):
         sts.get_caller_identity()
     assert sts.get_caller_identity()["Account"] == ACCOUNT
+
+
+def test_assume_role_trust_conditions_and_session_tags(sts, emu):
+    role_arn = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Operator"
+    emu.set_role_trust(role_arn, external_id="tenant-42", required_session_tags=["team"])
+    assert emu.request("GET", "sts/trust") == [
+        {"role_arn": role_arn, "external_id": "tenant-42", "required_session_tags": ["team"]}
+    ]
+    denied = f"User: arn:aws:iam::{ACCOUNT}:user/emulator is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
+    for extra in ({}, {"ExternalId": "wrong-id"}, {"ExternalId": "tenant-42"}):
+        with raises_code("AccessDenied", 403) as info:
+            sts.assume_role(RoleArn=role_arn, RoleSessionName="operator", **extra)
+        assert info.value.response["Error"]["Message"] == denied
+
+    assumed = sts.assume_role(
+        RoleArn=role_arn, RoleSessionName="operator", ExternalId="tenant-42", SourceIdentity="alice",
+        Tags=[{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "studio"}], TransitiveTagKeys=["team"],
+    )
+    assert_members(sts, "AssumeRole", assumed, ["Credentials", "AssumedRoleUser", "PackedPolicySize", "SourceIdentity"])
+    assert assumed["SourceIdentity"] == "alice"
+    record = [c for c in emu.calls() if c["operation"] == "AssumeRole"][-1]
+    assert record["outcome"] == "ok"
+    assert record["members"]["ExternalId"] == "tenant-42"
+    assert record["members"]["RoleSessionName"] == "operator"
+    assert record["members"]["Tags"] == [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "studio"}]
+    assert record["members"]["TransitiveTagKeys"] == ["team"]
+
+    creds = assumed["Credentials"]
+    session = make_client("sagemaker", emu.endpoint, access_key=creds["AccessKeyId"],
+                          secret_key=creds["SecretAccessKey"], session_token=creds["SessionToken"])
+    emu.clear_calls()
+    session.list_domains()
+    (call,) = emu.calls()
+    assert call["principal"] == f"arn:aws:sts::{OTHER_ACCOUNT}:assumed-role/Operator/operator"
+    assert call["session_tags"] == [{"Key": "team", "Value": "ml"}, {"Key": "project", "Value": "studio"}]
+    emu.request("DELETE", "sts/trust")
+    sts.assume_role(RoleArn=role_arn, RoleSessionName="operator")
+
+
+def test_assume_role_validation_of_new_members(emu):
+    # botocore checks minimum lengths itself; the server must check the rest (and the minimums).
+    sts = make_client("sts", emu.endpoint, config=no_retry_config(parameter_validation=False))
+    role_arn = f"arn:aws:iam::{OTHER_ACCOUNT}:role/Operator"
+    with raises_code("ValidationError", 400) as info:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="x", ExternalId="has space")
+    message = info.value.response["Error"]["Message"]
+    assert message.startswith("2 validation errors detected: "), message
+    assert "at 'roleSessionName'" in message and "at 'externalId'" in message
+    with raises_code("ValidationError"):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", ExternalId="x" * 1225)
+    with raises_code("ValidationError") as info:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s1",
+                        Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(51)])
+    assert "at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50" in \
+        info.value.response["Error"]["Message"]
+    with raises_code("ValidationError") as info:
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", Tags=[{"Key": "k" * 129, "Value": "v"}])
+    assert "'tags.1.member.key'" in info.value.response["Error"]["Message"]
+    with raises_code("ValidationError"):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", Tags=[{"Key": "team", "Value": "a"}],
+                        TransitiveTagKeys=["project"])
+    with raises_code("ValidationError"):
+        sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", SourceIdentity="bad identity")
+    refused = [c for c in emu.calls() if c["outcome"] == "ValidationError"]
+    assert refused[0]["members"]["ExternalId"] == "has space"

@@ -9,6 +9,7 @@ implements (``assert_members``) and the behaviour the reference describes.
 from __future__ import annotations
 
 import datetime
+import urllib.request
 
 import pytest
 from botocore.config import Config
@@ -152,6 +153,39 @@ def test_domain_update_lifecycle(sagemaker, emu):
     # VpcOnly without VpcId + SubnetIds is refused (terraform #45528).
     with raises_code("ValidationException"):
         sagemaker.update_domain(DomainId=domain_id, AppNetworkAccessType="VpcOnly")
+
+
+@pytest.mark.parametrize("mode", ["replace", "deep"])
+def test_update_merge_modes(sagemaker, emu, mode):
+    emu.set_update_merge(mode)
+    assert emu.request("GET", "update-merge") == {"mode": mode}
+    domain_id = create_domain_in_service(sagemaker, emu, f"merge-{mode}", DefaultSpaceSettings={
+        "ExecutionRole": ROLE,
+        "JupyterLabAppSettings": {
+            "CustomImages": [{"ImageName": "team-image", "AppImageConfigName": "team-config"}],
+            "DefaultResourceSpec": {"InstanceType": "ml.t3.medium"},
+        },
+    })
+    sagemaker.update_domain(DomainId=domain_id, DefaultSpaceSettings={
+        "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.m5.large"}},
+    })
+    emu.settle()
+    dss = sagemaker.describe_domain(DomainId=domain_id)["DefaultSpaceSettings"]
+    assert dss["ExecutionRole"] == ROLE  # omitted members are kept in both modes
+    assert dss["JupyterLabAppSettings"]["DefaultResourceSpec"] == {"InstanceType": "ml.m5.large"}
+    kept = dss["JupyterLabAppSettings"].get("CustomImages", [])
+    assert kept == ([] if mode == "replace" else [{"ImageName": "team-image", "AppImageConfigName": "team-config"}])
+
+
+def test_update_merge_mode_is_checked(emu):
+    import urllib.error
+
+    req = urllib.request.Request(f"{emu.endpoint}/_emulator/update-merge", data=b'{"mode": "shallow"}',
+                                 method="POST", headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(req, timeout=10)
+    assert info.value.code == 400
+    assert emu.request("GET", "update-merge") == {"mode": "replace"}
 
 
 def test_domain_with_disabled_kms_key_fails_asynchronously(sagemaker, kms, emu):
@@ -351,6 +385,39 @@ def test_space_crud(sagemaker, emu):
     emu.settle()
     with raises_code("ResourceNotFound"):
         sagemaker.describe_space(DomainId=domain_id, SpaceName="lab")
+
+
+def test_space_storage_defaults_and_ebs_registry(sagemaker, emu):
+    def defaults(default, maximum):
+        return {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": default, "MaximumEbsVolumeSizeInGb": maximum}}
+
+    domain_id = create_domain_in_service(sagemaker, emu, "storage", DefaultUserSettings={
+        "ExecutionRole": ROLE, "SpaceStorageSettings": defaults(10, 50)})
+    create_profile_in_service(sagemaker, emu, domain_id, "owner")
+    private = {"OwnershipSettings": {"OwnerUserProfileName": "owner"}, "SpaceSharingSettings": {"SharingType": "Private"}}
+    sagemaker.create_space(DomainId=domain_id, SpaceName="lab", SpaceSettings={"AppType": "JupyterLab"}, **private)
+    desc = sagemaker.describe_space(DomainId=domain_id, SpaceName="lab")
+    assert desc["SpaceSettings"]["SpaceStorageSettings"] == {"EbsStorageSettings": {"EbsVolumeSizeInGb": 10}}
+    with raises_code("ValidationException"):  # above the configured maximum
+        sagemaker.create_space(DomainId=domain_id, SpaceName="big", SpaceSettings={
+            "AppType": "CodeEditor", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 51}}}, **private)
+    emu.settle()
+    sagemaker.update_space(DomainId=domain_id, SpaceName="lab", SpaceSettings={
+        "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 30}}})
+    emu.settle()
+    (volume,) = emu.request("GET", "ebs")
+    assert set(volume) == {"volume_id", "account", "region", "domain_id", "space_name", "size_in_gb", "created",
+                           "deleted_at"}
+    assert (volume["domain_id"], volume["space_name"], volume["size_in_gb"], volume["deleted_at"]) == (
+        domain_id, "lab", 30, None)
+    with raises_code("ValidationException"):  # volumes only grow
+        sagemaker.update_space(DomainId=domain_id, SpaceName="lab", SpaceSettings={
+            "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 20}}})
+    sagemaker.delete_space(DomainId=domain_id, SpaceName="lab")
+    assert emu.request("GET", "ebs")[0]["deleted_at"] is None  # still Deleting
+    emu.settle()
+    (volume,) = emu.request("GET", "ebs")
+    assert volume["deleted_at"] >= volume["created"]
 
 
 def test_space_quota(sagemaker, emu):
@@ -600,6 +667,24 @@ def test_call_log_records_boto3_calls(sagemaker, emu):
     ]
     assert emu.calls()[0]["members"].get("DomainName") == "logged"
     assert domain_id
+
+
+def test_date_header_follows_the_emulated_clock_and_its_skew(sagemaker, emu):
+    import email.utils
+
+    def header_time(resp) -> float:
+        return email.utils.parsedate_to_datetime(resp["ResponseMetadata"]["HTTPHeaders"]["date"]).timestamp()
+
+    assert abs(header_time(sagemaker.list_domains()) - emu.now()) <= 2
+    emu.advance(3 * 86400)
+    assert abs(header_time(sagemaker.list_domains()) - emu.now()) <= 2
+    emu.set_date_skew(-600)
+    assert emu.request("GET", "date-skew") == {"seconds": -600.0}
+    assert abs(header_time(sagemaker.list_domains()) - (emu.now() - 600)) <= 2
+    with raises_code("ResourceNotFound") as info:
+        sagemaker.describe_domain(DomainId="d-000000000000")
+    date = info.value.response["ResponseMetadata"]["HTTPHeaders"]["date"]
+    assert abs(email.utils.parsedate_to_datetime(date).timestamp() - (emu.now() - 600)) <= 2
 
 
 def test_regions_are_isolated(sagemaker, emu):

@@ -66,3 +66,33 @@ def test_hook_is_installed_on_emulator_clients(emu):
     unchecked = make_client("sagemaker", emu.endpoint, check_model=False)
     unchecked.meta.events.emit("after-call.sagemaker.ListDomains", http_response=bad,
                                model=MODEL.operation_model("ListDomains"), parsed={}, context={})
+
+
+def test_answers_need_a_date_header(emu):
+    client = make_client("sagemaker", emu.endpoint)
+    base = {"content-type": "application/x-amz-json-1.1", "x-amzn-requestid": "r"}
+    for date in (None, "2026-11-28T10:00:00Z"):
+        headers = dict(base) if date is None else {**base, "date": date}
+        answer = FakeResponse(200, b'{"Domains":[]}', headers)
+        with pytest.raises(model_check.ModelViolation, match="Date header"):
+            client.meta.events.emit("after-call.sagemaker.ListDomains", http_response=answer,
+                                    model=MODEL.operation_model("ListDomains"), parsed={}, context={})
+    good = FakeResponse(200, b'{"Domains":[]}', {**base, "date": "Sat, 28 Nov 2026 10:00:00 GMT"})
+    client.meta.events.emit("after-call.sagemaker.ListDomains", http_response=good,
+                            model=MODEL.operation_model("ListDomains"), parsed={}, context={})
+
+
+def test_committed_model_extract_matches_the_pinned_botocore():
+    """model/sagemaker.json (the emulator's request validator) is what extract.py makes of the
+    botocore this suite pins: a botocore bump shows up here until the extract is regenerated."""
+    import pathlib
+    import subprocess
+    import sys
+
+    import botocore
+
+    script = pathlib.Path(__file__).resolve().parent.parent / "model" / "extract.py"
+    data = pathlib.Path(botocore.__file__).parent / "data"
+    result = subprocess.run([sys.executable, str(script), "--check", "--botocore-data", str(data)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr

@@ -19,7 +19,7 @@ from typing import Callable
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import make_client
+from conftest import make_client, no_retry_config
 from scenario import ACCOUNT, DOMAIN_ID_RE, KEY_ID_RE, ROLE, SUBNETS, VPC, domain_request
 
 
@@ -352,3 +352,78 @@ def test_domain_error_codes(backends):
     assert emu["duplicate-name"] == "ResourceInUse" and emu["count-after"] == 1
     assert moto["duplicate-name"] == "ok"
     assert moto["count-after"] == 2  # "taken" (overwritten by the duplicate) and "bad_name!"
+
+
+def test_kms_update_and_delete_alias(backends):
+    def scenario(b: Backend):
+        first, second = (b.kms.create_key(Description=d)["KeyMetadata"]["KeyId"] for d in ("first", "second"))
+        missing_update = error_code(b.kms.update_alias, AliasName="alias/moved", TargetKeyId=second)
+        b.kms.create_alias(AliasName="alias/moved", TargetKeyId=first)
+        b.kms.update_alias(AliasName="alias/moved", TargetKeyId=second)
+        target = b.kms.describe_key(KeyId="alias/moved")["KeyMetadata"]["KeyId"]
+        listed = {a["AliasName"]: a["TargetKeyId"] for a in b.kms.list_aliases()["Aliases"]
+                  if not a["AliasName"].startswith("alias/aws/")}
+        to_alias = error_code(b.kms.update_alias, AliasName="alias/moved", TargetKeyId="alias/moved")
+        rsa = b.kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+        other_class = error_code(b.kms.update_alias, AliasName="alias/moved", TargetKeyId=rsa)
+        b.kms.delete_alias(AliasName="alias/moved")
+        return {
+            "missing-update": missing_update,
+            "moved": target == second,
+            "listed": {name: (first, second).index(key) for name, key in listed.items()},
+            "to-alias": to_alias,
+            "other-class": other_class,
+            "after-delete": error_code(b.kms.describe_key, KeyId="alias/moved"),
+            "delete-again": error_code(b.kms.delete_alias, AliasName="alias/moved"),
+        }
+
+    r = both(backends, scenario)
+    emu, moto = r["emulator"], r["moto"]
+    for field in ("missing-update", "moved", "listed", "to-alias", "after-delete", "delete-again"):
+        assert emu[field] == moto[field], field
+    assert emu["moved"] is True and emu["listed"] == {"alias/moved": 1}
+    assert emu["missing-update"] == emu["after-delete"] == emu["delete-again"] == "NotFoundException"
+    assert emu["to-alias"] == "ValidationException"
+    # Difference: moto moves an alias from a symmetric encryption key to an RSA signing key.
+    # Real KMS requires the new key to be of the same type and key usage as the current one
+    # (KMS docs, UpdateAlias): EMULATOR matches.
+    assert (emu["other-class"], moto["other-class"]) == ("ValidationException", "ok")
+
+
+# --- STS ------------------------------------------------------------------------------
+
+
+def test_sts_assume_role_with_session_details(emu, moto):
+    """Both accept ExternalId, session tags, transitive keys and a source identity; only the
+    emulator checks the model's constraints on them and echoes SourceIdentity."""
+    role_arn = "arn:aws:iam::210987654321:role/Operator"
+    clients = {"emulator": make_client("sts", emu.endpoint),
+               "moto": make_client("sts", moto, check_model=False)}
+    unvalidated = {
+        "emulator": make_client("sts", emu.endpoint, config=no_retry_config(parameter_validation=False)),
+        "moto": make_client("sts", moto, check_model=False, config=no_retry_config(parameter_validation=False)),
+    }
+
+    def scenario(name):
+        sts = clients[name]
+        out = sts.assume_role(RoleArn=role_arn, RoleSessionName="operator", ExternalId="tenant-42",
+                              Tags=[{"Key": "team", "Value": "ml"}], TransitiveTagKeys=["team"],
+                              SourceIdentity="alice")
+        return {
+            "arn": out["AssumedRoleUser"]["Arn"],
+            "source-identity": out.get("SourceIdentity"),
+            "long-session-name": error_code(unvalidated[name].assume_role, RoleArn=role_arn,
+                                            RoleSessionName="s" * 65),
+            "short-session-name": error_code(unvalidated[name].assume_role, RoleArn=role_arn, RoleSessionName="s"),
+            "bad-external-id": error_code(unvalidated[name].assume_role, RoleArn=role_arn,
+                                          RoleSessionName="s1", ExternalId="has space"),
+        }
+
+    emulator, mock = scenario("emulator"), scenario("moto")
+    assert emulator["arn"] == mock["arn"] == "arn:aws:sts::210987654321:assumed-role/Operator/operator"
+    assert emulator["long-session-name"] == mock["long-session-name"] == "ValidationError"
+    # STS docs: AssumeRole returns the SourceIdentity it was given; moto drops it.
+    assert (emulator["source-identity"], mock["source-identity"]) == ("alice", None)
+    # The model's min length (2) and patterns: moto checks only the maximum session-name length.
+    assert (emulator["short-session-name"], mock["short-session-name"]) == ("ValidationError", "ok")
+    assert (emulator["bad-external-id"], mock["bad-external-id"]) == ("ValidationError", "ok")

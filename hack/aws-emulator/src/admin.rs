@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use crate::control::{Control, LaunchApp, ResourceRef, Shared};
 use crate::error::ApiError;
 use crate::faults::{FaultRule, RateLimit};
-use crate::state::{Scope, Tag, merge_patch};
+use crate::state::{Scope, Tag, UpdateMerge, merge_patch};
+use crate::sts::RoleTrust;
 
 type Shr = State<Arc<Shared>>;
 
@@ -24,7 +25,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/reset", post(reset))
         .route("/clock", get(clock))
         .route("/clock/advance", post(advance))
+        .route("/date-skew", get(date_skew).post(set_date_skew))
         .route("/delays", get(delays).post(set_delays))
+        .route("/update-merge", get(update_merge).post(set_update_merge))
         .route("/quotas", get(quotas).post(set_quotas))
         .route("/latency", post(latency))
         .route("/faults", get(faults).post(add_fault).delete(clear_faults))
@@ -38,9 +41,14 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/patch", post(patch))
         .route("/delete", post(delete))
         .route("/kms/aws-managed-key", post(aws_managed_key))
+        .route(
+            "/sts/trust",
+            get(role_trusts).post(set_role_trust).delete(clear_role_trusts),
+        )
         .route("/state", get(snapshot))
         .route("/domains", get(domains))
         .route("/efs", get(efs))
+        .route("/ebs", get(ebs))
 }
 
 fn control(shared: Arc<Shared>) -> Control {
@@ -104,11 +112,42 @@ async fn advance(State(s): Shr, body: String) -> Response {
     }))
 }
 
+async fn date_skew(State(s): Shr) -> Response {
+    Json(json!({"seconds": control(s).date_skew()})).into_response()
+}
+
+async fn set_date_skew(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        seconds: f64,
+    }
+    answer(parse::<Req>(&body).map(|r| {
+        let c = control(s);
+        c.set_date_skew(r.seconds);
+        json!({"seconds": c.date_skew()})
+    }))
+}
+
 /// Merges the request into the current value, so partial updates keep the rest.
 fn merged<T: serde::Serialize + DeserializeOwned>(current: &T, body: &str) -> Result<T, ApiError> {
     let mut value = serde_json::to_value(current).unwrap_or(Value::Null);
     merge_patch(&mut value, &parse::<Value>(body)?);
     serde_json::from_value(value).map_err(|e| ApiError::validation(format!("invalid admin request: {e}")))
+}
+
+async fn update_merge(State(s): Shr) -> Response {
+    Json(json!({"mode": control(s).update_merge()})).into_response()
+}
+
+async fn set_update_merge(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        mode: UpdateMerge,
+    }
+    answer(parse::<Req>(&body).map(|r| {
+        control(s).set_update_merge(r.mode);
+        json!({"mode": r.mode})
+    }))
 }
 
 async fn delays(State(s): Shr) -> Response {
@@ -285,6 +324,19 @@ async fn aws_managed_key(State(s): Shr, body: String) -> Response {
     answer(run())
 }
 
+async fn role_trusts(State(s): Shr) -> Response {
+    Json(control(s).role_trusts()).into_response()
+}
+
+async fn set_role_trust(State(s): Shr, body: String) -> Response {
+    answer(parse::<RoleTrust>(&body).and_then(|t| control(s).set_role_trust(t).map(|()| json!({}))))
+}
+
+async fn clear_role_trusts(State(s): Shr) -> Response {
+    control(s).clear_role_trusts();
+    Json(json!({})).into_response()
+}
+
 async fn snapshot(State(s): Shr) -> Response {
     Json(control(s).snapshot()).into_response()
 }
@@ -295,4 +347,8 @@ async fn domains(State(s): Shr) -> Response {
 
 async fn efs(State(s): Shr) -> Response {
     Json(control(s).efs_file_systems()).into_response()
+}
+
+async fn ebs(State(s): Shr) -> Response {
+    Json(control(s).ebs_volumes()).into_response()
 }

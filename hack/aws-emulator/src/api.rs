@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::clock::Millis;
 use crate::error::{ApiError, ApiResult};
 use crate::kms;
-use crate::state::{Scope, State, app, domain, lcc, profile, space, tags};
+use crate::state::{Scope, State, app, app_image_config, domain, image, lcc, profile, space, tags};
 
 /// Runs one SageMaker operation against already-ticked state.
 pub fn sagemaker(state: &mut State, scope: &Scope, now: Millis, op: &str, body: &Value) -> ApiResult<Value> {
@@ -36,6 +36,22 @@ pub fn sagemaker(state: &mut State, scope: &Scope, now: Millis, op: &str, body: 
         "DescribeStudioLifecycleConfig" => lcc::describe(state, scope, body),
         "DeleteStudioLifecycleConfig" => lcc::delete(state, scope, body),
         "ListStudioLifecycleConfigs" => lcc::list(state, scope, body),
+        "CreateImage" => image::create_image(state, scope, now, body),
+        "DescribeImage" => image::describe_image(state, scope, body),
+        "UpdateImage" => image::update_image(state, scope, now, body),
+        "DeleteImage" => image::delete_image(state, scope, now, body),
+        "ListImages" => image::list_images(state, scope, body),
+        "CreateImageVersion" => image::create_image_version(state, scope, now, body),
+        "DescribeImageVersion" => image::describe_image_version(state, scope, body),
+        "UpdateImageVersion" => image::update_image_version(state, scope, now, body),
+        "DeleteImageVersion" => image::delete_image_version(state, scope, now, body),
+        "ListImageVersions" => image::list_image_versions(state, scope, body),
+        "ListAliases" => image::list_aliases(state, scope, body),
+        "CreateAppImageConfig" => app_image_config::create(state, scope, now, body),
+        "DescribeAppImageConfig" => app_image_config::describe(state, scope, body),
+        "UpdateAppImageConfig" => app_image_config::update(state, scope, now, body),
+        "DeleteAppImageConfig" => app_image_config::delete(state, scope, body),
+        "ListAppImageConfigs" => app_image_config::list(state, scope, body),
         other => Err(ApiError::unknown_operation(&format!("SageMaker.{other}"))),
     }
 }
@@ -48,9 +64,29 @@ pub fn kms(state: &mut State, scope: &Scope, now: Millis, op: &str, body: &Value
         "ListKeys" => kms::list_keys(state, scope, body),
         "CreateAlias" => kms::create_alias(state, scope, now, body),
         "ListAliases" => kms::list_aliases(state, scope, body),
+        "UpdateAlias" => kms::update_alias(state, scope, now, body),
+        "DeleteAlias" => kms::delete_alias(state, scope, body),
         "EnableKey" => kms::enable_key(state, scope, true, body),
         "DisableKey" => kms::enable_key(state, scope, false, body),
         "ScheduleKeyDeletion" => kms::schedule_key_deletion(state, scope, now, body),
         other => Err(ApiError::unknown_operation(&format!("TrentService.{other}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn every_operation_of_the_model_extract_is_served() {
+        let mut state = State::new(&Config::default());
+        for op in crate::model::operations() {
+            let answer = sagemaker(&mut state, &Scope::default(), 0, op, &Value::Null);
+            assert!(
+                answer.err().is_none_or(|e| e.code != "UnknownOperationException"),
+                "{op} is in model/sagemaker.json but not served"
+            );
+        }
     }
 }

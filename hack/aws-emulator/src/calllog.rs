@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::state::Tag;
+
 /// One call as the emulator saw it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
@@ -18,8 +20,16 @@ pub struct CallRecord {
     pub timestamp: f64,
     pub account: String,
     pub region: String,
-    /// Identifying request members (DomainId, UserProfileName, KeyId, ...).
+    /// Identifying request members (DomainId, UserProfileName, KeyId, ...; for STS AssumeRole
+    /// also ExternalId, SourceIdentity and the session Tags).
     pub members: Value,
+    /// ARN of the caller (`arn:aws:sts::<account>:assumed-role/<role>/<session>` for keys issued
+    /// by AssumeRole); empty when the request was refused before the caller was known.
+    #[serde(default)]
+    pub principal: String,
+    /// Session tags carried by the caller's credentials.
+    #[serde(default)]
+    pub session_tags: Vec<Tag>,
 }
 
 /// Request members worth recording: the ones that say which resource a call touched.
@@ -32,6 +42,10 @@ pub const KEY_MEMBERS: &[&str] = &[
     "AppName",
     "ResourceArn",
     "StudioLifecycleConfigName",
+    "ImageName",
+    "Version",
+    "Alias",
+    "AppImageConfigName",
     "KeyId",
     "AliasName",
     "TargetKeyId",
@@ -95,6 +109,8 @@ mod tests {
                 account: "123456789012".into(),
                 region: "us-east-1".into(),
                 members: Value::Null,
+                principal: String::new(),
+                session_tags: Vec::new(),
             });
         }
         assert_eq!(log.counts()["ListDomains"]["ThrottlingException"], 2);

@@ -46,6 +46,14 @@ pub fn secs_to_ms(seconds: f64) -> Millis {
     (seconds * 1000.0).round() as Millis
 }
 
+/// HTTP `Date` header text (RFC 7231 IMF-fixdate), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(ms: Millis) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
 /// Converts clock milliseconds to the epoch-seconds numbers of the JSON protocol.
 pub fn to_epoch_secs(ms: Millis) -> f64 {
     ms as f64 / 1000.0
@@ -54,6 +62,12 @@ pub fn to_epoch_secs(ms: Millis) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates_use_the_imf_fixdate_format() {
+        assert_eq!(http_date(784_111_777_000), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+    }
 
     #[test]
     fn advance_moves_forward_only() {

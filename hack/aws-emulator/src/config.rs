@@ -26,6 +26,11 @@ pub struct Delays {
     pub space_delete: f64,
     pub app_create: f64,
     pub app_delete: f64,
+    pub image_create: f64,
+    pub image_update: f64,
+    pub image_delete: f64,
+    pub image_version_create: f64,
+    pub image_version_delete: f64,
     /// How often emulated health checks refresh an app's activity timestamps.
     pub health_check_interval: f64,
     /// How long a `Deleted` app stays visible (the service keeps metadata 24 h).
@@ -49,6 +54,11 @@ impl Delays {
             space_delete: seconds,
             app_create: seconds,
             app_delete: seconds,
+            image_create: seconds,
+            image_update: seconds,
+            image_delete: seconds,
+            image_version_create: seconds,
+            image_version_delete: seconds,
             ..Self::default()
         }
     }
@@ -68,6 +78,11 @@ impl Default for Delays {
             space_delete: 1.0,
             app_create: 1.0,
             app_delete: 1.0,
+            image_create: 1.0,
+            image_update: 1.0,
+            image_delete: 1.0,
+            image_version_create: 1.0,
+            image_version_delete: 1.0,
             health_check_interval: 300.0,
             deleted_app_retention: 86_400.0,
         }

@@ -2,18 +2,19 @@
 //! to act "behind the operator's back". The HTTP admin API maps onto it.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::calllog::{CallLog, CallRecord};
-use crate::clock::{Clock, Millis, secs_to_ms, to_epoch_secs};
+use crate::clock::{Clock, Millis, http_date, secs_to_ms, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, Faults, RateLimit};
-use crate::state::{self, EfsFileSystem, Owner, Scope, State, Tag, merge_patch};
+use crate::state::{self, EbsVolume, EfsFileSystem, Owner, Scope, State, Tag, UpdateMerge, merge_patch};
+use crate::sts::RoleTrust;
 use crate::validate::Input;
 
 /// State shared by the server and every control handle.
@@ -24,6 +25,8 @@ pub(crate) struct Shared {
     pub faults: Mutex<Faults>,
     pub calls: Mutex<CallLog>,
     requests: AtomicU64,
+    /// Seconds added to the emulated time in the `Date` header only.
+    date_skew_ms: AtomicI64,
 }
 
 impl Shared {
@@ -34,6 +37,7 @@ impl Shared {
             calls: Mutex::new(CallLog::default()),
             clock: Clock::default(),
             requests: AtomicU64::new(0),
+            date_skew_ms: AtomicI64::new(0),
             config,
         }
     }
@@ -52,6 +56,11 @@ impl Shared {
 
     pub fn calls(&self) -> MutexGuard<'_, CallLog> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The `Date` header of every answer: emulated time plus the configured skew.
+    pub fn date_header(&self) -> String {
+        http_date(self.clock.now() + self.date_skew_ms.load(Ordering::Relaxed))
     }
 
     /// UUID-shaped request id, unique per emulator.
@@ -144,6 +153,7 @@ impl Control {
         *s.faults() = Faults::new(s.config.seed);
         s.calls().clear();
         s.clock.reset();
+        s.date_skew_ms.store(0, Ordering::Relaxed);
     }
 
     /// Emulated time, epoch seconds.
@@ -154,6 +164,27 @@ impl Control {
     /// Advances emulated time; due transitions happen on the next access.
     pub fn advance(&self, seconds: f64) {
         self.shared.clock.advance(seconds);
+    }
+
+    /// Skews the `Date` response header (only it) by `seconds` from the emulated time, negative
+    /// for a server clock behind; 0 removes the skew. Lets clients test their clock-skew guards.
+    pub fn set_date_skew(&self, seconds: f64) {
+        self.shared.date_skew_ms.store(secs_to_ms(seconds), Ordering::Relaxed);
+    }
+
+    /// The current `Date` header skew, seconds.
+    pub fn date_skew(&self) -> f64 {
+        to_epoch_secs(self.shared.date_skew_ms.load(Ordering::Relaxed))
+    }
+
+    /// How UpdateDomain, UpdateUserProfile and UpdateSpace merge settings structures from now
+    /// on (`Replace` by default and after `reset`).
+    pub fn set_update_merge(&self, mode: UpdateMerge) {
+        self.shared.state().0.update_merge = mode;
+    }
+
+    pub fn update_merge(&self) -> UpdateMerge {
+        self.shared.state().0.update_merge
     }
 
     pub fn delays(&self) -> Delays {
@@ -324,10 +355,10 @@ impl Control {
             }
             ResourceRef::Space { space_name, .. } => {
                 let s = state::space::find_in(domain, space_name)?;
-                let mut top = json!({"SpaceSettings": s.settings, "SpaceDisplayName": s.display_name});
+                let mut top = json!({"SpaceSettings": s.settings, "SpaceDisplayName": s.kind.display_name});
                 merge_patch(&mut top, patch);
                 s.settings = top.get("SpaceSettings").filter(|v| !v.is_null()).cloned();
-                s.display_name = top.get("SpaceDisplayName").and_then(Value::as_str).map(String::from);
+                s.kind.display_name = top.get("SpaceDisplayName").and_then(Value::as_str).map(String::from);
                 s.modified = now;
             }
             ResourceRef::App { .. } => {
@@ -337,15 +368,18 @@ impl Control {
         Ok(())
     }
 
-    /// Removes a resource immediately, as if deleted out of band (cascading to
-    /// its children; a domain's EFS is retained).
+    /// Removes a resource immediately, as if deleted out of band, cascading to its children: a
+    /// domain's profiles, spaces and apps (its EFS is retained), a profile's apps and the spaces
+    /// it owns, a space's apps. The EBS volumes of removed spaces are recorded as deleted.
     pub fn delete(&self, scope: &Scope, resource: &ResourceRef) -> ApiResult<()> {
-        let (mut state, _) = self.shared.state();
+        let (mut state, now) = self.shared.state();
         let part = state.partition(scope);
         let domain = state::domain::find(part, resource.domain_id())?;
+        let mut removed_spaces: Vec<state::Space> = Vec::new();
         match resource {
             ResourceRef::Domain { domain_id } => {
                 let efs = domain.efs_id.clone();
+                removed_spaces = std::mem::take(&mut domain.spaces);
                 part.domains.retain(|d| &d.id != domain_id);
                 if let Some(fs) = efs
                     && let Some(entry) = state.efs.iter_mut().find(|f| f.file_system_id == fs)
@@ -356,12 +390,20 @@ impl Control {
             ResourceRef::UserProfile { user_profile_name, .. } => {
                 let name = state::profile::find_in(domain, user_profile_name)?.name.clone();
                 domain.profiles.retain(|p| p.name != name);
+                let (owned, kept) = std::mem::take(&mut domain.spaces)
+                    .into_iter()
+                    .partition(|s| s.owner().is_some_and(|o| o.eq_ignore_ascii_case(&name)));
+                domain.spaces = kept;
+                removed_spaces = owned;
                 domain.apps.retain(|a| a.owner != Owner::UserProfile(name.clone()));
             }
             ResourceRef::Space { space_name, .. } => {
                 let name = state::space::find_in(domain, space_name)?.name.clone();
-                domain.spaces.retain(|s| s.name != name);
-                domain.apps.retain(|a| a.owner != Owner::Space(name.clone()));
+                let (gone, kept) = std::mem::take(&mut domain.spaces)
+                    .into_iter()
+                    .partition(|s| s.name == name);
+                domain.spaces = kept;
+                removed_spaces = gone;
             }
             ResourceRef::App {
                 user_profile_name,
@@ -378,7 +420,36 @@ impl Control {
                 domain.apps.retain(|a| a.arn != arn);
             }
         }
+        if let Ok(domain) = state::domain::find(state.partition(scope), resource.domain_id()) {
+            for space in &removed_spaces {
+                domain.apps.retain(|a| a.owner != Owner::Space(space.name.clone()));
+            }
+        }
+        for volume_id in removed_spaces.iter().filter_map(|s| s.kind.ebs_volume_id.as_deref()) {
+            state.ebs_deleted(volume_id, now);
+        }
         Ok(())
+    }
+
+    /// Makes AssumeRole of `trust.role_arn` require its ExternalId and session tag keys
+    /// (replacing earlier conditions for that role); a call without them is AccessDenied.
+    pub fn set_role_trust(&self, trust: RoleTrust) -> ApiResult<()> {
+        if !crate::validate::is_role_arn(&trust.role_arn) {
+            return Err(ApiError::validation(format!("{} is not a role ARN", trust.role_arn)));
+        }
+        let (mut state, _) = self.shared.state();
+        state.role_trusts.insert(trust.role_arn.clone(), trust);
+        Ok(())
+    }
+
+    /// Every role's trust conditions.
+    pub fn role_trusts(&self) -> Vec<RoleTrust> {
+        self.shared.state().0.role_trusts.values().cloned().collect()
+    }
+
+    /// Forgets every trust condition: any role can be assumed again.
+    pub fn clear_role_trusts(&self) {
+        self.shared.state().0.role_trusts.clear();
     }
 
     /// Creates (or returns) the AWS-managed key behind `alias` (e.g.
@@ -428,5 +499,11 @@ impl Control {
     /// The EFS registry, including volumes of deleted domains.
     pub fn efs_file_systems(&self) -> Vec<EfsFileSystem> {
         self.shared.state().0.efs.clone()
+    }
+
+    /// The EBS registry: one volume per JupyterLab / Code Editor space ever created, with its
+    /// size and, once the space is gone, when it was deleted.
+    pub fn ebs_volumes(&self) -> Vec<EbsVolume> {
+        self.shared.state().0.ebs.clone()
     }
 }

@@ -86,6 +86,8 @@ pub struct Alias {
     pub arn: String,
     pub target: String,
     pub created: Millis,
+    /// When UpdateAlias last pointed it at a key (LastUpdatedDate).
+    pub updated: Millis,
 }
 
 /// Keys and aliases of one account and region.
@@ -166,13 +168,7 @@ fn resolve(kms: &BTreeMap<Scope, KmsPartition>, scope: &Scope, key: &str) -> Api
                 .get(&target)
                 .and_then(|p| p.aliases.iter().find(|a| a.name == alias))
                 .map(|a| a.target.clone())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        400,
-                        "NotFoundException",
-                        format!("Alias {} is not found.", alias_arn(&target, &alias)),
-                    )
-                })?;
+                .ok_or_else(|| not_found_alias(&target, &alias))?;
             (target, id)
         }
     };
@@ -295,6 +291,7 @@ pub fn aws_managed_key(state: &mut State, scope: &Scope, now: Millis, alias: &st
         arn: alias_arn(scope, alias),
         target: key.id.clone(),
         created: now,
+        updated: now,
     });
     key
 }
@@ -511,7 +508,7 @@ pub fn list_aliases(state: &mut State, scope: &Scope, body: &Value) -> ApiResult
                         "AliasArn": a.arn,
                         "TargetKeyId": a.target,
                         "CreationDate": ts(a.created),
-                        "LastUpdatedDate": ts(a.created),
+                        "LastUpdatedDate": ts(a.updated),
                     })
                 })
                 .collect()
@@ -520,9 +517,9 @@ pub fn list_aliases(state: &mut State, scope: &Scope, body: &Value) -> ApiResult
     kms_page(&input, "ListAliases", items, "Aliases")
 }
 
-pub fn create_alias(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
-    let input = Input::new(body);
-    let name = input.str_req("AliasName")?;
+/// Checks an `AliasName` the way CreateAlias, UpdateAlias and DeleteAlias do: the model's
+/// pattern, the `alias/` prefix, and the `alias/aws/` prefix reserved for AWS managed keys.
+fn check_alias_name(name: &str) -> ApiResult<()> {
     check_len("aliasName", name, 1, 256)?;
     let valid = name
         .strip_prefix("alias/")
@@ -537,7 +534,14 @@ pub fn create_alias(state: &mut State, scope: &Scope, now: Millis, body: &Value)
             "Aliases that begin with alias/aws/ are reserved for AWS managed keys.",
         ));
     }
+    Ok(())
+}
+
+/// Resolves `TargetKeyId` of CreateAlias/UpdateAlias: a key id or key ARN (never an alias) of
+/// a key in the caller's account and region that is not pending deletion. Returns its index.
+fn alias_target(state: &State, scope: &Scope, input: &Input<'_>) -> ApiResult<usize> {
     let target = input.str_req("TargetKeyId")?;
+    check_len("targetKeyId", target, 1, 2048)?;
     if target.starts_with("alias/") || target.contains(":alias/") {
         return Err(ApiError::validation(
             "TargetKeyId must be a key ID or key ARN, not an alias.",
@@ -553,7 +557,25 @@ pub fn create_alias(state: &mut State, scope: &Scope, now: Millis, body: &Value)
     if key.state == KeyState::PendingDeletion {
         return Err(invalid_state(key));
     }
-    let key_id = key.id.clone();
+    Ok(i)
+}
+
+/// The key class UpdateAlias keeps: symmetric encryption, asymmetric, or HMAC, and the usage.
+fn key_class(key: &Key) -> (&'static str, &str) {
+    let class = match key.key_spec.as_str() {
+        "SYMMETRIC_DEFAULT" => "symmetric",
+        s if s.starts_with("HMAC_") => "HMAC",
+        _ => "asymmetric",
+    };
+    (class, &key.key_usage)
+}
+
+pub fn create_alias(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
+    let input = Input::new(body);
+    let name = input.str_req("AliasName")?;
+    check_alias_name(name)?;
+    let i = alias_target(state, scope, &input)?;
+    let key_id = state.kms[scope].keys[i].id.clone();
     let part = state.kms.entry(scope.clone()).or_default();
     let arn = alias_arn(scope, name);
     if part.aliases.iter().any(|a| a.name == name) {
@@ -568,8 +590,71 @@ pub fn create_alias(state: &mut State, scope: &Scope, now: Millis, body: &Value)
         arn,
         target: key_id,
         created: now,
+        updated: now,
     });
     Ok(json!({}))
+}
+
+/// Points an existing alias at another customer managed key of the same account and region,
+/// of the same key class and usage as its current key.
+pub fn update_alias(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
+    let input = Input::new(body);
+    let name = input.str_req("AliasName")?;
+    check_alias_name(name)?;
+    let i = alias_target(state, scope, &input)?;
+    let part = state.kms.get(scope);
+    let alias = part
+        .and_then(|p| p.aliases.iter().find(|a| a.name == name))
+        .ok_or_else(|| not_found_alias(scope, name))?;
+    let keys = &state.kms[scope].keys;
+    let new_key = &keys[i];
+    if new_key.manager == "AWS" {
+        return Err(ApiError::validation(format!(
+            "An alias cannot be associated with the AWS managed key {}.",
+            new_key.arn
+        )));
+    }
+    if let Some(current) = keys.iter().find(|k| k.id == alias.target)
+        && key_class(current) != key_class(new_key)
+    {
+        return Err(ApiError::validation(format!(
+            "Alias {name} cannot be moved from key {} to key {}: both keys must be {} {} keys.",
+            current.arn,
+            new_key.arn,
+            key_class(current).0,
+            key_class(current).1
+        )));
+    }
+    let new_id = new_key.id.clone();
+    let alias = state
+        .kms
+        .get_mut(scope)
+        .and_then(|p| p.aliases.iter_mut().find(|a| a.name == name))
+        .expect("alias found above");
+    alias.target = new_id;
+    alias.updated = now;
+    Ok(json!({}))
+}
+
+pub fn delete_alias(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Value> {
+    let input = Input::new(body);
+    let name = input.str_req("AliasName")?;
+    check_alias_name(name)?;
+    let part = state.kms.get_mut(scope).ok_or_else(|| not_found_alias(scope, name))?;
+    let before = part.aliases.len();
+    part.aliases.retain(|a| a.name != name);
+    if part.aliases.len() == before {
+        return Err(not_found_alias(scope, name));
+    }
+    Ok(json!({}))
+}
+
+fn not_found_alias(scope: &Scope, name: &str) -> ApiError {
+    ApiError::new(
+        400,
+        "NotFoundException",
+        format!("Alias {} is not found.", alias_arn(scope, name)),
+    )
 }
 
 #[cfg(test)]
@@ -625,6 +710,49 @@ mod tests {
         );
         state.tick(7 * 86_400_000);
         assert_eq!(usability_problem(&state.kms, &scope, &key.id), Some("does not exist"));
+    }
+
+    #[test]
+    fn aliases_move_between_keys_of_the_same_class() {
+        let mut state = State::new(&Config::default());
+        let scope = Scope::default();
+        let first = insert_key(&mut state, &scope, 0, NewKey::symmetric("CUSTOMER"));
+        let second = insert_key(&mut state, &scope, 0, NewKey::symmetric("CUSTOMER"));
+        let rsa = insert_key(
+            &mut state,
+            &scope,
+            0,
+            NewKey {
+                spec: "RSA_2048",
+                usage: "SIGN_VERIFY",
+                ..NewKey::symmetric("CUSTOMER")
+            },
+        );
+        let alias = |target: &str| json!({"AliasName": "alias/studio", "TargetKeyId": target});
+        let err = update_alias(&mut state, &scope, 5, &alias(&first.id)).unwrap_err();
+        assert_eq!(err.code, "NotFoundException");
+        create_alias(&mut state, &scope, 1, &alias(&first.id)).unwrap();
+        update_alias(&mut state, &scope, 5, &alias(&second.arn)).unwrap();
+        assert_eq!(resolve(&state.kms, &scope, "alias/studio").unwrap().1, 1);
+        assert_eq!(state.kms[&scope].aliases[0].updated, 5);
+        let err = update_alias(&mut state, &scope, 6, &alias(&rsa.id)).unwrap_err();
+        assert_eq!(err.code, "ValidationException");
+        let managed = aws_managed_key(&mut state, &scope, 0, "alias/aws/sagemaker");
+        assert_eq!(
+            update_alias(&mut state, &scope, 6, &alias(&managed.id))
+                .unwrap_err()
+                .code,
+            "ValidationException"
+        );
+        let reserved = json!({"AliasName": "alias/aws/sagemaker", "TargetKeyId": first.id});
+        assert_eq!(
+            update_alias(&mut state, &scope, 6, &reserved).unwrap_err().code,
+            "ValidationException"
+        );
+        delete_alias(&mut state, &scope, &json!({"AliasName": "alias/studio"})).unwrap();
+        assert!(resolve(&state.kms, &scope, "alias/studio").is_err());
+        let err = delete_alias(&mut state, &scope, &json!({"AliasName": "alias/studio"})).unwrap_err();
+        assert_eq!(err.code, "NotFoundException");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! In-memory emulator of the Amazon SageMaker AI Studio control plane
-//! (domains, user profiles, spaces, apps, tags, Studio lifecycle configs),
-//! the KMS key APIs a Studio client needs, and STS AssumeRole /
-//! GetCallerIdentity — speaking the real wire protocols so the official SDKs,
-//! boto3 and the AWS CLI can use it as their endpoint.
+//! (domains, user profiles, spaces, apps, tags, Studio lifecycle configs, custom
+//! images and app image configs), the KMS key APIs a Studio client needs, STS
+//! AssumeRole / GetCallerIdentity and the tagging API's GetResources — speaking
+//! the real wire protocols so the official SDKs, boto3 and the AWS CLI can use it
+//! as their endpoint. SageMaker requests are validated against the service model.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -22,6 +23,7 @@ pub mod control;
 pub mod error;
 pub mod faults;
 pub mod kms;
+pub mod model;
 pub mod pagination;
 pub mod protocol;
 mod server;
@@ -38,7 +40,8 @@ pub use config::{Config, Delays, Quotas};
 pub use control::{Control, DomainView, LaunchApp, ResourceRef};
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRule, RateLimit};
-pub use state::{EfsFileSystem, Scope, Tag};
+pub use state::{EbsVolume, EfsFileSystem, Scope, Tag, UpdateMerge};
+pub use sts::RoleTrust;
 
 /// A running emulator. Dropping it stops accepting connections.
 pub struct Emulator {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, Response, header};
+use axum::http::{HeaderMap, HeaderValue, Response, header};
 use axum::{Extension, routing::any};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -33,7 +33,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .nest("/_emulator", crate::admin::routes())
         .route("/", any(handle_api))
         .fallback(handle_api)
+        .layer(axum::middleware::map_response_with_state(shared.clone(), date_header))
         .with_state(shared)
+}
+
+/// Every answer (admin API included) carries the emulated time, possibly skewed, in `Date`;
+/// hyper keeps a `Date` header that is already set.
+async fn date_header(AxumState(shared): AxumState<Arc<Shared>>, mut response: Response<Body>) -> Response<Body> {
+    if let Ok(date) = HeaderValue::from_str(&shared.date_header()) {
+        response.headers_mut().insert(header::DATE, date);
+    }
+    response
 }
 
 /// Serves connections until the task is aborted.
@@ -71,6 +81,8 @@ fn record(shared: &Shared, service: &str, operation: &str, outcome: &str, caller
         account: caller.map(|c| c.account.clone()).unwrap_or_default(),
         region: caller.map(|c| c.region.clone()).unwrap_or_default(),
         members,
+        principal: caller.map(|c| c.identity.arn.clone()).unwrap_or_default(),
+        session_tags: caller.map(|c| c.identity.session_tags.clone()).unwrap_or_default(),
     });
 }
 
@@ -185,7 +197,7 @@ async fn handle_json(
         match service {
             Service::Kms => api::kms(&mut state, &scope, now, op, &input),
             Service::Tagging => crate::tagging::handle(&mut state, &scope, op, &input),
-            _ => api::sagemaker(&mut state, &scope, now, op, &input),
+            _ => crate::model::validate(op, &input).and_then(|()| api::sagemaker(&mut state, &scope, now, op, &input)),
         }
     };
     match result {
@@ -209,7 +221,7 @@ async fn handle_sts(
 ) -> Response<Body> {
     let params: HashMap<String, String> = form_urlencoded::parse(body).into_owned().collect();
     let action = params.get("Action").cloned().unwrap_or_default();
-    let members = key_members(|m| params.get(m).map(|v| json!(v)));
+    let members = sts::call_members(&params);
     let error = |e: &ApiError| protocol::xml(e.status, sts::error_xml(e, request_id), request_id);
     let who = match caller(shared, headers, Service::Sts) {
         Ok(c) => c,

@@ -127,6 +127,12 @@ fn get_resources(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Va
             .iter()
             .map(|l| ("studio-lifecycle-config", l.arn.as_str(), l.tags.as_slice())),
     );
+    resources.extend(part.images.iter().map(|i| ("image", i.arn.as_str(), i.tags.as_slice())));
+    resources.extend(
+        part.app_image_configs
+            .iter()
+            .map(|c| ("app-image-config", c.arn.as_str(), c.tags.as_slice())),
+    );
     // Untagged resources are not returned, as in AWS.
     let matching: Vec<Value> = resources
         .into_iter()

@@ -5,6 +5,9 @@
 //! constraint: ...", naming the member in lowerCamelCase; type mismatches are
 //! `SerializationException`. These helpers reproduce both.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
@@ -151,6 +154,150 @@ fn constraint(member: &str, value: &str, rule: &str) -> ApiError {
     ))
 }
 
+/// Constraint violations of one request, reported together as the services do:
+/// "2 validation errors detected: Value 'x' at 'a' failed to satisfy constraint: ...; Value ...".
+#[derive(Debug, Default)]
+pub struct Violations(Vec<String>);
+
+impl Violations {
+    /// `value` is shown as the service shows it (`null` for a missing member).
+    pub fn add(&mut self, member: &str, value: Option<&str>, rule: &str) {
+        let value = value.map_or_else(|| "null".to_string(), |v| format!("'{v}'"));
+        self.0.push(format!(
+            "Value {value} at '{member}' failed to satisfy constraint: {rule}"
+        ));
+    }
+
+    pub fn not_null(&mut self, member: &str) {
+        self.add(member, None, "Member must not be null");
+    }
+
+    /// Length bounds of a string (in characters) or of a list/map (`shown` renders the value).
+    pub fn length(&mut self, member: &str, shown: &str, len: usize, min: Option<u64>, max: Option<u64>) {
+        if let Some(min) = min.filter(|m| (len as u64) < *m) {
+            self.add(
+                member,
+                Some(shown),
+                &format!("Member must have length greater than or equal to {min}"),
+            );
+        }
+        if let Some(max) = max.filter(|m| (len as u64) > *m) {
+            self.add(
+                member,
+                Some(shown),
+                &format!("Member must have length less than or equal to {max}"),
+            );
+        }
+    }
+
+    pub fn range(&mut self, member: &str, value: f64, min: Option<f64>, max: Option<f64>) {
+        let shown = if value.fract() == 0.0 {
+            format!("{value:.0}")
+        } else {
+            value.to_string()
+        };
+        let bound = |b: f64| {
+            if b.fract() == 0.0 {
+                format!("{b:.0}")
+            } else {
+                b.to_string()
+            }
+        };
+        if let Some(min) = min.filter(|m| value < *m) {
+            self.add(
+                member,
+                Some(&shown),
+                &format!("Member must have value greater than or equal to {}", bound(min)),
+            );
+        }
+        if let Some(max) = max.filter(|m| value > *m) {
+            self.add(
+                member,
+                Some(&shown),
+                &format!("Member must have value less than or equal to {}", bound(max)),
+            );
+        }
+    }
+
+    pub fn pattern(&mut self, member: &str, value: &str, pattern: &str) {
+        if !matches_pattern(pattern, value) {
+            self.add(
+                member,
+                Some(value),
+                &format!("Member must satisfy regular expression pattern: {pattern}"),
+            );
+        }
+    }
+
+    pub fn enumeration(&mut self, member: &str, value: &str, allowed: &[&str]) {
+        if !allowed.contains(&value) {
+            self.add(
+                member,
+                Some(value),
+                &format!("Member must satisfy enum value set: [{}]", allowed.join(", ")),
+            );
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok` when nothing was found; otherwise one error with `code` (ValidationException, or
+    /// STS's ValidationError) listing every violation.
+    pub fn into_result(self, code: &str) -> ApiResult<()> {
+        match self.0.len() {
+            0 => Ok(()),
+            1 => Err(ApiError::new(
+                400,
+                code,
+                format!("1 validation error detected: {}", self.0[0]),
+            )),
+            n => Err(ApiError::new(
+                400,
+                code,
+                format!("{n} validation errors detected: {}", self.0.join("; ")),
+            )),
+        }
+    }
+}
+
+/// Compiled model patterns, by source text.
+static PATTERNS: LazyLock<Mutex<HashMap<String, Option<fancy_regex::Regex>>>> = LazyLock::new(Default::default);
+
+/// Translates the Java regular-expression dialect of the AWS models into fancy-regex syntax:
+/// `\p{Alnum}` is ASCII `[a-zA-Z0-9]` in Java, and a quantified `$` (`${1,128}`, accepted by
+/// Java) is just the end anchor.
+fn translate_java_pattern(pattern: &str) -> String {
+    let mut out = pattern.replace("\\p{Alnum}", "a-zA-Z0-9");
+    while let Some(start) = out.find("${") {
+        match out[start..].find('}') {
+            Some(end) => out.replace_range(start + 1..start + end + 1, ""),
+            None => break,
+        }
+    }
+    out
+}
+
+/// Whether `value` matches a model pattern in full (Java `Pattern.matches`, as the services
+/// check them). A pattern that cannot be compiled accepts everything (and is caught by the
+/// test that compiles every committed pattern).
+pub fn matches_pattern(pattern: &str, value: &str) -> bool {
+    let mut cache = PATTERNS.lock().unwrap_or_else(|e| e.into_inner());
+    let regex = cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| compile_pattern(pattern).ok());
+    match regex {
+        Some(re) => re.is_match(value).unwrap_or(true),
+        None => true,
+    }
+}
+
+/// Compiles a model pattern anchored at both ends.
+pub fn compile_pattern(pattern: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    fancy_regex::Regex::new(&format!("^(?:{})$", translate_java_pattern(pattern)))
+}
+
 /// "Member must not be null".
 pub fn missing(member: &str) -> ApiError {
     ApiError::validation(format!(
@@ -280,19 +427,6 @@ pub fn is_role_arn(value: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-/".contains(c))
 }
 
-pub fn check_role_arn(member: &str, value: &str) -> ApiResult<()> {
-    check_len(member, value, 20, 2048)?;
-    if is_role_arn(value) {
-        Ok(())
-    } else {
-        Err(constraint(
-            member,
-            value,
-            "Member must satisfy regular expression pattern: ^arn:aws[a-z\\-]*:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+$",
-        ))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +468,38 @@ mod tests {
         assert!(is_role_arn("arn:aws-us-gov:iam::123456789012:role/x"));
         assert!(!is_role_arn("arn:aws:iam::12345:role/x"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/x"));
+    }
+
+    #[test]
+    fn violations_are_reported_together() {
+        let mut v = Violations::default();
+        assert!(v.is_empty());
+        v.length("domainName", "x", 1, Some(2), Some(63));
+        v.not_null("authMode");
+        let err = v.into_result("ValidationException").unwrap_err();
+        assert_eq!(
+            err.message,
+            "2 validation errors detected: Value 'x' at 'domainName' failed to satisfy constraint: Member must have length greater than or equal to 2; Value null at 'authMode' failed to satisfy constraint: Member must not be null"
+        );
+        let mut v = Violations::default();
+        v.range("ebsVolumeSizeInGb", 4.0, Some(5.0), Some(16384.0));
+        assert!(v.into_result("ValidationException").unwrap_err().message.starts_with(
+            "1 validation error detected: Value '4' at 'ebsVolumeSizeInGb' failed to satisfy constraint: Member must have value greater than or equal to 5"
+        ));
+    }
+
+    #[test]
+    fn java_patterns_match_in_full() {
+        assert!(matches_pattern("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", "a-b"));
+        assert!(!matches_pattern("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", "a-b-"));
+        assert!(matches_pattern("(?!^[.-])^([a-zA-Z0-9-_.]+)", "latest"));
+        assert!(!matches_pattern("(?!^[.-])^([a-zA-Z0-9-_.]+)", ".hidden"));
+        assert!(matches_pattern("([\\p{L}\\p{Z}\\p{N}_.:\\/=+\\-@]*)${1,256}", "é 1"));
+        assert!(matches_pattern(
+            "arn:[\\p{Alnum}\\-]+:lambda:[\\p{Alnum}\\-]+:[0-9]{12}:function:.*",
+            "arn:aws:lambda:us-east-1:123456789012:function:f"
+        ));
+        assert!(!matches_pattern(".*", "two\nlines"));
     }
 
     #[test]

@@ -26,7 +26,7 @@ impl Owner {
         }
     }
 
-    fn same(&self, other: &Owner) -> bool {
+    pub fn same(&self, other: &Owner) -> bool {
         match (self, other) {
             (Owner::UserProfile(a), Owner::UserProfile(b)) | (Owner::Space(a), Owner::Space(b)) => {
                 a.eq_ignore_ascii_case(b)

@@ -10,12 +10,12 @@ use crate::config::Delays;
 use crate::error::{ApiError, ApiResult};
 use crate::kms::{self, KmsPartition};
 use crate::pagination::{page_request, paginate};
-use crate::state::settings::{check_default_space_settings, check_domain_settings, check_user_settings, merge_shallow};
+use crate::state::settings::{check_default_space_settings, check_user_settings, merge_settings};
 use crate::state::tags::{Tag, parse_tags};
 use crate::state::{
     App, EfsFileSystem, Lifecycle, Partition, Scope, Space, State, Status, Step, UserProfile, put_opt, ts,
 };
-use crate::validate::{Input, check_count, check_len, missing};
+use crate::validate::{Input, missing};
 
 /// First HomeEfsFileSystemUid handed out in a domain.
 pub const FIRST_UID: u64 = 200_001;
@@ -61,10 +61,18 @@ pub struct Domain {
     pub apps: Vec<App>,
 }
 
-/// EFS registry changes produced by transitions, applied after the sweep.
-pub enum EfsEvent {
-    Created(EfsFileSystem),
-    DomainGone { fs_id: String, retention: String },
+/// EFS and EBS registry changes produced by transitions, applied after the sweep.
+pub enum VolumeEvent {
+    EfsCreated(EfsFileSystem),
+    DomainGone {
+        fs_id: String,
+        retention: String,
+    },
+    /// A space whose deletion completed: its EBS volume is deleted.
+    SpaceGone {
+        volume_id: String,
+        at: Millis,
+    },
 }
 
 impl Domain {
@@ -159,42 +167,19 @@ pub fn find<'a>(part: &'a mut Partition, id: &str) -> ApiResult<&'a mut Domain> 
 
 /// Reads and looks up `DomainId`.
 pub fn find_from<'a>(part: &'a mut Partition, input: &Input<'_>) -> ApiResult<&'a mut Domain> {
-    let id = input.str_req("DomainId")?;
-    check_len(&input.member("DomainId"), id, 1, 63)?;
-    find(part, id)
+    find(part, input.str_req("DomainId")?)
 }
 
-fn check_network_ids(input: &Input<'_>) -> ApiResult<Option<Vec<String>>> {
-    if let Some(vpc) = input.str_opt("VpcId")? {
-        check_len(&input.member("VpcId"), vpc, 1, 32)?;
-    }
-    let Some(subnets) = input.str_list_opt("SubnetIds")? else {
-        return Ok(None);
-    };
-    check_count(&input.member("SubnetIds"), subnets.len(), 1, 16)?;
-    for s in &subnets {
-        check_len(&input.member("SubnetIds"), s, 1, 32)?;
-    }
-    Ok(Some(subnets.into_iter().map(String::from).collect()))
-}
-
-fn check_kms_ref(input: &Input<'_>, name: &str) -> ApiResult<()> {
-    if let Some(key) = input.str_opt(name)? {
-        check_len(&input.member(name), key, 0, 2048)?;
-        if !key.chars().all(|c| c.is_ascii_alphanumeric() || ":/_-".contains(c)) {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{key}' at '{}' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9:/_-]*",
-                input.member(name)
-            )));
-        }
-    }
-    Ok(())
+/// `SubnetIds` of a request, if given.
+fn subnet_ids(input: &Input<'_>) -> ApiResult<Option<Vec<String>>> {
+    Ok(input
+        .str_list_opt("SubnetIds")?
+        .map(|subnets| subnets.into_iter().map(String::from).collect()))
 }
 
 pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
     let input = Input::new(body);
-    let name = input.name_req("DomainName")?;
-    input.enum_req("AuthMode", &["SSO", "IAM"])?;
+    let name = input.str_req("DomainName")?;
     let dus = input
         .obj_opt("DefaultUserSettings")?
         .ok_or_else(|| missing("defaultUserSettings"))?;
@@ -207,17 +192,7 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
     if input.arr_opt("SubnetIds")?.is_none() {
         return Err(missing("subnetIds"));
     }
-    check_network_ids(&input)?;
-    input.enum_opt("AppNetworkAccessType", &["PublicInternetOnly", "VpcOnly"])?;
-    input.enum_opt("AppSecurityGroupManagement", &["Service", "Customer"])?;
-    input.enum_opt("HomeEfsFileSystemCreation", &["Enabled", "Disabled"])?;
-    input.enum_opt("TagPropagation", &["ENABLED", "DISABLED"])?;
-    check_kms_ref(&input, "KmsKeyId")?;
-    check_kms_ref(&input, "HomeEfsFileSystemKmsKeyId")?;
     let domain_settings = input.obj_opt("DomainSettings")?;
-    if let Some(ds) = domain_settings {
-        check_domain_settings(ds, "domainSettings")?;
-    }
     if input.str_opt("AppSecurityGroupManagement")?.is_some()
         && domain_settings.is_none_or(|ds| !ds.contains_key("RStudioServerProDomainSettings"))
     {
@@ -226,7 +201,7 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         ));
     }
     if let Some(dss) = input.obj_opt("DefaultSpaceSettings")? {
-        check_default_space_settings(dss, "defaultSpaceSettings")?;
+        check_default_space_settings(dss)?;
     }
     let tags = parse_tags(&input, "Tags")?;
 
@@ -308,27 +283,23 @@ pub fn ensure_mutable(kind: &str, arn: &str, status: Status, deleting_allowed_fr
 pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> ApiResult<Value> {
     let input = Input::new(body);
     let delay = state.delays.domain_update;
-    let new_subnets = check_network_ids(&input)?;
-    let access = input.enum_opt("AppNetworkAccessType", &["PublicInternetOnly", "VpcOnly"])?;
-    input.enum_opt("AppSecurityGroupManagement", &["Service", "Customer"])?;
-    let efs_creation = input.enum_opt("HomeEfsFileSystemCreation", &["Enabled", "Disabled"])?;
-    input.enum_opt("TagPropagation", &["ENABLED", "DISABLED"])?;
+    let new_subnets = subnet_ids(&input)?;
+    let access = input.str_opt("AppNetworkAccessType")?;
+    let efs_creation = input.str_opt("HomeEfsFileSystemCreation")?;
     if let Some(dus) = input.obj_opt("DefaultUserSettings")? {
         check_user_settings(dus, "defaultUserSettings", false)?;
     }
     if let Some(dss) = input.obj_opt("DefaultSpaceSettings")? {
-        check_default_space_settings(dss, "defaultSpaceSettings")?;
+        check_default_space_settings(dss)?;
     }
     let ds_update = input.obj_opt("DomainSettingsForUpdate")?;
-    if let Some(ds) = ds_update {
-        check_domain_settings(ds, "domainSettingsForUpdate")?;
-    }
     if access == Some("VpcOnly") && (input.str_opt("VpcId")?.is_none() || input.arr_opt("SubnetIds")?.is_none()) {
         return Err(ApiError::validation(
             "VpcId and Subnet IDs are required for updating domains to VpcOnly mode.",
         ));
     }
     let new_efs = format!("fs-{}", state.random_hex(17));
+    let mode = state.update_merge;
     let domain = find_from(state.partition(scope), &input)?;
     ensure_mutable("Domain", &domain.arn, domain.life.status, false)?;
     let running = [Status::InService, Status::Pending, Status::Deleting];
@@ -375,7 +346,7 @@ pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
 
     for member in ["DefaultUserSettings", "DefaultSpaceSettings"] {
         if let Some(update) = input.obj_opt(member)? {
-            merge_shallow(domain.settings.entry(member).or_insert(json!({})), update);
+            merge_settings(domain.settings.entry(member).or_insert(json!({})), update, mode);
         }
     }
     if let Some(ds) = ds_update {
@@ -383,7 +354,11 @@ pub fn update(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
         if let Some(r) = renamed.remove("RStudioServerProDomainSettingsForUpdate") {
             renamed.insert("RStudioServerProDomainSettings".into(), r);
         }
-        merge_shallow(domain.settings.entry("DomainSettings").or_insert(json!({})), &renamed);
+        merge_settings(
+            domain.settings.entry("DomainSettings").or_insert(json!({})),
+            &renamed,
+            mode,
+        );
     }
     for member in [
         "SubnetIds",
@@ -478,15 +453,18 @@ pub fn tick_domains(
     keys: &BTreeMap<Scope, KmsPartition>,
     delays: &Delays,
     now: Millis,
-    efs: &mut Vec<EfsEvent>,
+    events: &mut Vec<VolumeEvent>,
 ) {
     part.domains.retain_mut(|domain| {
-        domain
-            .profiles
-            .retain_mut(|p| tick_child(&mut p.life, &mut p.modified, now));
-        domain
-            .spaces
-            .retain_mut(|s| tick_child(&mut s.life, &mut s.modified, now));
+        domain.profiles.retain_mut(|p| p.tick(now));
+        domain.spaces.retain_mut(|s| {
+            let due = s.life.due.unwrap_or(now);
+            let stays = s.tick(now);
+            if !stays && let Some(volume_id) = s.kind.ebs_volume_id.clone() {
+                events.push(VolumeEvent::SpaceGone { volume_id, at: due });
+            }
+            stays
+        });
         domain.apps.retain_mut(|a| a.tick(now, delays.deleted_app_retention));
         if domain.life.status == Status::Pending
             && let Some(due) = domain.life.due.filter(|d| *d <= now)
@@ -505,7 +483,7 @@ pub fn tick_domains(
                 domain.modified = at;
                 // The home EFS volume comes into existence when creation completes.
                 if was_pending && let Some(fs) = &domain.efs_id {
-                    efs.push(EfsEvent::Created(EfsFileSystem {
+                    events.push(VolumeEvent::EfsCreated(EfsFileSystem {
                         file_system_id: fs.clone(),
                         account: scope.account.clone(),
                         region: scope.region.clone(),
@@ -518,7 +496,7 @@ pub fn tick_domains(
             }
             Some(Step::Gone) => {
                 if let Some(fs) = &domain.efs_id {
-                    efs.push(EfsEvent::DomainGone {
+                    events.push(VolumeEvent::DomainGone {
                         fs_id: fs.clone(),
                         retention: domain.retention.clone().unwrap_or_else(|| "Retain".into()),
                     });
@@ -527,16 +505,4 @@ pub fn tick_domains(
             }
         }
     });
-}
-
-/// Profile and space transitions; returns false when the record is gone.
-fn tick_child(life: &mut Lifecycle, modified: &mut Millis, now: Millis) -> bool {
-    match life.step(now, None) {
-        Some(Step::Gone) => false,
-        Some(Step::Became(_, at)) => {
-            *modified = at;
-            true
-        }
-        None => true,
-    }
 }

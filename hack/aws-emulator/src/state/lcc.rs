@@ -7,16 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::pagination::{page_request, paginate};
 use crate::state::tags::{Tag, parse_tags};
 use crate::state::{Scope, State, sort_listing, ts};
-use crate::validate::{Input, check_len};
-
-const LCC_APP_TYPES: &[&str] = &[
-    "JupyterServer",
-    "KernelGateway",
-    "VSCode",
-    "Savitur",
-    "CodeEditor",
-    "JupyterLab",
-];
+use crate::validate::Input;
 
 #[derive(Debug, Clone)]
 pub struct StudioLifecycleConfig {
@@ -64,13 +55,12 @@ pub fn create(state: &mut State, scope: &Scope, now: Millis, body: &Value) -> Ap
     let input = Input::new(body);
     let name = input.name_req("StudioLifecycleConfigName")?;
     let content = input.str_req("StudioLifecycleConfigContent")?;
-    check_len("studioLifecycleConfigContent", content, 1, 16_384)?;
     if !is_base64(content) {
         return Err(ApiError::validation(
             "StudioLifecycleConfigContent must be base64 encoded.",
         ));
     }
-    let app_type = input.enum_req("StudioLifecycleConfigAppType", LCC_APP_TYPES)?;
+    let app_type = input.str_req("StudioLifecycleConfigAppType")?;
     let tags = parse_tags(&input, "Tags")?;
     let part = state.partition(scope);
     if part.lifecycle_configs.iter().any(|l| l.name == name) {
@@ -112,13 +102,25 @@ pub fn describe(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Val
     Ok(state.partition(scope).lifecycle_configs[i].describe())
 }
 
-/// Refuses deletion while any domain, profile or space settings reference the ARN.
+/// Refuses deletion (ResourceInUse, as the API reference requires) while an app that is not
+/// deleted runs with the config, or any domain, profile or space settings reference the ARN.
 pub fn delete(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Value> {
     let input = Input::new(body);
     let i = position(state, scope, &input)?;
     let part = state.partition(scope);
     let arn = part.lifecycle_configs[i].arn.clone();
     let needle = Value::String(arn.clone());
+    let running = part
+        .domains
+        .iter()
+        .flat_map(|d| &d.apps)
+        .find(|a| a.blocks_owner_deletion() && a.resource_spec.get("LifecycleConfigArn") == Some(&needle));
+    if let Some(app) = running {
+        return Err(ApiError::in_use(format!(
+            "Studio lifecycle config [{arn}] is in use by App [{}].",
+            app.arn
+        )));
+    }
     let referenced = part.domains.iter().any(|d| {
         d.settings.values().any(|v| contains(v, &needle))
             || d.profiles
@@ -149,7 +151,7 @@ pub fn list(state: &mut State, scope: &Scope, body: &Value) -> ApiResult<Value> 
     let input = Input::new(body);
     let page = page_request(&input, "ListStudioLifecycleConfigs", 10, 1, 100)?;
     let name_contains = input.str_opt("NameContains")?;
-    let app_type = input.enum_opt("AppTypeEquals", LCC_APP_TYPES)?;
+    let app_type = input.str_opt("AppTypeEquals")?;
     let bounds = [
         input.f64_opt("CreationTimeBefore")?,
         input.f64_opt("CreationTimeAfter")?,

@@ -6,8 +6,11 @@
 //! call looks at the state. Advancing the clock therefore advances statuses.
 
 pub mod app;
+pub mod app_image_config;
 pub mod domain;
+pub mod image;
 pub mod lcc;
+pub mod member;
 pub mod profile;
 pub mod settings;
 pub mod space;
@@ -23,11 +26,15 @@ use serde_json::{Map, Value};
 use crate::clock::{Millis, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::kms::KmsPartition;
+use crate::sts::RoleTrust;
 
 pub use app::{App, Owner};
+pub use app_image_config::AppImageConfig;
 pub use domain::Domain;
+pub use image::{Image, ImageVersion};
 pub use lcc::StudioLifecycleConfig;
 pub use profile::UserProfile;
+pub use settings::UpdateMerge;
 pub use space::Space;
 pub use tags::Tag;
 
@@ -158,20 +165,43 @@ pub struct EfsFileSystem {
     pub retention: Option<String>,
 }
 
+/// The EBS volume of a JupyterLab or Code Editor space; kept after the space is gone so tests
+/// can check that deleting a space (or its owner, or its domain) deleted its volume.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EbsVolume {
+    pub volume_id: String,
+    pub account: String,
+    pub region: String,
+    pub domain_id: String,
+    pub space_name: String,
+    pub size_in_gb: i64,
+    /// Emulated epoch seconds of the space's creation.
+    pub created: f64,
+    /// Emulated epoch seconds at which the space (and so the volume) was deleted.
+    pub deleted_at: Option<f64>,
+}
+
 /// Everything SageMaker keeps for one account and region.
 #[derive(Debug, Default)]
 pub struct Partition {
     pub domains: Vec<Domain>,
     pub lifecycle_configs: Vec<StudioLifecycleConfig>,
+    pub images: Vec<Image>,
+    pub app_image_configs: Vec<AppImageConfig>,
 }
 
 /// Identity behind an access key: ordinary keys belong to the default
-/// account; keys issued by AssumeRole belong to the role's account.
+/// account; keys issued by AssumeRole belong to the role's account and carry the
+/// session's tags and source identity.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Identity {
     pub account: String,
     pub arn: String,
     pub user_id: String,
+    pub session_tags: Vec<Tag>,
+    /// Session tag keys passed on when this session assumes another role.
+    pub transitive_tag_keys: Vec<String>,
+    pub source_identity: Option<String>,
 }
 
 /// The whole emulated world.
@@ -182,8 +212,13 @@ pub struct State {
     pub partitions: BTreeMap<Scope, Partition>,
     pub kms: BTreeMap<Scope, KmsPartition>,
     pub efs: Vec<EfsFileSystem>,
+    pub ebs: Vec<EbsVolume>,
     /// Access keys issued by the emulated STS.
     pub identities: HashMap<String, Identity>,
+    /// Trust conditions of roles, by role ARN (control API).
+    pub role_trusts: BTreeMap<String, RoleTrust>,
+    /// How Update operations merge settings structures (control API).
+    pub update_merge: UpdateMerge,
     rng: StdRng,
 }
 
@@ -196,7 +231,10 @@ impl State {
             partitions: BTreeMap::new(),
             kms: BTreeMap::new(),
             efs: Vec::new(),
+            ebs: Vec::new(),
             identities: HashMap::new(),
+            role_trusts: BTreeMap::new(),
+            update_merge: UpdateMerge::default(),
             rng: StdRng::seed_from_u64(config.seed),
         }
     }
@@ -207,6 +245,9 @@ impl State {
             account: self.default_account.clone(),
             arn: format!("arn:aws:iam::{}:user/emulator", self.default_account),
             user_id: format!("AIDA{}", access_key.chars().skip(4).collect::<String>()),
+            session_tags: Vec::new(),
+            transitive_tag_keys: Vec::new(),
+            source_identity: None,
         })
     }
 
@@ -256,19 +297,32 @@ impl State {
             kms.tick(now);
         }
         let delays = self.delays.clone();
-        let mut efs_events = Vec::new();
+        let mut events = Vec::new();
         for (scope, part) in self.partitions.iter_mut() {
-            domain::tick_domains(scope, part, &self.kms, &delays, now, &mut efs_events);
+            domain::tick_domains(scope, part, &self.kms, &delays, now, &mut events);
+            part.images.retain_mut(|i| i.tick(now));
         }
-        for event in efs_events {
-            self.apply_efs_event(event);
+        for event in events {
+            self.apply_volume_event(event);
         }
     }
 
-    fn apply_efs_event(&mut self, event: domain::EfsEvent) {
+    /// Marks the EBS volume of a space that is gone as deleted at `at`.
+    pub fn ebs_deleted(&mut self, volume_id: &str, at: Millis) {
+        if let Some(volume) = self
+            .ebs
+            .iter_mut()
+            .find(|v| v.volume_id == volume_id && v.deleted_at.is_none())
+        {
+            volume.deleted_at = Some(to_epoch_secs(at));
+        }
+    }
+
+    fn apply_volume_event(&mut self, event: domain::VolumeEvent) {
         match event {
-            domain::EfsEvent::Created(fs) => self.efs.push(fs),
-            domain::EfsEvent::DomainGone { fs_id, retention } => {
+            domain::VolumeEvent::SpaceGone { volume_id, at } => self.ebs_deleted(&volume_id, at),
+            domain::VolumeEvent::EfsCreated(fs) => self.efs.push(fs),
+            domain::VolumeEvent::DomainGone { fs_id, retention } => {
                 if let Some(fs) = self.efs.iter_mut().find(|f| f.file_system_id == fs_id) {
                     if retention == "Delete" {
                         fs.state = "deleted".into();
@@ -290,6 +344,8 @@ impl State {
                     "Region": scope.region,
                     "Domains": part.domains.iter().map(|d| d.snapshot(now)).collect::<Vec<_>>(),
                     "StudioLifecycleConfigs": part.lifecycle_configs.iter().map(|l| l.describe()).collect::<Vec<_>>(),
+                    "Images": part.images.iter().map(Image::snapshot).collect::<Vec<_>>(),
+                    "AppImageConfigs": part.app_image_configs.iter().map(AppImageConfig::snapshot).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -305,7 +361,9 @@ impl State {
             "Partitions": partitions,
             "Kms": kms,
             "EfsFileSystems": self.efs,
+            "EbsVolumes": self.ebs,
             "Identities": self.identities,
+            "RoleTrusts": self.role_trusts.values().collect::<Vec<_>>(),
         })
     }
 }

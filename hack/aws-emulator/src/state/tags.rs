@@ -128,6 +128,12 @@ pub fn tags_of<'a>(part: &'a mut Partition, arn: &str) -> Option<&'a mut Vec<Tag
             return Some(&mut a.tags);
         }
     }
+    if let Some(image) = part.images.iter_mut().find(|i| i.arn == arn) {
+        return Some(&mut image.tags);
+    }
+    if let Some(config) = part.app_image_configs.iter_mut().find(|c| c.arn == arn) {
+        return Some(&mut config.tags);
+    }
     part.lifecycle_configs
         .iter_mut()
         .find(|l| l.arn == arn)
