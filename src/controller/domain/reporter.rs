@@ -50,10 +50,13 @@ pub type ReporterArns = BTreeMap<&'static str, String>;
 
 /// The reporter configurations that exist (of every domain and version), name -> ARN.
 pub async fn existing(session: &AwsSession) -> Result<BTreeMap<String, String>, AwsError> {
+    // `NameContains` must end in a letter or digit (its pattern is
+    // `[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`): ask without the dash, keep the full prefix.
     Ok(session
-        .list_lifecycle_configs(NAME_PREFIX)
+        .list_lifecycle_configs(NAME_PREFIX.trim_end_matches('-'))
         .await?
         .into_iter()
+        .filter(|c| c.name.starts_with(NAME_PREFIX))
         .map(|c| (c.name, c.arn))
         .collect())
 }
