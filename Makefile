@@ -6,7 +6,7 @@ PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv crds crds-check fmt-check clippy unit e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
+.PHONY: all build testenv crds crds-check fmt-check clippy deny unit e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
 
 all: build
 
@@ -37,6 +37,9 @@ fmt-check: ## cargo fmt --check
 clippy: ## clippy with warnings as errors
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+deny: ## cargo deny: RustSec advisories, licenses, duplicate crate versions, sources (deny.toml)
+	hack/deny.sh
+
 unit: ## Unit tests (no cluster, no emulator)
 	$(CARGO) test --workspace --lib --bins
 
@@ -66,7 +69,7 @@ space-backup-test: ## Space backup agent against moto's S3 server, a real Jupyte
 run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
 
-test: fmt-check clippy crds-check unit e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test ## What CI runs
+test: fmt-check clippy deny crds-check unit e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator
 	hack/run-local.sh
