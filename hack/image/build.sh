@@ -51,5 +51,5 @@ oci_archive "$work/rootfs" "$out" "$ref" "$epoch" \
   --config.label "org.opencontainers.image.description=Kubernetes operator for Amazon SageMaker AI Studio" \
   --config.label org.opencontainers.image.source=https://github.com/studio-operator/studio-operator \
   --config.label org.opencontainers.image.licenses=Apache-2.0
-digest="$(tar -xOf "$out" index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')"
+digest="$(tar -xOf "$out" ./index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["digest"])')"
 image_log "$ref ($digest, $(du -h "$out" | cut -f1)) -> $out"

@@ -456,6 +456,7 @@ imports = []
       runtime_type = 'io.containerd.runc.v2'
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         BinaryName = %q
+        Root = %q
         SystemdCgroup = false
   [plugins.'io.containerd.cri.v1.runtime'.cni]
     bin_dirs = [%q]
@@ -466,7 +467,7 @@ imports = []
   stream_server_address = '127.0.0.1'
   stream_server_port = '0'
 `, filepath.Join(c, "root"), filepath.Join(c, "state"), sock, sock+".ttrpc", filepath.Join(c, "opt"), pauseRef,
-		n.bin("runc"), n.bin("cni"), filepath.Join(n.dir, "cni", "net.d"))
+		n.bin("runc"), filepath.Join(c, "runc"), n.bin("cni"), filepath.Join(n.dir, "cni", "net.d"))
 	return os.WriteFile(filepath.Join(c, "config.toml"), []byte(cfg), 0o644)
 }
 
@@ -724,8 +725,9 @@ func removeKubepodsCgroups() {
 	}
 }
 
-// removeHostLeftovers removes what the kubelet and CNI write outside the node's directory: the
-// /var/log/containers links into its pod logs and libcni's cached results of its network.
+// removeHostLeftovers removes what the kubelet, CNI and containerd write outside the node's
+// directory: the /var/log/containers links into its pod logs, libcni's cached results of its
+// networks and the shims' dead sockets.
 func removeHostLeftovers(nodeDir string) {
 	links, _ := filepath.Glob("/var/log/containers/*.log")
 	for _, l := range links {
@@ -733,9 +735,25 @@ func removeHostLeftovers(nodeDir string) {
 			_ = os.Remove(l)
 		}
 	}
+	// (containerd runs the loopback plugin under the network name cni-loopback.)
 	results, _ := filepath.Glob("/var/lib/cni/results/kube-testenv-*")
-	for _, r := range results {
+	loopbacks, _ := filepath.Glob("/var/lib/cni/results/cni-loopback-*")
+	for _, r := range append(results, loopbacks...) {
 		_ = os.Remove(r)
+	}
+	// containerd's shims put their sockets in /run/containerd/s whatever the state dir: remove
+	// the ones nothing listens on any more (no other containerd runs here; a live one answers).
+	sockets, _ := filepath.Glob("/run/containerd/s/*")
+	for _, sock := range sockets {
+		if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+			c.Close()
+		} else {
+			_ = os.Remove(sock)
+		}
+	}
+	// Only empty directories go (rmdir), children first.
+	for _, d := range []string{"/run/containerd/s", "/run/containerd", "/var/lib/cni/results", "/var/lib/cni"} {
+		_ = syscall.Rmdir(d)
 	}
 }
 

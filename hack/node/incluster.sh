@@ -9,7 +9,9 @@
 #                                     the host): sets EMU (its URL)
 #   incluster_kms_alias ALIAS         a customer managed KMS key in the emulator, named ALIAS
 #   incluster_image_ref ARCHIVE       the image name an OCI archive carries
-#   incluster_retag ARCHIVE REF OUT   a copy of ARCHIVE that names the same image REF
+#   incluster_variant ARCHIVE REF OUT a second image REF with ARCHIVE's layer and a config that
+#                                     differs (label org.opencontainers.image.version=<tag>): a
+#                                     new image ID, as a real release would have
 #   incluster_stop                    stops the emulator and kube-testenv (the node goes with it)
 
 INCLUSTER_TESTENV_PID=""
@@ -72,19 +74,35 @@ incluster_kms_alias() {
 }
 
 incluster_image_ref() {
-  tar -xOf "$1" index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["annotations"]["io.containerd.image.name"])'
+  tar -xOf "$1" ./index.json | python3 -c 'import json,sys; print(json.load(sys.stdin)["manifests"][0]["annotations"]["io.containerd.image.name"])'
 }
 
-incluster_retag() {
+incluster_variant() {
   local archive="$1" ref="$2" out="$3" dir
-  dir="$(mktemp -d "${TMPDIR:-/tmp}/retag.XXXXXX")"
+  dir="$(mktemp -d "${TMPDIR:-/tmp}/variant.XXXXXX")"
   tar -xf "$archive" -C "$dir"
-  python3 - "$dir/index.json" "$ref" <<'PY'
-import json, sys
-path, ref = sys.argv[1], sys.argv[2]
-index = json.load(open(path))
-index["manifests"][0]["annotations"] = {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": ref.rsplit(":", 1)[1]}
-json.dump(index, open(path, "w"), separators=(",", ":"))
+  python3 - "$dir" "$ref" <<'PY'
+import hashlib, json, os, sys
+layout, ref = sys.argv[1], sys.argv[2]
+
+def read_blob(digest):
+    return open(os.path.join(layout, "blobs", *digest.split(":", 1)), "rb").read()
+
+def write_blob(data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    open(os.path.join(layout, "blobs", *digest.split(":", 1)), "wb").write(data)
+    return {"digest": digest, "size": len(data)}
+
+index = json.load(open(os.path.join(layout, "index.json")))
+manifest_desc = index["manifests"][0]
+manifest = json.loads(read_blob(manifest_desc["digest"]))
+config = json.loads(read_blob(manifest["config"]["digest"]))
+tag = ref.rsplit(":", 1)[1]
+config["config"].setdefault("Labels", {})["org.opencontainers.image.version"] = tag
+manifest["config"].update(write_blob(json.dumps(config, separators=(",", ":")).encode()))
+manifest_desc.update(write_blob(json.dumps(manifest, separators=(",", ":")).encode()))
+manifest_desc["annotations"] = {"io.containerd.image.name": ref, "org.opencontainers.image.ref.name": tag}
+json.dump(index, open(os.path.join(layout, "index.json"), "w"), separators=(",", ":"))
 PY
   tar -C "$dir" -cf "$out" .
   rm -rf "$dir"
