@@ -37,8 +37,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "building the operator and the emulator"
-cargo build -q -p studio-operator --bin studio-operator && cargo build -q -p aws-emulator
+if [ "$in_cluster" = 1 ]; then
+  log "building the emulator (the operator runs from its image)"
+  cargo build -q -p aws-emulator
+else
+  log "building the operator and the emulator"
+  cargo build -q -p studio-operator --bin studio-operator && cargo build -q -p aws-emulator
+fi
 hack/build-testenv.sh
 kubectl() { "$root/hack/bin/kubectl" "$@"; }
 
