@@ -89,7 +89,7 @@ build kube-proxy "$KUBE_MOD" k8s.io/kubernetes/cmd/kube-proxy 0 "" "$kube_ld" "$
 # The pause image, from the Kubernetes source of that same version, as build/pause/Makefile
 # builds it (gcc -Os -static), in an image like build/pause/Dockerfile's: FROM scratch, /pause,
 # USER 65535:65535, ENTRYPOINT ["/pause"].
-kdir="$(cd "$KUBE_MOD" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)"
+kdir="$(cd "$KUBE_MOD" && go mod download -json k8s.io/kubernetes | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
 pause_tag="$(sed -n 's/^TAG ?= *//p' "$kdir/build/pause/Makefile")"
 pause_ref="registry.k8s.io/pause:$pause_tag"
 if [ "${FORCE:-0}" = 1 ] || ! newer_than "$OUT/images/pause.oci.tar" "$kdir/build/pause/linux/pause.c" "$HACK/image/lib.sh" "$0"; then
