@@ -6,7 +6,7 @@ PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv crds crds-check fmt-check clippy deny unit e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
+.PHONY: all build testenv node image image-test cluster-test crds crds-check fmt-check clippy deny unit e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
 
 all: build
 
@@ -46,10 +46,20 @@ unit: ## Unit tests (no cluster, no emulator)
 e2e: testenv kstatus-check ## End-to-end tests: real kube-apiserver + AWS emulator
 	$(CARGO) test --test e2e -- --test-threads=4
 
-IMAGE ?= studio-operator:dev
-image: ## Build the container image (needs a Docker engine; none on the development machines)
-	@command -v docker >/dev/null || { echo "make image needs a Docker engine (docker); none found" >&2; exit 1; }
-	docker build -t $(IMAGE) .
+# The image's name; empty means ghcr.io/studio-operator/studio-operator:<Cargo.toml version>.
+IMAGE ?=
+image: ## The operator's OCI image without a container engine (release build + umoci): hack/bin/images/studio-operator.oci.tar
+	hack/image/build.sh $(IMAGE)
+
+image-test: image ## The Dockerfile and the built image have the same files, user, entrypoint, cmd, ports and labels
+	$(PYTHON) hack/image/check.py hack/bin/images/studio-operator.oci.tar
+
+node: testenv ## Build the node of `kube-testenv --with-node` into hack/bin/node: kubelet, kube-proxy, containerd, runc, CNI plugins, pause image (cached)
+	hack/node/build.sh
+
+cluster-test: testenv node image ## The chart and the image as pods on kube-testenv's node against the emulator (needs root)
+	$(CARGO) build -q -p aws-emulator --bin aws-emulator
+	hack/cluster-test.sh
 
 chaos: testenv kstatus-check ## Chaos suite: CHAOS_RUNS seeded runs (default 20) of faults and SIGKILLs; report in target/chaos-report.json
 	CHAOS_RUNS=$${CHAOS_RUNS:-20} $(CARGO) test --test e2e -- --nocapture chaos::
@@ -69,9 +79,9 @@ space-backup-test: ## Space backup agent against moto's S3 server, a real Jupyte
 run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
 
-test: fmt-check clippy deny crds-check unit e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test ## What CI runs
+test: fmt-check clippy deny crds-check unit e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test image-test cluster-test ## What CI runs
 
-run: testenv ## Run the operator locally against kube-testenv and the AWS emulator
+run: testenv ## Run the operator locally against kube-testenv and the AWS emulator (IN_CLUSTER=1: as a pod of the chart on kube-testenv's node)
 	hack/run-local.sh
 
 chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install, RBAC (can-i and a run of the operator as its ServiceAccount) against kube-testenv

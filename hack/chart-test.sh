@@ -17,10 +17,8 @@
 # Prints a summary; exits non-zero on any failure.
 #
 # Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`); (g) builds the operator and the
-# emulator with cargo. Builds hack/bin/helm from
-# the pinned module in hack/tools (helm.sh/helm/v3) when missing or older than
-# hack/tools/go.mod/go.sum/tools.go or this script (it holds the ldflags); FORCE_HELM=1 always
-# rebuilds. Cold build: ~3 min on 2 cores; a re-link with a warm GOCACHE: seconds.
+# emulator with cargo. Builds hack/bin/helm with hack/build-helm.sh (cached; FORCE_HELM=1 always
+# rebuilds).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -36,38 +34,7 @@ SA="system:serviceaccount:$NS:$RELEASE"
 
 log() { echo "chart-test: $*" >&2; }
 
-# ---------------------------------------------------------------------------------------------
-# helm: build from hack/tools when missing or stale.
-newer_than() {
-  local bin="$1" f
-  shift
-  [ -x "$bin" ] || return 1
-  for f in "$@"; do
-    [ "$f" -nt "$bin" ] && return 1
-  done
-  return 0
-}
-TOOLS="$ROOT/hack/tools"
-if [ "${FORCE_HELM:-0}" != 1 ] && newer_than "$HELM" "$TOOLS/go.mod" "$TOOLS/go.sum" "$TOOLS/tools.go" "$0"; then
-  log "helm is up to date ($HELM)"
-else
-  # Stamp what helm's own Makefile stamps: its version, and the Kubernetes version of its
-  # client-go (the default .Capabilities.KubeVersion of `helm template`/`helm lint`; unstamped it
-  # is v1.20.0, which fails charts with a kubeVersion constraint).
-  hver="$(cd "$TOOLS" && go list -m -f '{{.Version}}' helm.sh/helm/v3)"   # v3.22.0
-  cgo="$(cd "$TOOLS" && go list -m -f '{{.Version}}' k8s.io/client-go)"   # v0.35.x
-  kmaj=1 kmin="${cgo#v0.}"; kmin="${kmin%%.*}"                          # client-go v0.N = Kubernetes 1.N
-  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$hver -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
-  for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
-    ldflags+=" -X $p.k8sVersionMajor=$kmaj -X $p.k8sVersionMinor=$kmin"
-  done
-  log "building $HELM ($hver, Kubernetes $kmaj.$kmin) from $TOOLS ..."
-  t0=$(date +%s)
-  mkdir -p "$BIN"
-  (cd "$TOOLS" && CGO_ENABLED=0 go build -ldflags="$ldflags" -o "$HELM.tmp" helm.sh/helm/v3/cmd/helm)
-  mv -f "$HELM.tmp" "$HELM"
-  log "built $HELM in $(($(date +%s) - t0))s"
-fi
+hack/build-helm.sh
 for b in "$KUBECTL" "$TESTENV"; do
   [ -x "$b" ] || { log "$b is missing: run 'make testenv'"; exit 1; }
 done

@@ -7,6 +7,10 @@
 //	{"kubeconfig":"/tmp/kube-testenv-123/kubeconfig","server":"https://127.0.0.1:PORT","etcd":"http://127.0.0.1:PORT"}
 //
 // All logs go to stderr. It exits on SIGINT/SIGTERM or when stdin reaches EOF.
+//
+// With --with-node it also runs kube-scheduler, the controllers pods need, and one node (the
+// kubelet, containerd, runc, CNI and kube-proxy, see node.go); the ready line then also names the
+// node and the host address pods reach: "node":"kube-testenv-node","hostIP":"10.201.0.1".
 package main
 
 import (
@@ -30,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -62,6 +67,20 @@ import (
 // Controllers run in-process when --with-controllers is set.
 const kcmControllers = "namespace-controller,garbage-collector-controller"
 
+// nodeControllers run as well with --with-node: Deployments make ReplicaSets make Pods, every
+// namespace gets its default ServiceAccount and the kube-root-ca.crt ConfigMap (the pods'
+// projected service account volume needs both), Services get EndpointSlices, and the node
+// lifecycle controller removes the not-ready taint that admission puts on a new Node once its
+// kubelet reports Ready.
+const nodeControllers = "deployment-controller,replicaset-controller,serviceaccount-controller," +
+	"root-ca-certificate-publisher-controller,endpointslice-controller,node-lifecycle-controller"
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }
+
 type options struct {
 	dir             string
 	keep            bool
@@ -69,6 +88,8 @@ type options struct {
 	verbose         int
 	ignoreStdin     bool
 	readyTimeout    time.Duration
+	withNode        bool
+	node            nodeOptions
 }
 
 func main() {
@@ -89,7 +110,18 @@ func main() {
 	fs.IntVar(&o.verbose, "verbose", -1, "log verbosity of kube-apiserver/controllers (klog -v); -1 logs errors only")
 	fs.BoolVar(&o.ignoreStdin, "ignore-stdin", false, "do not exit when stdin reaches EOF (only on SIGINT/SIGTERM)")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 180*time.Second, "how long to wait for /readyz")
+	fs.BoolVar(&o.withNode, "with-node", false, "also run kube-scheduler and one node (kubelet, containerd, runc, CNI, kube-proxy; needs root and hack/node/build.sh)")
+	exe, _ := os.Executable()
+	fs.StringVar(&o.node.binDir, "node-bin-dir", filepath.Join(filepath.Dir(exe), "node"), "directory of the node's binaries, CNI plugins and pause image (hack/node/build.sh output)")
+	var images stringList
+	fs.Var(&images, "node-image", "OCI image archive to import into the node's containerd (repeatable)")
+	fs.DurationVar(&o.node.ready, "node-ready-timeout", 180*time.Second, "how long to wait for the node to be Ready")
 	_ = fs.Parse(os.Args[1:])
+	o.node.images = images
+	if o.withNode && !o.withControllers {
+		fmt.Fprintln(os.Stderr, "kube-testenv: --with-node needs --with-controllers (Deployments, ServiceAccounts)")
+		os.Exit(2)
+	}
 
 	os.Exit(run(o, readyOut))
 }
@@ -186,6 +218,21 @@ func run(o options, readyOut *os.File) int {
 	}
 	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 
+	// The node's network first: the API server listens on its host address too.
+	var nd *node
+	if o.withNode {
+		if nd, err = prepareNode(o.node, dir); err != nil {
+			logf("node: %v", err)
+			cleanupDir()
+			return 1
+		}
+		inner := cleanupDir
+		cleanupDir = func() {
+			nd.stop()
+			inner()
+		}
+	}
+
 	// etcd.
 	etcd, etcdURL, err := startEtcdWithRetry(ctx, filepath.Join(dir, "etcd"))
 	if err != nil {
@@ -200,7 +247,20 @@ func run(o options, readyOut *os.File) int {
 	}
 
 	// Credentials.
-	token, err := writeCredentials(dir)
+	var creds nodeCredentials
+	var extraTokens string
+	if o.withNode {
+		if creds.kubeletToken, creds.proxyToken, extraTokens, err = nodeTokens(); err == nil {
+			creds.clientCA, o.node.apiserverClientCert, o.node.apiserverClientKey, err = writeNodePKI(filepath.Join(dir, "pki"))
+		}
+		if err != nil {
+			logf("node credentials: %v", err)
+			shutdownEtcd()
+			cleanupDir()
+			return 1
+		}
+	}
+	token, err := writeCredentials(dir, extraTokens)
 	if err != nil {
 		logf("credentials: %v", err)
 		shutdownEtcd()
@@ -218,6 +278,17 @@ func run(o options, readyOut *os.File) int {
 	}
 	apiPort := ln.Addr().(*net.TCPAddr).Port
 	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	if o.withNode {
+		nodeLn, err := listenNode(apiPort)
+		if err != nil {
+			logf("apiserver listener on %s: %v", hostIP, err)
+			ln.Close()
+			shutdownEtcd()
+			cleanupDir()
+			return 1
+		}
+		ln = newMultiListener(ln, nodeLn)
+	}
 
 	apiDone := make(chan error, 1)
 	go func() {
@@ -225,6 +296,11 @@ func run(o options, readyOut *os.File) int {
 	}()
 
 	shutdown := func(code int) int {
+		// The node first: its pods and components go while the API server still answers.
+		if nd != nil {
+			nd.stop()
+			nd = nil
+		}
 		cancel()
 		select {
 		case err := <-apiDone:
@@ -255,18 +331,45 @@ func run(o options, readyOut *os.File) int {
 	}
 
 	if o.withControllers {
+		controllers := kcmControllers
+		if o.withNode {
+			controllers += "," + nodeControllers
+		}
 		go func() {
-			if err := runControllers(ctx, kubeconfig); err != nil && ctx.Err() == nil {
+			if err := runControllers(ctx, kubeconfig, controllers, filepath.Join(dir, "pki", "apiserver.crt")); err != nil && ctx.Err() == nil {
 				logf("kube-controller-manager: %v", err)
 			}
 		}()
 	}
 
-	line, _ := json.Marshal(struct {
+	var nodeExited <-chan string
+	ready := struct {
 		Kubeconfig string `json:"kubeconfig"`
 		Server     string `json:"server"`
 		Etcd       string `json:"etcd"`
-	}{kubeconfig, server, etcdURL})
+		Node       string `json:"node,omitempty"`
+		HostIP     string `json:"hostIP,omitempty"`
+	}{Kubeconfig: kubeconfig, Server: server, Etcd: etcdURL}
+	if o.withNode {
+		go func() {
+			if err := runScheduler(ctx, kubeconfig); err != nil && ctx.Err() == nil {
+				logf("kube-scheduler: %v", err)
+			}
+		}()
+		t0 := time.Now()
+		if err := nd.start(ctx, kubeconfig, "https://"+net.JoinHostPort(hostIP, strconv.Itoa(apiPort)), caData, creds); err != nil {
+			if ctx.Err() == nil {
+				logf("node: %v", err)
+				return shutdown(1)
+			}
+			return shutdown(0)
+		}
+		logf("node %s Ready in %.1fs", nodeName, time.Since(t0).Seconds())
+		ready.Node, ready.HostIP = nodeName, hostIP
+		nodeExited = nd.exited()
+	}
+
+	line, _ := json.Marshal(ready)
 	if _, err := readyOut.Write(append(line, '\n')); err != nil {
 		logf("write ready line: %v", err)
 	}
@@ -274,6 +377,9 @@ func run(o options, readyOut *os.File) int {
 
 	select {
 	case <-ctx.Done():
+	case what := <-nodeExited:
+		logf("node: %s", what)
+		return shutdown(1)
 	case err := <-apiDone:
 		// The apiserver stopped on its own: put the error back for shutdown.
 		apiDone <- err
@@ -393,8 +499,8 @@ func startEtcd(dataDir string) (*embed.Etcd, string, error) {
 }
 
 // writeCredentials writes the service-account signing key and the static
-// token file, and returns the admin token.
-func writeCredentials(dir string) (string, error) {
+// token file (the admin token, then extraTokens lines), and returns the admin token.
+func writeCredentials(dir, extraTokens string) (string, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return "", err
@@ -414,7 +520,7 @@ func writeCredentials(dir string) (string, error) {
 	}
 	token := hex.EncodeToString(b)
 	// token,user,uid,"group1,group2"
-	line := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n", token)
+	line := fmt.Sprintf("%s,admin,admin,\"system:masters\"\n", token) + extraTokens
 	if err := os.WriteFile(filepath.Join(dir, "tokens.csv"), []byte(line), 0o600); err != nil {
 		return "", err
 	}
@@ -437,7 +543,6 @@ func runAPIServer(ctx context.Context, o options, dir, etcdURL string, port int,
 	args := []string{
 		"--etcd-servers=" + etcdURL,
 		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
 		"--secure-port=" + strconv.Itoa(port),
 		"--cert-dir=" + filepath.Join(dir, "pki"),
 		"--service-cluster-ip-range=10.0.0.0/24",
@@ -445,12 +550,28 @@ func runAPIServer(ctx context.Context, o options, dir, etcdURL string, port int,
 		"--service-account-key-file=" + filepath.Join(dir, "sa.key"),
 		"--service-account-signing-key-file=" + filepath.Join(dir, "sa.key"),
 		"--token-auth-file=" + filepath.Join(dir, "tokens.csv"),
-		"--authorization-mode=RBAC",
-		"--disable-admission-plugins=ServiceAccount",
 		"--enable-priority-and-fairness=false",
-		// The lease endpoint reconciler rejects a loopback advertise address
-		// (k8s >= 1.36); there is nothing to reconcile for a test server.
-		"--endpoint-reconciler-type=none",
+	}
+	if o.withNode {
+		// The kubernetes Service's endpoint is the host address pods reach (the lease
+		// reconciler keeps it); kubelets are authorized as nodes; pods get their
+		// ServiceAccount's projected token volume (ServiceAccount admission).
+		args = append(args,
+			"--advertise-address="+hostIP,
+			"--authorization-mode=Node,RBAC",
+			"--kubelet-client-certificate="+o.node.apiserverClientCert,
+			"--kubelet-client-key="+o.node.apiserverClientKey,
+			"--kubelet-preferred-address-types=InternalIP",
+		)
+	} else {
+		args = append(args,
+			"--advertise-address=127.0.0.1",
+			"--authorization-mode=RBAC",
+			"--disable-admission-plugins=ServiceAccount",
+			// The lease endpoint reconciler rejects a loopback advertise address
+			// (k8s >= 1.36); there is nothing to reconcile for a test server.
+			"--endpoint-reconciler-type=none",
+		)
 	}
 	if o.verbose >= 0 {
 		args = append(args, "--v="+strconv.Itoa(o.verbose))
@@ -548,9 +669,9 @@ func writeKubeconfig(path, server string, caData []byte, token string) error {
 	return os.Chmod(path, 0o600)
 }
 
-// runControllers runs kube-controller-manager with only the namespace and
-// garbage-collector controllers, no leader election and no serving port.
-func runControllers(ctx context.Context, kubeconfig string) error {
+// runControllers runs kube-controller-manager with only the given controllers,
+// no leader election and no serving port.
+func runControllers(ctx context.Context, kubeconfig, controllers, rootCA string) error {
 	s, err := ctrloptions.NewKubeControllerManagerOptions()
 	if err != nil {
 		return err
@@ -562,9 +683,10 @@ func runControllers(ctx context.Context, kubeconfig string) error {
 	}
 	args := []string{
 		"--kubeconfig=" + kubeconfig,
-		"--controllers=" + kcmControllers,
+		"--controllers=" + controllers,
 		"--leader-elect=false",
 		"--secure-port=0",
+		"--root-ca-file=" + rootCA,
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
