@@ -385,6 +385,10 @@ where
             }
             reason = until_lost(elector) => return Err(Stopped::LeaseLost(reason)),
             (ended, index, _) = futures::future::select_all(controllers.handles.iter_mut()) => {
+                // A controller that ends because shutdown began is no failure.
+                if futures::FutureExt::now_or_never(stopped()).is_some() {
+                    return Ok(());
+                }
                 let reason = match ended {
                     Ok(()) => "its watch ended".to_string(),
                     Err(error) => error.to_string(),

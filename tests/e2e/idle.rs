@@ -485,13 +485,18 @@ async fn reporter_configs(s: &Setup) -> Vec<(String, String)> {
     let out = s
         .sagemaker
         .list_studio_lifecycle_configs()
-        .name_contains("studio-operator-activity-")
+        .name_contains("studio-operator-activity")
         .send()
         .await
         .unwrap();
     let mut configs: Vec<(String, String)> = out
         .studio_lifecycle_configs()
         .iter()
+        .filter(|c| {
+            c.studio_lifecycle_config_name()
+                .unwrap_or_default()
+                .starts_with("studio-operator-activity-")
+        })
         .map(|c| {
             (
                 c.studio_lifecycle_config_name().unwrap_or_default().to_string(),
