@@ -79,6 +79,9 @@ space-backup-test: ## Space backup agent against moto's S3 server, a real Jupyte
 run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 	RUN_ONCE=1 METRICS_ADDR=127.0.0.1:0 EMULATOR_PORT=$$($(PYTHON) -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') hack/run-local.sh
 
+# CI's image tests use the debug build the other tests compiled already (IMAGE_PROFILE=dev): an
+# optimised build of every dependency would cost CI 20+ minutes on 2 cores.
+test: export IMAGE_PROFILE ?= dev
 test: fmt-check clippy deny crds-check unit e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test image-test cluster-test ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator (IN_CLUSTER=1: as a pod of the chart on kube-testenv's node)

@@ -3,7 +3,9 @@
 #
 #   hack/image/build.sh [IMAGE]      IMAGE defaults to ghcr.io/studio-operator/studio-operator:<version>
 #
-# 1. the release binary: `cargo build --release --locked --bin studio-operator` (incremental);
+# 1. the release binary: `cargo build --release --locked --bin studio-operator` (incremental;
+#    IMAGE_PROFILE=dev takes the debug build instead, which `make test` uses so that CI does not
+#    compile every dependency a second time with optimisations);
 # 2. its root filesystem: hack/image/rootfs.sh (the same script the Dockerfile runs), i.e. the
 #    binary, the glibc libraries it links, Debian's CA bundle, /etc/passwd and /etc/group;
 # 3. one layer and the image config (user 65532:65532, entrypoint, cmd, port, labels: the same as
@@ -30,13 +32,19 @@ case "$ref" in
 esac
 out="${IMAGE_ARCHIVE:-$ROOT/hack/bin/images/studio-operator.oci.tar}"
 epoch="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
-bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/studio-operator"
+profile="${IMAGE_PROFILE:-release}"
+case "$profile" in
+  release) profile_dir=release ;;
+  dev) profile_dir=debug ;;
+  *) echo "image: IMAGE_PROFILE must be release or dev, not '$profile'" >&2; exit 2 ;;
+esac
+bin="${CARGO_TARGET_DIR:-$ROOT/target}/$profile_dir/studio-operator"
 
 ensure_umoci
-image_log "release build of studio-operator (cargo, incremental)"
+image_log "$profile build of studio-operator (cargo, incremental)"
 t0=$SECONDS
-nice -n 10 cargo build -q --release --locked --bin studio-operator
-image_log "release binary ready in $((SECONDS - t0))s: $bin"
+nice -n 10 cargo build -q --profile "$profile" --locked --bin studio-operator
+image_log "$profile binary ready in $((SECONDS - t0))s: $bin"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/image-build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT

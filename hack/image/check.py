@@ -197,7 +197,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("archive")
     parser.add_argument("--dockerfile", default=os.path.join(ROOT, "Dockerfile"))
-    parser.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "studio-operator"))
+    profile_dir = "debug" if os.environ.get("IMAGE_PROFILE") == "dev" else "release"
+    parser.add_argument("--binary", default=os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), profile_dir, "studio-operator"))
     args = parser.parse_args()
     c = Checks()
 
@@ -253,7 +254,7 @@ def main():
     with open(args.binary, "rb") as f:
         binary = f.read()
     entry = image_tree.get("/usr/local/bin/studio-operator")
-    c.check("/usr/local/bin/studio-operator is the release binary, mode 0755",
+    c.check("/usr/local/bin/studio-operator is the built binary, mode 0755",
             entry is not None and entry[5] == hashlib.sha256(binary).hexdigest() and entry[1] == 0o755, entry)
     assets = compiled_in_assets()
     not_embedded = [a for a in assets if open(a, "rb").read() not in binary]
