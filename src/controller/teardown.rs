@@ -183,7 +183,7 @@ pub fn emptying(apps: &[AppSummary], spaces: &[MemberSummary], profiles: &[Membe
 
 /// Whether the member of that type and name, with the tags read right before its deletion, may
 /// be deleted now.
-pub type MayDelete = dyn Fn(MemberType, &str, &BTreeMap<String, String>) -> bool + Sync;
+pub type MayDelete<'a> = dyn Fn(MemberType, &str, &BTreeMap<String, String>) -> bool + Sync + 'a;
 
 /// What every deletion of a teardown must pass right before it is made: the member's tags, read
 /// again with ListTags (the authoritative source), must still show it may go.
@@ -193,7 +193,7 @@ pub struct Guard<'a> {
     /// The domain the deletions are in.
     pub domain_id: String,
     /// Whether the member of that type and name, with these tags, may be deleted now.
-    pub may_delete: &'a MayDelete,
+    pub may_delete: &'a MayDelete<'a>,
 }
 
 /// `arn:<partition>:sagemaker:<region>:<account>` of any SageMaker ARN.

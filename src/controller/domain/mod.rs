@@ -700,7 +700,7 @@ fn deletion_blockers(held: &[Held]) -> Option<String> {
 pub(super) async fn empty_domain(
     session: &AwsSession,
     domain: &ObservedDomain,
-    may_delete: &teardown::MayDelete,
+    may_delete: &teardown::MayDelete<'_>,
 ) -> Result<TeardownState, ReconcileError> {
     let apps = session.list_apps(&domain.id).await?;
     let spaces = session.list_spaces(&domain.id).await?;
