@@ -170,8 +170,6 @@ pub enum Step {
     },
     /// Delete reporter configurations the domain no longer uses.
     DeleteReporterConfigs(Vec<String>),
-    /// Sweep the running apps (idle shutdown, lifetime caps, guardrails).
-    Sweep,
 }
 
 /// How a pass ends.
@@ -580,8 +578,8 @@ fn recreation_request(observed: &ObservedDomain, what: &str, survey: &Survey) ->
     }
 }
 
-/// Only mutable settings may differ: update them in place, correct the tags, retire old
-/// reporter configurations and sweep.
+/// Only mutable settings may differ: update them in place, correct the tags, and retire old
+/// reporter configurations.
 fn decide_update(
     mut decided: Decided,
     spec: &StudioDomainSpec,
@@ -620,7 +618,6 @@ fn decide_update(
     if !stale.is_empty() {
         decided.steps.push(Step::DeleteReporterConfigs(stale));
     }
-    decided.steps.push(Step::Sweep);
     decided.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
     decided.end(End::Ready {
         message: format!("domain {} is InService and matches the spec", observed.id),
@@ -1005,7 +1002,6 @@ mod tests {
                 Step::Update { .. } => "Update",
                 Step::Tag { .. } => "Tag",
                 Step::DeleteReporterConfigs(_) => "DeleteReporterConfigs",
-                Step::Sweep => "Sweep",
             })
             .map(String::from)
             .collect();

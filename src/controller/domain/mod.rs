@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::{Api, Client, ResourceExt};
-use tracing::{info, warn};
+use tracing::info;
 
 use self::decide::{End, Facts, Need, Plan, ReporterFacts, Step, Survey};
 use self::rules::KeyProblem;
@@ -24,13 +24,12 @@ use super::error::ReconcileError;
 use super::holdings::{self, Held, Standing};
 use super::member::decide::GuardrailFacts;
 use super::report::{Happening, reported};
-use super::sweeper;
 use super::teardown::{self, TeardownState};
 use crate::api::condition_type::{AWS_DRIFT, KMS_KEY_VALID, UPDATE_BLOCKED};
-use crate::api::{ApprovalRequest, DeletionPolicy, Guardrail, MemberBackup, StudioDomain, StudioDomainStatus};
-use crate::aws::AwsError;
+use crate::api::{ApprovalRequest, DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{KeyInfo, MemberType, ObservedDomain};
+use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, Verdict};
 use crate::ownership::{self, Claim, Owner};
 use crate::status;
@@ -88,17 +87,27 @@ pub(super) fn owner(pass: &Pass<'_, StudioDomain>) -> Owner {
 
 async fn session(pass: &Pass<'_, StudioDomain>) -> Result<Arc<AwsSession>, ReconcileError> {
     let aws = &pass.obj.spec.aws;
-    Ok(pass.ctx.aws.session(&aws.region, aws.role_arn.as_deref()).await?)
+    let namespace = pass.namespace();
+    let name = pass.obj.name_any();
+    let role = aws.role_arn.as_deref().map(|arn| RoleFor {
+        arn,
+        namespace: &namespace,
+        name: &name,
+    });
+    Ok(pass.ctx.aws.session(&aws.region, role).await?)
 }
 
 /// The Guardrails that cover the domain, and their verdict on its spec.
-async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<(Vec<Arc<Guardrail>>, GuardrailFacts), ReconcileError> {
-    let covering = pass.ctx.guardrails_for(&pass.namespace(), pass.obj.labels()).await?;
+async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<GuardrailFacts, ReconcileError> {
+    let covering = pass
+        .ctx
+        .guardrails_for(&pass.namespace(), pass.obj.labels(), None)
+        .await?;
     let verdict = Verdict::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
         compliance::rules::check_domain(rules, &pass.obj.spec)
     });
     let (condition, allowed) = compliance::condition(&verdict);
-    Ok((covering, GuardrailFacts { condition, allowed }))
+    Ok(GuardrailFacts { condition, allowed })
 }
 
 /// Resolves and checks the key. AWS errors other than "not found" propagate (retry).
@@ -223,11 +232,11 @@ fn record_observed(status: &mut StudioDomainStatus, observed: &ObservedDomain) {
 
 /// A domain's reconcile: observe, decide (reading more when a decision needs it), act.
 async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
-    let (covering, guardrail_facts) = guardrails(pass).await?;
+    let guardrail_facts = guardrails(pass).await?;
     let before_aws = Facts::before_aws(guardrail_facts.clone(), pass.status.created_with.clone());
     if let Err(plan) = decide::gates(&pass.obj.spec, &before_aws) {
         // No AWS call at all (no AssumeRole either) for a spec that may not reach AWS.
-        return act(pass, None, &before_aws, plan, &covering).await;
+        return act(pass, None, &before_aws, plan).await;
     }
     let session = session(pass).await?;
     let mut facts = observe(pass, &session, guardrail_facts).await?;
@@ -245,7 +254,7 @@ async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileErr
         }
         plan = decide_pass(pass, &facts);
     }
-    act(pass, Some(&session), &facts, plan, &covering).await
+    act(pass, Some(&session), &facts, plan).await
 }
 
 /// What a pass decides from: the key, the domain this resource manages (or claims), its tags
@@ -337,7 +346,6 @@ async fn act(
     session: Option<&AwsSession>,
     facts: &Facts,
     plan: Plan,
-    guardrails: &[Arc<Guardrail>],
 ) -> Result<Action, ReconcileError> {
     let mut plan = plan;
     let request = plan.steps.iter().find_map(|step| match step {
@@ -358,7 +366,7 @@ async fn act(
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
     for step in plan.steps {
         let session = session.expect("a plan with AWS steps has a session");
-        act_step(pass, session, facts, step, guardrails, &mut done).await?;
+        act_step(pass, session, facts, step, &mut done).await?;
     }
     if !done.corrected.is_empty() {
         let spec_changed = pass.obj.status.as_ref().and_then(|s| s.observed_generation) != Some(pass.generation());
@@ -426,7 +434,6 @@ async fn act_step(
     session: &AwsSession,
     facts: &Facts,
     step: Step,
-    guardrails: &[Arc<Guardrail>],
     done: &mut Done,
 ) -> Result<(), ReconcileError> {
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
@@ -505,7 +512,6 @@ async fn act_step(
                 .activity_reporter_configs
                 .retain(|name| !stale.contains(name) || left.contains(name));
         }
-        Step::Sweep => sweep(pass, session, &domain_id, &facts.apps, guardrails).await,
     }
     Ok(())
 }
@@ -515,8 +521,7 @@ fn finish(pass: &mut Pass<'_, StudioDomain>, end: End) -> Action {
     match end {
         End::Ready { message } => {
             pass.report.ready("InService", message);
-            let config = &pass.ctx.config;
-            pass.resync_every(config.resync_interval.min(config.sweep_interval))
+            pass.resync()
         }
         End::Progress { reason, message } => {
             pass.report.progressing(reason, message);
@@ -553,23 +558,6 @@ async fn create(
     );
     pass.event(Happening::normal("Created", note)).await;
     Ok(())
-}
-
-/// Sweeps the apps when the domain is due. A failed sweep must not make the domain look
-/// broken: it is retried next time.
-async fn sweep(
-    pass: &Pass<'_, StudioDomain>,
-    session: &AwsSession,
-    domain_id: &str,
-    apps: &[crate::aws::model::AppSummary],
-    guardrails: &[Arc<Guardrail>],
-) {
-    if !sweeper::due(pass.ctx, &pass.uid()) {
-        return;
-    }
-    if let Err(error) = sweeper::sweep(pass.ctx, pass.obj, session, domain_id, apps, guardrails).await {
-        warn!(%error, category = error.category().label(), "sweeping apps failed");
-    }
 }
 
 /// Counts the domain's profiles, spaces and running apps for status, from the listings the

@@ -491,6 +491,7 @@ mod tests {
         DomainTarget {
             key: "platform/studio".into(),
             namespace: "platform".into(),
+            name: "studio".into(),
             labels: BTreeMap::new(),
             aws: AwsTarget {
                 region: "us-east-1".into(),

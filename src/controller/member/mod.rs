@@ -26,9 +26,9 @@ use super::stores::Cached;
 use super::teardown::{self, OwnedSpace, TeardownState};
 use crate::api::condition_type::SYNCED;
 use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp};
-use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, MemberDetails, MemberType};
+use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, Finding, Verdict};
 use crate::ownership::{self, Claim, Holder, Owner};
 use crate::status::{self, Want};
@@ -230,7 +230,14 @@ fn owner<K: MemberKind>(pass: &Pass<'_, K>) -> Owner {
 async fn session(ctx: &Context, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
     Ok(ctx
         .aws
-        .session(&target.aws.region, target.aws.role_arn.as_deref())
+        .session(
+            &target.aws.region,
+            target.aws.role_arn.as_deref().map(|arn| RoleFor {
+                arn,
+                namespace: &target.namespace,
+                name: &target.name,
+            }),
+        )
         .await?)
 }
 
@@ -240,7 +247,10 @@ async fn guardrails<K: MemberKind>(
     member: &K,
     domain: &DomainTarget,
 ) -> Result<GuardrailFacts, ReconcileError> {
-    let covering = ctx.guardrails_for(&domain.namespace, &domain.labels).await?;
+    let namespace = member.namespace().unwrap_or_default();
+    let covering = ctx
+        .guardrails_for(&domain.namespace, &domain.labels, Some(&namespace))
+        .await?;
     let verdict = Verdict::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
         member.check(rules)
     });
