@@ -260,7 +260,6 @@ async fn observe(
         Err(error) => return Err(error),
     };
     seen.reported_activity = tags.get(LAST_ACTIVITY_TAG).and_then(|v| decide::parse_activity(v));
-    seen.keep_alive |= tags.get(KEEP_ALIVE_TAG).is_some_and(|v| v == "true");
     Ok(true)
 }
 
