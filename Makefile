@@ -6,7 +6,7 @@ PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv node image image-test cluster-test crds crds-check fmt-check clippy deny unit e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
+.PHONY: all build testenv node image image-test cluster-test crds crds-check fmt-check clippy deny unit policy-lint e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
 
 all: build
 
@@ -67,6 +67,9 @@ chaos: testenv kstatus-check ## Chaos suite: CHAOS_RUNS seeded runs (default 20)
 bench: testenv ## Scale benchmark (release build, ~25 min; BENCH_SCENARIOS=1,2 and BENCH_SCALE=0.1 to shorten): bench/results/, docs/performance.md
 	$(CARGO) bench --bench scale
 
+policy-lint: ## Lint every rendered IAM policy with parliament; each finding explained in hack/policy-lint/accepted.yaml
+	hack/policy-lint.sh
+
 pytests: ## boto3 and moto conformance suites of the emulator
 	hack/aws-emulator/conformance/run.sh
 
@@ -82,7 +85,7 @@ run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 # CI's image tests use the debug build the other tests compiled already (IMAGE_PROFILE=dev): an
 # optimised build of every dependency would cost CI 20+ minutes on 2 cores.
 test: export IMAGE_PROFILE ?= dev
-test: fmt-check clippy deny crds-check unit e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test image-test cluster-test ## What CI runs
+test: fmt-check clippy deny crds-check unit policy-lint e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test image-test cluster-test ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator (IN_CLUSTER=1: as a pod of the chart on kube-testenv's node)
 	hack/run-local.sh

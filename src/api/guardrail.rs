@@ -110,8 +110,12 @@ pub struct GuardrailRules {
     /// Whether the `studio-operator.io/keep-alive=true` tag may exempt apps from idle shutdown.
     #[serde(default)]
     pub allow_keep_alive: bool,
-    /// For the rendered IAM policies only: source CIDRs allowed to open Studio.
+    /// For the rendered IAM policies only: networks (CIDRs) allowed to open Studio. Public ranges
+    /// are matched against `aws:SourceIp`, private ones (RFC 1918, RFC 6598, IPv6 ULA) against
+    /// `aws:VpcSourceIp`, the address a request made through a VPC endpoint comes from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 43)))]
+    #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("allowedSourceCidrs must be CIDRs such as 203.0.113.0/24 or 10.0.0.0/8"))]
     pub allowed_source_cidrs: Vec<String>,
     /// For the rendered IAM policies only: VPC endpoints allowed to open Studio.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

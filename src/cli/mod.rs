@@ -40,13 +40,14 @@ pub enum Command {
     /// Print the least-privilege IAM policy the operator needs, as JSON.
     IamPolicy {
         /// The operator's --cluster-id: it may only change resources tagged with it (or untagged).
-        #[arg(long, env = "CLUSTER_ID", default_value = "default")]
+        #[arg(long, env = "CLUSTER_ID")]
         cluster_id: String,
         /// ARN pattern of the roles the operator assumes per domain (spec.aws.roleArn); repeatable.
         #[arg(long = "role-arn-pattern", value_name = "ARN", value_parser = parse_arn)]
         role_arn_patterns: Vec<String>,
-        /// Execution role the operator may pass to SageMaker; repeatable. Default: any role.
-        #[arg(long = "execution-role-arn", value_name = "ARN", value_parser = parse_arn)]
+        /// Execution role the operator may pass to SageMaker; repeatable, at least one: only these
+        /// roles can reach users' apps, whatever a tenant writes in a spec.
+        #[arg(long = "execution-role-arn", value_name = "ARN", value_parser = parse_arn, required = true)]
         execution_role_arns: Vec<String>,
     },
     /// IAM policies rendered from Guardrails.

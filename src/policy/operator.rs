@@ -66,10 +66,9 @@ pub enum Scope {
     Read,
     /// Creates a resource, which must carry this cluster's ownership tag from the start.
     Create,
-    /// Changes a resource that is this cluster's or no operator's (adoption).
+    /// Changes a resource that is this cluster's or no operator's (adoption; apps users
+    /// launched carry no tags): never one another cluster's operator tagged.
     Owned,
-    /// Changes a resource whose tags the operator does not control (apps).
-    Unowned,
     /// Needs no IAM permission (sts:GetCallerIdentity).
     Free,
 }
@@ -80,7 +79,6 @@ impl Scope {
             Scope::Read => "Read",
             Scope::Create => "CreateOwned",
             Scope::Owned => "ChangeOwnedOrUnmanaged",
-            Scope::Unowned => "ChangeUnowned",
             Scope::Free => "Free",
         }
     }
@@ -193,7 +191,7 @@ pub const OPERATIONS: &[Operation] = &[
         &[UserProfile],
         &[PassExecutionRole],
     ),
-    operation(SageMaker, "DeleteApp", Unowned, &[App], &[]),
+    operation(SageMaker, "DeleteApp", Owned, &[App], &[]),
     operation(SageMaker, "DeleteDomain", Owned, &[Domain], &[]),
     operation(SageMaker, "DeleteSpace", Owned, &[Space], &[]),
     operation(
@@ -237,7 +235,8 @@ pub struct OperatorPolicyOptions {
     /// Roles the operator assumes per domain (`spec.aws.roleArn`), as ARN patterns; none means
     /// it acts as its own identity and needs no `sts:AssumeRole`.
     pub role_arn_patterns: Vec<String>,
-    /// Execution roles it may pass to SageMaker; none means any role (still only to SageMaker).
+    /// Execution roles it may pass to SageMaker (at least one: the CLI requires it), so a
+    /// tenant naming another role in a spec gets AccessDenied from IAM.
     pub execution_role_arns: Vec<String>,
 }
 
@@ -279,7 +278,7 @@ pub fn operator_policy(options: &OperatorPolicyOptions) -> Policy {
                 format!("aws:ResourceTag/{TAG_CLUSTER}"),
                 [&options.cluster_id],
             ),
-            Read | Unowned | Free => statement,
+            Read | Free => statement,
         });
     }
     let dependencies: BTreeSet<Dependency> = OPERATIONS
@@ -293,7 +292,8 @@ pub fn operator_policy(options: &OperatorPolicyOptions) -> Policy {
         statements.push(Statement::new(
             "StsAssumeDomainRoles",
             Effect::Allow,
-            ["sts:AssumeRole"],
+            // Every AssumeRole carries session tags naming the namespace and object.
+            ["sts:AssumeRole", "sts:TagSession"],
             sorted(&options.role_arn_patterns),
         ));
     }
@@ -303,11 +303,7 @@ pub fn operator_policy(options: &OperatorPolicyOptions) -> Policy {
 fn dependency_statements(dependency: Dependency, options: &OperatorPolicyOptions) -> Vec<Statement> {
     match dependency {
         PassExecutionRole => {
-            let roles = if options.execution_role_arns.is_empty() {
-                BTreeSet::from(["*".to_string()])
-            } else {
-                sorted(&options.execution_role_arns)
-            };
+            let roles = sorted(&options.execution_role_arns);
             vec![
                 Statement::new("IamPassExecutionRoles", Effect::Allow, ["iam:PassRole"], roles).when(
                     "StringEquals",
@@ -344,7 +340,8 @@ fn dependency_statements(dependency: Dependency, options: &OperatorPolicyOptions
                 "EfsCreateDomainVolumes",
                 Effect::Allow,
                 ["elasticfilesystem:CreateFileSystem"],
-                ["arn:*:elasticfilesystem:*:*:file-system/*"],
+                // A file system that does not exist yet has no ARN to name.
+                ["*"],
             )
             .when("Bool", "aws:ViaAWSService", ["true"]),
         ],
@@ -449,7 +446,7 @@ mod tests {
         OperatorPolicyOptions {
             cluster_id: "prod-eu".into(),
             role_arn_patterns: Vec::new(),
-            execution_role_arns: Vec::new(),
+            execution_role_arns: vec!["arn:aws:iam::123456789012:role/studio-exec".into()],
         }
     }
 
@@ -509,8 +506,14 @@ mod tests {
             statements["SageMakerReadUnscoped"]["Resource"], "*",
             "List calls support no resource-level permission"
         );
-        assert_eq!(statements["SageMakerChangeUnowned"]["Action"], "sagemaker:DeleteApp");
-        assert!(statements["SageMakerChangeUnowned"].get("Condition").is_none());
+        let owned = &statements["SageMakerChangeOwnedOrUnmanaged"]["Action"];
+        assert!(
+            owned
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("sagemaker:DeleteApp")),
+            "DeleteApp never reaches another cluster's apps: {owned}"
+        );
     }
 
     #[test]
@@ -522,7 +525,7 @@ mod tests {
                 "Sid": "IamPassExecutionRoles",
                 "Effect": "Allow",
                 "Action": "iam:PassRole",
-                "Resource": "*",
+                "Resource": "arn:aws:iam::123456789012:role/studio-exec",
                 "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
             })
         );
@@ -546,7 +549,7 @@ mod tests {
             serde_json::json!({
                 "Sid": "StsAssumeDomainRoles",
                 "Effect": "Allow",
-                "Action": "sts:AssumeRole",
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
                 "Resource": "arn:aws:iam::*:role/studio-operator-*"
             })
         );

@@ -151,8 +151,9 @@ fn scp_statements(rules: &GuardrailRules) -> Vec<Statement> {
         // so versions of the allowed images are checked too.
         let images = rules.allowed_images.iter().map(String::as_str);
         statements.push(
+            // ARN-typed keys take the ARN operators (wildcards per ARN segment).
             Statement::new("LimitImages", Effect::Deny, APP_SETTING_ACTIONS, ["*"]).when(
-                "ForAnyValue:StringNotLike",
+                "ForAnyValue:ArnNotLike",
                 "sagemaker:ImageArns",
                 literals(images.clone()),
             ),
@@ -160,7 +161,7 @@ fn scp_statements(rules: &GuardrailRules) -> Vec<Statement> {
         let versions: Vec<String> = images.map(version_glob).collect();
         statements.push(
             Statement::new("LimitImageVersions", Effect::Deny, APP_SETTING_ACTIONS, ["*"]).when(
-                "ForAnyValue:StringNotLike",
+                "ForAnyValue:ArnNotLike",
                 "sagemaker:ImageVersionArns",
                 literals(versions.iter().map(String::as_str)),
             ),
@@ -238,10 +239,14 @@ fn kms_statements() -> [Statement; 2] {
     ]
 }
 
-/// Whitepaper guardrails 4 and 5 as one Deny: Studio may be opened from an allowed CIDR or
-/// through an allowed VPC endpoint. Requests through a VPC endpoint carry no `aws:SourceIp` and
-/// public requests no `aws:SourceVpce`; a missing key makes the negated operator match, so with
-/// only CIDRs given endpoint traffic is refused and the other way round.
+/// Whitepaper guardrails 4 and 5 as one Deny: Studio may be opened from an allowed network or
+/// through an allowed VPC endpoint. The conditions of one statement must all match for the Deny
+/// to apply, and a key missing from the request makes a negated operator match, so each allowed
+/// way in is one condition that a request coming that way fails:
+/// - public CIDRs against `aws:SourceIp` (absent for requests through a VPC endpoint);
+/// - private CIDRs against `aws:VpcSourceIp` (present only through a VPC endpoint): a private
+///   range on `aws:SourceIp` would never match and lock everyone out;
+/// - endpoints against `aws:SourceVpce`.
 ///
 /// `DescribeUserProfile`, which the whitepaper restricts alongside, is left open: the operator
 /// calls it from its cluster, which is on neither list.
@@ -252,15 +257,33 @@ fn studio_access_statement(rules: &GuardrailRules) -> Statement {
         ["sagemaker:CreatePresignedDomainUrl"],
         ["*"],
     );
-    if !rules.allowed_source_cidrs.is_empty() {
-        let cidrs: BTreeSet<&String> = rules.allowed_source_cidrs.iter().collect();
-        statement = statement.when("NotIpAddress", "aws:SourceIp", cidrs.into_iter().cloned());
+    let (private, public): (BTreeSet<&String>, BTreeSet<&String>) =
+        rules.allowed_source_cidrs.iter().partition(|c| is_private_cidr(c));
+    if !public.is_empty() {
+        statement = statement.when("NotIpAddress", "aws:SourceIp", public.into_iter().cloned());
+    }
+    if !private.is_empty() {
+        statement = statement.when("NotIpAddress", "aws:VpcSourceIp", private.into_iter().cloned());
     }
     if !rules.allowed_vpc_endpoints.is_empty() {
         let endpoints = literals(rules.allowed_vpc_endpoints.iter().map(String::as_str));
         statement = statement.when("StringNotEquals", "aws:SourceVpce", endpoints);
     }
     statement
+}
+
+/// Whether a CIDR lies in address space that never reaches AWS's public endpoints: RFC 1918,
+/// the shared address space of RFC 6598, IPv6 unique local addresses.
+fn is_private_cidr(cidr: &str) -> bool {
+    let address = cidr.split('/').next().unwrap_or_default();
+    match address.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_private() || (a == 100 && (64..128).contains(&b))
+        }
+        Ok(std::net::IpAddr::V6(v6)) => (v6.segments()[0] & 0xfe00) == 0xfc00,
+        Err(_) => false,
+    }
 }
 
 /// Whitepaper guardrail 7 for Studio: a create without one of the required tags is refused, one
@@ -283,19 +306,26 @@ fn required_tag_statements(domain: &[String], user_profile: &[String], shared_sp
     }
     let mut sids = BTreeSet::new();
     let mut statements = Vec::new();
-    for (key, actions) in actions_by_key {
-        let sid = unique_sid(&mut sids, format!("RequireTag{}", sid_words(key)));
-        let mut statement = Statement::new(sid, Effect::Deny, actions.iter().copied(), ["*"]).when(
-            "Null",
-            format!("aws:RequestTag/{key}"),
-            ["true"],
-        );
-        if actions.contains("sagemaker:CreateSpace") {
-            // Absent on the other actions, and on spaces created without sharing settings
-            // (which are shared), so IfExists keeps them covered.
-            statement = statement.when("StringEqualsIfExists", "sagemaker:SpaceSharingType", ["Shared"]);
+    for (key, mut actions) in actions_by_key {
+        let missing = || (format!("aws:RequestTag/{key}"), ["true"]);
+        // Spaces get a statement of their own: the sharing-type key exists only for CreateSpace.
+        if actions.remove("sagemaker:CreateSpace") {
+            let sid = unique_sid(&mut sids, format!("RequireTag{}OnSharedSpaces", sid_words(key)));
+            let (tag, absent) = missing();
+            statements.push(
+                Statement::new(sid, Effect::Deny, ["sagemaker:CreateSpace"], ["*"])
+                    .when("Null", tag, absent)
+                    // Absent on spaces created without sharing settings (which are shared), so
+                    // IfExists keeps them covered.
+                    .when("StringEqualsIfExists", "sagemaker:SpaceSharingType", ["Shared"]),
+            );
         }
-        statements.push(statement);
+        if !actions.is_empty() {
+            let sid = unique_sid(&mut sids, format!("RequireTag{}", sid_words(key)));
+            let (tag, absent) = missing();
+            statements
+                .push(Statement::new(sid, Effect::Deny, actions.iter().copied(), ["*"]).when("Null", tag, absent));
+        }
     }
     for (sid, resource, keys) in [
         ("ProtectRequiredDomainTags", DOMAINS, domain),
@@ -556,6 +586,29 @@ mod tests {
             serde_json::to_value(&statement.condition).unwrap(),
             serde_json::json!({"StringNotEquals": {"aws:SourceVpce": ["vpce-1", "vpce-2"]}})
         );
+    }
+
+    #[test]
+    fn private_networks_are_matched_where_requests_from_them_carry_their_address() {
+        let rules = GuardrailRules {
+            allowed_source_cidrs: vec![
+                "10.0.0.0/8".into(),
+                "203.0.113.0/24".into(),
+                "100.64.0.0/10".into(),
+                "fd00::/8".into(),
+                "2001:db8::/32".into(),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&studio_access_statement(&rules).condition).unwrap(),
+            serde_json::json!({"NotIpAddress": {
+                "aws:SourceIp": ["2001:db8::/32", "203.0.113.0/24"],
+                "aws:VpcSourceIp": ["10.0.0.0/8", "100.64.0.0/10", "fd00::/8"],
+            }})
+        );
+        assert!(is_private_cidr("172.16.0.0/12") && is_private_cidr("192.168.1.0/24"));
+        assert!(!is_private_cidr("172.32.0.0/16") && !is_private_cidr("100.128.0.0/16"));
     }
 
     #[test]
