@@ -151,10 +151,9 @@ R="$WORK/render-ha.yaml"
 check "ha: 2 replicas with leader election: Recreate and no PodDisruptionBudget (only the leader is Ready)" \
   sh -c "grep -Eq '^  replicas: 2$' '$R' && grep -q '^    type: Recreate$' '$R' && ! grep -q '^kind: PodDisruptionBudget$' '$R' \
     && grep -q -- '- --leader-election$' '$R' && grep -q -- '- --leader-election-lease-duration=20s$' '$R'"
-check "2 replicas without leader election: RollingUpdate, a PodDisruptionBudget, no --leader-election" \
-  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set replicaCount=2 --set leaderElection.enabled=false >'$WORK/render-noelection.yaml' \
-    && grep -q 'type: RollingUpdate' '$WORK/render-noelection.yaml' && grep -q '^kind: PodDisruptionBudget$' '$WORK/render-noelection.yaml' \
-    && ! grep -q -- '- --leader-election' '$WORK/render-noelection.yaml'"
+check "2 replicas without leader election: refused, naming leaderElection" \
+  sh -c "! '$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set replicaCount=2 --set leaderElection.enabled=false >'$WORK/render-noelection.log' 2>&1 \
+    && grep -q 'replicaCount > 1 needs leaderElection.enabled: true' '$WORK/render-noelection.log'"
 R="$WORK/render-monitoring.yaml"
 check "monitoring: ServiceMonitor and NetworkPolicy (ingress to http-metrics only)" \
   sh -c "grep -q '^kind: ServiceMonitor$' '$R' && grep -q '^kind: NetworkPolicy$' '$R' && grep -A4 'ingress:' '$R' | grep -q 'port: http-metrics'"
