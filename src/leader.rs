@@ -165,6 +165,13 @@ impl Elector {
         })
     }
 
+    /// Whether this process leads right now: the fence its AWS sessions ask before every
+    /// mutating call (see [`crate::aws::clients::Fence`]).
+    pub fn fence(&self) -> crate::aws::clients::Fence {
+        let state = self.state.clone();
+        std::sync::Arc::new(move || *state.borrow() == Leadership::Leader)
+    }
+
     /// `namespace/name` of the Lease.
     pub fn lease(&self) -> &str {
         &self.lease

@@ -250,6 +250,10 @@ where
         reason = until_lost(&mut elector) => return Err(lost(lease, reason)),
         filled = guardrails.wait_until_ready() => filled.map_err(|_| RuntimeError::CacheClosed("Guardrail"))?,
     }
+    let aws = match &elector {
+        Some(leader) => aws.with_fence(leader.fence()),
+        None => aws,
+    };
     let ctx = Arc::new(Context::new(client, aws, metrics, options.controllers, guardrails));
     let mut controllers = Controllers::spawn(&ctx, stopped);
     let outcome = supervise(&mut controllers, &ctx, health, &mut elector, stopped).await;

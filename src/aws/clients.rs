@@ -26,6 +26,11 @@ use crate::backoff::Backoff;
 /// [`AwsError::category`]. Wired to Prometheus by the operator.
 pub type CallObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
 
+/// Whether this replica may change anything in AWS now (it holds the leader lease). Asked right
+/// before every mutating call, so a replica that lost the lease changes nothing more even while
+/// its reconciles are still running.
+pub type Fence = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Session tag keys of an assumed role: which StudioDomain (namespace and name) the session
 /// acts for, so a role's trust policy can pin who may use it (`aws:RequestTag/...`).
 pub const SESSION_TAG_NAMESPACE: &str = "studio-operator.io/namespace";
@@ -92,6 +97,7 @@ pub struct AwsClients {
     /// The operator's cluster id: the `ExternalId` of every AssumeRole is `<cluster id>/<namespace>`.
     cluster_id: String,
     observer: Option<CallObserver>,
+    fence: Option<Fence>,
     sessions: SessionCache,
     limiters: Arc<Limiters>,
 }
@@ -117,6 +123,7 @@ impl AwsClients {
             base: sdk_config,
             cluster_id: "default".into(),
             observer: None,
+            fence: None,
             sessions: Mutex::new(HashMap::new()),
             limiters: Arc::default(),
         }
@@ -125,6 +132,12 @@ impl AwsClients {
     /// Names the cluster in the `ExternalId` of the roles assumed afterwards.
     pub fn with_cluster_id(mut self, cluster_id: &str) -> Self {
         self.cluster_id = cluster_id.to_string();
+        self
+    }
+
+    /// Makes sessions created afterwards refuse mutating calls while `fence` says no.
+    pub fn with_fence(mut self, fence: Fence) -> Self {
+        self.fence = Some(fence);
         self
     }
 
@@ -234,6 +247,7 @@ impl AwsClients {
             role_arn: role.map(|r| r.arn.to_string()),
             account_id: OnceCell::new(),
             observer: self.observer.clone(),
+            fence: self.fence.clone(),
             limiters: self.limiters.clone(),
             limiter: OnceCell::new(),
             backoff,
@@ -275,6 +289,7 @@ pub struct AwsSession {
     role_arn: Option<String>,
     account_id: OnceCell<String>,
     observer: Option<CallObserver>,
+    fence: Option<Fence>,
     limiters: Arc<Limiters>,
     limiter: OnceCell<Arc<Limiter>>,
     backoff: Backoff,
@@ -357,8 +372,14 @@ impl AwsSession {
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
         let (family, priority) = limiter::family(operation);
+        let fenced = priority == limiter::Priority::Mutating && family != "sts";
         let mut attempt = 1;
         let result = loop {
+            if fenced && self.fence.as_ref().is_some_and(|holds| !holds()) {
+                break Err(AwsError::NotLeader {
+                    message: format!("{operation} not sent: this replica no longer holds the leader lease"),
+                });
+            }
             let permit = match limiter {
                 Some(limiter) => Some(limiter.acquire(family, priority).await),
                 None => None,

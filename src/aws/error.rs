@@ -41,6 +41,9 @@ pub enum AwsError {
     /// Anything else, with the service's error code.
     #[error("{code}: {message}")]
     Other { code: String, message: String },
+    /// Not sent: this replica lost the leader lease (fencing), so another one acts now.
+    #[error("not leader: {message}")]
+    NotLeader { message: String },
 }
 
 impl AwsError {
@@ -56,6 +59,7 @@ impl AwsError {
             AwsError::InvalidState { .. } => "invalid_state",
             AwsError::Transient { .. } => "transient",
             AwsError::Other { .. } => "other",
+            AwsError::NotLeader { .. } => "not_leader",
         }
     }
 
@@ -78,6 +82,7 @@ impl AwsError {
             | AwsError::LimitExceeded { message }
             | AwsError::AccessDenied { message }
             | AwsError::InvalidState { message }
+            | AwsError::NotLeader { message }
             | AwsError::Transient { message }
             | AwsError::Other { message, .. } => message,
         }

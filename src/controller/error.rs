@@ -47,6 +47,8 @@ pub enum ErrorCategory {
     MissingField,
     /// The operator panicked.
     Panic,
+    /// A mutating AWS call was not sent because this replica lost the leader lease.
+    NotLeader,
 }
 
 impl ErrorCategory {
@@ -65,6 +67,7 @@ impl ErrorCategory {
             ErrorCategory::Kube => "kube",
             ErrorCategory::MissingField => "missing_field",
             ErrorCategory::Panic => "panic",
+            ErrorCategory::NotLeader => "not_leader",
         }
     }
 
@@ -83,6 +86,7 @@ impl ErrorCategory {
             ErrorCategory::Kube => "KubernetesError",
             ErrorCategory::MissingField => "MissingField",
             ErrorCategory::Panic => "InternalError",
+            ErrorCategory::NotLeader => "NotLeader",
         }
     }
 
@@ -113,6 +117,7 @@ impl ReconcileError {
                 AwsError::InvalidState { .. } => ErrorCategory::AwsInvalidState,
                 AwsError::Transient { .. } => ErrorCategory::AwsTransient,
                 AwsError::Other { .. } => ErrorCategory::AwsOther,
+                AwsError::NotLeader { .. } => ErrorCategory::NotLeader,
             },
             ReconcileError::Kube(_) => ErrorCategory::Kube,
             ReconcileError::MissingField(_) => ErrorCategory::MissingField,

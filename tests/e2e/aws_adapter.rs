@@ -492,3 +492,37 @@ async fn profiles_spaces_and_apps() {
     assert!(session.list_spaces(&domain.id).await.unwrap().is_empty());
     session.delete_domain(&domain.id, false).await.unwrap();
 }
+
+/// Fencing: once the fence says this replica no longer leads, no mutating call leaves the
+/// process (the emulator never sees it), while reads go on.
+#[tokio::test]
+async fn a_fenced_session_sends_no_mutating_call() {
+    let emu = emulator().await;
+    let conf = sdk_config(&emu).await;
+    let key = kms_key(&conf, "alias/studio").await;
+    let leading = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let fence = {
+        let leading = leading.clone();
+        Arc::new(move || leading.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    let session = AwsClients::from_conf(conf)
+        .with_fence(fence)
+        .session(REGION, None)
+        .await
+        .unwrap();
+    let created = session.create_domain(&domain_create("fenced", &key)).await.unwrap();
+
+    leading.store(false, std::sync::atomic::Ordering::SeqCst);
+    let err = session.delete_domain(&created.id, true).await.unwrap_err();
+    assert!(matches!(err, AwsError::NotLeader { .. }), "{err:?}");
+    assert_eq!(err.category(), "not_leader");
+    assert_eq!(emu.control().count("DeleteDomain", None), 0, "nothing sent");
+    assert!(
+        session.describe_domain(&created.id).await.unwrap().is_some(),
+        "reads go on"
+    );
+
+    leading.store(true, std::sync::atomic::Ordering::SeqCst);
+    session.delete_domain(&created.id, true).await.unwrap();
+    assert_eq!(emu.control().count("DeleteDomain", Some("ok")), 1);
+}
