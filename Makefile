@@ -90,7 +90,7 @@ test: fmt-check clippy deny crds-check unit policy-lint e2e pytests activity-rep
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator (IN_CLUSTER=1: as a pod of the chart on kube-testenv's node)
 	hack/run-local.sh
 
-chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install, RBAC (can-i and a run of the operator as its ServiceAccount) against kube-testenv
+chart-test: testenv ## Helm chart: lint, template, schema, dry-run, install, RBAC (can-i and a run of the operator as its ServiceAccount), admission policy (kubectl --as tenant/approver) against kube-testenv
 	hack/chart-test.sh
 
 kstatus-check: ## Build hack/bin/kstatus-check: kstatus (Flux/kpt) verdict of a live object or of YAML (cached)

@@ -9,14 +9,21 @@
 #   (f) RBAC of the operator's ServiceAccount with `kubectl auth can-i`: needed verbs allowed,
 #       everything else (secrets, ConfigMaps and Leases outside the release namespace,
 #       wildcards, ...) denied
-#   (g) RBAC proven by running: the real operator binary, with the installed Deployment's args,
+#   (g) admission: the chart's ValidatingAdmissionPolicy with real RBAC, `kubectl --as`: a tenant with
+#       the built-in `edit` ClusterRole in its namespace (which the chart's aggregated ClusterRoles
+#       extend to StudioDomain, UserProfile and SharedSpace) creates and edits resources but is
+#       refused, with the policy's exact message, setting spec.adopt, an approval annotation
+#       (studio-operator.io/approve-*), deletionPolicy Retain -> Delete or efsRetention Delete; a
+#       member of the approver group is allowed the same; the operator's ServiceAccount sets,
+#       changes and removes approval annotations
+#   (h) RBAC proven by running: the real operator binary, with the installed Deployment's args,
 #       as the chart's ServiceAccount (a `kubectl create token` kubeconfig) against the AWS
 #       emulator: a StudioDomain, UserProfile, SharedSpace and Guardrail become Ready (the
 #       Guardrail's policy ConfigMap in the release namespace), are deleted, and the operator log
 #       holds no `forbidden`/403
 # Prints a summary; exits non-zero on any failure.
 #
-# Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`); (g) builds the operator and the
+# Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`); (h) builds the operator and the
 # emulator with cargo. Builds hack/bin/helm with hack/build-helm.sh (cached; FORCE_HELM=1 always
 # rebuilds).
 set -euo pipefail
@@ -45,7 +52,7 @@ export HELM_CONFIG_HOME="$WORK/helm/config" HELM_CACHE_HOME="$WORK/helm/cache" H
 unset KUBECONFIG
 
 TESTENV_PID=""
-BG_PIDS=() # operator and emulator of (g)
+BG_PIDS=() # operator and emulator of (h)
 cleanup() {
   local rc=$?
   local pid
@@ -147,6 +154,50 @@ check "default: probes /healthz and /readyz on http-metrics" sh -c "grep -A2 'li
     && grep -A2 'readinessProbe:' '$R' | grep -q 'path: /readyz' && grep -q 'port: http-metrics' '$R'"
 check "default: metrics Service port 8080 named http-metrics" sh -c "grep -B1 'port: 8080$' '$R' | grep -q 'name: http-metrics'"
 check "default: RBAC has no wildcard and no secrets" sh -c "! grep -Eq '\"\\*\"|secrets' '$R'"
+check "default: ValidatingAdmissionPolicy + binding $RELEASE-restricted-changes (Deny) on the three kinds, not their subresources, exempting $SA and studio-operator:approvers" python3 -c '
+import re, sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+kind = lambda d: (re.search(r"^kind: (\w+)$", d, re.M) or [None, None])[1]
+vap, = [d for d in docs if kind(d) == "ValidatingAdmissionPolicy"]
+binding, = [d for d in docs if kind(d) == "ValidatingAdmissionPolicyBinding"]
+name = sys.argv[2] + "-restricted-changes"
+assert "\n  name: %s\n" % name in vap and "\n  policyName: %s\n" % name in binding, (vap, binding)
+assert re.search(r"^  validationActions:\n    - Deny\n", binding + "\n", re.M), binding
+assert "failurePolicy: Fail" in vap, vap
+assert re.findall(r"^ *resources: (.*)$", vap, re.M) == ["[\"studiodomains\", \"userprofiles\", \"sharedspaces\"]"], vap
+assert "operations: [\"CREATE\", \"UPDATE\"]" in vap, vap
+assert "request.userInfo.username != \"%s\"" % sys.argv[3] in vap, vap
+assert "request.userInfo.groups.exists(g, g in [\"studio-operator:approvers\"])" in vap, vap
+assert vap.count("reason: Forbidden") == 4 and vap.count("messageExpression:") == 4, vap
+' "$R" "$RELEASE" "$SA"
+check "default: ClusterRoles $RELEASE-edit (aggregate-to-edit, -admin) and $RELEASE-view (aggregate-to-view), no Guardrails" python3 -c '
+import re, sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+name = lambda d: (re.search(r"^  name: (\S+)$", d, re.M) or [None, None])[1]
+roles = {name(d): d for d in docs if re.search(r"^kind: ClusterRole$", d, re.M)}
+edit, view = roles[sys.argv[2] + "-edit"], roles[sys.argv[2] + "-view"]
+for label in ("aggregate-to-edit", "aggregate-to-admin"):
+    assert "rbac.authorization.k8s.io/%s: \"true\"" % label in edit, edit
+assert "rbac.authorization.k8s.io/aggregate-to-view: \"true\"" in view, view
+for d in (edit, view):
+    assert "guardrails" not in d and "/status" not in d, d
+' "$R" "$RELEASE"
+check "admission.enabled=false, rbac.aggregateToDefaultRoles=false: no policy, no aggregated ClusterRoles" \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set admission.enabled=false --set rbac.aggregateToDefaultRoles=false >'$WORK/render-noadmission.yaml' \
+    && ! grep -q '^kind: ValidatingAdmissionPolicy' '$WORK/render-noadmission.yaml' \
+    && [ \"\$(grep -c '^kind: ClusterRole$' '$WORK/render-noadmission.yaml')\" = 1 ]"
+check "admission.approverGroups=[]: only the operator (the messages say so); two groups: both named; another ServiceAccount" \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set-json 'admission.approverGroups=[]' >'$WORK/render-noapprovers.yaml' \
+    && grep -Fq 'g in [])' '$WORK/render-noapprovers.yaml' \
+    && grep -q 'only the operator itself may do this (admission.approverGroups is empty)' '$WORK/render-noapprovers.yaml' \
+    && '$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set-json 'admission.approverGroups=[\"ml-admins\",\"platform\"]' \
+       --set serviceAccount.create=false --set serviceAccount.name=studio-sa >'$WORK/render-approvers.yaml' \
+    && grep -Fq 'g in [\"ml-admins\",\"platform\"]' '$WORK/render-approvers.yaml' \
+    && grep -q 'only members of the groups ml-admins, platform may do this' '$WORK/render-approvers.yaml' \
+    && grep -Fq 'request.userInfo.username != \"system:serviceaccount:$NS:studio-sa\"' '$WORK/render-approvers.yaml'"
+check "admission.validationActions=[Warn,Audit] in the binding" \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set-json 'admission.validationActions=[\"Warn\",\"Audit\"]' \
+    | grep -A2 '^  validationActions:$' | tr -d '\n' | grep -q -- '- Warn    - Audit'"
 R="$WORK/render-ha.yaml"
 check "ha: 2 replicas with leader election: Recreate and no PodDisruptionBudget (only the leader is Ready)" \
   sh -c "grep -Eq '^  replicas: 2$' '$R' && grep -q '^    type: Recreate$' '$R' && ! grep -q '^kind: PodDisruptionBudget$' '$R' \
@@ -194,6 +245,11 @@ invalid selector "guardrailSelector" $'operator:\n  guardrailSelector: "tier=pro
 invalid pullpolicy "pullPolicy" $'image:\n  pullPolicy: Sometimes'
 invalid region "region" $'aws:\n  region: ""'
 invalid namespaces "watchNamespaces" $'operator:\n  watchNamespaces: ["Team_A"]'
+invalid approver-group "approverGroups" $'admission:\n  enabled: true\n  approverGroups: ["ml admins"]'
+invalid deny-and-warn "validationActions" $'admission:\n  enabled: true\n  validationActions: [Deny, Warn]'
+invalid no-action "validationActions" $'admission:\n  enabled: true\n  validationActions: []'
+invalid admission-flag "enabled" $'admission:\n  enabled: "yes"'
+invalid aggregate "aggregateToDefaultRoles" $'rbac:\n  aggregateToDefaultRoles: "true"'
 
 echo "== (e) kube-testenv: dry-run apply and helm install"
 mkfifo "$WORK/testenv.stdin"
@@ -251,6 +307,9 @@ check "helm list shows $RELEASE deployed" \
 check "kubectl get deploy,sa,svc,role,rolebinding in $NS" \
   K get -n "$NS" "deploy/$RELEASE" "sa/$RELEASE" "svc/$RELEASE-metrics" "role/$RELEASE" "rolebinding/$RELEASE"
 check "kubectl get clusterrole,clusterrolebinding $RELEASE" K get "clusterrole/$RELEASE" "clusterrolebinding/$RELEASE"
+check "kubectl get clusterrole $RELEASE-edit $RELEASE-view, validatingadmissionpolicy(binding) $RELEASE-restricted-changes" \
+  K get "clusterrole/$RELEASE-edit" "clusterrole/$RELEASE-view" "validatingadmissionpolicy/$RELEASE-restricted-changes" \
+  "validatingadmissionpolicybinding/$RELEASE-restricted-changes"
 check "installed Deployment: runAsNonRoot, readOnlyRootFilesystem, strategy Recreate" sh -c "
   [ \"\$('$KUBECTL' -n '$NS' get deploy '$RELEASE' -o jsonpath='{.spec.template.spec.securityContext.runAsNonRoot}/{.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem}/{.spec.strategy.type}/{.spec.template.spec.serviceAccountName}')\" \
     = 'true/true/Recreate/$RELEASE' ]"
@@ -323,7 +382,235 @@ cannot create serviceaccounts/token -n "$NS"
 cannot '*' '*'
 cannot '*' '*' -n "$NS"
 
-echo "== (g) the real operator as $SA, with the chart's args, against the AWS emulator"
+echo "== (g) admission: the ValidatingAdmissionPolicy with real RBAC (kubectl --as)"
+# A tenant with the built-in `edit` ClusterRole in its namespace (a RoleBinding; the chart's
+# aggregated ClusterRoles give it the studio-operator.io kinds) makes ordinary changes but none of
+# the restricted ones; an approver with the same rights in group $APPROVERS makes them; the
+# operator's ServiceAccount sets, changes and removes approval annotations. Nothing reconciles
+# here (the operator runs only in (h)), so nothing reaches AWS.
+VAP="$RELEASE-restricted-changes"
+APPROVERS=studio-operator:approvers
+TENANT_NS=team-a
+TENANT=tenant-a
+APPROVER=approver-1
+AS_TENANT=(--as "$TENANT")
+AS_APPROVER=(--as "$APPROVER" --as-group "$APPROVERS")
+AS_SA=(--as "$SA")
+WHO="only members of the group $APPROVERS may do this"
+check "ValidatingAdmissionPolicy and binding $VAP installed, binding with validationActions [Deny]" sh -c "
+  [ \"\$('$KUBECTL' get validatingadmissionpolicybinding '$VAP' -o jsonpath='{.spec.policyName}/{.spec.validationActions}')\" = '$VAP/[\"Deny\"]' ]"
+vap_type_checked() { # the status controller type-checks the CEL against the CRDs' schemas
+  local status
+  status="$(K get validatingadmissionpolicy "$VAP" -o jsonpath='{.status.observedGeneration}/{.status.typeChecking}')"
+  [ "${status%%/*}" = "$(K get validatingadmissionpolicy "$VAP" -o jsonpath='{.metadata.generation}')" ] || return 1
+  case "$status" in *expressionWarnings*) echo "$status"; return 2 ;; esac
+}
+poll() { # SECONDS CMD...: CMD until it succeeds; a status of 2 stops at once
+  local deadline=$((SECONDS + $1)) rc
+  shift
+  while :; do
+    "$@" && return 0
+    rc=$?
+    [ "$rc" = 2 ] && return 1
+    [ $SECONDS -lt $deadline ] || { "$@"; return 1; }
+    sleep 1
+  done
+}
+check "$VAP type-checked against the CRDs with no expression warning" poll 60 vap_type_checked
+check "namespace $TENANT_NS, RoleBindings of ClusterRole edit for $TENANT and $APPROVER" sh -c "
+  '$KUBECTL' create namespace '$TENANT_NS' && '$KUBECTL' -n '$TENANT_NS' create rolebinding tenant-edit --clusterrole=edit --user='$TENANT' \
+  && '$KUBECTL' -n '$TENANT_NS' create rolebinding approver-edit --clusterrole=edit --user='$APPROVER'"
+edit_aggregated() { [ "$("$KUBECTL" auth can-i --as "$TENANT" create studiodomains.studio-operator.io -n "$TENANT_NS" 2>/dev/null)" = yes ]; }
+check "ClusterRole edit aggregates $RELEASE-edit (clusterrole-aggregation controller)" poll 60 edit_aggregated
+# tenant_can WANT VERB RESOURCE [ARGS...]: kubectl auth can-i as the tenant.
+tenant_can() {
+  local want="$1" out
+  shift
+  out="$("$KUBECTL" auth can-i --as "$TENANT" "$@" 2>/dev/null || true)"
+  if [ "$out" = "$want" ]; then pass "$TENANT $([ "$want" = yes ] && echo can || echo cannot) $*"; else fail "$TENANT $([ "$want" = yes ] && echo can || echo cannot) $* (got: $out)"; fi
+}
+for r in studiodomains userprofiles sharedspaces; do
+  for v in get list watch create update patch delete; do
+    tenant_can yes "$v" "$r.studio-operator.io" -n "$TENANT_NS"
+  done
+  tenant_can no create "$r.studio-operator.io" -n default
+  tenant_can no patch "$r.studio-operator.io" --subresource=status -n "$TENANT_NS"
+done
+tenant_can no list guardrails.studio-operator.io
+tenant_can no create guardrails.studio-operator.io
+tenant_can no list studiodomains.studio-operator.io --all-namespaces
+
+# refused NAME MESSAGE CMD...: CMD must fail, Forbidden by $VAP with exactly MESSAGE.
+refused() {
+  local name="$1" want="$2" out got
+  shift 2
+  if out="$("$@" 2>&1)"; then
+    fail "$name: allowed"; sed 's/^/        | /' <<<"$out" | tail -5; return
+  fi
+  got="$(sed -n "s/^Error from server (Forbidden): .* is forbidden: ValidatingAdmissionPolicy '$VAP' with binding '$VAP' denied request: //p" <<<"$out")"
+  if [ "$got" = "$want" ]; then
+    pass "$name: refused"
+  else
+    fail "$name: not refused with the expected message"
+    printf '        | want: %s\n' "$want"; sed 's/^/        | got:  /' <<<"$out" | tail -5
+  fi
+}
+# Expected messages: refusal, reason, who may.
+msg_adopt() { echo "$1: setting or changing spec.adopt is refused: adopting puts an existing $2 that this cluster did not create (and its data) under the control of this resource, which may then update, recreate or delete it; $WHO"; }
+msg_approval() { echo "$1: setting or changing the annotation $2 is refused: an approval lets the operator delete and recreate AWS resources and their data; $WHO (removing an approval is allowed)"; }
+msg_retain() { echo "$1: changing spec.deletionPolicy from Retain to Delete is refused: with Delete, deleting this resource deletes the $2 in AWS and the data in it; $WHO"; }
+msg_efs() { echo "$1: setting spec.efsRetention to Delete is refused: the domain's home EFS volume, with every user's files, would be deleted with the domain; $WHO"; }
+
+# tenant_objects FILE [EXTRA-DOMAIN-SPEC]: a StudioDomain, UserProfile and SharedSpace (Retain).
+cat >"$WORK/tenant.yaml" <<EOF
+apiVersion: studio-operator.io/v1alpha1
+kind: StudioDomain
+metadata:
+  name: studio
+  namespace: $TENANT_NS
+spec:
+  aws:
+    region: us-east-1
+  network:
+    vpcId: vpc-0a1b2c3d4e5f67890
+    subnetIds: [subnet-0a1b2c3d4e5f67891]
+  encryption:
+    kmsKeyId: alias/team-a
+  defaultUserSettings:
+    executionRole: arn:aws:iam::123456789012:role/StudioDefault
+  defaultSpaceSettings:
+    executionRole: arn:aws:iam::123456789012:role/StudioSpace
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: UserProfile
+metadata:
+  name: alice
+  namespace: $TENANT_NS
+spec:
+  domainRef:
+    name: studio
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: SharedSpace
+metadata:
+  name: team
+  namespace: $TENANT_NS
+spec:
+  domainRef:
+    name: studio
+  sharing:
+    type: Shared
+    ownerProfile: alice
+  appType: JupyterLab
+  deletionPolicy: Retain
+EOF
+# variant FILE NAME SED-SCRIPT: $WORK/tenant-FILE.yaml, the StudioDomain of tenant.yaml named NAME,
+# edited by SED-SCRIPT.
+variant() {
+  sed -n '1,/^---$/p' "$WORK/tenant.yaml" | sed '$d' | sed "s/^  name: studio$/  name: $2/; $3" >"$WORK/tenant-$1.yaml"
+}
+variant adopt studio-2 's/^spec:$/spec:\n  adopt:\n    domainId: d-victim000001/'
+variant efs studio-2 's/^spec:$/spec:\n  efsRetention: Delete/'
+variant approved studio-2 's/^  namespace: .*/&\n  annotations:\n    studio-operator.io\/approve-recreation: "1"/'
+variant delete studio-2 's/^spec:$/spec:\n  deletionPolicy: Delete/'
+variant efs-existing studio 's/^spec:$/spec:\n  efsRetention: Delete/'
+DOM="StudioDomain $TENANT_NS/studio"
+DOM2="StudioDomain $TENANT_NS/studio-2"
+TK() { K "${AS_TENANT[@]}" -n "$TENANT_NS" "$@"; }
+AK() { K "${AS_APPROVER[@]}" -n "$TENANT_NS" "$@"; }
+SK() { K "${AS_SA[@]}" -n "$TENANT_NS" "$@"; }
+
+# CREATE.
+check "$TENANT creates a StudioDomain, UserProfile and SharedSpace (deletionPolicy Delete by default, Retain)" \
+  TK apply --server-side -f "$WORK/tenant.yaml"
+check "$TENANT may create a StudioDomain with an explicit deletionPolicy Delete (server dry-run)" \
+  TK create --dry-run=server -f "$WORK/tenant-delete.yaml"
+refused "$TENANT creates a StudioDomain with spec.adopt" "$(msg_adopt "$DOM2" "SageMaker domain")" \
+  TK create --dry-run=server -f "$WORK/tenant-adopt.yaml"
+refused "$TENANT creates a StudioDomain with efsRetention Delete" "$(msg_efs "$DOM2")" \
+  TK create --dry-run=server -f "$WORK/tenant-efs.yaml"
+refused "$TENANT creates a StudioDomain with an approval annotation" \
+  "$(msg_approval "$DOM2" studio-operator.io/approve-recreation)" TK create --dry-run=server -f "$WORK/tenant-approved.yaml"
+check "$APPROVER may create StudioDomains with spec.adopt, efsRetention Delete, an approval (server dry-run)" \
+  sh -c '"$@" -f "$0/tenant-adopt.yaml" && "$@" -f "$0/tenant-efs.yaml" && "$@" -f "$0/tenant-approved.yaml"' "$WORK" \
+  "$KUBECTL" "${AS_APPROVER[@]}" create --dry-run=server
+
+# UPDATE by the tenant: ordinary changes allowed, restricted ones refused.
+check "$TENANT may change an unrestricted field (spec.recreationPolicy) and add labels" \
+  sh -c '"$@" patch studiodomain studio --type merge -p "{\"spec\":{\"recreationPolicy\":\"Never\"}}" && "$@" label userprofile alice team=a' \
+  _ "$KUBECTL" "${AS_TENANT[@]}" -n "$TENANT_NS"
+check "$TENANT may set a UserProfile's deletionPolicy to Retain" \
+  TK patch userprofile alice --type merge -p '{"spec":{"deletionPolicy":"Retain"}}'
+refused "$TENANT sets StudioDomain spec.adopt.domainId" "$(msg_adopt "$DOM" "SageMaker domain")" \
+  TK patch studiodomain studio --type merge -p '{"spec":{"adopt":{"domainId":"d-victim000001"}}}'
+refused "$TENANT sets SharedSpace spec.adopt: true" "$(msg_adopt "SharedSpace $TENANT_NS/team" "SageMaker space")" \
+  TK patch sharedspace team --type merge -p '{"spec":{"adopt":true}}'
+refused "$TENANT annotates the StudioDomain with studio-operator.io/approve-recreation" \
+  "$(msg_approval "$DOM" studio-operator.io/approve-recreation)" \
+  TK annotate studiodomain studio studio-operator.io/approve-recreation=1
+refused "$TENANT annotates a UserProfile with any studio-operator.io/approve-* (approve-data-loss)" \
+  "$(msg_approval "UserProfile $TENANT_NS/alice" studio-operator.io/approve-data-loss)" \
+  TK annotate userprofile alice studio-operator.io/approve-data-loss=yes
+refused "$TENANT switches the SharedSpace's deletionPolicy Retain -> Delete" \
+  "$(msg_retain "SharedSpace $TENANT_NS/team" "SageMaker space")" \
+  TK patch sharedspace team --type merge -p '{"spec":{"deletionPolicy":"Delete"}}'
+refused "$TENANT removes the UserProfile's deletionPolicy Retain (the default is Delete)" \
+  "$(msg_retain "UserProfile $TENANT_NS/alice" "SageMaker user profile")" \
+  TK patch userprofile alice --type json -p '[{"op":"remove","path":"/spec/deletionPolicy"}]'
+refused "$TENANT sets the StudioDomain's efsRetention to Delete" "$(msg_efs "$DOM")" \
+  TK patch studiodomain studio --type merge -p '{"spec":{"efsRetention":"Delete"}}'
+refused "$TENANT re-applies the StudioDomain with efsRetention Delete (server-side apply)" "$(msg_efs "$DOM")" \
+  TK apply --server-side -f "$WORK/tenant-efs-existing.yaml"
+refused "cluster-admin (system:masters, not an approver) sets the StudioDomain's efsRetention to Delete" "$(msg_efs "$DOM")" \
+  K -n "$TENANT_NS" patch studiodomain studio --type merge -p '{"spec":{"efsRetention":"Delete"}}'
+
+# The operator's ServiceAccount: sets, changes and removes approval annotations.
+check "$SA sets the approval annotation" SK annotate studiodomain studio studio-operator.io/approve-recreation=token-1
+check "$SA changes the approval annotation" SK annotate --overwrite studiodomain studio studio-operator.io/approve-recreation=token-2
+refused "$TENANT changes the approval annotation the operator set" \
+  "$(msg_approval "$DOM" studio-operator.io/approve-recreation)" \
+  TK annotate --overwrite studiodomain studio studio-operator.io/approve-recreation=token-3
+check "$TENANT may keep editing while the approval is there (a label)" TK label studiodomain studio team=a
+check "$TENANT may remove the approval annotation (revoking is allowed)" \
+  TK annotate studiodomain studio studio-operator.io/approve-recreation-
+check "$SA removes an approval annotation" sh -c '"$@" annotate studiodomain studio studio-operator.io/approve-recreation=token-4 \
+  && "$@" annotate studiodomain studio studio-operator.io/approve-recreation-' _ "$KUBECTL" "${AS_SA[@]}" -n "$TENANT_NS"
+
+# The approver: the same restricted changes, allowed.
+check "$APPROVER sets StudioDomain spec.adopt.domainId" \
+  AK patch studiodomain studio --type merge -p '{"spec":{"adopt":{"domainId":"d-victim000001"}}}'
+check "$APPROVER sets UserProfile and SharedSpace spec.adopt: true" sh -c \
+  '"$@" patch userprofile alice --type merge -p "{\"spec\":{\"adopt\":true}}" && "$@" patch sharedspace team --type merge -p "{\"spec\":{\"adopt\":true}}"' \
+  _ "$KUBECTL" "${AS_APPROVER[@]}" -n "$TENANT_NS"
+check "$APPROVER annotates studio-operator.io/approve-recreation" \
+  AK annotate studiodomain studio studio-operator.io/approve-recreation=token-5
+check "$APPROVER switches the SharedSpace's deletionPolicy Retain -> Delete" \
+  AK patch sharedspace team --type merge -p '{"spec":{"deletionPolicy":"Delete"}}'
+check "$APPROVER sets the StudioDomain's efsRetention to Delete" \
+  AK patch studiodomain studio --type merge -p '{"spec":{"efsRetention":"Delete"}}'
+approved_state() {
+  [ "$(K -n "$TENANT_NS" get studiodomain studio -o jsonpath='{.spec.adopt.domainId}/{.spec.efsRetention}/{.metadata.annotations.studio-operator\.io/approve-recreation}')" = d-victim000001/Delete/token-5 ] &&
+    [ "$(K -n "$TENANT_NS" get sharedspace team -o jsonpath='{.spec.adopt}/{.spec.deletionPolicy}')" = true/Delete ]
+}
+check "the approver's changes are stored" approved_state
+# What an approver set stays editable for the tenant; changing it again is not.
+check "$TENANT may edit other fields of what the approver configured (unchanged adopt, efsRetention, approval)" \
+  sh -c '"$@" patch studiodomain studio --type merge -p "{\"spec\":{\"recreationPolicy\":\"Manual\"}}" && "$@" label sharedspace team team=a' \
+  _ "$KUBECTL" "${AS_TENANT[@]}" -n "$TENANT_NS"
+refused "$TENANT changes the adopted domain id" "$(msg_adopt "$DOM" "SageMaker domain")" \
+  TK patch studiodomain studio --type merge -p '{"spec":{"adopt":{"domainId":"d-victim000002"}}}'
+check "$TENANT may clear spec.adopt and set efsRetention back to Retain" \
+  TK patch studiodomain studio --type merge -p '{"spec":{"adopt":null,"efsRetention":"Retain"}}'
+refused "a user in another group (studio-operator:viewers) annotates approve-recreation" \
+  "$(msg_approval "$DOM" studio-operator.io/approve-recreation)" \
+  K --as "$APPROVER" --as-group studio-operator:viewers -n "$TENANT_NS" annotate --overwrite studiodomain studio studio-operator.io/approve-recreation=token-6
+
+# DELETE is not matched: the tenant deletes its own resources (none has a finalizer: no operator ran).
+check "$TENANT deletes its SharedSpace, UserProfile and StudioDomain" \
+  TK delete sharedspace/team userprofile/alice studiodomain/studio --timeout=60s
+check "namespace $TENANT_NS deleted" K delete namespace "$TENANT_NS" --timeout=120s
+
+echo "== (h) the real operator as $SA, with the chart's args, against the AWS emulator"
 # Proves the RBAC by running: every call the operator makes (CRD checks, watches, status and
 # finalizer patches, Events, Namespaces, the leader Lease, the Guardrail policy ConfigMap) is
 # made with the ServiceAccount's token, and none may be forbidden.
@@ -521,7 +808,10 @@ fi
 
 echo "== helm uninstall"
 check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" --namespace "$NS" --wait=false --timeout 2m
-check "ClusterRole gone after uninstall" sh -c "! '$KUBECTL' get clusterrole '$RELEASE' 2>/dev/null"
+check "ClusterRoles gone after uninstall" sh -c "! '$KUBECTL' get clusterrole '$RELEASE' 2>/dev/null \
+  && ! '$KUBECTL' get clusterrole '$RELEASE-edit' 2>/dev/null && ! '$KUBECTL' get clusterrole '$RELEASE-view' 2>/dev/null"
+check "ValidatingAdmissionPolicy and binding gone after uninstall" sh -c "! '$KUBECTL' get validatingadmissionpolicy '$RELEASE-restricted-changes' 2>/dev/null \
+  && ! '$KUBECTL' get validatingadmissionpolicybinding '$RELEASE-restricted-changes' 2>/dev/null"
 check "CRDs kept after uninstall (helm never deletes crds/)" K get crd studiodomains.studio-operator.io
 
 echo

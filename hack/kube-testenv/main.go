@@ -64,8 +64,13 @@ import (
 	ctrloptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
 )
 
-// Controllers run in-process when --with-controllers is set.
-const kcmControllers = "namespace-controller,garbage-collector-controller"
+// Controllers run in-process when --with-controllers is set. The clusterrole aggregation
+// controller fills ClusterRoles with an aggregationRule (admin, edit, view) from the ClusterRoles
+// labelled rbac.authorization.k8s.io/aggregate-to-*, so RBAC tests see what a real cluster grants;
+// the ValidatingAdmissionPolicy status controller type-checks each policy's CEL against the
+// schemas of the resources it matches (status.typeChecking.expressionWarnings).
+const kcmControllers = "namespace-controller,garbage-collector-controller,clusterrole-aggregation-controller," +
+	"validatingadmissionpolicy-status-controller"
 
 // nodeControllers run as well with --with-node: Deployments make ReplicaSets make Pods, every
 // namespace gets its default ServiceAccount and the kube-root-ca.crt ConfigMap (the pods'

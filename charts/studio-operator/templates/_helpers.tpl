@@ -50,3 +50,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "studio-operator.image" -}}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
+
+{{/* Username of the operator's ServiceAccount, as the API server authenticates it. */}}
+{{- define "studio-operator.serviceAccountUser" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "studio-operator.serviceAccountName" .) }}
+{{- end }}
+
+{{/* Who may make the changes the admission policy restricts: the end of its messages. */}}
+{{- define "studio-operator.admission.whoMay" -}}
+{{- $groups := .Values.admission.approverGroups | default list }}
+{{- if eq (len $groups) 0 }}
+{{- "only the operator itself may do this (admission.approverGroups is empty)" }}
+{{- else if eq (len $groups) 1 }}
+{{- printf "only members of the group %s may do this" (first $groups) }}
+{{- else }}
+{{- printf "only members of the groups %s may do this" (join ", " $groups) }}
+{{- end }}
+{{- end }}
