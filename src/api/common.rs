@@ -91,6 +91,8 @@ pub mod condition_type {
     /// AWS holds other immutable settings than the domain was created with, without a spec
     /// change (a KMS alias pointed at another key): reported, never acted on.
     pub const AWS_DRIFT: &str = "AwsDrift";
+    /// The activity reporter's lifecycle configurations are attached to the domain.
+    pub const ACTIVITY_REPORTER: &str = "ActivityReporter";
     /// The referenced domain is Ready.
     pub const DOMAIN_READY: &str = "DomainReady";
     /// The spec breaks a Guardrail rule.

@@ -211,6 +211,13 @@ pub const OPERATIONS: &[Operation] = &[
     operation(SageMaker, "ListDomains", Read, &[Any], &[]),
     operation(SageMaker, "ListSpaces", Read, &[Any], &[]),
     operation(SageMaker, "ListStudioLifecycleConfigs", Read, &[Any], &[]),
+    operation(
+        SageMaker,
+        "DescribeStudioLifecycleConfig",
+        Read,
+        &[StudioLifecycleConfig],
+        &[],
+    ),
     operation(SageMaker, "ListTags", Read, TAGGED, &[]),
     operation(SageMaker, "ListUserProfiles", Read, &[Any], &[]),
     operation(SageMaker, "UpdateDomain", Owned, &[Domain], &[PassExecutionRole]),

