@@ -3,6 +3,7 @@
 
 mod support;
 
+mod attacks;
 mod aws_adapter;
 mod binary;
 mod chaos;

@@ -59,6 +59,17 @@ impl TestEnv {
         Client::try_from(config).expect("client")
     }
 
+    /// A kube client acting as `user` (impersonation by the admin): what that user's RBAC
+    /// allows, nothing more.
+    pub async fn client_as(&self, user: &str) -> Client {
+        let kubeconfig = Kubeconfig::read_from(&self.kubeconfig).expect("readable kubeconfig");
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .expect("valid kubeconfig");
+        config.auth_info.impersonate = Some(user.to_string());
+        Client::try_from(config).expect("client")
+    }
+
     /// Runs the real kubectl against the test cluster.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         Command::new(hack_bin("kubectl"))
