@@ -73,6 +73,7 @@ pub struct StudioDomainSpec {
     /// Tags on the domain (at most 40: the operator adds its own ownership tags).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('sagemaker:') && !k.startsWith('studio-operator.io/'))").message("tag keys starting with aws:, sagemaker: or studio-operator.io/ are reserved"))]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) <= 128 && size(self[k]) <= 256)").message("tag keys must be at most 128 and tag values at most 256 characters"))]
     #[schemars(extend("maxProperties" = 40))]
     pub tags: BTreeMap<String, String>,
     /// What happens in AWS when this resource is deleted.
@@ -123,7 +124,7 @@ pub struct NetworkSpec {
     /// Subnets of the domain (`SubnetIds`, 1 to 16). Subnets can be added at any time; removing
     /// one waits until no app runs.
     #[x_kube(validation = Rule::new("self.all(s, s.matches('^subnet-[0-9a-f]{8,17}$'))").message("each entry must be a subnet id such as subnet-0123456789abcdef0"))]
-    #[schemars(length(min = 1, max = 16), inner(length(max = 64)))]
+    #[schemars(length(min = 1, max = 16), inner(length(max = 64)), extend("x-kubernetes-list-type" = "set"))]
     pub subnet_ids: Vec<String>,
     /// Whether apps reach the internet directly or only through the VPC (`AppNetworkAccessType`).
     #[serde(default)]
@@ -131,7 +132,7 @@ pub struct NetworkSpec {
     /// Security groups of the domain boundary (`DomainSettings.SecurityGroupIds`, at most 3).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(validation = Rule::new("self.all(g, g.matches('^sg-[0-9a-f]{8,17}$'))").message("each entry must be a security group id such as sg-0123456789abcdef0"))]
-    #[schemars(length(max = 3), inner(length(max = 64)))]
+    #[schemars(length(max = 3), inner(length(max = 64)), extend("x-kubernetes-list-type" = "set"))]
     pub security_group_ids: Vec<String>,
 }
 

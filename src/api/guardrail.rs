@@ -16,6 +16,8 @@ use super::domain::AuthMode;
     version = "v1alpha1",
     kind = "Guardrail",
     shortname = "gr",
+    // The name becomes a label value (at most 63 characters) on the rendered policy ConfigMap.
+    validation = Rule::new("size(self.metadata.name) <= 63").message("metadata.name must be at most 63 characters"),
     category = "studio",
     status = "GuardrailStatus",
     doc = "Guardrails from the Studio administration whitepaper, enforced by the operator.",
@@ -47,9 +49,11 @@ pub struct GuardrailSpec {
 pub struct GuardrailSelector {
     /// Namespaces whose resources the guardrail covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator == 'In' || e.operator == 'NotIn') == (has(e.values) && size(e.values) > 0)))").message("selector operator must be In, NotIn, Exists or DoesNotExist; In and NotIn need values, Exists and DoesNotExist take none"))]
     pub namespace_selector: Option<LabelSelector>,
     /// StudioDomains (by label) the guardrail covers, with their profiles and spaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("!has(self.matchExpressions) || self.matchExpressions.all(e, e.operator in ['In', 'NotIn', 'Exists', 'DoesNotExist'] && ((e.operator == 'In' || e.operator == 'NotIn') == (has(e.values) && size(e.values) > 0)))").message("selector operator must be In, NotIn, Exists or DoesNotExist; In and NotIn need values, Exists and DoesNotExist take none"))]
     pub domain_selector: Option<LabelSelector>,
 }
 

@@ -64,6 +64,7 @@ pub struct SharedSpaceSpec {
     /// caps, where the guardrails allow keep-alive.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[x_kube(validation = Rule::new("self.all(k, !k.startsWith('aws:') && !k.startsWith('sagemaker:') && (!k.startsWith('studio-operator.io/') || k == 'studio-operator.io/keep-alive'))").message("tag keys starting with aws:, sagemaker: or studio-operator.io/ are reserved (except studio-operator.io/keep-alive)"))]
+    #[x_kube(validation = Rule::new("self.all(k, size(k) <= 128 && size(self[k]) <= 256)").message("tag keys must be at most 128 and tag values at most 256 characters"))]
     #[schemars(extend("maxProperties" = 40))]
     pub tags: BTreeMap<String, String>,
     /// What happens in AWS when this resource is deleted.

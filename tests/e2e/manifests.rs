@@ -189,6 +189,14 @@ async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_cha
     let domains: kube::Api<studio_operator::api::StudioDomain> = kube::Api::namespaced(client.clone(), &platform.name);
     crate::profile::apply(&domains, "platform", &domain).await;
     wait_ready(env, "studiodomain/platform", &platform.name).await;
+    let platform_id = domains
+        .get("platform")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .domain_id
+        .unwrap();
 
     let files = yaml_files(&repo_root().join("tests/fixtures/rejected"));
     assert!(files.len() >= 5, "{files:?}");
@@ -198,7 +206,8 @@ async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_cha
         let text = std::fs::read_to_string(file)
             .unwrap()
             .replace("${NAMESPACE}", &platform.name)
-            .replace("${TENANT}", &tenant.name);
+            .replace("${TENANT}", &tenant.name)
+            .replace("${PLATFORM_DOMAIN_ID}", &platform_id);
         let condition = text
             .lines()
             .find_map(|l| l.strip_prefix("# condition: "))
