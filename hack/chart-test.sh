@@ -347,6 +347,13 @@ can watch guardrails.studio-operator.io
 can patch guardrails.studio-operator.io --subresource=status
 can update guardrails.studio-operator.io --subresource=finalizers
 cannot delete guardrails.studio-operator.io
+# The admission policies of Enforce Guardrails (operator.guardrailAdmissionPolicies, on).
+for r in validatingadmissionpolicies validatingadmissionpolicybindings; do
+  for v in get create patch delete; do can "$v" "$r.admissionregistration.k8s.io"; done
+  cannot list "$r.admissionregistration.k8s.io"
+done
+cannot create validatingwebhookconfigurations.admissionregistration.k8s.io
+cannot create mutatingwebhookconfigurations.admissionregistration.k8s.io
 can create events.events.k8s.io -n team-a
 can patch events.events.k8s.io -n team-a
 can list namespaces

@@ -52,6 +52,11 @@ pub struct RunArgs {
     /// index (tag:GetResources) does not show them (tag drift moves no LastModifiedTime).
     #[arg(long, env = "TAG_AUDIT_INTERVAL", default_value = "6h", value_parser = parse_duration)]
     pub tag_audit_interval: Duration,
+    /// Maintain a ValidatingAdmissionPolicy per Enforce Guardrail, refusing at `kubectl apply`
+    /// what its rules can judge from the object alone (`--guardrail-admission-policies=false`
+    /// leaves only the reconcile-time check).
+    #[arg(long, env = "GUARDRAIL_ADMISSION_POLICIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub guardrail_admission_policies: bool,
     /// Highest rate of AWS calls per second and operation family (reads, mutating calls) per
     /// account and region; the client-side limiter starts here and adapts to throttling.
     #[arg(long, env = "AWS_MAX_RATE", default_value_t = 50.0, value_parser = parse_rate)]
@@ -143,6 +148,7 @@ impl RunArgs {
             guardrail_selector: self.guardrail_selector.clone(),
             policy_namespace: self.policy_namespace.clone(),
             tag_audit_interval: self.tag_audit_interval,
+            admission_policies: self.guardrail_admission_policies,
             ..Default::default()
         }
     }

@@ -6,6 +6,7 @@
 //! whatever namespace they live in, so a tenant cannot escape a guardrail by working from an
 //! unlabelled namespace.
 
+pub mod admission;
 pub mod rules;
 
 use std::collections::BTreeMap;

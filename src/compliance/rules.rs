@@ -10,7 +10,7 @@ use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, StudioDomainSpec, 
 use crate::aws::model::AppSummary;
 
 /// The tag `UserProfile.spec.tagUserId` adds.
-const USER_ID_TAG: &str = "studiouserid";
+pub const USER_ID_TAG: &str = "studiouserid";
 
 /// One broken rule: which rule, and the offending value (with where it was set).
 #[derive(Clone, Debug, PartialEq, Eq)]

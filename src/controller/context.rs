@@ -52,6 +52,9 @@ pub struct ControllerConfig {
     /// How often the tags of an unchanged profile or space are listed at least when the tag
     /// index does not show them: AddTags and DeleteTags move no `LastModifiedTime`.
     pub tag_audit_interval: Duration,
+    /// Whether every Enforce Guardrail gets a ValidatingAdmissionPolicy, so what breaks it is
+    /// refused at `kubectl apply` (the reconcile-time check stays either way).
+    pub admission_policies: bool,
     /// Fault injection for tests: a reconcile of an object this returns true for panics, to
     /// prove that a panic is contained. Never set by the command line.
     pub panic_on: Option<PanicOn>,
@@ -84,6 +87,7 @@ impl Default for ControllerConfig {
             clock: Clock::default(),
             list_cache_ttl: Duration::from_secs(2),
             tag_audit_interval: Duration::from_secs(6 * 3600),
+            admission_policies: true,
             panic_on: None,
         }
     }

@@ -282,7 +282,7 @@ pub fn policy_config_map_name(guardrail: &str) -> String {
 }
 
 /// Writes the rendered IAM / SCP policies into a ConfigMap owned by the Guardrail, so deleting
-/// the Guardrail deletes it.
+/// the Guardrail deletes it, and keeps its admission policy (see [`super::admission`]).
 async fn write_policies(ctx: &Context, guardrail: &Guardrail) -> Result<(), ReconcileError> {
     let name = guardrail.name_any();
     let owner = OwnerReference {
@@ -293,6 +293,7 @@ async fn write_policies(ctx: &Context, guardrail: &Guardrail) -> Result<(), Reco
         controller: Some(true),
         block_owner_deletion: Some(true),
     };
+    super::admission::write(ctx, guardrail, owner.clone()).await?;
     let config_map = ConfigMap {
         metadata: ObjectMeta {
             name: Some(policy_config_map_name(&name)),

@@ -11,6 +11,7 @@
 //! - [`reference`]: following a `domainRef`; [`stores`]: the caches shared with the Guardrail
 //!   controller and the sweeper.
 
+pub mod admission;
 pub mod context;
 pub mod desired;
 pub mod domain;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use studio_operator::api::{Guardrail, SharedSpace, StudioDomain, UserProfile};
 
 use crate::domain::{Setup, domain_manifest, setup, setup_sweeping};
-use crate::profile::{TIMEOUT, app, apply, launch, profile_manifest, ready_domain, wait_for, wait_profile};
+use crate::profile::{TIMEOUT, app, apply, launch, profile_manifest, ready_domain, wait_for, wait_gone, wait_profile};
 use crate::support::operator::GUARDRAIL_LABEL;
 use crate::support::wait::{self, condition, has};
 
@@ -415,4 +415,87 @@ async fn adopting_an_existing_profile_does_not_bypass_a_guardrail() {
         "{tags:?}"
     );
     drop(installed);
+}
+
+/// With admission policies on (the default in production), an Enforce Guardrail is also a
+/// ValidatingAdmissionPolicy: the API server refuses what breaks it, with the reconcile-time
+/// wording, and an Audit Guardrail has none.
+#[tokio::test]
+async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
+    use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy;
+    use kube::api::{Patch, PatchParams};
+
+    let client = crate::support::TestEnv::get().client().await;
+    let namespace = crate::support::TestNamespace::new(&client, "gr-admission").await;
+    let operator =
+        crate::support::TestOperator::start_tuned(&client, &namespace.name, |c| c.admission_policies = true).await;
+    let s = Setup::new(client, namespace, operator);
+    ready_domain(&s, domain_manifest("platform", "alias/studio")).await;
+    let installed = Installed::new(
+        &s,
+        "admit",
+        "Enforce",
+        json!({"allowedInstanceTypes": ["ml.t3.*"], "requiredTags": {"userProfile": ["cost-center"]}}),
+    )
+    .await;
+    let policies: Api<ValidatingAdmissionPolicy> = Api::all(s.client.clone());
+    let policy = studio_operator::controller::admission::policy_name(&installed.name);
+    wait_for(
+        &policies,
+        &policy,
+        "the admission policy",
+        |p: &ValidatingAdmissionPolicy| Some(p.clone()),
+    )
+    .await;
+
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut gpu = profile_manifest("gpu", "platform");
+    gpu["spec"]["tags"] = json!({"cost-center": "ml"});
+    gpu["spec"]["userSettings"] = json!({"jupyterLab": {"defaultResourceSpec": {"instanceType": "ml.p4d.24xlarge"}}});
+    let refusal = |manifest: Value, name: &'static str| {
+        let profiles = profiles.clone();
+        async move {
+            match profiles
+                .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&manifest))
+                .await
+            {
+                Ok(_) => {
+                    // Admitted before the policy was active: remove it, so the retry is a create.
+                    let _ = profiles.delete(name, &DeleteParams::default()).await;
+                    wait_gone(&profiles, name).await;
+                    Err(format!("{name} was admitted"))
+                }
+                Err(kube::Error::Api(status)) => Ok(status.message),
+                Err(other) => Err(other.to_string()),
+            }
+        }
+    };
+    // The API server picks a new policy up within a moment: retried until it refuses.
+    let message = wait::until("gpu refused", TIMEOUT, || refusal(gpu.clone(), "gpu")).await;
+    assert!(
+        message.contains(&format!(
+            "allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLab) (Guardrail {}, Enforce)",
+            installed.name
+        )),
+        "{message}"
+    );
+    let untagged = profile_manifest("untagged", "platform");
+    let message = wait::until("untagged refused", TIMEOUT, || refusal(untagged.clone(), "untagged")).await;
+    assert!(message.contains("requiredTags: cost-center is missing"), "{message}");
+    let mut fine = profile_manifest("fine", "platform");
+    fine["spec"]["tags"] = json!({"cost-center": "ml"});
+    apply(&profiles, "fine", &fine).await;
+    assert!(profiles.get_opt("gpu").await.unwrap().is_none());
+
+    // Audit: the policy goes, the reconcile-time report stays.
+    let mut audit = guardrail(&s, "admit", "Audit", json!({"allowedInstanceTypes": ["ml.t3.*"]})).1;
+    audit["metadata"]["name"] = json!(installed.name);
+    apply(&installed.api, &installed.name, &audit).await;
+    wait::until("the policy deleted", TIMEOUT, || async {
+        match policies.get_opt(&policy).await {
+            Ok(None) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
 }

@@ -126,6 +126,9 @@ impl TestOperator {
             sweep_interval: resync,
             guardrail_selector: Some(format!("{GUARDRAIL_LABEL}={}", namespaces[0])),
             policy_namespace: namespaces[0].to_string(),
+            // The reconcile-time checks are what most tests exercise: objects that break a
+            // guardrail must reach the API server. `guardrail::admission_*` turns them on.
+            admission_policies: false,
             ..Default::default()
         }
     }

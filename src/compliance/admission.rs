@@ -1,0 +1,257 @@
+//! An Enforce Guardrail as CEL for a ValidatingAdmissionPolicy: what its rules can judge from
+//! one object alone (instance types, images, execution and AWS roles, VpcOnly, auth modes,
+//! required tags) is refused at `kubectl apply`, with the reconcile-time wording. The reconcile
+//! check stays: admission sees neither a member's domain nor objects made before the policy.
+
+use crate::api::{AuthMode, GuardrailRules};
+
+/// One CEL check: an expression that must hold for the object, and the message when it does not.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    /// CEL over `object` (and `request`), true when the object complies.
+    pub expression: String,
+    /// CEL string expression for the refusal.
+    pub message_expression: String,
+}
+
+/// Where settings with an instance type, image and execution role live, per kind.
+const DOMAIN_APPS: [&str; 5] = [
+    "defaultUserSettings.jupyterLab",
+    "defaultUserSettings.kernelGateway",
+    "defaultUserSettings.codeEditor",
+    "defaultSpaceSettings.jupyterLab",
+    "defaultSpaceSettings.kernelGateway",
+];
+const PROFILE_APPS: [&str; 3] = [
+    "userSettings.jupyterLab",
+    "userSettings.kernelGateway",
+    "userSettings.codeEditor",
+];
+
+/// The checks for a Guardrail named `guardrail`; empty when no rule can be judged at admission.
+pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
+    let mut checks = Vec::new();
+    let breach = |rule: &str, value: &str, at: &str| {
+        format!("'{rule}: ' + {value} + ' ({at}) (Guardrail {guardrail}, Enforce)'")
+    };
+    if !rules.allowed_instance_types.is_empty() {
+        let mut patterns = rules.allowed_instance_types.clone();
+        patterns.push("system".into());
+        let regex = glob_regex(&patterns);
+        for (kind, at) in app_settings() {
+            let path = format!("{at}.defaultResourceSpec.instanceType");
+            checks.push(field_check(
+                kind,
+                &path,
+                &regex,
+                &breach("allowedInstanceTypes", &object(&path), at),
+            ));
+        }
+    }
+    if !rules.allowed_images.is_empty() {
+        let regex = glob_regex(&rules.allowed_images);
+        for (kind, at) in app_settings() {
+            let path = format!("{at}.defaultResourceSpec.imageArn");
+            checks.push(field_check(
+                kind,
+                &path,
+                &regex,
+                &breach("allowedImages", &object(&path), at),
+            ));
+        }
+    }
+    if !rules.allowed_execution_roles.is_empty() {
+        let regex = glob_regex(&rules.allowed_execution_roles);
+        for (kind, path) in [
+            ("StudioDomain", "defaultUserSettings.executionRole"),
+            ("StudioDomain", "defaultSpaceSettings.executionRole"),
+            ("UserProfile", "userSettings.executionRole"),
+        ] {
+            checks.push(field_check(
+                kind,
+                path,
+                &regex,
+                &breach("allowedExecutionRoles", &object(path), path),
+            ));
+        }
+    }
+    if !rules.allowed_aws_roles.is_empty() {
+        let path = "aws.roleArn";
+        let regex = glob_regex(&rules.allowed_aws_roles);
+        checks.push(field_check(
+            "StudioDomain",
+            path,
+            &regex,
+            &breach("allowedAwsRoles", &object(path), path),
+        ));
+    }
+    if rules.require_vpc_only {
+        checks.push(Check {
+            expression: for_kind(
+                "StudioDomain",
+                "has(object.spec.network.accessType) && object.spec.network.accessType == 'VpcOnly'",
+            ),
+            message_expression: breach("requireVpcOnly", "'network.accessType is not VpcOnly'", "set VpcOnly"),
+        });
+    }
+    if !rules.allowed_auth_modes.is_empty() {
+        let modes: Vec<String> = rules
+            .allowed_auth_modes
+            .iter()
+            .map(|m| match m {
+                AuthMode::Iam => "'IAM'".to_string(),
+                AuthMode::Sso => "'SSO'".to_string(),
+            })
+            .collect();
+        // IAM when unset, as the CRD defaults it.
+        let mode = "(has(object.spec.authMode) ? object.spec.authMode : 'IAM')";
+        checks.push(Check {
+            expression: for_kind("StudioDomain", &format!("{mode} in [{}]", modes.join(", "))),
+            message_expression: breach("allowedAuthModes", &format!("'authMode ' + {mode}"), "authMode"),
+        });
+    }
+    if let Some(tags) = &rules.required_tags {
+        for (kind, keys) in [
+            ("StudioDomain", &tags.domain),
+            ("UserProfile", &tags.user_profile),
+            ("SharedSpace", &tags.shared_space),
+        ] {
+            checks.extend(keys.iter().map(|key| tag_check(kind, key, guardrail)));
+        }
+    }
+    checks
+}
+
+/// `(kind, path)` of every settings block with a default resource spec.
+fn app_settings() -> impl Iterator<Item = (&'static str, &'static str)> {
+    DOMAIN_APPS
+        .iter()
+        .map(|at| ("StudioDomain", *at))
+        .chain(PROFILE_APPS.iter().map(|at| ("UserProfile", *at)))
+        .chain([("SharedSpace", "settings")])
+}
+
+/// `object.spec.<path>`.
+fn object(path: &str) -> String {
+    format!("object.spec.{path}")
+}
+
+/// The check that the optional field at `path` (under `spec`), when set, matches `regex`.
+fn field_check(kind: &str, path: &str, regex: &str, message_expression: &str) -> Check {
+    let mut guards = Vec::new();
+    let parts: Vec<&str> = path.split('.').collect();
+    for end in 1..=parts.len() {
+        guards.push(format!("!has(object.spec.{})", parts[..end].join(".")));
+    }
+    let test = format!("{}.matches('{regex}')", object(path));
+    Check {
+        expression: for_kind(kind, &format!("{} || {test}", guards.join(" || "))),
+        message_expression: message_expression.to_string(),
+    }
+}
+
+/// The check that a required tag key is present. A profile's `studiouserid` is there unless
+/// `tagUserId: false` (the operator adds it), as the reconcile-time check counts it.
+fn tag_check(kind: &str, key: &str, guardrail: &str) -> Check {
+    let present = format!("has(object.spec.tags) && {} in object.spec.tags", cel_string(key));
+    let present = if kind == "UserProfile" && key == super::rules::USER_ID_TAG {
+        format!("!has(object.spec.tagUserId) || object.spec.tagUserId || ({present})")
+    } else {
+        present
+    };
+    let key = cel_string(key);
+    Check {
+        expression: for_kind(kind, &present),
+        message_expression: format!("'requiredTags: ' + {key} + ' is missing (tags) (Guardrail {guardrail}, Enforce)'"),
+    }
+}
+
+/// `expression` for objects of `kind`, true for the other kinds.
+fn for_kind(kind: &str, expression: &str) -> String {
+    format!("request.kind.kind != '{kind}' || ({expression})")
+}
+
+/// A CEL string literal.
+fn cel_string(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// An RE2 expression (escaped for a single-quoted CEL string) matching any of the globs (`*`
+/// any run, `?` one character), like the reconcile-time check.
+fn glob_regex(globs: &[String]) -> String {
+    let alternatives: Vec<String> = globs
+        .iter()
+        .map(|glob| {
+            glob.chars()
+                .map(|c| match c {
+                    '*' => ".*".to_string(),
+                    '?' => ".".to_string(),
+                    c if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == ':' || c == '/' => c.to_string(),
+                    c => format!("\\\\{c}"),
+                })
+                .collect()
+        })
+        .collect();
+    format!("^({})$", alternatives.join("|"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_become_anchored_expressions_with_literal_dots() {
+        assert_eq!(
+            glob_regex(&["ml.t3.*".into(), "ml.g5.?xlarge".into()]),
+            "^(ml\\\\.t3\\\\..*|ml\\\\.g5\\\\..xlarge)$"
+        );
+    }
+
+    #[test]
+    fn every_rule_admission_can_judge_becomes_checks_and_the_rest_none() {
+        let rules = GuardrailRules {
+            allowed_instance_types: vec!["ml.t3.*".into()],
+            allowed_aws_roles: vec!["arn:aws:iam::*:role/studio-*".into()],
+            require_vpc_only: true,
+            allowed_auth_modes: vec![AuthMode::Sso],
+            required_tags: Some(crate::api::RequiredTags {
+                user_profile: vec!["cost-center".into()],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let checks = checks("prod", &rules);
+        // 9 settings blocks, the role, VpcOnly, auth modes, one tag.
+        assert_eq!(checks.len(), 9 + 4);
+        let space = checks
+            .iter()
+            .find(|c| {
+                c.expression
+                    .contains("object.spec.settings.defaultResourceSpec.instanceType")
+            })
+            .unwrap();
+        assert_eq!(
+            space.expression,
+            "request.kind.kind != 'SharedSpace' || (!has(object.spec.settings) || !has(object.spec.settings.defaultResourceSpec) || !has(object.spec.settings.defaultResourceSpec.instanceType) || object.spec.settings.defaultResourceSpec.instanceType.matches('^(ml\\\\.t3\\\\..*|system)$'))"
+        );
+        assert!(space.message_expression.contains("allowedInstanceTypes"));
+        assert!(space.message_expression.contains("(Guardrail prod, Enforce)"));
+        let auth = checks.iter().find(|c| c.expression.contains("authMode")).unwrap();
+        assert!(auth.expression.contains(": 'IAM') in ['SSO']"), "{}", auth.expression);
+        let tag = checks.last().unwrap();
+        assert!(tag.expression.starts_with("request.kind.kind != 'UserProfile'"));
+        assert!(tag.expression.contains("'cost-center' in object.spec.tags"));
+        let user_id = tag_check("UserProfile", "studiouserid", "prod");
+        assert!(
+            user_id
+                .expression
+                .contains("!has(object.spec.tagUserId) || object.spec.tagUserId")
+        );
+        let runtime_only = GuardrailRules {
+            max_app_lifetime_hours: Some(8),
+            allow_keep_alive: true,
+            ..Default::default()
+        };
+        assert!(super::checks("x", &runtime_only).is_empty());
+    }
+}
