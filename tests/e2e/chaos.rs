@@ -1,7 +1,9 @@
 //! Chaos: the real operator binary, SIGKILLed and restarted at seeded random points while it
 //! creates, updates, recreates and deletes a domain with profiles and spaces, against an emulator
 //! that throttles, fails, drops connections and answers slowly. After every phase the invariants
-//! are checked, not assumed. `make test` runs a short version (1 run); `make chaos` runs
+//! are checked, not assumed. Beside it, a second operator with another cluster id manages its
+//! own domain in the same account the whole time: neither may touch the other's resources.
+//! `make test` runs a short version (1 run); `make chaos` runs
 //! `CHAOS_RUNS` (default 20) and writes `target/chaos-report.json`. `CHAOS_SEED` replays a run.
 
 use std::collections::BTreeMap;
@@ -30,9 +32,13 @@ const ACCESS_KEY_ID: &str = "AKIDCHAOSLOGSCAN0001";
 const SECRET_ACCESS_KEY: &str = "chaos-secret-must-never-be-logged";
 const SESSION_TOKEN: &str = "chaos-session-token-must-never-be-logged";
 
+/// The cluster id of the second operator, the neighbour sharing the AWS account.
+const NEIGHBOUR_CLUSTER: &str = "chaos-neighbour";
+
 /// The operator binary, restarted after each kill.
 struct Operator {
     child: Option<Child>,
+    cluster_id: &'static str,
     namespace: String,
     endpoint: String,
     log: std::path::PathBuf,
@@ -41,9 +47,10 @@ struct Operator {
 }
 
 impl Operator {
-    fn start(namespace: &str, endpoint: &str, log: std::path::PathBuf) -> Operator {
+    fn start(cluster_id: &'static str, namespace: &str, endpoint: &str, log: std::path::PathBuf) -> Operator {
         let mut operator = Operator {
             child: None,
+            cluster_id,
             namespace: namespace.into(),
             endpoint: endpoint.into(),
             log,
@@ -72,7 +79,7 @@ impl Operator {
                 "--poll-interval",
                 "300ms",
                 "--cluster-id",
-                "chaos",
+                self.cluster_id,
                 "--policy-namespace",
                 &self.namespace,
                 "--guardrail-selector",
@@ -361,6 +368,122 @@ async fn check_phase(
     }
 }
 
+/// The neighbour: a second operator (cluster id [`NEIGHBOUR_CLUSTER`]) in its own namespace with
+/// a domain `neighbour` and a profile `nina`, in the same account as the operator under test.
+struct Neighbour {
+    _namespace: TestNamespace,
+    domains: Api<StudioDomain>,
+    profiles: Api<UserProfile>,
+    operator: Operator,
+}
+
+impl Neighbour {
+    async fn start(client: &kube::Client, emulator: &Emulator) -> Neighbour {
+        let namespace = TestNamespace::new(client, "chaos-neighbour").await;
+        let log = std::env::temp_dir().join(format!("{}-operator.log", namespace.name));
+        let operator = Operator::start(NEIGHBOUR_CLUSTER, &namespace.name, &emulator.endpoint(), log);
+        let domains: Api<StudioDomain> = Api::namespaced(client.clone(), &namespace.name);
+        let profiles: Api<UserProfile> = Api::namespaced(client.clone(), &namespace.name);
+        let mut domain = domain("vpc-0a1b2c3d4e5f67890");
+        domain["metadata"]["name"] = json!("neighbour");
+        domain["spec"]["domainName"] = json!("neighbour");
+        domain["spec"]["idleShutdown"] = json!({"idleTimeoutMinutes": 120});
+        apply(&domains, "neighbour", &domain).await;
+        let mut nina = profile("nina", "neighbours");
+        nina["spec"]["domainRef"]["name"] = json!("neighbour");
+        apply(&profiles, "nina", &nina).await;
+        Neighbour {
+            _namespace: namespace,
+            domains,
+            profiles,
+            operator,
+        }
+    }
+
+    async fn wait_ready(&self, report: &mut RunReport) {
+        let ready = crate::support::wait::try_until(PHASE_TIMEOUT, || async {
+            let domain = self.domains.get("neighbour").await.map_err(|e| e.to_string())?;
+            let profile = self.profiles.get("nina").await.map_err(|e| e.to_string())?;
+            let domain_ready = domain.status.is_some_and(|st| has(&st.conditions, "Ready", "True"));
+            let profile_ready = profile.status.is_some_and(|st| has(&st.conditions, "Ready", "True"));
+            if domain_ready && profile_ready {
+                Ok(())
+            } else {
+                Err("the neighbour's domain or profile is not Ready".to_string())
+            }
+        })
+        .await;
+        if let Err(e) = ready {
+            report.violations.push(format!("neighbour: {e}"));
+        }
+    }
+
+    /// The neighbour's domain and profile are untouched: live, still tagged as the neighbour's,
+    /// and no call ever deleted anything of its domain.
+    fn check(&self, emulator: &Emulator, report: &mut RunReport, phase: &str) {
+        let live: Vec<_> = emulator
+            .control()
+            .domains()
+            .into_iter()
+            .filter(|d| d.domain_name == "neighbour" && d.status == "InService")
+            .collect();
+        let [domain] = live.as_slice() else {
+            report.violations.push(format!(
+                "after {phase}: expected the neighbour's domain InService, found {live:?}"
+            ));
+            return;
+        };
+        if domain.user_profiles != ["nina"] {
+            report.violations.push(format!(
+                "after {phase}: the neighbour's profiles are {:?}",
+                domain.user_profiles
+            ));
+        }
+        let cluster = domain
+            .tags
+            .iter()
+            .find(|t| t.key == "studio-operator.io/cluster")
+            .map(|t| t.value.clone());
+        if cluster.as_deref() != Some(NEIGHBOUR_CLUSTER) {
+            report.violations.push(format!(
+                "after {phase}: the neighbour's domain is tagged cluster={cluster:?}"
+            ));
+        }
+        let deletes: Vec<String> = emulator
+            .control()
+            .calls()
+            .into_iter()
+            .filter(|c| c.operation.starts_with("Delete") && c.members["DomainId"] == domain.domain_id.as_str())
+            .map(|c| format!("{} {}", c.operation, c.members))
+            .collect();
+        if !deletes.is_empty() {
+            report.violations.push(format!(
+                "after {phase}: deletions in the neighbour's domain: {deletes:?}"
+            ));
+        }
+    }
+
+    /// The neighbour deletes its own resources, then stops.
+    async fn delete(mut self, report: &mut RunReport) {
+        let _ = self.profiles.delete("nina", &DeleteParams::default()).await;
+        let _ = self.domains.delete("neighbour", &DeleteParams::default()).await;
+        let gone = crate::support::wait::try_until(PHASE_TIMEOUT, || async {
+            match self.domains.list(&Default::default()).await {
+                Ok(list) if list.items.is_empty() => Ok(()),
+                other => Err(format!(
+                    "the neighbour's domain is not gone: {:?}",
+                    other.map(|l| l.items.len())
+                )),
+            }
+        })
+        .await;
+        if let Err(e) = gone {
+            report.violations.push(format!("neighbour: {e}"));
+        }
+        self.operator.kill();
+    }
+}
+
 /// One seeded run: create, update, recreate, delete, each under kills and faults.
 pub async fn chaos_run(seed: u64) -> RunReport {
     let started = Instant::now();
@@ -396,7 +519,8 @@ pub async fn chaos_run(seed: u64) -> RunReport {
     };
     let log = std::env::temp_dir().join(format!("chaos-{seed}-operator.log"));
     let _ = std::fs::remove_file(&log);
-    let mut operator = Operator::start(&namespace.name, &emulator.endpoint(), log.clone());
+    let mut operator = Operator::start("chaos", &namespace.name, &emulator.endpoint(), log.clone());
+    let neighbour = Neighbour::start(&client, &emulator).await;
     for rule in faults() {
         emulator.control().inject_fault(rule);
     }
@@ -421,6 +545,8 @@ pub async fn chaos_run(seed: u64) -> RunReport {
         report.violations.push(e);
     }
     check_phase(&emulator, &sagemaker, &mut report, "create", "ml.t3.medium", "one").await;
+    neighbour.wait_ready(&mut report).await;
+    neighbour.check(&emulator, &mut report, "create");
 
     // Update: profile tags and the domain's default instance type.
     let mut updated = domain("vpc-0a1b2c3d4e5f67890");
@@ -433,6 +559,7 @@ pub async fn chaos_run(seed: u64) -> RunReport {
         report.violations.push(e);
     }
     check_phase(&emulator, &sagemaker, &mut report, "update", "ml.m5.large", "two").await;
+    neighbour.check(&emulator, &mut report, "update");
 
     // Recreate: a new VPC (immutable) recreates the domain, members and all.
     let mut moved = updated.clone();
@@ -442,6 +569,7 @@ pub async fn chaos_run(seed: u64) -> RunReport {
         report.violations.push(e);
     }
     check_phase(&emulator, &sagemaker, &mut report, "recreate", "ml.m5.large", "two").await;
+    neighbour.check(&emulator, &mut report, "recreate");
 
     // While stalled (the key disabled), the operator's calls per minute stay bounded.
     emulator.control().clear_faults();
@@ -501,6 +629,8 @@ pub async fn chaos_run(seed: u64) -> RunReport {
         report.violations.push(e);
     }
     emulator.control().clear_faults();
+    neighbour.check(&emulator, &mut report, "delete");
+    neighbour.delete(&mut report).await;
     let leftovers: Vec<String> = emulator
         .control()
         .domains()

@@ -26,6 +26,25 @@ where
     }
 }
 
+/// Polls `probe` until it returns `Ok`, or returns its last error after `timeout` (for checks
+/// that collect violations instead of failing at once).
+pub async fn try_until<T, F, Fut>(timeout: Duration, mut probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match probe().await {
+            Ok(value) => return Ok(value),
+            Err(last) if tokio::time::Instant::now() > deadline => {
+                return Err(format!("timed out after {timeout:?}: {last}"));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(150)).await,
+        }
+    }
+}
+
 /// The condition of a type.
 pub fn condition<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a Condition> {
     conditions.iter().find(|c| c.type_ == type_)
