@@ -7,6 +7,7 @@
 //! unlabelled namespace.
 
 pub mod rules;
+pub mod ui;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
 pub use self::rules::Finding;
+pub use self::ui::UiRestrictions;
 use crate::api::condition_type::GUARDRAIL_VIOLATION;
 use crate::api::{Enforcement, Guardrail};
 use crate::status::Want;

@@ -6,7 +6,7 @@
 use wildmatch::WildMatch;
 
 use crate::api::settings::{ResourceSpec, UserSettings};
-use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, StudioDomainSpec, UserProfileSpec};
+use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, SpaceAppType, StudioDomainSpec, UserProfileSpec};
 use crate::aws::model::AppSummary;
 
 /// The tag `UserProfile.spec.tagUserId` adds.
@@ -40,6 +40,13 @@ pub fn instance_type_allowed(rules: &GuardrailRules, instance_type: &str) -> boo
     instance_type == "system" || allowed(&rules.allowed_instance_types, instance_type)
 }
 
+/// Whether an app type is allowed; `JupyterServer` (the Studio Classic UI) always is.
+pub fn app_type_allowed(rules: &GuardrailRules, app_type: &str) -> bool {
+    app_type == "JupyterServer"
+        || rules.allowed_app_types.is_empty()
+        || rules.allowed_app_types.iter().any(|t| t.as_str() == app_type)
+}
+
 /// Checks a StudioDomain spec.
 pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -57,40 +64,36 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     }
     // The rendered SCP denies CreateDomain without a sharing key (IAM cannot tell "no sharing"
     // from "sharing without a key"), so the reconcile-time check asks for the same.
+    let defaults = spec.default_user_settings.effective();
     if rules.require_customer_managed_key
-        && spec
-            .default_user_settings
-            .sharing
+        && defaults
+            .sharing_settings
             .as_ref()
             .is_none_or(|s| s.s3_kms_key_id.is_none())
     {
         findings.push(Finding::new(
             "requireCustomerManagedKey",
-            "defaultUserSettings.sharing.s3KmsKeyId is unset (set a customer managed key for shared notebooks)",
+            "defaultUserSettings.sharingSettings.s3KmsKeyId is unset (set a customer managed key for shared notebooks)",
         ));
     }
-    check_user_settings(rules, &spec.default_user_settings, "defaultUserSettings", &mut findings);
+    check_user_settings(rules, &defaults, "defaultUserSettings", &mut findings);
     if let Some(space) = &spec.default_space_settings {
-        for (path, resource) in [
-            (
-                "jupyterLab",
-                space
-                    .jupyter_lab
-                    .as_ref()
-                    .and_then(|s| s.default_resource_spec.as_ref()),
-            ),
-            (
-                "kernelGateway",
-                space
-                    .kernel_gateway
-                    .as_ref()
-                    .and_then(|s| s.default_resource_spec.as_ref()),
-            ),
-        ] {
-            if let Some(resource) = resource {
-                check_resource(rules, resource, &format!("defaultSpaceSettings.{path}"), &mut findings);
-            }
+        for (path, resource) in space.effective().resource_specs() {
+            check_resource(rules, resource, &format!("defaultSpaceSettings.{path}"), &mut findings);
         }
+    }
+    let rstudio = spec
+        .domain_settings
+        .as_ref()
+        .and_then(|s| s.r_studio_server_pro_domain_settings.as_ref())
+        .and_then(|s| s.default_resource_spec.as_ref());
+    if let Some(resource) = rstudio {
+        check_resource(
+            rules,
+            resource,
+            "domainSettings.rStudioServerProDomainSettings",
+            &mut findings,
+        );
     }
     check_tags(
         rules.required_tags.as_ref().map(|t| &t.domain),
@@ -121,7 +124,7 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
 pub fn check_profile(rules: &GuardrailRules, spec: &UserProfileSpec) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let Some(settings) = &spec.user_settings {
-        check_user_settings(rules, settings, "userSettings", &mut findings);
+        check_user_settings(rules, &settings.effective(), "userSettings", &mut findings);
     }
     let user_id = spec.tag_user_id.then_some(USER_ID_TAG.to_string());
     let keys: Vec<&String> = spec.tags.keys().chain(user_id.as_ref()).collect();
@@ -136,17 +139,23 @@ pub fn check_profile(rules: &GuardrailRules, spec: &UserProfileSpec) -> Vec<Find
 /// Checks a SharedSpace spec.
 pub fn check_space(rules: &GuardrailRules, spec: &SharedSpaceSpec) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let app_type = match spec.app_type {
+        SpaceAppType::JupyterLab => "JupyterLab",
+        SpaceAppType::CodeEditor => "CodeEditor",
+    };
+    if !app_type_allowed(rules, app_type) {
+        findings.push(Finding::new("allowedAppTypes", format!("appType {app_type}")));
+    }
     if let Some(settings) = &spec.settings {
-        if let Some(resource) = &settings.default_resource_spec {
-            check_resource(rules, resource, "settings", &mut findings);
+        let settings = settings.effective(spec.app_type);
+        for (path, resource) in settings.resource_specs() {
+            check_resource(rules, resource, &format!("settings.{path}"), &mut findings);
         }
-        if let Some(max) = rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes) {
-            check_timeout(
-                max,
-                "settings.idleTimeoutMinutes",
-                settings.idle_timeout_minutes,
-                &mut findings,
-            );
+        if let (Some(max), Some((field, minutes))) = (
+            rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes),
+            settings.idle_timeout(),
+        ) {
+            check_timeout(max, &format!("settings.{field}"), Some(minutes), &mut findings);
         }
     }
     check_tags(
@@ -160,6 +169,9 @@ pub fn check_space(rules: &GuardrailRules, spec: &SharedSpaceSpec) -> Vec<Findin
 /// Checks a running app, however it was launched (API, Studio UI): instance type and image.
 pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if !app_type_allowed(rules, &app.app_type) {
+        findings.push(Finding::new("allowedAppTypes", app.app_type.clone()));
+    }
     if let Some(instance_type) = &app.instance_type
         && !instance_type_allowed(rules, instance_type)
     {
@@ -174,59 +186,23 @@ pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
 }
 
 fn check_user_settings(rules: &GuardrailRules, settings: &UserSettings, at: &str, findings: &mut Vec<Finding>) {
-    let resources = [
-        (
-            "jupyterLab",
-            settings
-                .jupyter_lab
-                .as_ref()
-                .and_then(|s| s.default_resource_spec.as_ref()),
-        ),
-        (
-            "codeEditor",
-            settings
-                .code_editor
-                .as_ref()
-                .and_then(|s| s.default_resource_spec.as_ref()),
-        ),
-        (
-            "kernelGateway",
-            settings
-                .kernel_gateway
-                .as_ref()
-                .and_then(|s| s.default_resource_spec.as_ref()),
-        ),
-    ];
-    for (path, resource) in resources {
-        if let Some(resource) = resource {
-            check_resource(rules, resource, &format!("{at}.{path}"), findings);
-        }
+    for (path, resource) in settings.resource_specs() {
+        check_resource(rules, resource, &format!("{at}.{path}"), findings);
     }
     if let Some(max) = rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes) {
-        let timeouts = [
-            (
-                "jupyterLab",
-                settings.jupyter_lab.as_ref().and_then(|s| s.idle.as_ref()),
-            ),
-            (
-                "codeEditor",
-                settings.code_editor.as_ref().and_then(|s| s.idle.as_ref()),
-            ),
-        ];
-        for (path, idle) in timeouts {
-            let field = format!("{at}.{path}.idle.idleTimeoutMinutes");
-            check_timeout(max, &field, idle.map(|i| i.idle_timeout_minutes), findings);
+        for (field, minutes) in settings.idle_timeouts() {
+            check_timeout(max, &format!("{at}.{field}"), Some(minutes), findings);
         }
     }
 }
 
 fn check_resource(rules: &GuardrailRules, resource: &ResourceSpec, at: &str, findings: &mut Vec<Finding>) {
-    if let Some(instance_type) = &resource.instance_type
+    if let Some(instance_type) = resource.instance_type.map(|t| t.as_str())
         && !instance_type_allowed(rules, instance_type)
     {
         findings.push(Finding::new("allowedInstanceTypes", format!("{instance_type} ({at})")));
     }
-    if let Some(image) = &resource.image_arn
+    if let Some(image) = &resource.sage_maker_image_arn
         && !allowed(&rules.allowed_images, image)
     {
         findings.push(Finding::new("allowedImages", format!("{image} ({at})")));
@@ -357,11 +333,11 @@ mod tests {
             [
                 Finding::new(
                     "allowedInstanceTypes",
-                    "ml.g5.xlarge (defaultUserSettings.kernelGateway)"
+                    "ml.g5.xlarge (defaultUserSettings.kernelGatewayAppSettings)"
                 ),
                 Finding::new(
                     "allowedImages",
-                    "arn:aws:sagemaker:us-east-1:123456789012:image/other (defaultSpaceSettings.jupyterLab)"
+                    "arn:aws:sagemaker:us-east-1:123456789012:image/other (defaultSpaceSettings.jupyterLabAppSettings)"
                 ),
             ]
         );
@@ -374,7 +350,7 @@ mod tests {
             check_profile(&r, &profile),
             [Finding::new(
                 "allowedInstanceTypes",
-                "ml.p4d.24xlarge (userSettings.jupyterLab)"
+                "ml.p4d.24xlarge (userSettings.jupyterLabAppSettings)"
             )]
         );
         let space: SharedSpaceSpec = serde_json::from_value(json!({
@@ -411,7 +387,7 @@ mod tests {
             check_profile(&r, &profile),
             [Finding::new(
                 "idleShutdown.maxIdleTimeoutMinutes",
-                "userSettings.codeEditor.idle.idleTimeoutMinutes 600 exceeds 120"
+                "userSettings.codeEditorAppSettings.appLifecycleManagement.idleSettings.idleTimeoutInMinutes 600 exceeds 120"
             )]
         );
         let space: SharedSpaceSpec = serde_json::from_value(json!({

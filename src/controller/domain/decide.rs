@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::reporter;
 use super::rules::{self, KeyProblem, RecreationDecision};
 use crate::api::condition_type::{KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
-use crate::api::{MemberBackup, RecreationStatus, StudioDomainSpec};
+use crate::api::{MemberBackup, RecreationStatus, SettingsStatus, StudioDomainSpec};
 use crate::aws::model::{AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::controller::member::decide::GuardrailFacts;
 use crate::ownership;
@@ -80,6 +80,8 @@ pub struct Facts {
     pub name_taken: Option<Option<String>>,
     /// The domain's members, once surveyed (before a recreation).
     pub survey: Option<Survey>,
+    /// The settings paths status records as managed.
+    pub managed: Vec<String>,
 }
 
 /// The members of a domain about to be recreated.
@@ -107,6 +109,7 @@ impl Facts {
             approved: false,
             name_taken: None,
             survey: None,
+            managed: Vec::new(),
         }
     }
 }
@@ -142,7 +145,7 @@ pub enum Step {
     /// UpdateDomain, correcting these spec fields.
     Update {
         update: Box<DomainUpdate>,
-        fields: Vec<&'static str>,
+        fields: Vec<String>,
     },
     /// Change the tags.
     Tag {
@@ -179,6 +182,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// How the pass ends (a recreation step reports its own progress).
     pub end: End,
+    /// What the operator manages of the settings once the steps succeeded (recorded in status).
+    pub settings: Option<SettingsStatus>,
 }
 
 /// What the pass decided so far.
@@ -186,6 +191,7 @@ pub struct Plan {
 struct Decided {
     conditions: Vec<Want>,
     steps: Vec<Step>,
+    settings: Option<SettingsStatus>,
 }
 
 impl Decided {
@@ -198,6 +204,7 @@ impl Decided {
             conditions: self.conditions,
             steps: self.steps,
             end,
+            settings: self.settings,
         }
     }
 }
@@ -219,8 +226,8 @@ fn key_condition(key: &Result<KeyInfo, KeyProblem>, key_id: &str) -> Want {
 pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Facts) -> DomainCreate {
     let mut tags = spec.tags.clone();
     tags.extend(facts.ownership.clone());
-    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags);
-    reporter::attach(&mut desired, &facts.reporter.arns());
+    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags, &facts.guardrails.ui);
+    reporter::attach(&mut desired, &facts.reporter.arns(), facts.domain.as_ref());
     desired
 }
 
@@ -348,9 +355,12 @@ fn decide_creation(mut decided: Decided, spec: &StudioDomainSpec, name: &str, fa
             ),
         }),
         Some(None) => {
-            decided
-                .steps
-                .push(Step::Create(Box::new(desired(spec, name.to_string(), key, facts))));
+            let desired = desired(spec, name.to_string(), key, facts);
+            decided.settings = Some(SettingsStatus {
+                managed_paths: rules::managed_paths(&desired),
+                unmanaged_paths: Vec::new(),
+            });
+            decided.steps.push(Step::Create(Box::new(desired)));
             decided.end(End::Progress {
                 reason: "Creating",
                 message: format!("domain {name} is being created"),
@@ -433,23 +443,27 @@ fn decide_update(
     observed: &ObservedDomain,
     facts: &Facts,
 ) -> Plan {
-    let diff = rules::mutable_diff(desired, observed);
-    let mut changed: Vec<&'static str> = Vec::new();
+    let diff = rules::mutable_diff(desired, observed, &facts.managed);
+    let mut changed: Vec<String> = Vec::new();
     if !diff.fields.is_empty() {
         let blocking = rules::blocking_apps(&facts.apps);
         if !diff.needs_stopped_apps.is_empty() && !blocking.is_empty() {
             return decide_blocked_update(decided, spec, &diff.needs_stopped_apps, &blocking);
         }
-        changed.extend(diff.fields.iter());
+        changed.extend(diff.fields.iter().cloned());
         decided.steps.push(Step::Update {
             update: Box::new(diff.update),
             fields: diff.fields,
         });
     }
+    decided.settings = Some(SettingsStatus {
+        managed_paths: diff.managed,
+        unmanaged_paths: diff.unmanaged,
+    });
     decided.want(Want::false_(UPDATE_BLOCKED, "NotBlocked", "no update waits for apps"));
     let (add, remove) = ownership::tag_changes(&desired.tags, &facts.tags);
     if !add.is_empty() || !remove.is_empty() {
-        changed.push("tags");
+        changed.push("tags".into());
         decided.steps.push(Step::Tag { add, remove });
     }
     if !changed.is_empty() {
@@ -475,7 +489,7 @@ fn decide_update(
 fn decide_blocked_update(
     mut decided: Decided,
     spec: &StudioDomainSpec,
-    fields: &[&str],
+    fields: &[String],
     blocking: &[&AppSummary],
 ) -> Plan {
     let names: Vec<String> = blocking.iter().map(|a| a.path()).collect();
@@ -521,7 +535,6 @@ mod tests {
 
     use super::*;
     use crate::api::RecreationPolicy;
-    use crate::aws::model::AppSettings;
 
     /// One row of `tests/fixtures/decisions/domains.yaml`.
     #[derive(Debug, Deserialize)]
@@ -659,11 +672,10 @@ mod tests {
             subnet_ids: desired.subnet_ids.clone(),
             access_type: Some(desired.access_type.clone()),
             kms_key_id: Some(desired.kms_key_id.clone()),
-            security_group_ids: desired.security_group_ids.clone(),
-            execution_role_identity: Some(desired.execution_role_identity.clone()),
             tag_propagation: desired.tag_propagation,
             default_user_settings: desired.default_user_settings.clone(),
             default_space_settings: desired.default_space_settings.clone(),
+            domain_settings: desired.domain_settings.clone(),
             ..Default::default()
         };
         for differs in &row.differs {
@@ -673,10 +685,20 @@ mod tests {
                 "vpc" => observed.vpc_id = Some("vpc-other".into()),
                 "kmsKey" => observed.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/k2".into()),
                 "userSettings" => {
-                    observed.default_user_settings.kernel_gateway = Some(AppSettings {
-                        lifecycle_config_arns: vec!["arn:console".into()],
-                        ..Default::default()
-                    })
+                    observed
+                        .default_user_settings
+                        .insert("ExecutionRole".into(), "arn:aws:iam::123456789012:role/Console".into());
+                }
+                "unmanagedSettings" => {
+                    observed.default_user_settings.insert(
+                        "KernelGatewayAppSettings".into(),
+                        serde_json::json!({"CustomImages": [{"ImageName": "console", "AppImageConfigName": "c"}]}),
+                    );
+                }
+                "roleIdentity" => {
+                    observed
+                        .domain_settings
+                        .insert("ExecutionRoleIdentityConfig".into(), "USER_PROFILE_NAME".into());
                 }
                 "subnetAdded" => observed.subnet_ids.truncate(1),
                 "subnetRemoved" => observed.subnet_ids.push("subnet-3333cccc".into()),
@@ -698,6 +720,7 @@ mod tests {
                 Want::true_("GuardrailViolation", "Enforced", "requireVpcOnly: PublicInternetOnly")
             },
             allowed,
+            ui: Default::default(),
         };
         let ownership = BTreeMap::from([(ownership::TAG_UID.to_string(), "uid-1".to_string())]);
         let mut facts = Facts {
@@ -729,6 +752,7 @@ mod tests {
                 }),
                 other => panic!("unknown survey {other}"),
             },
+            managed: Vec::new(),
         };
         if row.apps.as_deref() == Some("running") {
             facts.apps = vec![AppSummary {

@@ -30,7 +30,7 @@ use crate::api::{DeletionPolicy, Guardrail, MemberBackup, StudioDomain, StudioDo
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{KeyInfo, ObservedDomain};
-use crate::compliance::{self, Verdict};
+use crate::compliance::{self, UiRestrictions, Verdict};
 use crate::ownership::{self, Owner};
 use crate::status;
 
@@ -94,7 +94,8 @@ async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<(Vec<Arc<Guardrail>
         compliance::rules::check_domain(rules, &pass.obj.spec)
     });
     let (condition, allowed) = compliance::condition(&verdict);
-    Ok((covering, GuardrailFacts { condition, allowed }))
+    let ui = UiRestrictions::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>());
+    Ok((covering, GuardrailFacts { condition, allowed, ui }))
 }
 
 /// Resolves and checks the key. AWS errors other than "not found" propagate (retry).
@@ -273,6 +274,12 @@ async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileErr
         approved: rules::is_approved(pass.obj.annotations(), pass.generation()),
         name_taken: None,
         survey: None,
+        managed: pass
+            .status
+            .settings
+            .as_ref()
+            .map(|s| s.managed_paths.clone())
+            .unwrap_or_default(),
     };
     let mut plan = decide_pass(pass, &facts);
     while let End::Need(need) = plan.end {
@@ -329,6 +336,10 @@ async fn act(
         let session = session.expect("a plan with AWS steps has a session");
         act_step(pass, session, facts, step, guardrails, &mut done).await?;
     }
+    // Recorded once every step succeeded: a failed update keeps the paths it had to reset.
+    if plan.settings.is_some() {
+        pass.status.settings = plan.settings;
+    }
     if !done.corrected.is_empty() {
         let spec_changed = pass.obj.status.as_ref().and_then(|s| s.observed_generation) != Some(pass.generation());
         pass.ctx
@@ -352,7 +363,7 @@ struct Done {
     /// How the pass ends (a recreation step reports its own progress).
     end: End,
     /// The spec fields corrected in AWS.
-    corrected: Vec<&'static str>,
+    corrected: Vec<String>,
 }
 
 /// Carries out one step of a plan.
@@ -409,7 +420,7 @@ async fn act_step(
             if !remove.is_empty() {
                 session.delete_tags(&arn, &remove).await?;
             }
-            done.corrected.push("tags");
+            done.corrected.push("tags".into());
         }
         Step::DeleteReporterConfigs(stale) => {
             let left = reporter::delete(session, &stale).await?;
