@@ -45,9 +45,39 @@ impl Owner {
     }
 }
 
-/// Whether any studio-operator (of any cluster) manages a resource with these tags.
-pub fn is_managed(tags: &BTreeMap<String, String>) -> bool {
-    tags.contains_key(TAG_UID)
+/// Who manages an AWS resource, as its ownership tags say.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Holder {
+    /// No studio-operator manages it (created in the console, or its tags were removed).
+    Nobody,
+    /// The object `namespace/name` with this UID, in this cluster.
+    ThisCluster {
+        namespace: String,
+        name: String,
+        uid: String,
+    },
+    /// An operator of another cluster (by its cluster id): never this cluster's to touch.
+    OtherCluster { cluster: String, key: String },
+}
+
+/// Who manages a resource with these tags, seen from the cluster `cluster`.
+pub fn holder(tags: &BTreeMap<String, String>, cluster: &str) -> Holder {
+    let Some(uid) = tags.get(TAG_UID) else {
+        return Holder::Nobody;
+    };
+    let field = |key: &str| tags.get(key).cloned().unwrap_or_else(|| "?".into());
+    let key = format!("{}/{}", field(TAG_NAMESPACE), field(TAG_NAME));
+    match tags.get(TAG_CLUSTER) {
+        Some(c) if c == cluster => Holder::ThisCluster {
+            namespace: field(TAG_NAMESPACE),
+            name: field(TAG_NAME),
+            uid: uid.clone(),
+        },
+        other => Holder::OtherCluster {
+            cluster: other.cloned().unwrap_or_else(|| "?".into()),
+            key,
+        },
+    }
 }
 
 /// Who may manage an AWS resource that already exists under the name a resource asks for.
@@ -57,23 +87,23 @@ pub enum Claim {
     Ours,
     /// It is not managed by any studio-operator and the spec asks to adopt it.
     Adopt,
-    /// Another Kubernetes object (named `namespace/name`) owns it: the first claim wins.
+    /// Another Kubernetes object owns it (named for a message): the first claim wins.
     TakenBy(String),
     /// Nobody manages it and adoption was not asked for: never touch it.
     Unmanaged,
 }
 
-/// Decides whether `owner` may manage an existing resource with these tags.
+/// Decides whether `owner` may manage an existing resource with these tags. Only a resource no
+/// studio-operator of any cluster manages can be adopted.
 pub fn claim(owner: &Owner, tags: &BTreeMap<String, String>, adopt: bool) -> Claim {
     if owner.owns(tags) {
-        Claim::Ours
-    } else if is_managed(tags) {
-        let field = |key: &str| tags.get(key).cloned().unwrap_or_else(|| "?".into());
-        Claim::TakenBy(format!("{}/{}", field(TAG_NAMESPACE), field(TAG_NAME)))
-    } else if adopt {
-        Claim::Adopt
-    } else {
-        Claim::Unmanaged
+        return Claim::Ours;
+    }
+    match holder(tags, &owner.cluster) {
+        Holder::ThisCluster { namespace, name, .. } => Claim::TakenBy(format!("{namespace}/{name}")),
+        Holder::OtherCluster { cluster, key } => Claim::TakenBy(format!("{key} of cluster {cluster}")),
+        Holder::Nobody if adopt => Claim::Adopt,
+        Holder::Nobody => Claim::Unmanaged,
     }
 }
 
@@ -118,7 +148,9 @@ mod tests {
     fn owner_recognises_its_own_tags_only() {
         let tags = owner().tags();
         assert!(owner().owns(&tags));
-        assert!(is_managed(&tags));
+        assert!(matches!(holder(&tags, "c1"), Holder::ThisCluster { .. }));
+        assert!(matches!(holder(&tags, "c2"), Holder::OtherCluster { .. }));
+        assert_eq!(holder(&BTreeMap::new(), "c1"), Holder::Nobody);
         let other = Owner {
             uid: "u-2".into(),
             ..owner()
@@ -144,6 +176,15 @@ mod tests {
         let foreign = BTreeMap::from([("team".to_string(), "x".to_string())]);
         assert_eq!(claim(&owner(), &foreign, false), Claim::Unmanaged);
         assert_eq!(claim(&owner(), &foreign, true), Claim::Adopt);
+        let elsewhere = Owner {
+            cluster: "c2".into(),
+            ..owner()
+        };
+        assert_eq!(
+            claim(&elsewhere, &mine, true),
+            Claim::TakenBy("ns/d of cluster c1".into()),
+            "another cluster's resource is never adopted"
+        );
     }
 
     #[test]

@@ -179,6 +179,7 @@ pub async fn run(
             })
             .inc();
     }));
+    let aws = aws.with_cluster_id(&options.controllers.cluster_id);
     let limiter_metrics = metrics.clone();
     let aws = aws.with_limiter_observer(Arc::new(move |event| limiter_metrics.observe_limiter(event)));
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -324,15 +325,18 @@ struct Controllers {
 }
 
 impl Controllers {
-    /// Starts the Guardrail controller, and per watched scope the StudioDomain, UserProfile and
+    /// Starts the Guardrail controller, the sweeper, and per watched scope the StudioDomain, UserProfile and
     /// SharedSpace controllers, all stopping when `stopped` resolves.
     fn spawn<S, F>(ctx: &Arc<Context>, stopped: &S) -> Self
     where
         S: Fn() -> F,
         F: Future<Output = ()> + Send + Sync + 'static,
     {
-        let mut names = vec!["Guardrail".to_string()];
-        let mut handles = vec![tokio::spawn(controller::guardrail::run(ctx.clone(), stopped()))];
+        let mut names = vec!["Guardrail".to_string(), "Sweeper".to_string()];
+        let mut handles = vec![
+            tokio::spawn(controller::guardrail::run(ctx.clone(), stopped())),
+            tokio::spawn(controller::sweeper::run(ctx.clone(), stopped())),
+        ];
         for scope in ctx.config.scopes() {
             let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
             names.extend(["StudioDomain", "UserProfile", "SharedSpace"].map(|kind| format!("{kind}{within}")));

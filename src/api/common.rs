@@ -75,6 +75,21 @@ pub struct SettingsStatus {
     pub unmanaged_paths: Vec<String>,
 }
 
+/// A destructive action that waits for a person: what it would delete, and the token the
+/// approval annotation must carry. The token is bound to exactly this request (it changes when
+/// the request does) and is used once; an approval written in advance cannot match it.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRequest {
+    /// The token to approve with.
+    pub token: String,
+    /// What the approval lets the operator do.
+    pub action: String,
+    /// Everything it deletes in AWS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<String>,
+}
+
 /// Condition types, shared by every kind so GitOps tools (kstatus, Argo CD) read them alike.
 pub mod condition_type {
     /// The resource is what its spec asks for, in AWS and in the cluster.
@@ -91,6 +106,9 @@ pub mod condition_type {
     pub const UPDATE_BLOCKED: &str = "UpdateBlocked";
     /// The domain is being recreated because an immutable setting changed.
     pub const RECREATING: &str = "Recreating";
+    /// AWS holds other immutable settings than the domain was created with, without a spec
+    /// change (a KMS alias pointed at another key): reported, never acted on.
+    pub const AWS_DRIFT: &str = "AwsDrift";
     /// The referenced domain is Ready.
     pub const DOMAIN_READY: &str = "DomainReady";
     /// The spec breaks a Guardrail rule.

@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{AwsTarget, DeletionPolicy, SettingsStatus, conditions_schema};
+use super::common::{ApprovalRequest, AwsTarget, DeletionPolicy, SettingsStatus, conditions_schema};
 use super::settings::{
     AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettings, HomeEfsFileSystemCreation, UserSettings,
 };
@@ -50,7 +50,9 @@ pub struct StudioDomainSpec {
     #[x_kube(validation = Rule::new("self.matches('^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$')").message("must be 1-63 letters, digits and '-', starting and ending with a letter or digit"))]
     #[schemars(length(max = 63))]
     pub domain_name: Option<String>,
-    /// AWS region and optional role to assume.
+    /// AWS region and optional role to assume. Fixed at creation: a domain never moves to another
+    /// region or account (it would be left behind unmanaged).
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.aws cannot change after creation: create a new StudioDomain for another region or account (and delete this one)"))]
     pub aws: AwsTarget,
     /// How users sign in (`AuthMode`). Changing it recreates the domain.
     #[serde(default)]
@@ -357,6 +359,33 @@ pub struct StudioDomainStatus {
     /// What the operator manages of the domain's settings, and what it leaves alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsStatus>,
+    /// The settings that cannot change in AWS, as the spec had them when the domain was created:
+    /// only a change of the spec against these (never a change seen in AWS) starts a recreation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_with: Option<ImmutableSettings>,
+    /// A destructive action that waits for approval: what it deletes, and the token to approve
+    /// it with (`kubectl annotate studiodomain NAME studio-operator.io/approve-recreation=TOKEN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_approval: Option<ApprovalRequest>,
+}
+
+/// The settings of a domain AWS cannot change, as the spec gives them.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImmutableSettings {
+    /// The domain's name in AWS.
+    pub domain_name: String,
+    /// `IAM` or `SSO`.
+    pub auth_mode: String,
+    /// The VPC.
+    pub vpc_id: String,
+    /// `spec.encryption.kmsKeyId` as written (an alias stays an alias).
+    pub kms_key_id: String,
+    /// The region.
+    pub region: String,
+    /// The role assumed, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 /// A recreation under way; every step is recorded so a restart resumes it.
@@ -377,6 +406,10 @@ pub struct RecreationStatus {
     /// Every profile and space of the old domain with its EFS UID and execution role.
     #[serde(default)]
     pub backup: Vec<MemberBackup>,
+    /// The members not managed by studio-operator whose deletion the approval covered; any other
+    /// found while the old domain is emptied stops the recreation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_deletions: Vec<String>,
 }
 
 /// A profile or space as it was in the old domain.

@@ -86,6 +86,18 @@ pub struct GuardrailRules {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub allowed_images: Vec<String>,
+    /// Allowed execution roles as ARN globs (e.g. `arn:aws:iam::123456789012:role/studio-*`):
+    /// checked where a role is set (the domain's user and space defaults, profiles). Empty
+    /// allows all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub allowed_execution_roles: Vec<String>,
+    /// Allowed `spec.aws.roleArn` of StudioDomains as ARN globs: the accounts a covered domain
+    /// may act in. A domain without a role (the operator's own account) is allowed. Empty allows
+    /// all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub allowed_aws_roles: Vec<String>,
     /// Tag keys that must be present, per kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_tags: Option<RequiredTags>,

@@ -17,6 +17,7 @@ use aws_sdk_sts::error::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::{Mutex, OnceCell};
 
+use super::clock::{AwsClock, DateRecorder};
 use super::error::AwsError;
 use super::limiter::{self, Limiter, LimiterConfig, LimiterObserver};
 use crate::backoff::Backoff;
@@ -25,8 +26,11 @@ use crate::backoff::Backoff;
 /// [`AwsError::category`]. Wired to Prometheus by the operator.
 pub type CallObserver = Arc<dyn Fn(&'static str, &'static str) + Send + Sync>;
 
-/// Session name used when assuming roles (shows up in CloudTrail).
-const SESSION_NAME: &str = "studio-operator";
+/// Session tag keys of an assumed role: which StudioDomain (namespace and name) the session
+/// acts for, so a role's trust policy can pin who may use it (`aws:RequestTag/...`).
+pub const SESSION_TAG_NAMESPACE: &str = "studio-operator.io/namespace";
+/// See [`SESSION_TAG_NAMESPACE`].
+pub const SESSION_TAG_NAME: &str = "studio-operator.io/name";
 /// Attempts per call: throttled and transient failures are retried by [`AwsSession::call`] (each
 /// attempt waits for the rate limiter); reconcilers requeue with their own backoff on top.
 const MAX_ATTEMPTS: u32 = 3;
@@ -34,8 +38,35 @@ const MAX_ATTEMPTS: u32 = 3;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(90);
 
-/// Sessions by (region, role ARN).
-type SessionCache = Mutex<HashMap<(String, Option<String>), Arc<AwsSession>>>;
+/// Sessions by (region, role assumed for whom).
+type SessionCache = Mutex<HashMap<(String, Option<(String, String, String)>), Arc<AwsSession>>>;
+
+/// A role assumed for one StudioDomain (its `spec.aws.roleArn`, its namespace and name).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoleFor<'a> {
+    /// The role to assume.
+    pub arn: &'a str,
+    /// Namespace of the StudioDomain the calls are for.
+    pub namespace: &'a str,
+    /// Name of the StudioDomain.
+    pub name: &'a str,
+}
+
+/// The session name of an AssumeRole for a StudioDomain: `so-<namespace>-<name>`, cut with a
+/// hash suffix to STS's 64 characters (CloudTrail shows it).
+pub fn session_name(namespace: &str, name: &str) -> String {
+    let full = format!("so-{namespace}-{name}");
+    if full.len() <= 64 {
+        return full;
+    }
+    use sha2::{Digest, Sha256};
+    let hash: String = Sha256::digest(full.as_bytes())
+        .iter()
+        .take(4)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}-{hash}", &full[..55])
+}
 
 /// Rate limiters by (region, account), shared by every session acting there.
 #[derive(Default)]
@@ -58,6 +89,8 @@ impl Limiters {
 /// Entry point of the adapter: built once at start-up, hands out sessions.
 pub struct AwsClients {
     base: SdkConfig,
+    /// The operator's cluster id: the `ExternalId` of every AssumeRole is `<cluster id>/<namespace>`.
+    cluster_id: String,
     observer: Option<CallObserver>,
     sessions: SessionCache,
     limiters: Arc<Limiters>,
@@ -82,10 +115,17 @@ impl AwsClients {
         };
         Self {
             base: sdk_config,
+            cluster_id: "default".into(),
             observer: None,
             sessions: Mutex::new(HashMap::new()),
             limiters: Arc::default(),
         }
+    }
+
+    /// Names the cluster in the `ExternalId` of the roles assumed afterwards.
+    pub fn with_cluster_id(mut self, cluster_id: &str) -> Self {
+        self.cluster_id = cluster_id.to_string();
+        self
     }
 
     /// Reports every call of sessions created afterwards to `observer`.
@@ -114,28 +154,33 @@ impl AwsClients {
         self
     }
 
-    /// The session for `region`, acting as `role_arn` (assumed through STS) or as the base
-    /// identity. Created on first use and cached; assumed credentials refresh by themselves.
-    pub async fn session(&self, region: &str, role_arn: Option<&str>) -> Result<Arc<AwsSession>, AwsError> {
+    /// The session for `region`, acting as a role assumed for a StudioDomain (through STS, with
+    /// `ExternalId = <cluster id>/<namespace>`, a session name and session tags naming the
+    /// StudioDomain) or as the base identity. Created on first use and cached; assumed
+    /// credentials refresh by themselves.
+    pub async fn session(&self, region: &str, role: Option<RoleFor<'_>>) -> Result<Arc<AwsSession>, AwsError> {
         if region.is_empty() {
             return Err(AwsError::Validation {
                 message: "region must not be empty".into(),
             });
         }
-        if let Some(role) = role_arn {
-            check_role_arn(role)?;
+        if let Some(role) = &role {
+            check_role_arn(role.arn)?;
         }
-        let key = (region.to_string(), role_arn.map(str::to_string));
+        let key = (
+            region.to_string(),
+            role.map(|r| (r.arn.to_string(), r.namespace.to_string(), r.name.to_string())),
+        );
         let mut sessions = self.sessions.lock().await;
         if let Some(session) = sessions.get(&key) {
             return Ok(session.clone());
         }
-        let session = Arc::new(self.new_session(region, role_arn).await);
+        let session = Arc::new(self.new_session(region, role).await);
         sessions.insert(key, session.clone());
         Ok(session)
     }
 
-    async fn new_session(&self, region: &str, role_arn: Option<&str>) -> AwsSession {
+    async fn new_session(&self, region: &str, role: Option<RoleFor<'_>>) -> AwsSession {
         let timeouts = self
             .base
             .timeout_config()
@@ -161,10 +206,12 @@ impl AwsClients {
             // Shared by the three clients, so a role is assumed once per session, not per client.
             .identity_cache(IdentityCache::lazy().build())
             .build();
-        if let Some(role) = role_arn {
+        if let Some(role) = role {
             // The provider's STS client inherits the base credentials and endpoint override.
-            let provider = AssumeRoleProvider::builder(role)
-                .session_name(SESSION_NAME)
+            let provider = AssumeRoleProvider::builder(role.arn)
+                .session_name(session_name(role.namespace, role.name))
+                .external_id(format!("{}/{}", self.cluster_id, role.namespace))
+                .tags([(SESSION_TAG_NAMESPACE, role.namespace), (SESSION_TAG_NAME, role.name)])
                 .configure(&conf)
                 .build()
                 .await;
@@ -173,13 +220,18 @@ impl AwsClients {
                 .credentials_provider(SharedCredentialsProvider::new(provider))
                 .build();
         }
+        let clock = Arc::new(AwsClock::default());
+        let sagemaker_conf = aws_sdk_sagemaker::config::Builder::from(&conf)
+            .interceptor(DateRecorder(clock.clone()))
+            .build();
         AwsSession {
-            sagemaker: aws_sdk_sagemaker::Client::new(&conf),
+            sagemaker: aws_sdk_sagemaker::Client::from_conf(sagemaker_conf),
+            clock,
             kms: aws_sdk_kms::Client::new(&conf),
             sts: aws_sdk_sts::Client::new(&conf),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&conf),
             region: region.to_string(),
-            role_arn: role_arn.map(str::to_string),
+            role_arn: role.map(|r| r.arn.to_string()),
             account_id: OnceCell::new(),
             observer: self.observer.clone(),
             limiters: self.limiters.clone(),
@@ -226,12 +278,19 @@ pub struct AwsSession {
     limiters: Arc<Limiters>,
     limiter: OnceCell<Arc<Limiter>>,
     backoff: Backoff,
+    /// AWS's time, from the `Date` header of SageMaker's answers.
+    clock: Arc<AwsClock>,
 }
 
 impl AwsSession {
     /// Region every call of this session goes to.
     pub fn region(&self) -> &str {
         &self.region
+    }
+
+    /// AWS's time now (epoch seconds) as SageMaker's last answer said; `None` before one.
+    pub fn aws_now(&self) -> Option<f64> {
+        self.clock.now()
     }
 
     /// The assumed role, if any.
@@ -339,6 +398,20 @@ mod tests {
         assert!(check_role_arn("arn:aws:iam::210987654321:user/x").is_err());
         assert!(check_role_arn("arn:aws:iam::210987654321:role/").is_err());
         assert!(check_role_arn("x").is_err());
+    }
+
+    #[test]
+    fn session_names_name_the_domain_within_the_limit() {
+        assert_eq!(session_name("team-a", "studio"), "so-team-a-studio");
+        let long = session_name(&"n".repeat(63), &"d".repeat(63));
+        assert_eq!(long.len(), 64);
+        assert!(long.starts_with("so-nnn"));
+        assert_ne!(
+            long,
+            session_name(&"n".repeat(63), &"e".repeat(63)),
+            "cut names stay distinct"
+        );
+        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c)));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! every SDK error to [`AwsError`].
 
 pub mod clients;
+pub mod clock;
 pub mod error;
 pub mod kms;
 pub mod limiter;
@@ -9,5 +10,5 @@ pub mod model;
 pub mod sagemaker;
 pub mod tagging;
 
-pub use clients::{AwsClients, AwsSession, CallObserver};
+pub use clients::{AwsClients, AwsSession, CallObserver, RoleFor};
 pub use error::AwsError;

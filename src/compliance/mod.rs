@@ -63,6 +63,25 @@ pub fn covers(guardrail: &Guardrail, labels: &DomainLabels) -> bool {
         && selects(selector.domain_selector.as_ref(), &labels.domain)
 }
 
+/// Whether a guardrail covers a profile or space: through its domain, or because its own
+/// namespace is selected (and its domain matches the domain selector, if any). A tenant's
+/// guardrails follow its members into a platform domain in another namespace.
+pub fn covers_member(
+    guardrail: &Guardrail,
+    domain: &DomainLabels,
+    member_namespace: &BTreeMap<String, String>,
+) -> bool {
+    covers(guardrail, domain)
+        || (guardrail.spec.selector.namespace_selector.is_some()
+            && covers(
+                guardrail,
+                &DomainLabels {
+                    namespace: member_namespace.clone(),
+                    domain: domain.domain.clone(),
+                },
+            ))
+}
+
 /// A finding with the guardrail that produced it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Breach {
@@ -163,6 +182,18 @@ impl<'a> AppPolicy<'a> {
     }
 }
 
+/// Whether the operator may assume `role` (a domain's `aws.roleArn`): not when an Enforce
+/// guardrail covering the domain lists the roles it allows and this is not one of them.
+pub fn role_allowed(guardrails: &[std::sync::Arc<Guardrail>], role: Option<&str>) -> bool {
+    let Some(role) = role else {
+        return true;
+    };
+    guardrails
+        .iter()
+        .filter(|g| g.spec.enforcement == Enforcement::Enforce)
+        .all(|g| rules::allowed(&g.spec.rules.allowed_aws_roles, role))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -185,6 +216,26 @@ mod tests {
             namespace: map(namespace),
             domain: map(domain),
         }
+    }
+
+    #[test]
+    fn only_an_enforce_guardrail_listing_roles_forbids_a_role() {
+        let enforce = std::sync::Arc::new(guardrail(
+            "roles",
+            json!({"rules": {"allowedAwsRoles": ["arn:aws:iam::111111111111:role/team-*"]}}),
+        ));
+        let audit = std::sync::Arc::new(guardrail(
+            "audit",
+            json!({"enforcement": "Audit", "rules": {"allowedAwsRoles": ["arn:aws:iam::1:role/none"]}}),
+        ));
+        let guardrails = [enforce, audit];
+        assert!(role_allowed(&guardrails, Some("arn:aws:iam::111111111111:role/team-a")));
+        assert!(!role_allowed(
+            &guardrails,
+            Some("arn:aws:iam::222222222222:role/team-a")
+        ));
+        assert!(role_allowed(&guardrails, None));
+        assert!(role_allowed(&[], Some("arn:aws:iam::222222222222:role/x")));
     }
 
     #[test]

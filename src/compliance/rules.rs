@@ -56,6 +56,18 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
             "network.accessType PublicInternetOnly (set VpcOnly)",
         ));
     }
+    if let Some(role) = &spec.aws.role_arn
+        && !allowed(&rules.allowed_aws_roles, role)
+    {
+        findings.push(Finding::new("allowedAwsRoles", format!("{role} (aws.roleArn)")));
+    }
+    if let Some(role) = spec
+        .default_space_settings
+        .as_ref()
+        .and_then(|s| s.execution_role.as_ref())
+    {
+        check_role(rules, role, "defaultSpaceSettings.executionRole", &mut findings);
+    }
     if !rules.allowed_auth_modes.is_empty() && !rules.allowed_auth_modes.contains(&spec.auth_mode) {
         findings.push(Finding::new(
             "allowedAuthModes",
@@ -65,12 +77,7 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     // The rendered SCP denies CreateDomain without a sharing key (IAM cannot tell "no sharing"
     // from "sharing without a key"), so the reconcile-time check asks for the same.
     let defaults = spec.default_user_settings.effective();
-    if rules.require_customer_managed_key
-        && defaults
-            .sharing_settings
-            .as_ref()
-            .is_none_or(|s| s.s3_kms_key_id.is_none())
-    {
+    if rules.require_customer_managed_key && defaults.sharing_settings.is_none() {
         findings.push(Finding::new(
             "requireCustomerManagedKey",
             "defaultUserSettings.sharingSettings.s3KmsKeyId is unset (set a customer managed key for shared notebooks)",
@@ -186,6 +193,24 @@ pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
 }
 
 fn check_user_settings(rules: &GuardrailRules, settings: &UserSettings, at: &str, findings: &mut Vec<Finding>) {
+    if let Some(role) = &settings.execution_role {
+        check_role(rules, role, &format!("{at}.executionRole"), findings);
+    }
+    if rules.require_customer_managed_key
+        && let Some(sharing) = &settings.sharing_settings
+    {
+        match sharing.s3_kms_key_id.as_deref() {
+            None => findings.push(Finding::new(
+                "requireCustomerManagedKey",
+                format!("{at}.sharingSettings.s3KmsKeyId is unset (set a customer managed key for shared notebooks)"),
+            )),
+            Some(key) if is_aws_managed_key(key) => findings.push(Finding::new(
+                "requireCustomerManagedKey",
+                format!("{key} ({at}.sharingSettings.s3KmsKeyId is an AWS managed key)"),
+            )),
+            Some(_) => {}
+        }
+    }
     for (path, resource) in settings.resource_specs() {
         check_resource(rules, resource, &format!("{at}.{path}"), findings);
     }
@@ -194,6 +219,24 @@ fn check_user_settings(rules: &GuardrailRules, settings: &UserSettings, at: &str
             check_timeout(max, &format!("{at}.{field}"), Some(minutes), findings);
         }
     }
+}
+
+/// `alias/aws/...` (or its ARN form): a key AWS manages, never a customer managed one.
+fn is_aws_managed_key(key: &str) -> bool {
+    key.starts_with("alias/aws/") || key.contains(":alias/aws/")
+}
+
+fn check_role(rules: &GuardrailRules, role: &str, at: &str, findings: &mut Vec<Finding>) {
+    if !allowed(&rules.allowed_execution_roles, role) {
+        findings.push(Finding::new("allowedExecutionRoles", format!("{role} ({at})")));
+    }
+}
+
+/// The image ARN of an image version ARN (`…:image-version/NAME/N` → `…:image/NAME`).
+fn image_of_version(version_arn: &str) -> Option<String> {
+    let (prefix, rest) = version_arn.split_once(":image-version/")?;
+    let name = rest.split('/').next()?;
+    Some(format!("{prefix}:image/{name}"))
 }
 
 fn check_resource(rules: &GuardrailRules, resource: &ResourceSpec, at: &str, findings: &mut Vec<Finding>) {
@@ -206,6 +249,13 @@ fn check_resource(rules: &GuardrailRules, resource: &ResourceSpec, at: &str, fin
         && !allowed(&rules.allowed_images, image)
     {
         findings.push(Finding::new("allowedImages", format!("{image} ({at})")));
+    }
+    // A version is allowed when its own ARN or its image's ARN is.
+    if let Some(version) = &resource.sage_maker_image_version_arn
+        && !allowed(&rules.allowed_images, version)
+        && !image_of_version(version).is_some_and(|image| allowed(&rules.allowed_images, &image))
+    {
+        findings.push(Finding::new("allowedImages", format!("{version} ({at})")));
     }
 }
 
@@ -274,6 +324,74 @@ mod tests {
         assert!(!instance_type_allowed(&r, "ml.p4d.24xlarge"));
         assert!(instance_type_allowed(&r, "system"));
         assert!(instance_type_allowed(&GuardrailRules::default(), "ml.p4d.24xlarge"));
+    }
+
+    #[test]
+    fn roles_are_checked_wherever_they_are_set() {
+        let r = rules(json!({
+            "allowedExecutionRoles": ["arn:aws:iam::123456789012:role/studio-*"],
+            "allowedAwsRoles": ["arn:aws:iam::210987654321:role/studio-operator-dev"],
+        }));
+        let spec = domain(json!({
+            "aws": {"region": "us-east-1", "roleArn": "arn:aws:iam::999999999999:role/studio-operator-prod"},
+            "defaultSpaceSettings": {"executionRole": "arn:aws:iam::123456789012:role/studio-spaces"},
+        }));
+        let findings = check_domain(&r, &spec);
+        assert_eq!(rule_names(&findings), ["allowedAwsRoles", "allowedExecutionRoles"]);
+        assert!(
+            findings[1]
+                .value
+                .contains("role/Exec (defaultUserSettings.executionRole)")
+        );
+        let profile: UserProfileSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "userSettings": {"executionRole": "arn:aws:iam::123456789012:role/SageMakerPipelinesAdmin"},
+        }))
+        .unwrap();
+        assert_eq!(rule_names(&check_profile(&r, &profile)), ["allowedExecutionRoles"]);
+        let own_account =
+            domain(json!({"defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/studio-users"}}));
+        assert!(
+            check_domain(&r, &own_account).is_empty(),
+            "no roleArn: the operator's own account"
+        );
+    }
+
+    #[test]
+    fn image_versions_are_checked_by_their_image() {
+        let r = rules(json!({"allowedImages": ["arn:aws:sagemaker:*:*:image/approved-*"]}));
+        let space = |version: &str| -> SharedSpaceSpec {
+            serde_json::from_value(json!({
+                "domainRef": {"name": "d"},
+                "appType": "JupyterLab",
+                "sharing": {"type": "Shared", "ownerProfile": "alice"},
+                "settings": {"defaultResourceSpec": {"imageVersionArn": version}},
+            }))
+            .unwrap()
+        };
+        let ok = space("arn:aws:sagemaker:us-east-1:123456789012:image-version/approved-base/3");
+        assert!(check_space(&r, &ok).is_empty());
+        let rogue = space("arn:aws:sagemaker:us-east-1:123456789012:image-version/unapproved/1");
+        let findings = check_space(&r, &rogue);
+        assert_eq!(rule_names(&findings), ["allowedImages"]);
+        assert!(findings[0].value.contains("image-version/unapproved"));
+    }
+
+    #[test]
+    fn sharing_needs_a_customer_managed_key_at_every_level() {
+        let r = rules(json!({"requireCustomerManagedKey": true}));
+        let profile = |key: serde_json::Value| -> UserProfileSpec {
+            serde_json::from_value(json!({
+                "domainRef": {"name": "d"},
+                "userSettings": {"sharing": {"notebookOutput": "Allowed", "s3OutputPath": "s3://b/", "s3KmsKeyId": key}},
+            }))
+            .unwrap()
+        };
+        assert_eq!(
+            rule_names(&check_profile(&r, &profile(json!("alias/aws/s3")))),
+            ["requireCustomerManagedKey"]
+        );
+        assert!(check_profile(&r, &profile(json!("alias/notebooks"))).is_empty());
     }
 
     #[test]

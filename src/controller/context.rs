@@ -18,7 +18,7 @@ use crate::api::{Guardrail, Violation};
 use crate::aws::clients::AwsClients;
 use crate::aws::model::{ObservedProfile, ObservedSpace};
 use crate::backoff::Backoff;
-use crate::compliance::{DomainLabels, covers};
+use crate::compliance::{DomainLabels, covers, covers_member};
 use crate::metrics::Metrics;
 
 /// Field manager of every write the operator makes.
@@ -175,8 +175,6 @@ pub struct Context {
     pub guardrails: reflector::Store<Guardrail>,
     /// What the sweeper found per Guardrail since its status was last written.
     pub guardrail_findings: Mutex<BTreeMap<String, GuardrailFindings>>,
-    /// When each domain (by UID) was last swept.
-    pub(crate) sweeps: Mutex<HashMap<String, std::time::Instant>>,
     /// Consecutive failures per object UID, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Short-lived List results per domain, shared by all reconciles.
@@ -214,7 +212,6 @@ impl Context {
             metrics,
             guardrails,
             guardrail_findings: Mutex::default(),
-            sweeps: Mutex::default(),
             failures: Mutex::default(),
             listings: Default::default(),
             profiles_seen: Default::default(),
@@ -269,17 +266,18 @@ impl Context {
     pub fn forget(&self, uid: &str) {
         self.waits.lock().expect("waits lock").remove(uid);
         self.failures.lock().expect("failures lock").remove(uid);
-        self.sweeps.lock().expect("sweeps lock").remove(uid);
         self.profiles_seen.forget(uid);
         self.spaces_seen.forget(uid);
     }
 
-    /// The Guardrails that cover a StudioDomain (and so its profiles and spaces). Reads the
-    /// domain's Namespace only when a guardrail selects by namespace.
+    /// The Guardrails that cover a StudioDomain, or (with `member_namespace`) a profile or space
+    /// of it: through the domain, or through the member's own namespace. Reads Namespaces only
+    /// when a guardrail selects by namespace.
     pub async fn guardrails_for(
         &self,
         domain_namespace: &str,
         domain_labels: &BTreeMap<String, String>,
+        member_namespace: Option<&str>,
     ) -> Result<Vec<Arc<Guardrail>>, kube::Error> {
         let all = self.guardrails.state();
         if all.is_empty() {
@@ -289,15 +287,34 @@ impl Context {
             domain: domain_labels.clone(),
             ..Default::default()
         };
+        let mut member_labels = BTreeMap::new();
         if all.iter().any(|g| g.spec.selector.namespace_selector.is_some()) {
             let namespaces: Api<Namespace> = Api::all(self.client.clone());
-            labels.namespace = namespaces
-                .get_opt(domain_namespace)
-                .await?
-                .map(|n| n.labels().clone())
-                .unwrap_or_default();
+            let labels_of = |namespace: &str| {
+                let namespaces = namespaces.clone();
+                let namespace = namespace.to_string();
+                async move {
+                    Ok::<_, kube::Error>(
+                        namespaces
+                            .get_opt(&namespace)
+                            .await?
+                            .map(|n| n.labels().clone())
+                            .unwrap_or_default(),
+                    )
+                }
+            };
+            labels.namespace = labels_of(domain_namespace).await?;
+            if let Some(member) = member_namespace.filter(|m| *m != domain_namespace) {
+                member_labels = labels_of(member).await?;
+            }
         }
-        let mut covering: Vec<Arc<Guardrail>> = all.into_iter().filter(|g| covers(g, &labels)).collect();
+        let mut covering: Vec<Arc<Guardrail>> = all
+            .into_iter()
+            .filter(|g| match member_namespace {
+                Some(_) => covers_member(g, &labels, &member_labels),
+                None => covers(g, &labels),
+            })
+            .collect();
         covering.sort_by_key(|g| g.name_any());
         Ok(covering)
     }

@@ -113,8 +113,16 @@ impl Cluster {
             namespace_labels: BTreeMap::new(),
         };
         let namespaces: Api<Namespace> = Api::all(ctx.client.clone());
-        for domain in &cluster.domains {
-            if let Entry::Vacant(slot) = cluster.namespace_labels.entry(domain.namespace().unwrap_or_default()) {
+        let all_namespaces: Vec<String> = cluster
+            .domains
+            .iter()
+            .map(|d| d.namespace())
+            .chain(cluster.profiles.iter().map(|p| p.namespace()))
+            .chain(cluster.spaces.iter().map(|s| s.namespace()))
+            .map(Option::unwrap_or_default)
+            .collect();
+        for namespace in all_namespaces {
+            if let Entry::Vacant(slot) = cluster.namespace_labels.entry(namespace) {
                 let labels = namespaces.get_opt(slot.key()).await?.map(|n| n.labels().clone());
                 slot.insert(labels.unwrap_or_default());
             }
@@ -147,16 +155,20 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
             namespace: cluster.namespace_labels.get(&namespace).cloned().unwrap_or_default(),
             domain: domain.labels().clone(),
         };
-        if !compliance::covers(guardrail, &labels) {
-            continue;
-        }
+        let domain_covered = compliance::covers(guardrail, &labels);
         let key = key_of(domain.as_ref());
-        for finding in rules::check_domain(rules, &domain.spec) {
-            violations.push(violation("StudioDomain", key.clone(), finding));
+        if domain_covered {
+            for finding in rules::check_domain(rules, &domain.spec) {
+                violations.push(violation("StudioDomain", key.clone(), finding));
+            }
         }
+        let member_covered = |namespace: String| {
+            let own = cluster.namespace_labels.get(&namespace).cloned().unwrap_or_default();
+            compliance::covers_member(guardrail, &labels, &own)
+        };
         for profile in &cluster.profiles {
             let referrer = profile.namespace().unwrap_or_default();
-            if profile.spec.domain_ref.key(&referrer) == key {
+            if profile.spec.domain_ref.key(&referrer) == key && member_covered(referrer) {
                 for finding in rules::check_profile(rules, &profile.spec) {
                     violations.push(violation("UserProfile", key_of(profile.as_ref()), finding));
                 }
@@ -164,11 +176,14 @@ fn evaluate(guardrail: &Guardrail, cluster: &Cluster) -> (Vec<String>, Vec<Viola
         }
         for space in &cluster.spaces {
             let referrer = space.namespace().unwrap_or_default();
-            if space.spec.domain_ref.key(&referrer) == key {
+            if space.spec.domain_ref.key(&referrer) == key && member_covered(referrer) {
                 for finding in rules::check_space(rules, &space.spec) {
                     violations.push(violation("SharedSpace", key_of(space.as_ref()), finding));
                 }
             }
+        }
+        if !domain_covered {
+            continue;
         }
         matched.push(key);
     }

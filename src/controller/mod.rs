@@ -17,6 +17,7 @@ pub mod domain;
 pub mod driver;
 pub mod error;
 pub mod guardrail;
+pub mod holdings;
 pub mod listings;
 pub mod member;
 pub mod memory;

@@ -184,6 +184,7 @@ member_kind!(
 );
 
 impl MemberKind for UserProfile {
+    const IDENTITY_TAGS: &'static [&'static str] = &[USER_ID_TAG];
     type Observed = ObservedProfile;
     type Desired = ProfileCreate;
 

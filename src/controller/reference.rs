@@ -29,6 +29,8 @@ pub struct DomainTarget {
     pub key: String,
     /// Namespace of the StudioDomain (guardrails select by it).
     pub namespace: String,
+    /// Name of the StudioDomain.
+    pub name: String,
     /// Labels of the StudioDomain (guardrails select by them).
     pub labels: BTreeMap<String, String>,
     /// Account and region: members live in the domain's account.
@@ -114,6 +116,7 @@ pub fn target(domain: &StudioDomain) -> DomainTarget {
     DomainTarget {
         key,
         namespace: domain.namespace().unwrap_or_default(),
+        name: domain.name_any(),
         labels: domain.labels().clone(),
         aws: domain.spec.aws.clone(),
         auth_mode: domain.spec.auth_mode,

@@ -112,8 +112,9 @@ pub trait Reported:
     type Status: Serialize + Clone + PartialEq + Default + std::fmt::Debug + Send + Sync;
 
     /// Transitions that deserve a Warning Event besides Stalled, as (condition type, new status,
-    /// Event reason); published only when the condition existed before.
-    const WARN_ON: &'static [(&'static str, &'static str, &'static str)] = &[];
+    /// Event reason, or `None` for the condition's own reason); published only when the
+    /// condition existed before.
+    const WARN_ON: &'static [(&'static str, &'static str, Option<&'static str>)] = &[];
 
     /// The status, if any.
     fn status(&self) -> Option<&Self::Status>;
@@ -129,7 +130,7 @@ macro_rules! reported {
     ($kind:ty, $status:ty $(, warn_on = $warn:expr)?) => {
         impl $crate::controller::report::Reported for $kind {
             type Status = $status;
-            $(const WARN_ON: &'static [(&'static str, &'static str, &'static str)] = $warn;)?
+            $(const WARN_ON: &'static [(&'static str, &'static str, Option<&'static str>)] = $warn;)?
 
             fn status(&self) -> Option<&$status> {
                 self.status.as_ref()
@@ -269,6 +270,7 @@ pub fn transition_events<K: Reported>(before: &[Condition], after: &[Condition],
         }
         for (type_, value, reason) in K::WARN_ON {
             if transition.type_ == *type_ && transition.status == *value && status::find(before, type_).is_some() {
+                let reason = reason.unwrap_or(&transition.reason);
                 events.push(Happening::warning(reason, transition.message.clone()));
             }
         }

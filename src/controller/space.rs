@@ -99,6 +99,22 @@ pub fn owner_blocker(owner: &str, domain_id: &str, listed: Option<&str>, expecte
     }
 }
 
+/// A space may be owned only by a profile its own tenant manages: a space owned by another
+/// namespace's profile would keep that profile (and so that namespace) from ever being deleted.
+/// `managers` are the namespaces of the UserProfile resources that manage `owner`; a profile no
+/// resource manages (made in the console) may be named.
+pub fn owner_of_another_tenant(owner: &str, namespace: &str, managers: &[String]) -> Option<Problem> {
+    if managers.is_empty() || managers.iter().any(|m| m == namespace) {
+        return None;
+    }
+    Some(Problem::new(
+        "OwnerProfileOfAnotherNamespace",
+        format!(
+            "user profile {owner} (sharing.ownerProfile) is managed by a UserProfile in another namespace: a space may only be owned by a profile of its own namespace"
+        ),
+    ))
+}
+
 /// User tags and the ownership tags.
 pub fn desired_tags(spec: &SharedSpaceSpec, ownership: BTreeMap<String, String>) -> BTreeMap<String, String> {
     let mut tags = spec.tags.clone();
@@ -256,11 +272,22 @@ impl MemberKind for SharedSpace {
         let listing = ctx.listings.profiles(session, domain_id, ctx.list_age(false)).await?;
         let listed = listing.get(&desired.owner).map(|p| p.status.as_str());
         let domain = member::domain_of(self);
-        let expected = listed.is_none()
-            && ctx.stores.profiles.all().iter().any(|profile| {
+        let managers: Vec<String> = ctx
+            .stores
+            .profiles
+            .all()
+            .iter()
+            .filter(|profile| {
                 member::domain_of(profile.as_ref()) == domain
                     && profile_name(&profile.spec, &profile.name_any()) == desired.owner
-            });
+            })
+            .map(|profile| profile.namespace().unwrap_or_default())
+            .collect();
+        let namespace = self.namespace().unwrap_or_default();
+        if let Some(problem) = owner_of_another_tenant(&desired.owner, &namespace, &managers) {
+            return Ok(Some(Blocker::Stalled(problem)));
+        }
+        let expected = listed.is_none() && !managers.is_empty();
         Ok(owner_blocker(&desired.owner, domain_id, listed, expected))
     }
 
@@ -337,6 +364,16 @@ mod tests {
 
     #[test]
     fn creation_waits_for_an_owner_that_is_coming_and_stalls_on_one_that_is_not() {
+        assert_eq!(owner_of_another_tenant("alice", "team-a", &[]), None);
+        assert_eq!(owner_of_another_tenant("alice", "team-a", &["team-a".into()]), None);
+        let Some(foreign) = owner_of_another_tenant("alice", "team-b", &["team-a".into()]) else {
+            panic!("another tenant's profile accepted as owner");
+        };
+        assert_eq!(foreign.reason, "OwnerProfileOfAnotherNamespace");
+        assert!(
+            !foreign.message.contains("team-a"),
+            "no other tenant's namespace disclosed"
+        );
         assert_eq!(owner_blocker("alice", "d-1", Some("InService"), false), None);
         let Some(Blocker::Waiting(pending)) = owner_blocker("alice", "d-1", Some("Pending"), false) else {
             panic!()

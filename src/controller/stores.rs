@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 
-use crate::api::{SharedSpace, StudioDomain, UserProfile};
+use crate::api::{DeletionPolicy, SharedSpace, StudioDomain, UserProfile};
 
 /// Annotation in which client-side `kubectl apply` keeps a whole copy of the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -48,6 +48,33 @@ pub struct Stores {
     pub domains: Shared<StudioDomain>,
     pub profiles: Shared<UserProfile>,
     pub spaces: Shared<SharedSpace>,
+}
+
+impl Stores {
+    /// The UserProfile or SharedSpace (`Kind namespace/name`) with this UID, if it still exists,
+    /// and what its deletion does in AWS.
+    pub fn member_resource(&self, uid: &str) -> Option<(String, DeletionPolicy)> {
+        let key = |kind: &str, namespace: Option<String>, name: String| {
+            format!("{kind} {}/{name}", namespace.unwrap_or_default())
+        };
+        if let Some(p) = self
+            .profiles
+            .all()
+            .into_iter()
+            .find(|p| p.uid().as_deref() == Some(uid))
+        {
+            return Some((key("UserProfile", p.namespace(), p.name_any()), p.spec.deletion_policy));
+        }
+        let space = self
+            .spaces
+            .all()
+            .into_iter()
+            .find(|s| s.uid().as_deref() == Some(uid))?;
+        Some((
+            key("SharedSpace", space.namespace(), space.name_any()),
+            space.spec.deletion_policy,
+        ))
+    }
 }
 
 /// A kind whose controller shares its cache.

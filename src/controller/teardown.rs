@@ -3,6 +3,8 @@
 //! was listed they say which deletions to make now and what the teardown waits for;
 //! [`execute`] is the one place that makes the deletions.
 
+use std::collections::BTreeMap;
+
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, MemberSummary, MemberType};
@@ -37,6 +39,8 @@ pub enum TeardownState {
     Waiting(String),
     /// A person must act first (why).
     Blocked(String),
+    /// The member is not this resource's (another owner, or nobody's): nothing was deleted.
+    Foreign(String),
 }
 
 /// The deletions to make now, and where the teardown stands.
@@ -177,20 +181,68 @@ pub fn emptying(apps: &[AppSummary], spaces: &[MemberSummary], profiles: &[Membe
         .unwrap_or_else(Teardown::done)
 }
 
-/// Makes the deletions. What is already gone (the listing was older) counts as deleted.
-pub async fn execute(session: &AwsSession, domain_id: &str, deletions: &[Deletion]) -> Result<(), AwsError> {
+/// Whether the member of that type and name, with the tags read right before its deletion, may
+/// be deleted now.
+pub type MayDelete<'a> = dyn Fn(MemberType, &str, &BTreeMap<String, String>) -> bool + Sync + 'a;
+
+/// What every deletion of a teardown must pass right before it is made: the member's tags, read
+/// again with ListTags (the authoritative source), must still show it may go.
+pub struct Guard<'a> {
+    /// `arn:<partition>:sagemaker:<region>:<account>`: the members' ARNs are built from it.
+    pub arn_prefix: String,
+    /// The domain the deletions are in.
+    pub domain_id: String,
+    /// Whether the member of that type and name, with these tags, may be deleted now.
+    pub may_delete: &'a MayDelete<'a>,
+}
+
+/// `arn:<partition>:sagemaker:<region>:<account>` of any SageMaker ARN.
+pub fn arn_prefix(arn: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    (parts.len() == 6 && parts[0] == "arn" && parts[2] == "sagemaker").then(|| parts[..5].join(":"))
+}
+
+/// The ARN of a member of a domain (profile names are lower-cased in ARNs).
+pub fn member_arn(prefix: &str, domain_id: &str, member: MemberType, name: &str) -> String {
+    match member {
+        MemberType::UserProfile => format!("{prefix}:user-profile/{domain_id}/{}", name.to_ascii_lowercase()),
+        MemberType::Space => format!("{prefix}:space/{domain_id}/{name}"),
+    }
+}
+
+/// Makes the deletions that still pass the guard; returns the members that did not (named for
+/// a message), whose deletion is left undone. What is already gone counts as deleted.
+pub async fn execute(session: &AwsSession, guard: &Guard<'_>, deletions: &[Deletion]) -> Result<Vec<String>, AwsError> {
+    let mut refused = Vec::new();
     for deletion in deletions {
+        let member = match deletion {
+            Deletion::App(_) => None,
+            Deletion::Space(name) => Some((MemberType::Space, name, "space")),
+            Deletion::UserProfile(name) => Some((MemberType::UserProfile, name, "user profile")),
+        };
+        if let Some((member, name, noun)) = member {
+            let arn = member_arn(&guard.arn_prefix, &guard.domain_id, member, name);
+            let tags = match session.list_tags(&arn).await {
+                Ok(tags) => tags,
+                Err(AwsError::NotFound { .. }) => continue,
+                Err(error) => return Err(error),
+            };
+            if !(guard.may_delete)(member, name, &tags) {
+                refused.push(format!("{noun} {name}"));
+                continue;
+            }
+        }
         let result = match deletion {
-            Deletion::App(app) => session.delete_app(domain_id, app).await,
-            Deletion::Space(name) => session.delete_space(domain_id, name).await,
-            Deletion::UserProfile(name) => session.delete_user_profile(domain_id, name).await,
+            Deletion::App(app) => session.delete_app(&guard.domain_id, app).await,
+            Deletion::Space(name) => session.delete_space(&guard.domain_id, name).await,
+            Deletion::UserProfile(name) => session.delete_user_profile(&guard.domain_id, name).await,
         };
         match result {
             Ok(()) | Err(AwsError::NotFound { .. }) => {}
             Err(error) => return Err(error),
         }
     }
-    Ok(())
+    Ok(refused)
 }
 
 #[cfg(test)]
@@ -264,6 +316,21 @@ mod tests {
             panic!("{blocked:?}")
         };
         assert!(why.contains("SharedSpace team/shared still manages space s owned by user profile alice"));
+    }
+
+    #[test]
+    fn member_arns_are_built_from_the_domains() {
+        let prefix = arn_prefix("arn:aws:sagemaker:eu-west-1:123456789012:domain/d-1").unwrap();
+        assert_eq!(prefix, "arn:aws:sagemaker:eu-west-1:123456789012");
+        assert_eq!(
+            member_arn(&prefix, "d-1", MemberType::UserProfile, "Alice"),
+            "arn:aws:sagemaker:eu-west-1:123456789012:user-profile/d-1/alice"
+        );
+        assert_eq!(
+            member_arn(&prefix, "d-1", MemberType::Space, "Lab"),
+            "arn:aws:sagemaker:eu-west-1:123456789012:space/d-1/Lab"
+        );
+        assert_eq!(arn_prefix("arn:aws:iam::123456789012:role/x"), None);
     }
 
     #[test]

@@ -9,10 +9,10 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_emulator::{Config, Delays, Emulator, FaultKind, FaultRule, LaunchApp, Scope};
+use aws_emulator::{Config, Delays, Emulator, FaultKind, FaultRule, LaunchApp, RoleTrust, Scope};
 use serde_json::json;
 use studio_operator::aws::model::{Document, DomainCreate, DomainUpdate};
-use studio_operator::aws::{AwsClients, AwsError};
+use studio_operator::aws::{AwsClients, AwsError, RoleFor};
 
 const REGION: &str = "us-east-1";
 const ROLE: &str = "arn:aws:iam::123456789012:role/StudioExecution";
@@ -312,22 +312,45 @@ async fn throttling_after_sdk_retries_and_observer() {
 }
 
 #[tokio::test]
-async fn assumed_role_acts_in_its_account() {
+async fn assumed_role_acts_in_its_account_for_one_namespace() {
     let emu = emulator().await;
     let conf = sdk_config(&emu).await;
     let key = kms_key(&conf, "alias/studio").await;
-    let clients = AwsClients::from_conf(conf);
+    // The role's trust policy pins the namespace through the ExternalId and asks for the
+    // session tags that name the StudioDomain.
+    emu.set_role_trust(RoleTrust {
+        role_arn: OTHER_ROLE.into(),
+        external_id: Some("prod-eu/platform".into()),
+        required_session_tags: vec!["studio-operator.io/namespace".into(), "studio-operator.io/name".into()],
+    })
+    .unwrap();
+    let clients = AwsClients::from_conf(conf).with_cluster_id("prod-eu");
+    let for_platform = RoleFor {
+        arn: OTHER_ROLE,
+        namespace: "platform",
+        name: "studio",
+    };
     let home = clients.session(REGION, None).await.unwrap();
-    let other = clients.session(REGION, Some(OTHER_ROLE)).await.unwrap();
+    let other = clients.session(REGION, Some(for_platform)).await.unwrap();
     assert!(Arc::ptr_eq(
         &other,
-        &clients.session(REGION, Some(OTHER_ROLE)).await.unwrap()
+        &clients.session(REGION, Some(for_platform)).await.unwrap()
     ));
     assert_eq!(other.role_arn(), Some(OTHER_ROLE));
     assert_eq!(other.region(), REGION);
 
     assert_eq!(home.account_id().await.unwrap(), "123456789012");
     assert_eq!(other.account_id().await.unwrap(), OTHER_ACCOUNT);
+    let assumed = emu
+        .calls()
+        .into_iter()
+        .find(|c| c.operation == "AssumeRole" && c.outcome == "ok")
+        .expect("an AssumeRole call");
+    assert_eq!(assumed.members["ExternalId"], "prod-eu/platform");
+    assert_eq!(assumed.members["RoleSessionName"], "so-platform-studio");
+    let tags = assumed.members["Tags"].as_array().unwrap();
+    assert!(tags.contains(&serde_json::json!({"Key": "studio-operator.io/namespace", "Value": "platform"})));
+    assert!(tags.contains(&serde_json::json!({"Key": "studio-operator.io/name", "Value": "studio"})));
 
     let created = other.create_domain(&domain_create("elsewhere", &key)).await.unwrap();
     assert!(created.arn.contains(OTHER_ACCOUNT), "{}", created.arn);
@@ -335,8 +358,30 @@ async fn assumed_role_acts_in_its_account() {
     assert!(!home.list_domains().await.unwrap().iter().any(|d| d.id == created.id));
     assert_eq!(home.describe_domain(&created.id).await.unwrap(), None);
 
+    // Another namespace's StudioDomain naming the same role is refused by its trust policy.
+    let tenant = clients
+        .session(
+            REGION,
+            Some(RoleFor {
+                arn: OTHER_ROLE,
+                namespace: "team-a",
+                name: "grab",
+            }),
+        )
+        .await
+        .unwrap();
+    let err = tenant.list_domains().await.unwrap_err();
+    assert_eq!(err.category(), "access_denied", "{err:?}");
+
     let err = clients
-        .session(REGION, Some("arn:aws:iam::1:role/x"))
+        .session(
+            REGION,
+            Some(RoleFor {
+                arn: "arn:aws:iam::1:role/x",
+                namespace: "platform",
+                name: "studio",
+            }),
+        )
         .await
         .err()
         .unwrap();

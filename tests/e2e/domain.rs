@@ -658,6 +658,33 @@ async fn vpc_change_recreates_with_efs_retained_and_a_migration_plan() {
     };
     manifest["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
     s.apply("platform", &manifest).await;
+    // alice and bob carry no cluster of ours: the recreation that would delete them waits for
+    // an approval that names them.
+    let blocked = s.wait_condition("platform", "Stalled", "True").await.status.unwrap();
+    assert_eq!(
+        wait::condition(&blocked.conditions, "Stalled").unwrap().reason,
+        "RecreationBlocked"
+    );
+    let request = blocked.pending_approval.expect("the request is in status");
+    for name in ["alice", "bob"] {
+        assert!(
+            request
+                .deletes
+                .iter()
+                .any(|d| d.starts_with(&format!("user profile {name}"))),
+            "{request:?}"
+        );
+    }
+    assert_eq!(
+        s.control().count("DeleteUserProfile", None),
+        0,
+        "nothing deleted unapproved"
+    );
+    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": request.token}}});
+    s.domains
+        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
     let domains = s.domains.clone();
     let recreated = wait::until("new domain id", Duration::from_secs(90), || {
         let domains = domains.clone();
@@ -738,26 +765,37 @@ async fn vpc_change_recreates_with_efs_retained_and_a_migration_plan() {
 }
 
 #[tokio::test]
-async fn manual_policy_waits_for_the_approval_annotation() {
+async fn manual_policy_waits_for_an_approval_of_exactly_its_request() {
     let s = setup("dom-manual").await;
     s.key("alias/studio").await;
     s.key("alias/other").await;
     let mut manifest = domain_manifest("platform", "alias/studio");
     manifest["spec"]["recreationPolicy"] = json!("Manual");
+    // An approval written in advance, for the generation the change will have: it approves
+    // nothing, the token is made only when the request is.
+    manifest["metadata"]["annotations"] = json!({"studio-operator.io/approve-recreation": "2"});
     s.apply("platform", &manifest).await;
     let old_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
     manifest["spec"]["encryption"]["kmsKeyId"] = json!("alias/other");
     s.apply("platform", &manifest).await;
     let waiting = s.wait_condition("platform", "Stalled", "True").await;
-    let generation = waiting.metadata.generation.unwrap();
-    let stalled = wait::condition(&waiting.status.as_ref().unwrap().conditions, "Stalled")
-        .unwrap()
-        .clone();
+    assert_eq!(waiting.metadata.generation, Some(2));
+    let status = waiting.status.as_ref().unwrap();
+    let stalled = wait::condition(&status.conditions, "Stalled").unwrap().clone();
     assert_eq!(stalled.reason, "AwaitingApproval");
+    let request = status.pending_approval.clone().expect("the request is in status");
+    assert!(request.action.contains("encryption.kmsKeyId"), "{request:?}");
+    assert!(
+        request
+            .deletes
+            .iter()
+            .any(|d| d.starts_with(&format!("domain {old_id}"))),
+        "{request:?}"
+    );
     assert!(
         stalled
             .message
-            .contains(&format!("studio-operator.io/approve-recreation={generation}")),
+            .contains(&format!("studio-operator.io/approve-recreation={}", request.token)),
         "{}",
         stalled.message
     );
@@ -767,8 +805,7 @@ async fn manual_policy_waits_for_the_approval_annotation() {
         0,
         "nothing deleted without approval"
     );
-    let approve =
-        json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": generation.to_string()}}});
+    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": request.token}}});
     s.domains
         .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
         .await
@@ -781,7 +818,7 @@ async fn manual_policy_waits_for_the_approval_annotation() {
             let d = domains.get("platform").await.map_err(|e| e.to_string())?;
             let st = d.status.unwrap_or_default();
             if has(&st.conditions, "Ready", "True") && st.domain_id.as_deref() != Some(old_id.as_str()) {
-                Ok(())
+                Ok(st)
             } else {
                 Err(format!("{st:#?}"))
             }
@@ -789,6 +826,8 @@ async fn manual_policy_waits_for_the_approval_annotation() {
     })
     .await;
     assert_eq!(s.control().count("DeleteDomain", Some("ok")), 1);
+    let done = s.domains.get("platform").await.unwrap().status.unwrap();
+    assert!(done.pending_approval.is_none(), "the approval is used up");
 }
 
 #[tokio::test]
@@ -823,7 +862,37 @@ async fn delete_with_retain_leaves_aws_and_delete_keeps_efs_unless_asked() {
     for name in ["kept", "gone", "purged"] {
         s.domains.delete(name, &DeleteParams::default()).await.unwrap();
     }
+    // `alice` carries a uid but no cluster of ours: not this operator's to delete, so the
+    // domain's deletion waits, saying what to do, until a person removes her.
     let domains = s.domains.clone();
+    wait::until("gone blocked by alice", Duration::from_secs(60), || {
+        let domains = domains.clone();
+        async move {
+            let d = domains.get("gone").await.map_err(|e| e.to_string())?;
+            let st = d.status.unwrap_or_default();
+            let stalled = st
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Stalled" && c.status == "True");
+            match stalled {
+                Some(c) if c.reason == "DeletionBlocked" && c.message.contains("user profile alice") => Ok(()),
+                _ => Err(format!("{:?}", st.conditions)),
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        s.control().count("DeleteUserProfile", None),
+        0,
+        "a foreign profile is never deleted"
+    );
+    s.sagemaker
+        .delete_user_profile()
+        .domain_id(gone.domain_id.as_deref().unwrap())
+        .user_profile_name("alice")
+        .send()
+        .await
+        .unwrap();
     wait::until("all three resources gone", Duration::from_secs(90), || {
         let domains = domains.clone();
         async move {

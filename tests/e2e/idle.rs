@@ -403,7 +403,13 @@ async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
         })),
     )
     .await;
-    ready_profiles(&s, &["keeper", "gpu", "ui"]).await;
+    // Keep-alive is set in the profile's spec (RBAC decides who may); the same tag on an app
+    // in AWS, which any notebook user could write, is ignored.
+    let profiles = ready_profiles(&s, &["gpu", "ui", "faker"]).await;
+    let mut keeper = profile_manifest("keeper", "platform");
+    keeper["spec"]["tags"] = json!({"studio-operator.io/keep-alive": "true"});
+    apply(&profiles, "keeper", &keeper).await;
+    wait_profile(&profiles, "keeper", "Ready", "True").await;
     let t0 = s.control().now();
     let activity = "studio-operator.io/last-activity";
     launch_tagged(
@@ -411,14 +417,23 @@ async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
         &domain_id,
         "keeper",
         "ml.t3.medium",
+        vec![tag(activity, &rfc3339(t0))],
+    )
+    .await;
+    launch_tagged(
+        &s,
+        &domain_id,
+        "faker",
+        "ml.t3.medium",
         vec![
             tag(activity, &rfc3339(t0)),
             tag("studio-operator.io/keep-alive", "true"),
         ],
     )
     .await;
-    // The GPU app stays active the whole time (its report is always in the future): only the
-    // lifetime cap can stop it.
+    // The GPU app's report lies 100 h in the future, which the sweeper ignores as forged; the
+    // API's timestamps say nothing (activity equals the last health check), so it is not known
+    // to be idle and only the lifetime cap can stop it.
     launch_tagged(
         &s,
         &domain_id,
@@ -430,19 +445,20 @@ async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
     let mut studio_ui = app(&domain_id, Some("ui"), None, "JupyterServer", "default");
     studio_ui.instance_type = Some("system".into());
     launch(&s, studio_ui).await;
-    wait_apps_in_service(&s, &domain_id, 3).await;
+    wait_apps_in_service(&s, &domain_id, 4).await;
 
-    // Without guardrails keep-alive is honoured; the Studio UI app is never idle-stopped.
+    // Without guardrails keep-alive is honoured; the Studio UI app is never idle-stopped; the
+    // app that tagged itself keep-alive is stopped as idle.
     s.control().advance(6.0 * HOUR);
+    wait_app(&s, &domain_id, "faker/datascience", true).await;
     let_sweeper_run(&s).await;
-    assert_eq!(
-        app_statuses(&s, &domain_id).await,
-        [
-            ("gpu/datascience".to_string(), "InService".to_string()),
-            ("keeper/datascience".to_string(), "InService".to_string()),
-            ("ui/default".to_string(), "InService".to_string()),
-        ]
-    );
+    let in_service: Vec<String> = app_statuses(&s, &domain_id)
+        .await
+        .into_iter()
+        .filter(|(_, status)| status == "InService")
+        .map(|(app, _)| app)
+        .collect();
+    assert_eq!(in_service, ["gpu/datascience", "keeper/datascience", "ui/default"]);
 
     // DryRun: past the 12h cap the GPU app is only reported.
     let dry = idle_domain(json!({
@@ -452,6 +468,7 @@ async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
     }));
     s.apply("platform", &dry).await;
     s.wait_ready("platform").await;
+    let stopped_before = s.control().count("DeleteApp", None);
     s.control().advance(7.0 * HOUR);
     wait::until("AppWouldBeStopped for gpu", TIMEOUT, || async {
         let flagged = events(&s, "AppWouldBeStopped").await;
@@ -463,7 +480,11 @@ async fn keep_alive_lifetime_caps_dry_run_and_the_studio_ui_app() {
             .ok_or_else(|| format!("{flagged:?}"))
     })
     .await;
-    assert_eq!(s.control().count("DeleteApp", None), 0, "DryRun stops nothing");
+    assert_eq!(
+        s.control().count("DeleteApp", None),
+        stopped_before,
+        "DryRun stops nothing"
+    );
 
     // Enforce again: the GPU app is stopped by its lifetime cap; keep-alive and the UI app stay.
     s.apply(
@@ -621,4 +642,63 @@ async fn the_activity_reporter_is_installed_attached_and_removed_with_the_domain
         "the fault was hit"
     );
     assert!(reporter_configs(&s).await.is_empty());
+}
+
+/// The sweeper runs on its own timer, not at the end of the domain's reconcile: a domain whose
+/// update waits for its apps (UpdateBlocked) still has them stopped by the lifetime cap, after
+/// which the update goes through. And no app is stopped while the local clock disagrees with
+/// the time AWS reports.
+#[tokio::test]
+async fn the_sweeper_acts_while_the_domain_is_blocked_and_never_on_a_skewed_clock() {
+    let s = setup_sweeping("idle-blocked").await;
+    let mut manifest = idle_domain(json!({
+        "idleTimeoutMinutes": 60,
+        "maxLifetime": [{"appType": "KernelGateway", "hours": 1}],
+    }));
+    let domain_id = ready_domain(&s, manifest.clone()).await;
+    ready_profiles(&s, &["worker"]).await;
+    launch_tagged(&s, &domain_id, "worker", "ml.t3.medium", Vec::new()).await;
+    wait_apps_in_service(&s, &domain_id, 1).await;
+
+    // Removing a subnet waits while an app runs.
+    manifest["spec"]["network"]["subnetIds"] = json!(["subnet-0a1b2c3d4e5f67891"]);
+    s.apply("platform", &manifest).await;
+    s.wait_condition("platform", "UpdateBlocked", "True").await;
+
+    // AWS's Date is an hour ahead of the local clock: two hours on, the app is over its cap
+    // but nothing is stopped, and the reason is an Event.
+    s.control().set_date_skew(HOUR);
+    s.control().advance(2.0 * HOUR);
+    wait::until("ClockSkew event", TIMEOUT, || async {
+        let skewed = events(&s, "ClockSkew").await;
+        skewed
+            .iter()
+            .filter_map(|e| e.message.clone())
+            .find(|m| m.contains("3600 s away from AWS"))
+            .ok_or_else(|| format!("{skewed:?}"))
+    })
+    .await;
+    let_sweeper_run(&s).await;
+    assert_eq!(s.control().count("DeleteApp", None), 0, "no stop on a skewed clock");
+
+    // Clocks agree again: the cap stops the app although the domain is blocked, and then the
+    // blocked update is made.
+    s.control().set_date_skew(0.0);
+    wait_app(&s, &domain_id, "worker/datascience", true).await;
+    s.wait_condition("platform", "UpdateBlocked", "False").await;
+    wait::until("one subnet left in AWS", TIMEOUT, || async {
+        let described = s
+            .sagemaker
+            .describe_domain()
+            .domain_id(&domain_id)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        match described.subnet_ids() {
+            [only] if only == "subnet-0a1b2c3d4e5f67891" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    s.wait_ready("platform").await;
 }

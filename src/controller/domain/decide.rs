@@ -7,11 +7,14 @@ use std::collections::BTreeMap;
 
 use super::reporter;
 use super::rules::{self, KeyProblem, RecreationDecision};
-use crate::api::condition_type::{KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
-use crate::api::{MemberBackup, RecreationStatus, SettingsStatus, StudioDomainSpec};
+use crate::api::condition_type::{AWS_DRIFT, KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
+use crate::api::{
+    ApprovalRequest, ImmutableSettings, MemberBackup, RecreationPolicy, RecreationStatus, SettingsStatus,
+    StudioDomainSpec,
+};
 use crate::aws::model::{AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::controller::member::decide::GuardrailFacts;
-use crate::ownership;
+use crate::ownership::{self, Claim};
 use crate::status::Want;
 
 /// The activity reporter's lifecycle configurations: the ones the spec wants (app type ->
@@ -68,14 +71,20 @@ pub struct Facts {
     pub domain: Option<ObservedDomain>,
     /// Its tags.
     pub tags: BTreeMap<String, String>,
+    /// Who may manage the domain found, as its ownership tags say.
+    pub claim: Option<Claim>,
+    /// The immutable settings the spec had when the domain was created (status).
+    pub created_with: Option<ImmutableSettings>,
     /// The ownership tags this resource puts on its domain.
     pub ownership: BTreeMap<String, String>,
     /// The activity reporter's configurations.
     pub reporter: ReporterFacts,
     /// The domain's apps (listed when it is InService).
     pub apps: Vec<AppSummary>,
-    /// Whether the approval annotation approves the current generation.
-    pub approved: bool,
+    /// The approval request status holds, with its token.
+    pub pending_approval: Option<ApprovalRequest>,
+    /// The approval annotation's value.
+    pub approval: Option<String>,
     /// Another domain of the wanted name (`Some(None)`: none), once looked for.
     pub name_taken: Option<Option<String>>,
     /// The domain's members, once surveyed (before a recreation).
@@ -96,7 +105,7 @@ pub struct Survey {
 impl Facts {
     /// What is known before any AWS call: only the guardrails' verdict (an enforcing guardrail
     /// that is broken stops the pass there).
-    pub fn before_aws(guardrails: GuardrailFacts) -> Self {
+    pub fn before_aws(guardrails: GuardrailFacts, created_with: Option<ImmutableSettings>) -> Self {
         Self {
             guardrails,
             key: Err(KeyProblem::NotFound("not checked".into())),
@@ -106,7 +115,10 @@ impl Facts {
             ownership: BTreeMap::new(),
             reporter: ReporterFacts::default(),
             apps: Vec::new(),
-            approved: false,
+            claim: None,
+            created_with,
+            pending_approval: None,
+            approval: None,
             name_taken: None,
             survey: None,
             managed: Vec::new(),
@@ -129,14 +141,22 @@ pub enum Need {
 pub enum Step {
     /// Create the reporter's missing lifecycle configurations (app type, name).
     CreateReporterConfigs(Vec<(&'static str, String)>),
-    /// CreateDomain.
-    Create(Box<DomainCreate>),
+    /// CreateDomain, and record the immutable settings it was created with.
+    Create(Box<DomainCreate>, ImmutableSettings),
+    /// The domain found is adopted (spec.adopt names it and no operator manages it).
+    Adopt,
+    /// Record the immutable settings a domain that matches the spec has (an adopted one, or one
+    /// created before they were recorded).
+    RecordCreatedWith(ImmutableSettings),
+    /// Ask a person to approve a destructive action (the token is made when acting).
+    RequestApproval(ApprovalRequest),
     /// Empty and delete the old domain of a recreation (EFS retained).
     ContinueRecreation,
     /// Record the members' backup and start the recreation because these fields changed.
     StartRecreation {
         reasons: Vec<&'static str>,
         backup: Vec<MemberBackup>,
+        approved_deletions: Vec<String>,
     },
     /// The new domain of a recreation is InService: record the migration plan.
     FinishRecreation,
@@ -154,8 +174,6 @@ pub enum Step {
     },
     /// Delete reporter configurations the domain no longer uses.
     DeleteReporterConfigs(Vec<String>),
-    /// Sweep the running apps (idle shutdown, lifetime caps, guardrails).
-    Sweep,
 }
 
 /// How a pass ends.
@@ -188,7 +206,7 @@ pub struct Plan {
 
 /// What the pass decided so far.
 #[derive(Default)]
-struct Decided {
+pub struct Decided {
     conditions: Vec<Want>,
     steps: Vec<Step>,
     settings: Option<SettingsStatus>,
@@ -231,23 +249,42 @@ pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Fac
     desired
 }
 
+/// The placeholder the act step replaces with the approval token in a message.
+pub const TOKEN: &str = "<TOKEN>";
+
 /// Decides a domain's pass (pure). `name` is the domain's name in AWS, `object` the
-/// StudioDomain's name (for the approval command) and `generation` the spec's.
-pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, generation: i64, facts: &Facts) -> Plan {
-    let mut decided = Decided::default();
-    decided.want(facts.guardrails.condition.clone());
-    if !facts.guardrails.allowed {
-        let message = format!(
-            "{}; nothing is changed in AWS until the spec complies",
-            facts.guardrails.condition.message
-        );
-        return decided.end(End::Stalled {
-            reason: "GuardrailViolation",
-            message,
-        });
-    }
+/// StudioDomain's name (for the approval command).
+pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) -> Plan {
+    let mut decided = match gates(spec, facts) {
+        Ok(decided) => decided,
+        Err(plan) => return *plan,
+    };
     let key_id = &spec.encryption.kms_key_id;
     decided.want(key_condition(&facts.key, key_id));
+    if let (Some(observed), Some(claim)) = (&facts.domain, &facts.claim) {
+        match claim {
+            Claim::Ours => {}
+            Claim::Adopt => decided.steps.push(Step::Adopt),
+            Claim::TakenBy(other) => {
+                return decided.end(End::Stalled {
+                    reason: "Conflict",
+                    message: format!(
+                        "domain {} belongs to StudioDomain {other}: nothing is changed, adopted or deleted; remove spec.adopt or name another domain",
+                        observed.id
+                    ),
+                });
+            }
+            Claim::Unmanaged => {
+                return decided.end(End::Stalled {
+                    reason: "Conflict",
+                    message: format!(
+                        "domain {} has no ownership tags of this resource; to take it over set spec.adopt.domainId: {}",
+                        observed.id, observed.id
+                    ),
+                });
+            }
+        }
+    }
     if facts
         .recreation
         .as_ref()
@@ -289,12 +326,91 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, generation: i64
         decided.steps.push(Step::FinishRecreation);
     }
     let desired = desired(spec, name.to_string(), key, facts);
-    let immutable = rules::immutable_changes(&desired, observed);
-    if !immutable.is_empty() {
-        return decide_recreation(decided, spec, object, generation, facts, immutable);
+    decide_immutable(decided, spec, name, object, facts, &desired, observed)
+}
+
+/// What must hold before any AWS call: the guardrails allow the spec, and `spec.aws` is where
+/// the domain was created. Returns the conditions so far, or the plan that ends the pass (boxed:
+/// a plan is large and the gates pass far more often than not).
+pub fn gates(spec: &StudioDomainSpec, facts: &Facts) -> Result<Decided, Box<Plan>> {
+    let mut decided = Decided::default();
+    decided.want(facts.guardrails.condition.clone());
+    if !facts.guardrails.allowed {
+        let message = format!(
+            "{}; nothing is changed in AWS until the spec complies",
+            facts.guardrails.condition.message
+        );
+        return Err(Box::new(decided.end(End::Stalled {
+            reason: "GuardrailViolation",
+            message,
+        })));
+    }
+    if let Some(created) = &facts.created_with
+        && (created.region != spec.aws.region || created.role_arn != spec.aws.role_arn)
+    {
+        return Err(Box::new(decided.end(End::Stalled {
+            reason: "AwsTargetChanged",
+            message: format!(
+                "the domain lives in {} (role {}); spec.aws cannot change after creation: restore it, or create a new StudioDomain",
+                created.region,
+                created.role_arn.as_deref().unwrap_or("none")
+            ),
+        })));
+    }
+    Ok(decided)
+}
+
+/// Whether the immutable settings call for a recreation: only a change of the spec since the
+/// domain was created does. What AWS holds differently without a spec change (a KMS alias
+/// pointed at another key) is reported, never acted on.
+fn decide_immutable(
+    mut decided: Decided,
+    spec: &StudioDomainSpec,
+    name: &str,
+    object: &str,
+    facts: &Facts,
+    desired: &DomainCreate,
+    observed: &ObservedDomain,
+) -> Plan {
+    let now = rules::immutable_settings(spec, name);
+    let in_aws = rules::aws_differences(desired, observed);
+    match &facts.created_with {
+        Some(created) => {
+            let changes = rules::spec_changes(&now, created);
+            if !changes.is_empty() {
+                return decide_recreation(decided, spec, object, facts, observed, changes, false);
+            }
+        }
+        // Adopted, or created before the settings were recorded: known only from AWS. A
+        // difference there needs an approval, whatever the policy.
+        None if !in_aws.is_empty() => {
+            return decide_recreation(decided, spec, object, facts, observed, in_aws, true);
+        }
+        None => decided.steps.push(Step::RecordCreatedWith(now)),
+    }
+    if facts.created_with.is_some() && !in_aws.is_empty() {
+        let reason = if in_aws == ["encryption.kmsKeyId"] {
+            "KmsKeyChanged"
+        } else {
+            "ImmutableDrift"
+        };
+        decided.want(Want::true_(
+            AWS_DRIFT,
+            reason,
+            format!(
+                "AWS holds other {} than the domain was created with, without a spec change (for a KMS alias: it points at another key now): nothing is recreated; recreate the domain by changing the spec, or restore the previous value in AWS",
+                in_aws.join(", ")
+            ),
+        ));
+    } else {
+        decided.want(Want::false_(
+            AWS_DRIFT,
+            "NoDrift",
+            "AWS holds the immutable settings the domain was created with",
+        ));
     }
     decided.want(Want::false_(RECREATING, "NoRecreation", "no immutable setting changed"));
-    decide_update(decided, spec, &desired, observed, facts)
+    decide_update(decided, spec, desired, observed, facts)
 }
 
 /// How a pass over a domain that is not InService ends: Failed stalls, anything else is polled.
@@ -360,7 +476,9 @@ fn decide_creation(mut decided: Decided, spec: &StudioDomainSpec, name: &str, fa
                 managed_paths: rules::managed_paths(&desired),
                 unmanaged_paths: Vec::new(),
             });
-            decided.steps.push(Step::Create(Box::new(desired)));
+            decided
+                .steps
+                .push(Step::Create(Box::new(desired), rules::immutable_settings(spec, name)));
             decided.end(End::Progress {
                 reason: "Creating",
                 message: format!("domain {name} is being created"),
@@ -370,72 +488,111 @@ fn decide_creation(mut decided: Decided, spec: &StudioDomainSpec, name: &str, fa
 }
 
 /// An immutable setting changed: recreate, wait for approval, or refuse, as the policy says.
+/// The approval is bound to what the recreation deletes (the survey): every member, marked when
+/// no studio-operator manages it.
 fn decide_recreation(
     mut decided: Decided,
     spec: &StudioDomainSpec,
     object: &str,
-    generation: i64,
     facts: &Facts,
+    observed: &ObservedDomain,
     changes: Vec<&'static str>,
+    adopted: bool,
 ) -> Plan {
     let what = changes.join(", ");
+    if spec.recreation_policy == RecreationPolicy::Never {
+        let message =
+            format!("{what} cannot change in AWS and recreationPolicy is Never; revert the change or allow recreation");
+        decided.want(Want::false_(SYNCED, "ImmutableChange", message.clone()));
+        return decided.end(End::Stalled {
+            reason: "RecreationRefused",
+            message,
+        });
+    }
+    let Some(survey) = &facts.survey else {
+        return decided.end(End::Need(Need::Survey));
+    };
+    let request = recreation_request(observed, &what, survey);
+    let approved = rules::approves(facts.approval.as_deref(), facts.pending_approval.as_ref(), &request);
+    let adopted = adopted || spec.adopt.is_some();
+    let proceed = match rules::recreation_decision(spec.recreation_policy, adopted, approved) {
+        RecreationDecision::Proceed => approved || survey.unmanaged.is_empty(),
+        _ => false,
+    };
+    if proceed {
+        decided.steps.push(Step::StartRecreation {
+            reasons: changes,
+            backup: survey.backup.clone(),
+            approved_deletions: survey.unmanaged.clone(),
+        });
+        return decided.end(End::Progress {
+            reason: "Recreating",
+            message: format!("recreating the domain because {what} changed"),
+        });
+    }
     let approve = format!(
-        "kubectl annotate studiodomain {object} {}={generation} --overwrite",
+        "kubectl annotate studiodomain {object} {}={TOKEN} --overwrite",
         rules::APPROVE_RECREATION
     );
-    match rules::recreation_decision(spec.recreation_policy, spec.adopt.is_some(), facts.approved) {
-        RecreationDecision::Refuse => {
-            let message = format!(
-                "{what} cannot change in AWS and recreationPolicy is Never; revert the change or allow recreation"
-            );
-            decided.want(Want::false_(SYNCED, "ImmutableChange", message.clone()));
-            decided.end(End::Stalled {
-                reason: "RecreationRefused",
-                message,
-            })
-        }
-        RecreationDecision::AwaitApproval => {
-            let message = format!(
-                "{what} cannot change in AWS: the domain must be recreated (EFS retained). Approve with: {approve}"
-            );
-            decided.want(Want::false_(SYNCED, "ImmutableChange", message.clone()));
-            decided.want(Want::false_(RECREATING, "AwaitingApproval", message.clone()));
-            decided.end(End::Stalled {
-                reason: "AwaitingApproval",
-                message,
-            })
-        }
-        RecreationDecision::Proceed => {
-            let Some(survey) = &facts.survey else {
-                return decided.end(End::Need(Need::Survey));
+    let (reason, why) = if survey.unmanaged.is_empty() {
+        (
+            "AwaitingApproval",
+            format!("{what} cannot change in AWS: the domain must be recreated (EFS retained)"),
+        )
+    } else {
+        (
+            "RecreationBlocked",
+            format!(
+                "recreation needed for {what} but the domain holds {} not managed by studio-operator",
+                survey.unmanaged.join(", ")
+            ),
+        )
+    };
+    let message = format!(
+        "{why}; it deletes {}. Approve exactly this with: {approve}",
+        request.deletes.join(", ")
+    );
+    decided.steps.push(Step::RequestApproval(request));
+    decided.want(Want::false_(SYNCED, "ImmutableChange", message.clone()));
+    decided.want(Want::false_(RECREATING, reason, message.clone()));
+    decided.end(End::Stalled { reason, message })
+}
+
+/// What a recreation asks approval for: its action and every member it deletes.
+fn recreation_request(observed: &ObservedDomain, what: &str, survey: &Survey) -> ApprovalRequest {
+    let mut deletes: Vec<String> = survey
+        .backup
+        .iter()
+        .map(|m| {
+            let noun = if m.kind == super::recreate::KIND_PROFILE {
+                "user profile"
+            } else {
+                "space"
             };
-            // An approval also approves removing unmanaged members.
-            let unmanaged = if facts.approved { &[][..] } else { &survey.unmanaged[..] };
-            if !unmanaged.is_empty() {
-                let message = format!(
-                    "recreation needed for {what} but the domain holds {} not managed by studio-operator; approve with: {approve}",
-                    unmanaged.join(", ")
-                );
-                decided.want(Want::false_(RECREATING, "UnmanagedMembers", message.clone()));
-                return decided.end(End::Stalled {
-                    reason: "RecreationBlocked",
-                    message,
-                });
+            format!("{noun} {}", m.name)
+        })
+        .map(|member| {
+            if survey.unmanaged.contains(&member) {
+                format!("{member} (not managed by studio-operator)")
+            } else {
+                member
             }
-            decided.steps.push(Step::StartRecreation {
-                reasons: changes,
-                backup: survey.backup.clone(),
-            });
-            decided.end(End::Progress {
-                reason: "Recreating",
-                message: format!("recreating the domain because {what} changed"),
-            })
-        }
+        })
+        .collect();
+    deletes.push(format!(
+        "domain {} (EFS {} retained)",
+        observed.id,
+        observed.home_efs_file_system_id.as_deref().unwrap_or("-")
+    ));
+    ApprovalRequest {
+        token: String::new(),
+        action: format!("recreate domain {} because {what} changed", observed.id),
+        deletes,
     }
 }
 
-/// Only mutable settings may differ: update them in place, correct the tags, retire old
-/// reporter configurations and sweep.
+/// Only mutable settings may differ: update them in place, correct the tags, and retire old
+/// reporter configurations.
 fn decide_update(
     mut decided: Decided,
     spec: &StudioDomainSpec,
@@ -478,7 +635,6 @@ fn decide_update(
     if !stale.is_empty() {
         decided.steps.push(Step::DeleteReporterConfigs(stale));
     }
-    decided.steps.push(Step::Sweep);
     decided.want(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
     decided.end(End::Ready {
         message: format!("domain {} is InService and matches the spec", observed.id),
@@ -561,6 +717,10 @@ mod tests {
         policy: Option<String>,
         #[serde(default)]
         approved: bool,
+        #[serde(default)]
+        claim: Option<String>,
+        #[serde(default)]
+        created_with: Option<String>,
         #[serde(default)]
         survey: Option<String>,
         #[serde(default)]
@@ -683,7 +843,13 @@ mod tests {
                 "domainName" => observed.name = "old-name".into(),
                 "authMode" => observed.auth_mode = "SSO".into(),
                 "vpc" => observed.vpc_id = Some("vpc-other".into()),
-                "kmsKey" => observed.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/k2".into()),
+                "kmsKey" | "awsKms" => observed.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/k2".into()),
+                "region" | "awsSilent" => {
+                    if differs == "awsSilent" {
+                        observed.vpc_id = None;
+                        observed.kms_key_id = None;
+                    }
+                }
                 "userSettings" => {
                     observed
                         .default_user_settings
@@ -710,6 +876,26 @@ mod tests {
         observed
     }
 
+    /// The spec's immutable settings before the row's spec changes (what status records).
+    fn created_with(row: &Row, spec: &StudioDomainSpec) -> Option<ImmutableSettings> {
+        let mut created = rules::immutable_settings(spec, "studio");
+        for differs in &row.differs {
+            match differs.as_str() {
+                "domainName" => created.domain_name = "old-name".into(),
+                "authMode" => created.auth_mode = "SSO".into(),
+                "vpc" => created.vpc_id = "vpc-other".into(),
+                "kmsKey" => created.kms_key_id = "alias/previous".into(),
+                "region" => created.region = "eu-west-1".into(),
+                _ => {}
+            }
+        }
+        match row.created_with.as_deref().unwrap_or("recorded") {
+            "recorded" => Some(created),
+            "unknown" => None,
+            other => panic!("unknown created_with {other}"),
+        }
+    }
+
     fn plan(row: &Row) -> Plan {
         let spec = spec(row);
         let allowed = row.guardrails.as_deref() != Some("enforced");
@@ -733,10 +919,13 @@ mod tests {
             }),
             domain: None,
             tags: BTreeMap::new(),
+            claim: None,
+            created_with: created_with(row, &spec),
             ownership,
             reporter: reporter(row),
             apps: Vec::new(),
-            approved: row.approved,
+            pending_approval: None,
+            approval: None,
             name_taken: match row.name.as_deref().unwrap_or("free") {
                 "unknown" => None,
                 "free" => Some(None),
@@ -748,7 +937,11 @@ mod tests {
                 "clean" => Some(Survey::default()),
                 "unmanaged" => Some(Survey {
                     unmanaged: vec!["user profile console-user".into()],
-                    ..Default::default()
+                    backup: vec![MemberBackup {
+                        kind: super::super::recreate::KIND_PROFILE.into(),
+                        name: "console-user".into(),
+                        ..Default::default()
+                    }],
                 }),
                 other => panic!("unknown survey {other}"),
             },
@@ -764,6 +957,15 @@ mod tests {
             }];
         }
         let status = row.domain.as_deref().unwrap_or("InService");
+        if status != "absent" {
+            facts.claim = Some(match row.claim.as_deref().unwrap_or("ours") {
+                "ours" => Claim::Ours,
+                "adopt" => Claim::Adopt,
+                "other" => Claim::TakenBy("platform/shared".into()),
+                "unmanaged" => Claim::Unmanaged,
+                other => panic!("unknown claim {other}"),
+            });
+        }
         if status != "absent"
             && let Ok(key) = &facts.key
         {
@@ -780,7 +982,26 @@ mod tests {
                 ..Default::default()
             });
         }
-        decide(&spec, "studio", "studio", 3, &facts)
+        let plan = decide(&spec, "studio", "studio", &facts);
+        if !row.approved {
+            return plan;
+        }
+        // Approved: the request the operator made, with its token, and the annotation carrying
+        // that token.
+        let request = plan
+            .steps
+            .iter()
+            .find_map(|step| match step {
+                Step::RequestApproval(request) => Some(request.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        facts.pending_approval = Some(ApprovalRequest {
+            token: "t0k3n".into(),
+            ..request
+        });
+        facts.approval = Some("t0k3n".into());
+        decide(&spec, "studio", "studio", &facts)
     }
 
     fn summary(plan: &Plan) -> (String, Option<String>, Vec<String>) {
@@ -797,7 +1018,10 @@ mod tests {
             .iter()
             .map(|s| match s {
                 Step::CreateReporterConfigs(_) => "CreateReporterConfigs",
-                Step::Create(_) => "Create",
+                Step::Create(..) => "Create",
+                Step::Adopt => "Adopt",
+                Step::RecordCreatedWith(_) => "RecordCreatedWith",
+                Step::RequestApproval(_) => "RequestApproval",
                 Step::ContinueRecreation => "ContinueRecreation",
                 Step::StartRecreation { .. } => "StartRecreation",
                 Step::FinishRecreation => "FinishRecreation",
@@ -805,7 +1029,6 @@ mod tests {
                 Step::Update { .. } => "Update",
                 Step::Tag { .. } => "Tag",
                 Step::DeleteReporterConfigs(_) => "DeleteReporterConfigs",
-                Step::Sweep => "Sweep",
             })
             .map(String::from)
             .collect();
@@ -834,9 +1057,33 @@ mod tests {
     }
 
     #[test]
+    fn an_approval_request_lists_what_goes_and_takes_no_generation() {
+        let row: Row = serde_norway::from_str(
+            "{row: r, differs: [vpc], survey: unmanaged, expect: {end: Stalled, reason: RecreationBlocked}}",
+        )
+        .unwrap();
+        let plan = plan(&row);
+        let Some(Step::RequestApproval(request)) = plan.steps.first() else {
+            panic!("{plan:#?}")
+        };
+        assert!(request.action.contains("network.vpcId"), "{request:?}");
+        assert_eq!(
+            request.deletes,
+            [
+                "user profile console-user (not managed by studio-operator)",
+                "domain d-1 (EFS - retained)"
+            ]
+        );
+        let End::Stalled { message, .. } = &plan.end else {
+            panic!()
+        };
+        assert!(message.contains(&format!("approve-recreation={TOKEN}")), "{message}");
+    }
+
+    #[test]
     fn messages_say_what_to_do() {
         let row: Row = serde_norway::from_str(
-            "{row: r, differs: [vpc], policy: Manual, expect: {end: Stalled, reason: AwaitingApproval}}",
+            "{row: r, differs: [vpc], policy: Manual, survey: clean, expect: {end: Stalled, reason: AwaitingApproval}}",
         )
         .unwrap();
         let End::Stalled { message, .. } = plan(&row).end else {
@@ -844,7 +1091,9 @@ mod tests {
         };
         assert!(
             message.contains("network.vpcId cannot change in AWS")
-                && message.contains("kubectl annotate studiodomain studio studio-operator.io/approve-recreation=3"),
+                && message.contains(&format!(
+                    "kubectl annotate studiodomain studio studio-operator.io/approve-recreation={TOKEN}"
+                )),
             "{message}"
         );
         let blocked: Row = serde_norway::from_str(

@@ -14,24 +14,24 @@ use std::time::Duration;
 
 use kube::runtime::controller::Action;
 use kube::{Api, Client, ResourceExt};
-use tracing::{info, warn};
+use tracing::info;
 
 use self::decide::{End, Facts, Need, Plan, ReporterFacts, Step, Survey};
 use self::rules::KeyProblem;
 use super::context::Context;
 use super::driver::{Pass, Reconcile, change_hash, run_controller};
 use super::error::ReconcileError;
+use super::holdings::{self, Held, Standing};
 use super::member::decide::GuardrailFacts;
 use super::report::{Happening, reported};
-use super::sweeper;
 use super::teardown::{self, TeardownState};
-use crate::api::condition_type::{KMS_KEY_VALID, UPDATE_BLOCKED};
-use crate::api::{DeletionPolicy, Guardrail, MemberBackup, StudioDomain, StudioDomainStatus};
-use crate::aws::AwsError;
+use crate::api::condition_type::{AWS_DRIFT, KMS_KEY_VALID, UPDATE_BLOCKED};
+use crate::api::{ApprovalRequest, DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{KeyInfo, ObservedDomain};
+use crate::aws::model::{KeyInfo, MemberType, ObservedDomain};
+use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, UiRestrictions, Verdict};
-use crate::ownership::{self, Owner};
+use crate::ownership::{self, Claim, Owner};
 use crate::status;
 
 /// Runs the StudioDomain controller for one scope (a namespace, or `None` for all) until
@@ -56,7 +56,10 @@ fn significant_change(domain: &StudioDomain) -> Option<u64> {
 reported!(
     StudioDomain,
     StudioDomainStatus,
-    warn_on = &[(KMS_KEY_VALID, "False", "KmsKeyInvalid")]
+    warn_on = &[
+        (KMS_KEY_VALID, "False", Some("KmsKeyInvalid")),
+        (AWS_DRIFT, "True", None)
+    ]
 );
 
 impl Reconcile for StudioDomain {
@@ -73,7 +76,7 @@ impl Reconcile for StudioDomain {
     }
 }
 
-fn owner(pass: &Pass<'_, StudioDomain>) -> Owner {
+pub(super) fn owner(pass: &Pass<'_, StudioDomain>) -> Owner {
     Owner {
         cluster: pass.ctx.config.cluster_id.clone(),
         namespace: pass.namespace(),
@@ -84,18 +87,28 @@ fn owner(pass: &Pass<'_, StudioDomain>) -> Owner {
 
 async fn session(pass: &Pass<'_, StudioDomain>) -> Result<Arc<AwsSession>, ReconcileError> {
     let aws = &pass.obj.spec.aws;
-    Ok(pass.ctx.aws.session(&aws.region, aws.role_arn.as_deref()).await?)
+    let namespace = pass.namespace();
+    let name = pass.obj.name_any();
+    let role = aws.role_arn.as_deref().map(|arn| RoleFor {
+        arn,
+        namespace: &namespace,
+        name: &name,
+    });
+    Ok(pass.ctx.aws.session(&aws.region, role).await?)
 }
 
 /// The Guardrails that cover the domain, and their verdict on its spec.
-async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<(Vec<Arc<Guardrail>>, GuardrailFacts), ReconcileError> {
-    let covering = pass.ctx.guardrails_for(&pass.namespace(), pass.obj.labels()).await?;
+async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<GuardrailFacts, ReconcileError> {
+    let covering = pass
+        .ctx
+        .guardrails_for(&pass.namespace(), pass.obj.labels(), None)
+        .await?;
     let verdict = Verdict::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
         compliance::rules::check_domain(rules, &pass.obj.spec)
     });
     let (condition, allowed) = compliance::condition(&verdict);
     let ui = UiRestrictions::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>());
-    Ok((covering, GuardrailFacts { condition, allowed, ui }))
+    Ok(GuardrailFacts { condition, allowed, ui })
 }
 
 /// Resolves and checks the key. AWS errors other than "not found" propagate (retry).
@@ -181,35 +194,31 @@ async fn name_taken(session: &AwsSession, name: &str) -> Result<Option<String>, 
         .map(|d| d.id))
 }
 
-/// Every profile and space with its EFS UID and execution role, and those the operator does not
-/// manage: one Describe and one ListTags per member.
-async fn survey(session: &AwsSession, domain_id: &str) -> Result<Survey, ReconcileError> {
+/// Every profile and space with its EFS UID and execution role, and those not managed here
+/// (named for the approval request): one Describe per member, before a recreation starts.
+async fn survey(ctx: &Context, session: &AwsSession, domain: &ObservedDomain) -> Result<Survey, ReconcileError> {
     let mut survey = Survey::default();
-    for profile in session.list_user_profiles(domain_id).await? {
-        if let Some(details) = session.describe_user_profile(domain_id, &profile.name).await? {
-            if !ownership::is_managed(&session.list_tags(&details.arn).await?) {
-                survey.unmanaged.push(format!("user profile {}", profile.name));
-            }
-            survey.backup.push(MemberBackup {
-                kind: recreate::KIND_PROFILE.into(),
-                name: details.name,
-                efs_uid: details.home_efs_uid,
-                execution_role: details.execution_role,
-            });
+    for held in holdings::classify(ctx, session, domain).await? {
+        let (details, kind) = match held.kind {
+            MemberType::UserProfile => (
+                session.describe_user_profile(&domain.id, &held.name).await?,
+                recreate::KIND_PROFILE,
+            ),
+            MemberType::Space => (
+                session.describe_space(&domain.id, &held.name).await?,
+                recreate::KIND_SPACE,
+            ),
+        };
+        let Some(details) = details else { continue };
+        if let Standing::Foreign(_) = held.standing {
+            survey.unmanaged.push(held.label());
         }
-    }
-    for space in session.list_spaces(domain_id).await? {
-        if let Some(details) = session.describe_space(domain_id, &space.name).await? {
-            if !ownership::is_managed(&session.list_tags(&details.arn).await?) {
-                survey.unmanaged.push(format!("space {}", space.name));
-            }
-            survey.backup.push(MemberBackup {
-                kind: recreate::KIND_SPACE.into(),
-                name: details.name,
-                efs_uid: details.home_efs_uid,
-                execution_role: details.execution_role,
-            });
-        }
+        survey.backup.push(MemberBackup {
+            kind: kind.into(),
+            name: details.name,
+            efs_uid: details.home_efs_uid,
+            execution_role: details.execution_role,
+        });
     }
     Ok(survey)
 }
@@ -224,63 +233,14 @@ fn record_observed(status: &mut StudioDomainStatus, observed: &ObservedDomain) {
 
 /// A domain's reconcile: observe, decide (reading more when a decision needs it), act.
 async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
-    let (covering, guardrail_facts) = guardrails(pass).await?;
-    if !guardrail_facts.allowed {
-        // No AWS call at all for a spec an enforcing guardrail forbids.
-        let facts = Facts::before_aws(guardrail_facts);
-        let plan = decide_pass(pass, &facts);
-        return act(pass, None, &facts, plan, &covering).await;
+    let guardrail_facts = guardrails(pass).await?;
+    let before_aws = Facts::before_aws(guardrail_facts.clone(), pass.status.created_with.clone());
+    if let Err(plan) = decide::gates(&pass.obj.spec, &before_aws) {
+        // No AWS call at all (no AssumeRole either) for a spec that may not reach AWS.
+        return act(pass, None, &before_aws, *plan).await;
     }
     let session = session(pass).await?;
-    let key = verify_key(&session, &pass.obj.spec.encryption.kms_key_id).await?;
-    if let Ok(key) = &key {
-        pass.status.kms_key_arn = Some(key.arn.clone());
-    }
-    let recreating_old = pass
-        .status
-        .recreation
-        .as_ref()
-        .is_some_and(|r| r.phase == recreate::PHASE_DELETING_OLD);
-    let domain = if recreating_old {
-        None
-    } else {
-        observe_domain(pass, &session).await?
-    };
-    if let Some(observed) = &domain {
-        record_observed(&mut pass.status, observed);
-    }
-    let in_service = domain.as_ref().is_some_and(|d| d.status == "InService");
-    if let (Some(observed), true) = (&domain, in_service) {
-        recreate::fill_new_uids(pass, &session, &observed.id).await?;
-    }
-    let tags = match &domain {
-        Some(observed) if in_service => session.list_tags(&observed.arn).await?,
-        _ => BTreeMap::new(),
-    };
-    let apps = match &domain {
-        // Listed now (updates and the sweeper decide on it) and shared with the members' passes.
-        Some(observed) if in_service => session_apps(pass.ctx, &session, &observed.id).await?,
-        _ => Vec::new(),
-    };
-    let mut facts = Facts {
-        guardrails: guardrail_facts,
-        key,
-        recreation: pass.status.recreation.clone(),
-        domain,
-        tags,
-        ownership: owner(pass).tags(),
-        reporter: observe_reporter(pass, &session).await?,
-        apps,
-        approved: rules::is_approved(pass.obj.annotations(), pass.generation()),
-        name_taken: None,
-        survey: None,
-        managed: pass
-            .status
-            .settings
-            .as_ref()
-            .map(|s| s.managed_paths.clone())
-            .unwrap_or_default(),
-    };
+    let mut facts = observe(pass, &session, guardrail_facts).await?;
     let mut plan = decide_pass(pass, &facts);
     while let End::Need(need) = plan.end {
         match need {
@@ -289,13 +249,84 @@ async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileErr
                 facts.name_taken = Some(name_taken(&session, &name).await?);
             }
             Need::Survey => {
-                let id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
-                facts.survey = Some(survey(&session, &id).await?);
+                let domain = facts.domain.clone().expect("a survey is of a domain found");
+                facts.survey = Some(survey(pass.ctx, &session, &domain).await?);
             }
         }
         plan = decide_pass(pass, &facts);
     }
-    act(pass, Some(&session), &facts, plan, &covering).await
+    act(pass, Some(&session), &facts, plan).await
+}
+
+/// What a pass decides from: the key, the domain this resource manages (or claims), its tags
+/// and apps, and the reporter's configurations. Nothing of a domain that is not this
+/// resource's is recorded in status.
+async fn observe(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    guardrails: GuardrailFacts,
+) -> Result<Facts, ReconcileError> {
+    let key = verify_key(session, &pass.obj.spec.encryption.kms_key_id).await?;
+    let recreating_old = pass
+        .status
+        .recreation
+        .as_ref()
+        .is_some_and(|r| r.phase == recreate::PHASE_DELETING_OLD);
+    let domain = if recreating_old {
+        None
+    } else {
+        observe_domain(pass, session).await?
+    };
+    let tags = match &domain {
+        Some(observed) => session.list_tags(&observed.arn).await?,
+        None => BTreeMap::new(),
+    };
+    let claim = domain.as_ref().map(|d| claim_on(pass, &d.id, &tags));
+    let ours = matches!(claim, Some(Claim::Ours | Claim::Adopt));
+    if let (Some(observed), true) = (&domain, ours) {
+        record_observed(&mut pass.status, observed);
+    }
+    if let Ok(key) = &key {
+        pass.status.kms_key_arn = Some(key.arn.clone());
+    }
+    let in_service = ours && domain.as_ref().is_some_and(|d| d.status == "InService");
+    let apps = match &domain {
+        Some(observed) if in_service => {
+            recreate::fill_new_uids(pass, session, &observed.id).await?;
+            // Listed now (updates decide on it) and shared with the members' passes.
+            session_apps(pass.ctx, session, &observed.id).await?
+        }
+        _ => Vec::new(),
+    };
+    Ok(Facts {
+        guardrails,
+        key,
+        recreation: pass.status.recreation.clone(),
+        domain,
+        tags,
+        claim,
+        created_with: pass.status.created_with.clone(),
+        ownership: owner(pass).tags(),
+        reporter: observe_reporter(pass, session).await?,
+        apps,
+        pending_approval: pass.status.pending_approval.clone(),
+        approval: pass.obj.annotations().get(rules::APPROVE_RECREATION).cloned(),
+        name_taken: None,
+        survey: None,
+        managed: pass
+            .status
+            .settings
+            .as_ref()
+            .map(|s| s.managed_paths.clone())
+            .unwrap_or_default(),
+    })
+}
+
+/// Who may manage the domain `id` with these tags: this resource, by its ownership tags; an
+/// untagged domain only when `spec.adopt` names it.
+fn claim_on(pass: &Pass<'_, StudioDomain>, id: &str, tags: &BTreeMap<String, String>) -> Claim {
+    let adopt = pass.obj.spec.adopt.as_ref().is_some_and(|a| a.domain_id == id);
+    ownership::claim(&owner(pass), tags, adopt)
 }
 
 async fn session_apps(
@@ -313,7 +344,7 @@ async fn session_apps(
 
 fn decide_pass(pass: &Pass<'_, StudioDomain>, facts: &Facts) -> Plan {
     let name = rules::domain_name(&pass.obj.spec, &pass.obj.name_any());
-    decide::decide(&pass.obj.spec, &name, &pass.obj.name_any(), pass.generation(), facts)
+    decide::decide(&pass.obj.spec, &name, &pass.obj.name_any(), facts)
 }
 
 /// Carries out a plan: its steps in order, then its conditions and end in the report.
@@ -322,8 +353,16 @@ async fn act(
     session: Option<&AwsSession>,
     facts: &Facts,
     plan: Plan,
-    guardrails: &[Arc<Guardrail>],
 ) -> Result<Action, ReconcileError> {
+    let mut plan = plan;
+    let request = plan.steps.iter().find_map(|step| match step {
+        Step::RequestApproval(request) => Some(request.clone()),
+        _ => None,
+    });
+    pass.status.pending_approval = request.map(|request| approval_token(pass.status.pending_approval.take(), request));
+    if let Some(pending) = &pass.status.pending_approval {
+        fill_token(&mut plan, &pending.token);
+    }
     for condition in plan.conditions {
         pass.report.want(condition);
     }
@@ -334,7 +373,7 @@ async fn act(
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
     for step in plan.steps {
         let session = session.expect("a plan with AWS steps has a session");
-        act_step(pass, session, facts, step, guardrails, &mut done).await?;
+        act_step(pass, session, facts, step, &mut done).await?;
     }
     // Recorded once every step succeeded: a failed update keeps the paths it had to reset.
     if plan.settings.is_some() {
@@ -358,6 +397,40 @@ async fn act(
     Ok(finish(pass, done.end))
 }
 
+/// The pending approval for `request`: the one already pending, with its token, when it asks
+/// for exactly the same; otherwise a new request with a new random token (an approval of the old
+/// request cannot approve this one).
+pub(super) fn approval_token(pending: Option<ApprovalRequest>, request: ApprovalRequest) -> ApprovalRequest {
+    match pending {
+        Some(pending) if pending.action == request.action && pending.deletes == request.deletes => pending,
+        _ => ApprovalRequest {
+            token: format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
+            ..request
+        },
+    }
+}
+
+/// Puts the approval token into the messages that tell how to approve.
+fn fill_token(plan: &mut Plan, token: &str) {
+    for condition in &mut plan.conditions {
+        condition.message = condition.message.replace(decide::TOKEN, token);
+    }
+    if let End::Stalled { message, .. } | End::Progress { message, .. } | End::Blocked { message, .. } = &mut plan.end {
+        *message = message.replace(decide::TOKEN, token);
+    }
+}
+
+/// Whether the domain still carries this resource's ownership tags (or none, while it is being
+/// adopted), read again right before a change that could destroy something.
+async fn still_ours(
+    pass: &Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    domain: &ObservedDomain,
+) -> Result<bool, ReconcileError> {
+    let tags = session.list_tags(&domain.arn).await?;
+    Ok(matches!(claim_on(pass, &domain.id, &tags), Claim::Ours | Claim::Adopt))
+}
+
 /// What the steps of a plan have done so far.
 struct Done {
     /// How the pass ends (a recreation step reports its own progress).
@@ -372,7 +445,6 @@ async fn act_step(
     session: &AwsSession,
     facts: &Facts,
     step: Step,
-    guardrails: &[Arc<Guardrail>],
     done: &mut Done,
 ) -> Result<(), ReconcileError> {
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
@@ -388,11 +460,24 @@ async fn act_step(
             pass.checkpoint().await?;
             reporter::create(session, &missing, &owner(pass).tags()).await?;
         }
-        Step::Create(desired) => create(pass, session, &desired).await?,
+        Step::Create(desired, created_with) => {
+            create(pass, session, &desired).await?;
+            pass.status.created_with = Some(created_with);
+        }
+        Step::Adopt => {
+            let note = format!("adopting domain {domain_id} (spec.adopt): its ownership tags are added");
+            pass.event(Happening::normal("Adopted", note)).await;
+        }
+        Step::RecordCreatedWith(settings) => pass.status.created_with = Some(settings),
+        Step::RequestApproval(_) => {}
         Step::ContinueRecreation => done.end = recreate::continue_recreation(pass, session).await?,
-        Step::StartRecreation { reasons, backup } => {
+        Step::StartRecreation {
+            reasons,
+            backup,
+            approved_deletions,
+        } => {
             let observed = facts.domain.as_ref().expect("a recreation starts from a domain");
-            recreate::start(pass, observed, &reasons, backup).await?;
+            recreate::start(pass, observed, &reasons, backup, approved_deletions).await?;
             done.end = recreate::continue_recreation(pass, session).await?;
         }
         Step::FinishRecreation => {
@@ -400,15 +485,25 @@ async fn act_step(
             recreate::finish(pass, observed).await;
         }
         Step::StopApps(apps) => {
+            let domain = facts.domain.as_ref().expect("apps are stopped in a domain");
+            if !still_ours(pass, session, domain).await? {
+                return Ok(());
+            }
             for app in &apps {
-                let deletion = teardown::Deletion::App(app.clone());
-                teardown::execute(session, &domain_id, std::slice::from_ref(&deletion)).await?;
+                match session.delete_app(&domain_id, app).await {
+                    Ok(()) | Err(AwsError::NotFound { .. }) => {}
+                    Err(error) => return Err(error.into()),
+                }
                 let note = format!("stopping app {} so that the domain's settings can change", app.path());
                 pass.event(Happening::normal("StoppingApps", note).about(app.path()))
                     .await;
             }
         }
         Step::Update { update, fields } => {
+            let domain = facts.domain.as_ref().expect("a domain is updated");
+            if !still_ours(pass, session, domain).await? {
+                return Ok(());
+            }
             session.update_domain(&domain_id, &update).await?;
             done.corrected.extend(fields);
         }
@@ -428,7 +523,6 @@ async fn act_step(
                 .activity_reporter_configs
                 .retain(|name| !stale.contains(name) || left.contains(name));
         }
-        Step::Sweep => sweep(pass, session, &domain_id, &facts.apps, guardrails).await,
     }
     Ok(())
 }
@@ -438,8 +532,7 @@ fn finish(pass: &mut Pass<'_, StudioDomain>, end: End) -> Action {
     match end {
         End::Ready { message } => {
             pass.report.ready("InService", message);
-            let config = &pass.ctx.config;
-            pass.resync_every(config.resync_interval.min(config.sweep_interval))
+            pass.resync()
         }
         End::Progress { reason, message } => {
             pass.report.progressing(reason, message);
@@ -478,23 +571,6 @@ async fn create(
     Ok(())
 }
 
-/// Sweeps the apps when the domain is due. A failed sweep must not make the domain look
-/// broken: it is retried next time.
-async fn sweep(
-    pass: &Pass<'_, StudioDomain>,
-    session: &AwsSession,
-    domain_id: &str,
-    apps: &[crate::aws::model::AppSummary],
-    guardrails: &[Arc<Guardrail>],
-) {
-    if !sweeper::due(pass.ctx, &pass.uid()) {
-        return;
-    }
-    if let Err(error) = sweeper::sweep(pass.ctx, pass.obj, session, domain_id, apps, guardrails).await {
-        warn!(%error, category = error.category().label(), "sweeping apps failed");
-    }
-}
-
 /// Counts the domain's profiles, spaces and running apps for status, from the listings the
 /// members' passes of the same resync share.
 async fn count_members(
@@ -515,13 +591,24 @@ async fn count_members(
     Ok(())
 }
 
-/// Deletion: `Retain` removes the ownership tags; `Delete` removes apps, spaces, profiles and
-/// then the domain, waiting for each, with the EFS retention the spec asks for.
+/// Deletion: only this resource's domain is touched. `Retain` removes the ownership tags;
+/// `Delete` removes apps, spaces, profiles and then the domain, waiting for each, with the EFS
+/// retention the spec asks for, and never a member that is not managed here or whose own
+/// resource says `Retain`.
 async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
     let session = session(pass).await?;
     let Some(observed) = observe_domain(pass, &session).await? else {
         return release_reporter(pass, &session).await;
     };
+    let tags = session.list_tags(&observed.arn).await?;
+    if claim_on(pass, &observed.id, &tags) != Claim::Ours {
+        let note = format!(
+            "domain {} is not this resource's (its ownership tags say otherwise): left untouched",
+            observed.id
+        );
+        pass.event(Happening::warning("Released", note)).await;
+        return pass.release().await;
+    }
     if pass.obj.spec.deletion_policy == DeletionPolicy::Retain {
         let keys: Vec<String> = ownership::KEYS.map(String::from).to_vec();
         session.delete_tags(&observed.arn, &keys).await?;
@@ -529,23 +616,43 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
         pass.event(Happening::normal("Retained", note)).await;
         return pass.release().await;
     }
-    let unmanaged = survey(&session, &observed.id).await?.unmanaged;
-    if !unmanaged.is_empty() {
-        let message = format!(
-            "deletion blocked: the domain holds {} not managed by studio-operator; delete them or set deletionPolicy: Retain",
-            unmanaged.join(", ")
-        );
+    let held = holdings::classify(pass.ctx, &session, &observed).await?;
+    if let Some(blockers) = deletion_blockers(&held) {
+        let message = format!("deletion blocked: {blockers}");
         pass.report.stalled("DeletionBlocked", message);
         return Ok(pass.blocked());
     }
-    match empty_domain(&session, &observed.id).await? {
+    let ctx = pass.ctx;
+    let may_delete = |_: MemberType, _: &str, tags: &BTreeMap<String, String>| {
+        let standing = holdings::standing(tags, &ctx.config.cluster_id, |uid| ctx.stores.member_resource(uid));
+        matches!(
+            standing,
+            Standing::Managed {
+                policy: DeletionPolicy::Delete,
+                ..
+            }
+        )
+    };
+    match empty_domain(&session, &observed, &may_delete).await? {
         TeardownState::Done => {}
-        TeardownState::Waiting(progress) | TeardownState::Blocked(progress) => {
+        TeardownState::Waiting(progress) => {
             pass.report.progressing("Deleting", progress);
             return Ok(pass.poll());
         }
+        TeardownState::Blocked(blocker) | TeardownState::Foreign(blocker) => {
+            pass.report
+                .stalled("DeletionBlocked", format!("deletion blocked: {blocker}"));
+            return Ok(pass.blocked());
+        }
     }
     if observed.status != "Deleting" {
+        if !owner(pass).owns(&session.list_tags(&observed.arn).await?) {
+            pass.report.stalled(
+                "Conflict",
+                format!("domain {} changed hands before its deletion: not deleted", observed.id),
+            );
+            return Ok(pass.blocked());
+        }
         let retain = rules::retain_efs(&pass.obj.spec);
         session.delete_domain(&observed.id, retain).await?;
         let efs = if retain {
@@ -562,14 +669,54 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
     Ok(pass.poll())
 }
 
+/// Why a domain may not be deleted yet: members not managed here, and members whose own
+/// resource says `Retain`.
+fn deletion_blockers(held: &[Held]) -> Option<String> {
+    let mut blockers = Vec::new();
+    for member in held {
+        match &member.standing {
+            Standing::Foreign(why) => blockers.push(format!("{} ({why})", member.label())),
+            Standing::Managed {
+                resource,
+                policy: DeletionPolicy::Retain,
+            } => blockers.push(format!(
+                "{} (its {resource} says deletionPolicy Retain)",
+                member.label()
+            )),
+            Standing::Managed { .. } => {}
+        }
+    }
+    (!blockers.is_empty()).then(|| {
+        format!(
+            "the domain holds {}; delete or release them, or set deletionPolicy: Retain on the StudioDomain",
+            blockers.join(", ")
+        )
+    })
+}
+
 /// Deletes what blocks the deletion of a domain, one layer at a time: apps, then spaces, then
-/// profiles.
-async fn empty_domain(session: &AwsSession, domain_id: &str) -> Result<TeardownState, ReconcileError> {
-    let apps = session.list_apps(domain_id).await?;
-    let spaces = session.list_spaces(domain_id).await?;
-    let profiles = session.list_user_profiles(domain_id).await?;
+/// profiles; a member that `may_delete` refuses (read again right before) blocks the teardown.
+pub(super) async fn empty_domain(
+    session: &AwsSession,
+    domain: &ObservedDomain,
+    may_delete: &teardown::MayDelete<'_>,
+) -> Result<TeardownState, ReconcileError> {
+    let apps = session.list_apps(&domain.id).await?;
+    let spaces = session.list_spaces(&domain.id).await?;
+    let profiles = session.list_user_profiles(&domain.id).await?;
     let teardown = teardown::emptying(&apps, &spaces, &profiles);
-    teardown::execute(session, domain_id, &teardown.deletions).await?;
+    let guard = teardown::Guard {
+        arn_prefix: teardown::arn_prefix(&domain.arn).unwrap_or_default(),
+        domain_id: domain.id.clone(),
+        may_delete,
+    };
+    let refused = teardown::execute(session, &guard, &teardown.deletions).await?;
+    if !refused.is_empty() {
+        return Ok(TeardownState::Blocked(format!(
+            "{} changed hands since they were checked: not deleted",
+            refused.join(", ")
+        )));
+    }
     Ok(teardown.state)
 }
 

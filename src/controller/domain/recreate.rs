@@ -3,11 +3,17 @@
 //! one, and record the migration plan. Every step is in status, so a restart resumes it.
 
 use crate::api::condition_type::{RECREATING, SYNCED};
-use crate::api::{MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus, StudioDomain};
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+
+use super::rules;
+use crate::api::{ApprovalRequest, MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus, StudioDomain};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::ObservedDomain;
 use crate::controller::driver::Pass;
 use crate::controller::error::ReconcileError;
+use crate::controller::holdings::{self, Standing};
 use crate::controller::report::Happening;
 use crate::controller::teardown::TeardownState;
 use crate::status::Want;
@@ -31,8 +37,11 @@ pub async fn start(
     observed: &ObservedDomain,
     changes: &[&'static str],
     backup: Vec<MemberBackup>,
+    approved_deletions: Vec<String>,
 ) -> Result<(), ReconcileError> {
     let members = backup.len();
+    // The approval is used up.
+    pass.status.pending_approval = None;
     pass.status.recreation = Some(RecreationStatus {
         generation: pass.generation(),
         reasons: changes.iter().map(|c| c.to_string()).collect(),
@@ -40,6 +49,7 @@ pub async fn start(
         old_domain_id: observed.id.clone(),
         old_efs_id: observed.home_efs_file_system_id.clone(),
         backup,
+        approved_deletions,
     });
     let message = format!(
         "recreating domain {} because {} changed; {members} profile(s) and space(s) backed up, EFS {} retained",
@@ -67,8 +77,32 @@ pub async fn continue_recreation(
         });
     };
     if let Some(old) = session.describe_domain(&recreation.old_domain_id).await? {
-        let progress = match super::empty_domain(session, &old.id).await? {
-            TeardownState::Waiting(progress) | TeardownState::Blocked(progress) => progress,
+        if !super::owner(pass).owns(&session.list_tags(&old.arn).await?) {
+            return Ok(End::Stalled {
+                reason: "Conflict",
+                message: format!(
+                    "domain {} no longer carries this resource's ownership tags: the recreation stops, nothing more is deleted",
+                    old.id
+                ),
+            });
+        }
+        if let Some(end) = newcomers(pass, session, &old, &mut recreation).await? {
+            return Ok(end);
+        }
+        let ctx = pass.ctx;
+        let approved = recreation.approved_deletions.clone();
+        let may_delete = |kind, name: &str, tags: &BTreeMap<String, String>| {
+            let standing = holdings::standing(tags, &ctx.config.cluster_id, |uid| ctx.stores.member_resource(uid));
+            matches!(standing, Standing::Managed { .. }) || approved.contains(&holdings::label(kind, name))
+        };
+        let progress = match super::empty_domain(session, &old, &may_delete).await? {
+            TeardownState::Waiting(progress) => progress,
+            TeardownState::Blocked(blocker) | TeardownState::Foreign(blocker) => {
+                return Ok(End::Stalled {
+                    reason: "RecreationBlocked",
+                    message: format!("the recreation waits: {blocker}"),
+                });
+            }
             TeardownState::Done => {
                 if old.status != "Deleting" {
                     session.delete_domain(&old.id, true).await?;
@@ -76,6 +110,7 @@ pub async fn continue_recreation(
                 format!("deleting old domain {} (EFS retained)", old.id)
             }
         };
+        pass.status.recreation = Some(recreation);
         pass.report
             .want(Want::true_(RECREATING, "DeletingOld", progress.clone()));
         pass.report.want(Want::false_(SYNCED, "Recreating", progress.clone()));
@@ -97,6 +132,64 @@ pub async fn continue_recreation(
         reason: "Recreating",
         message: message.into(),
     })
+}
+
+/// Members not managed here that appeared in the old domain after the approval (created in the
+/// console meanwhile): the recreation stops, naming them, until a new approval covers them.
+async fn newcomers(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    old: &ObservedDomain,
+    recreation: &mut RecreationStatus,
+) -> Result<Option<End>, ReconcileError> {
+    let foreign: Vec<String> = holdings::classify(pass.ctx, session, old)
+        .await?
+        .into_iter()
+        .filter(|held| matches!(held.standing, Standing::Foreign(_)))
+        .map(|held| held.label())
+        .filter(|label| !recreation.approved_deletions.contains(label))
+        .collect();
+    if foreign.is_empty() {
+        pass.status.pending_approval = None;
+        return Ok(None);
+    }
+    let request = ApprovalRequest {
+        token: String::new(),
+        action: format!(
+            "continue recreating domain {}: delete members created since it started",
+            old.id
+        ),
+        deletes: foreign
+            .iter()
+            .map(|f| format!("{f} (not managed by studio-operator)"))
+            .collect(),
+    };
+    let annotation = pass
+        .obj
+        .annotations()
+        .get(rules::APPROVE_RECREATION)
+        .map(String::as_str);
+    if rules::approves(annotation, pass.status.pending_approval.as_ref(), &request) {
+        pass.status.pending_approval = None;
+        recreation.approved_deletions.extend(foreign);
+        return Ok(None);
+    }
+    let pending = super::approval_token(pass.status.pending_approval.take(), request);
+    let message = format!(
+        "the recreation stopped: {} appeared in domain {} while it was emptied, not managed by studio-operator; approve deleting them with: kubectl annotate studiodomain {} {}={} --overwrite",
+        foreign.join(", "),
+        old.id,
+        pass.obj.name_any(),
+        rules::APPROVE_RECREATION,
+        pending.token
+    );
+    pass.status.pending_approval = Some(pending);
+    pass.report
+        .want(Want::false_(RECREATING, "RecreationBlocked", message.clone()));
+    Ok(Some(End::Stalled {
+        reason: "RecreationBlocked",
+        message,
+    }))
 }
 
 /// The migration plan of a finished recreation: per member its old UID (the new ones are

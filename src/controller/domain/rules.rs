@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{self, AccessType, AuthMode, RecreationPolicy, StudioDomainSpec};
+use crate::api::{self, AccessType, ApprovalRequest, AuthMode, ImmutableSettings, RecreationPolicy, StudioDomainSpec};
 use crate::aws::model::{AppSummary, Document, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::compliance::UiRestrictions;
 use crate::controller::desired;
@@ -143,19 +143,56 @@ pub fn desired_domain(
     }
 }
 
-/// The settings that cannot change in AWS and differ: each forces a recreation.
-pub fn immutable_changes(desired: &DomainCreate, observed: &ObservedDomain) -> Vec<&'static str> {
+/// The immutable settings the spec asks for now.
+pub fn immutable_settings(spec: &StudioDomainSpec, name: &str) -> ImmutableSettings {
+    ImmutableSettings {
+        domain_name: name.to_string(),
+        auth_mode: auth_mode(spec.auth_mode).into(),
+        vpc_id: spec.network.vpc_id.clone(),
+        kms_key_id: spec.encryption.kms_key_id.clone(),
+        region: spec.aws.region.clone(),
+        role_arn: spec.aws.role_arn.clone(),
+    }
+}
+
+/// The immutable spec fields that changed since the domain was created: each forces a
+/// recreation. Only a change of the spec counts, never what AWS reports.
+pub fn spec_changes(now: &ImmutableSettings, created_with: &ImmutableSettings) -> Vec<&'static str> {
     let mut changes = Vec::new();
-    if desired.name != observed.name {
+    if now.domain_name != created_with.domain_name {
         changes.push("domainName");
     }
-    if desired.auth_mode != observed.auth_mode {
+    if now.auth_mode != created_with.auth_mode {
         changes.push("authMode");
     }
-    if observed.vpc_id.as_deref() != Some(desired.vpc_id.as_str()) {
+    if now.vpc_id != created_with.vpc_id {
         changes.push("network.vpcId");
     }
-    if observed.kms_key_id.as_deref().map(key_id_of) != Some(key_id_of(&desired.kms_key_id)) {
+    if now.kms_key_id != created_with.kms_key_id {
+        changes.push("encryption.kmsKeyId");
+    }
+    changes
+}
+
+/// Where AWS holds other immutable settings than the spec asks for, without a spec change: a
+/// KMS alias pointed at another key, or a domain changed behind the operator's back. A member
+/// AWS does not report (empty or absent) is unknown, not different.
+pub fn aws_differences(desired: &DomainCreate, observed: &ObservedDomain) -> Vec<&'static str> {
+    let differs = |observed: Option<&str>, desired: &str| observed.is_some_and(|o| !o.is_empty() && o != desired);
+    let mut changes = Vec::new();
+    if differs(Some(&observed.name), &desired.name) {
+        changes.push("domainName");
+    }
+    if differs(Some(&observed.auth_mode), &desired.auth_mode) {
+        changes.push("authMode");
+    }
+    if differs(observed.vpc_id.as_deref(), &desired.vpc_id) {
+        changes.push("network.vpcId");
+    }
+    if differs(
+        observed.kms_key_id.as_deref().map(key_id_of),
+        key_id_of(&desired.kms_key_id),
+    ) {
         changes.push("encryption.kmsKeyId");
     }
     changes
@@ -302,11 +339,12 @@ pub enum RecreationDecision {
     Refuse,
 }
 
-/// Annotation that approves a recreation (and the removal of unmanaged members) for one generation.
+/// Annotation that approves a pending recreation: its value must be the token of
+/// `status.pendingApproval`.
 pub const APPROVE_RECREATION: &str = "studio-operator.io/approve-recreation";
 
-/// Decides whether an immutable change may recreate the domain now. An adopted domain is never
-/// recreated without approval, whatever the policy says.
+/// Decides whether an immutable change may recreate the domain now. An adopted domain (or one
+/// whose creation settings are unknown) is never recreated without approval, whatever the policy.
 pub fn recreation_decision(policy: RecreationPolicy, adopted: bool, approved: bool) -> RecreationDecision {
     match policy {
         RecreationPolicy::Never => RecreationDecision::Refuse,
@@ -316,11 +354,15 @@ pub fn recreation_decision(policy: RecreationPolicy, adopted: bool, approved: bo
     }
 }
 
-/// Whether the annotations approve the given generation.
-pub fn is_approved(annotations: &BTreeMap<String, String>, generation: i64) -> bool {
-    annotations
-        .get(APPROVE_RECREATION)
-        .is_some_and(|v| v.trim() == generation.to_string())
+/// Whether `annotation` approves `request`: the pending request (with its token) is exactly the
+/// one asked for now, and the annotation carries its token.
+pub fn approves(annotation: Option<&str>, pending: Option<&ApprovalRequest>, request: &ApprovalRequest) -> bool {
+    match (annotation, pending) {
+        (Some(token), Some(pending)) => {
+            pending.action == request.action && pending.deletes == request.deletes && token.trim() == pending.token
+        }
+        _ => false,
+    }
 }
 
 /// Apps that block an update needing stopped apps: InService, Pending or Deleting ones.
@@ -514,7 +556,7 @@ mod tests {
     fn no_drift_means_no_update_and_no_recreation() {
         let desired = desired(&spec());
         let observed = observed_from(&desired);
-        assert!(immutable_changes(&desired, &observed).is_empty());
+        assert!(aws_differences(&desired, &observed).is_empty());
         let diff = mutable_diff(&desired, &observed, &[]);
         assert!(diff.update.is_empty(), "{diff:?}");
         assert!(diff.fields.is_empty());
@@ -527,11 +569,24 @@ mod tests {
             kms_key_id: Some("k1".into()),
             ..observed_from(&desired)
         };
-        assert!(immutable_changes(&desired, &observed).is_empty());
+        assert!(aws_differences(&desired, &observed).is_empty());
     }
 
     #[test]
-    fn immutable_changes_are_named() {
+    fn only_a_spec_change_is_a_recreation_reason() {
+        let created = immutable_settings(&spec(), "d");
+        assert!(spec_changes(&immutable_settings(&spec(), "d"), &created).is_empty());
+        let mut changed = spec();
+        changed.network.vpc_id = "vpc-other".into();
+        changed.encryption.kms_key_id = "alias/other".into();
+        assert_eq!(
+            spec_changes(&immutable_settings(&changed, "renamed"), &created),
+            vec!["domainName", "network.vpcId", "encryption.kmsKeyId"]
+        );
+    }
+
+    #[test]
+    fn aws_differences_are_named_and_absent_fields_are_unknown() {
         let desired = desired(&spec());
         let observed = ObservedDomain {
             name: "old".into(),
@@ -541,9 +596,44 @@ mod tests {
             ..observed_from(&desired)
         };
         assert_eq!(
-            immutable_changes(&desired, &observed),
+            aws_differences(&desired, &observed),
             vec!["domainName", "authMode", "network.vpcId", "encryption.kmsKeyId"]
         );
+        let silent = ObservedDomain {
+            name: String::new(),
+            auth_mode: String::new(),
+            vpc_id: None,
+            kms_key_id: None,
+            ..observed_from(&desired)
+        };
+        assert!(
+            aws_differences(&desired, &silent).is_empty(),
+            "nothing reported is nothing changed"
+        );
+    }
+
+    #[test]
+    fn an_approval_matches_only_its_own_request_and_token() {
+        let request = ApprovalRequest {
+            token: String::new(),
+            action: "recreate domain d-1".into(),
+            deletes: vec!["user profile alice".into()],
+        };
+        let pending = ApprovalRequest {
+            token: "t0k3n".into(),
+            ..request.clone()
+        };
+        assert!(approves(Some("t0k3n"), Some(&pending), &request));
+        assert!(
+            !approves(Some("3"), Some(&pending), &request),
+            "a generation is no token"
+        );
+        assert!(!approves(Some("t0k3n"), None, &request), "no request was made");
+        let grown = ApprovalRequest {
+            deletes: vec!["user profile alice".into(), "user profile bob".into()],
+            ..request.clone()
+        };
+        assert!(!approves(Some("t0k3n"), Some(&pending), &grown), "the request changed");
     }
 
     #[test]
@@ -616,9 +706,6 @@ mod tests {
         );
         assert_eq!(recreation_decision(RecreationPolicy::Manual, false, true), Proceed);
         assert_eq!(recreation_decision(RecreationPolicy::Never, false, true), Refuse);
-        let annotations = BTreeMap::from([(APPROVE_RECREATION.to_string(), "4".to_string())]);
-        assert!(is_approved(&annotations, 4));
-        assert!(!is_approved(&annotations, 5));
     }
 
     #[test]

@@ -319,7 +319,32 @@ fn decide_present<K: MemberKind>(
     let mut steps = Vec::new();
     match ownership::claim(&facts.owner, tags, facts.adopt) {
         Claim::Ours => {}
-        Claim::Adopt => steps.push(Step::Adopt),
+        Claim::Adopt => {
+            // Adoption takes a member as it is: it never recreates (deletes) it to make it fit,
+            // and never hands it to another identity.
+            let mut differences: Vec<String> = K::recreation_reasons(desired, observed)
+                .into_iter()
+                .map(|field| format!("{field} differs from the existing {}", K::NOUN))
+                .collect();
+            for key in K::IDENTITY_TAGS {
+                if let (Some(existing), Some(wanted)) = (tags.get(*key), K::desired_tags(desired).get(*key))
+                    && existing != wanted
+                {
+                    differences.push(format!("its {key} tag is {existing}, the spec would make it {wanted}"));
+                }
+            }
+            if !differences.is_empty() {
+                return decided.end(End::Stalled {
+                    reason: "AdoptionWouldRecreate",
+                    message: format!(
+                        "adopting {} {name} would need it recreated or re-identified, which adoption never does: {}; change the spec to match it, or leave it unadopted",
+                        K::NOUN,
+                        differences.join("; ")
+                    ),
+                });
+            }
+            steps.push(Step::Adopt);
+        }
         claim => return decided.end(conflict::<K>(&claim, name, domain_id)),
     }
     let details = observed.details();
@@ -494,6 +519,7 @@ mod tests {
         DomainTarget {
             key: "platform/studio".into(),
             namespace: "platform".into(),
+            name: "studio".into(),
             labels: BTreeMap::new(),
             aws: AwsTarget {
                 region: "us-east-1".into(),
@@ -541,6 +567,9 @@ mod tests {
         }
         if differs.iter().any(|d| d == "tags") {
             tags.remove("team");
+        }
+        if differs.iter().any(|d| d == "userId") {
+            tags.insert("studiouserid".into(), "bob".into());
         }
         tags
     }
@@ -627,7 +656,7 @@ mod tests {
                         serde_json::json!({"CustomImages": [{"ImageName": "console", "AppImageConfigName": "c"}]}),
                     );
                 }
-                "tags" => {}
+                "tags" | "userId" => {}
                 other => panic!("{}: a profile cannot differ in {other}", row.row),
             }
         }

@@ -18,6 +18,7 @@ use self::decide::{Blocker, End, Facts, GuardrailFacts, InAws, Plan, Problem, St
 use super::context::Context;
 use super::driver::{Pass, Reconcile};
 use super::error::ReconcileError;
+use super::holdings::{self, Standing};
 use super::memory::{Entry, Memory, Observed, ReadPlan, Seen, Situation, Tags};
 use super::reference::{self, DomainTarget, Resolved};
 use super::report::{Happening, Reported};
@@ -25,12 +26,12 @@ use super::stores::Cached;
 use super::teardown::{self, OwnedSpace, TeardownState};
 use crate::api::condition_type::SYNCED;
 use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp, SettingsStatus};
-use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, Document, MemberDetails, MemberType};
+use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, Finding, UiRestrictions, Verdict};
 use crate::controller::settings;
-use crate::ownership::{self, Claim, Owner};
+use crate::ownership::{self, Claim, Holder, Owner};
 use crate::status::{self, Want};
 
 /// Where status says a member lives in AWS.
@@ -56,6 +57,8 @@ pub struct MemberRecord {
 pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope> {
     /// What Describe reports.
     type Observed: Observed + Send + Sync + 'static;
+    /// Tags that say whose the member is (never changed by an adoption).
+    const IDENTITY_TAGS: &'static [&'static str] = &[];
     /// What Create sends and the comparisons read.
     type Desired: Clone + std::fmt::Debug + Send + Sync;
 
@@ -239,7 +242,14 @@ fn owner<K: MemberKind>(pass: &Pass<'_, K>) -> Owner {
 async fn session(ctx: &Context, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
     Ok(ctx
         .aws
-        .session(&target.aws.region, target.aws.role_arn.as_deref())
+        .session(
+            &target.aws.region,
+            target.aws.role_arn.as_deref().map(|arn| RoleFor {
+                arn,
+                namespace: &target.namespace,
+                name: &target.name,
+            }),
+        )
         .await?)
 }
 
@@ -249,7 +259,10 @@ async fn guardrails<K: MemberKind>(
     member: &K,
     domain: &DomainTarget,
 ) -> Result<GuardrailFacts, ReconcileError> {
-    let covering = ctx.guardrails_for(&domain.namespace, &domain.labels).await?;
+    let namespace = member.namespace().unwrap_or_default();
+    let covering = ctx
+        .guardrails_for(&domain.namespace, &domain.labels, Some(&namespace))
+        .await?;
     let verdict = Verdict::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>(), |rules| {
         member.check(rules)
     });
@@ -632,21 +645,25 @@ async fn replace<K: MemberKind>(
     K::memory(pass.ctx).forget(&pass.uid());
     let already_recreating =
         status::find(K::conditions(&pass.status), SYNCED).is_some_and(|c| c.reason == "Recreating");
-    if !already_recreating {
+    let owner = owner(pass);
+    let state = retire::<K>(pass.ctx, &owner, session, domain_id, old).await?;
+    if !already_recreating && !matches!(state, TeardownState::Foreign(_)) {
         let note = format!(
             "recreating {} {old} because {reason} (AWS cannot change it in place): its apps and what it owns are deleted first",
             K::NOUN
         );
         pass.event(Happening::normal("Recreating", note)).await;
     }
-    let (message, end) = match retire::<K>(pass.ctx, session, domain_id, old).await? {
-        TeardownState::Done => {
+    let (message, end) = match state {
+        TeardownState::Done | TeardownState::Foreign(_) => {
+            // A member that is no longer this resource's (someone else took the name) is left
+            // alone: only this resource's record of it goes.
             let mut record = K::record(&pass.status);
             record.name = None;
             record.arn = None;
             record.aws_status = None;
             K::set_record(&mut pass.status, record);
-            let message = format!("{} {old} deleted; creating the new one", K::NOUN);
+            let message = format!("{} {old} is gone or not this resource's; creating the new one", K::NOUN);
             (
                 message.clone(),
                 End::Progress {
@@ -680,21 +697,56 @@ async fn replace<K: MemberKind>(
     Ok(end)
 }
 
-/// Ordered deletion of the member `name`: observes what the teardown needs, plans it (pure) and
-/// makes this pass's deletions.
+/// Ordered deletion of the member `name`: checks it is this resource's (before anything is
+/// deleted), observes what the teardown needs, plans it (pure) and makes this pass's deletions,
+/// each re-checked right before it is made.
 async fn retire<K: MemberKind>(
     ctx: &Context,
+    owner: &Owner,
     session: &AwsSession,
     domain_id: &str,
     name: &str,
 ) -> Result<TeardownState, ReconcileError> {
+    let Some(observed) = K::describe(session, domain_id, name).await? else {
+        return Ok(TeardownState::Done);
+    };
+    let arn = observed.details().arn.clone();
+    if !owner.owns(&session.list_tags(&arn).await?) {
+        return Ok(TeardownState::Foreign(format!(
+            "{} {name} does not carry this resource's ownership tags",
+            K::NOUN
+        )));
+    }
     let apps = session.list_apps(domain_id).await?;
     let owned = K::owned_spaces(ctx, session, domain_id, name).await?;
-    let status = K::describe(session, domain_id, name)
-        .await?
-        .map(|observed| observed.details().status.clone());
-    let teardown = teardown::retirement(K::TYPE, K::NOUN, name, &owned, &apps, status.as_deref());
-    teardown::execute(session, domain_id, &teardown.deletions).await?;
+    let status = Some(observed.details().status.as_str());
+    let teardown = teardown::retirement(K::TYPE, K::NOUN, name, &owned, &apps, status);
+    let may_delete = |kind: MemberType, member: &str, tags: &BTreeMap<String, String>| {
+        if kind == K::TYPE && member == name {
+            return owner.owns(tags);
+        }
+        // A space the member owns goes with it only while no resource manages it.
+        let standing = holdings::standing(tags, &ctx.config.cluster_id, |uid| ctx.stores.member_resource(uid));
+        match standing {
+            Standing::Managed { .. } => false,
+            Standing::Foreign(_) => !matches!(
+                ownership::holder(tags, &ctx.config.cluster_id),
+                Holder::OtherCluster { .. }
+            ),
+        }
+    };
+    let guard = teardown::Guard {
+        arn_prefix: teardown::arn_prefix(&arn).unwrap_or_default(),
+        domain_id: domain_id.to_string(),
+        may_delete: &may_delete,
+    };
+    let refused = teardown::execute(session, &guard, &teardown.deletions).await?;
+    if !refused.is_empty() {
+        return Ok(TeardownState::Blocked(format!(
+            "{} changed hands since they were checked: not deleted",
+            refused.join(", ")
+        )));
+    }
     Ok(teardown.state)
 }
 
@@ -760,9 +812,14 @@ pub async fn cleanup<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Re
             pass.event(Happening::normal("Retained", note)).await;
             pass.release().await
         }
-        Cleanup::Retire => match retire::<K>(pass.ctx, &session, &domain_id, &name).await? {
+        Cleanup::Retire => match retire::<K>(pass.ctx, &owner(pass), &session, &domain_id, &name).await? {
             TeardownState::Done => {
                 pass.event(Happening::normal("Deleted", deleted_note)).await;
+                pass.release().await
+            }
+            TeardownState::Foreign(why) => {
+                let note = format!("{why}: left in AWS");
+                pass.event(Happening::warning("Released", note)).await;
                 pass.release().await
             }
             TeardownState::Waiting(progress) => {

@@ -9,9 +9,13 @@ use crate::compliance::{AppPolicy, Verdict, rules};
 
 /// Tag the activity reporter writes on its app: the last user activity, RFC 3339 UTC.
 pub const LAST_ACTIVITY_TAG: &str = "studio-operator.io/last-activity";
-/// Tag on an app, profile or space that exempts its apps from idle shutdown and lifetime caps,
-/// when the guardrails allow it.
+/// Tag in a UserProfile's or SharedSpace's `spec.tags` that exempts its apps from idle shutdown
+/// and the domain's lifetime caps (never from a guardrail's), when the guardrails allow it. The
+/// same tag on an app in AWS is ignored: anyone with a notebook could set it.
 pub const KEEP_ALIVE_TAG: &str = "studio-operator.io/keep-alive";
+/// How far in the future a reported activity may lie (clock differences between the app and
+/// AWS) before it is taken for a forgery and ignored.
+pub const MAX_FUTURE_ACTIVITY_SECONDS: f64 = 300.0;
 
 /// What is known about one InService app.
 #[derive(Clone, Debug, Default)]
@@ -22,7 +26,7 @@ pub struct Observation {
     pub last_health_check: Option<f64>,
     /// `DescribeApp.LastUserActivityTimestamp`, epoch seconds.
     pub last_user_activity: Option<f64>,
-    /// The keep-alive tag is on the app, its profile or its space.
+    /// The keep-alive tag is in the spec of the app's profile or space.
     pub keep_alive: bool,
 }
 
@@ -114,8 +118,8 @@ pub fn is_default_jupyter_server(app: &AppSummary) -> bool {
     app.app_type == "JupyterServer" && app.app_name == "default"
 }
 
-/// Decides for one app. Guardrail breaches win (keep-alive does not exempt them), then
-/// lifetime caps, then idleness.
+/// Decides for one app. Guardrail breaches win, then lifetime caps, then idleness. Keep-alive
+/// exempts from idleness and the domain's own caps, never from a guardrail's breach or cap.
 pub fn decide(app: &AppSummary, seen: &Observation, rules: &AppRules<'_>, now: f64) -> Decision {
     if app.status != "InService" || is_default_jupyter_server(app) {
         return Decision::Keep;
@@ -134,16 +138,14 @@ pub fn decide(app: &AppSummary, seen: &Observation, rules: &AppRules<'_>, now: f
             Decision::Report(reason)
         };
     }
-    if seen.keep_alive && rules.policy.allow_keep_alive {
-        return Decision::Keep;
-    }
+    let kept_alive = seen.keep_alive && rules.policy.allow_keep_alive;
     let idle_action = |reason| match rules.mode {
         SweepMode::Enforce => Decision::Stop(reason),
         SweepMode::DryRun => Decision::Report(reason),
     };
     if let Some(created) = app.created {
         let uptime_hours = (now - created) / 3600.0;
-        if let Some((cap_hours, guardrail, enforced)) = lifetime_cap(app, rules)
+        if let Some((cap_hours, guardrail, enforced)) = lifetime_cap(app, rules, kept_alive)
             && uptime_hours > f64::from(cap_hours)
         {
             let reason = Reason::MaxLifetime {
@@ -158,7 +160,10 @@ pub fn decide(app: &AppSummary, seen: &Observation, rules: &AppRules<'_>, now: f
             };
         }
     }
-    if let (Some(timeout_minutes), Some(since)) = (rules.idle_timeout_minutes, idle_since(seen)) {
+    if kept_alive {
+        return Decision::Keep;
+    }
+    if let (Some(timeout_minutes), Some(since)) = (rules.idle_timeout_minutes, idle_since(seen, app.created, now)) {
         let idle_minutes = (now - since) / 60.0;
         if idle_minutes > f64::from(timeout_minutes) {
             return idle_action(Reason::Idle {
@@ -205,27 +210,40 @@ pub fn idle_timeout(domain: Option<&IdleShutdown>, app_type: &str, holder: Optio
     Some(own.unwrap_or(idle.idle_timeout_minutes))
 }
 
-/// Since when the app is idle: the reporter's word; without it, the API's activity timestamp
-/// only when it is strictly older than the last health check (health checks refresh it, so equal
-/// values say nothing); otherwise unknown, and an unknown app is not idle.
-pub fn idle_since(seen: &Observation) -> Option<f64> {
-    if let Some(reported) = seen.reported_activity {
-        return Some(reported);
-    }
-    match (seen.last_user_activity, seen.last_health_check) {
+/// Since when the app is idle, from the latest of two signals: the reporter's tag, and the API's
+/// activity timestamp when it is strictly older than the last health check (health checks
+/// refresh it, so equal values say nothing). Unknown (not idle) without either.
+///
+/// The tag can be written by anyone who can tag the app, so it is bounded: a time far in the
+/// future is ignored (it would keep the app alive for ever), and no signal makes an app idle for
+/// longer than it has existed (a forged old time would stop a fresh app at once).
+pub fn idle_since(seen: &Observation, created: Option<f64>, now: f64) -> Option<f64> {
+    let reported = seen
+        .reported_activity
+        .filter(|t| *t <= now + MAX_FUTURE_ACTIVITY_SECONDS);
+    let api = match (seen.last_user_activity, seen.last_health_check) {
         (Some(activity), Some(health)) if activity < health => Some(activity),
         _ => None,
-    }
+    };
+    let since = match (reported, api) {
+        (Some(r), Some(a)) => r.max(a),
+        (one, other) => one.or(other)?,
+    };
+    Some(since.max(created.unwrap_or(f64::MIN)).min(now))
 }
 
 /// The tightest lifetime cap that matches the app: its hours, the guardrail it comes from (none
 /// for the domain's own caps), and who decides (`Some(enforce)` for a guardrail, `None` for the
-/// domain's sweep mode).
-fn lifetime_cap(app: &AppSummary, rules: &AppRules<'_>) -> Option<(i32, Option<String>, Option<bool>)> {
+/// domain's sweep mode). A kept-alive app has only the guardrails' caps.
+fn lifetime_cap(
+    app: &AppSummary,
+    rules: &AppRules<'_>,
+    kept_alive: bool,
+) -> Option<(i32, Option<String>, Option<bool>)> {
     let domain_caps = rules
         .max_lifetime
         .iter()
-        .filter(|cap| lifetime_matches(cap, app))
+        .filter(|cap| !kept_alive && lifetime_matches(cap, app))
         .map(|cap| (cap.hours, None, None));
     let guardrail_caps = rules.policy.guardrails.iter().filter_map(|g| {
         g.spec.rules.max_app_lifetime_hours.map(|hours| {
@@ -325,20 +343,72 @@ mod tests {
             last_user_activity: Some(NOW - 7200.0),
             ..Default::default()
         };
-        assert_eq!(idle_since(&equal), None);
+        assert_eq!(idle_since(&equal, None, NOW), None);
         let older = Observation {
             last_health_check: Some(NOW - 60.0),
             last_user_activity: Some(NOW - 7200.0),
             ..Default::default()
         };
-        assert_eq!(idle_since(&older), Some(NOW - 7200.0));
-        assert_eq!(idle_since(&Observation::default()), None);
+        assert_eq!(idle_since(&older, None, NOW), Some(NOW - 7200.0));
+        assert_eq!(idle_since(&Observation::default(), None, NOW), None);
         let policy = AppPolicy::of(Vec::new());
         let lab = app("JupyterLab", "ml.t3.medium", 3.0);
         assert_eq!(decide(&lab, &equal, &rules(&policy, &[]), NOW), Decision::Keep);
         assert!(matches!(
             decide(&lab, &older, &rules(&policy, &[]), NOW),
             Decision::Stop(_)
+        ));
+    }
+
+    #[test]
+    fn forged_activity_neither_keeps_an_app_alive_nor_stops_a_fresh_one() {
+        // Far in the future: ignored, the API's older activity decides.
+        let forever = Observation {
+            reported_activity: Some(NOW + 100.0 * 3600.0),
+            last_health_check: Some(NOW - 60.0),
+            last_user_activity: Some(NOW - 7200.0),
+            ..Default::default()
+        };
+        assert_eq!(idle_since(&forever, None, NOW), Some(NOW - 7200.0));
+        // A little ahead (clock differences): active now.
+        let ahead = Observation {
+            reported_activity: Some(NOW + 60.0),
+            ..Default::default()
+        };
+        assert_eq!(idle_since(&ahead, None, NOW), Some(NOW));
+        // An old time on an app created ten minutes ago: idle for ten minutes at most.
+        let old = Observation {
+            reported_activity: Some(NOW - 86_400.0),
+            ..Default::default()
+        };
+        assert_eq!(idle_since(&old, Some(NOW - 600.0), NOW), Some(NOW - 600.0));
+        // The later of the two signals wins: an old tag cannot hide newer API activity.
+        let both = Observation {
+            reported_activity: Some(NOW - 86_400.0),
+            last_health_check: Some(NOW - 10.0),
+            last_user_activity: Some(NOW - 300.0),
+            ..Default::default()
+        };
+        assert_eq!(idle_since(&both, None, NOW), Some(NOW - 300.0));
+    }
+
+    #[test]
+    fn keep_alive_never_exempts_from_a_guardrail_cap() {
+        let mut seen = reported(600.0);
+        seen.keep_alive = true;
+        let g = guardrail(json!({"rules": {"allowKeepAlive": true, "maxAppLifetimeHours": 8}}));
+        let policy = AppPolicy::of(vec![&g]);
+        let domain_cap = [MaxLifetime {
+            app_type: None,
+            instance_type_pattern: None,
+            hours: 2,
+        }];
+        let young = app("JupyterLab", "ml.t3.medium", 5.0);
+        assert_eq!(decide(&young, &seen, &rules(&policy, &domain_cap), NOW), Decision::Keep);
+        let old = app("JupyterLab", "ml.t3.medium", 9.0);
+        assert!(matches!(
+            decide(&old, &seen, &rules(&policy, &domain_cap), NOW),
+            Decision::Stop(Reason::MaxLifetime { cap_hours: 8, .. })
         ));
     }
 

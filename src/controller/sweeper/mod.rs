@@ -1,5 +1,9 @@
 //! The sweeper: per domain, one paginated ListApps, then each running app is kept, stopped or
-//! reported according to its activity, its uptime and the guardrails (see [`plan`]).
+//! reported according to its activity, its uptime and the guardrails (see [`decide`]).
+//!
+//! It runs on its own timer over every domain the operator created or adopted, independent of
+//! the domain's reconcile: a domain that is blocked, failing or out of policy is still swept, so
+//! nobody can switch runtime enforcement off by keeping a domain out of sync.
 //!
 //! DescribeApp and ListTags are called only for apps an idle timeout or a lifetime cap could
 //! stop, never for the rest.
@@ -9,19 +13,107 @@ pub mod decide;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use futures::Future;
 use kube::ResourceExt;
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use self::decide::{AppRules, Decision, HolderSpec, KEEP_ALIVE_TAG, LAST_ACTIVITY_TAG, Observation, Reason};
 use super::context::Context;
 use super::error::ReconcileError;
 use super::report::Happening;
 use crate::api::{Guardrail, SharedSpace, StudioDomain, SweepMode, UserProfile, Violation};
-use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::AppSummary;
-use crate::compliance::{AppPolicy, Verdict, rules};
+use crate::aws::{AwsError, RoleFor};
+use crate::compliance::{self, AppPolicy, Verdict, rules};
 use crate::metrics::SweepLabels;
+use crate::ownership::Owner;
+
+/// How far the local clock may be from AWS's before the sweeper stops no app: idle times and
+/// uptimes are measured against AWS's timestamps, so a wrong local clock would stop apps early.
+pub const MAX_CLOCK_SKEW_SECONDS: f64 = 120.0;
+
+/// Sweeps every domain every `sweep_interval` until `stopped` resolves. Starts once the caches
+/// are synced: an app whose UserProfile is not cached yet would lose its keep-alive.
+pub async fn run(ctx: Arc<Context>, stopped: impl Future<Output = ()>) {
+    tokio::pin!(stopped);
+    tokio::select! {
+        _ = &mut stopped => return,
+        _ = ctx.caches.wait() => {}
+    }
+    let mut ticker = tokio::time::interval(ctx.config.sweep_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = &mut stopped => return,
+            _ = ticker.tick() => {}
+        }
+        for domain in ctx.stores.domains.all() {
+            // One domain's failure (throttling, a revoked role) must not spare the others.
+            if let Err(error) = sweep_domain(&ctx, &domain).await {
+                warn!(domain = %domain.name_any(), %error, category = error.category().label(), "sweeping apps failed");
+            }
+        }
+    }
+}
+
+/// Sweeps one domain, if it has one in AWS that still carries this resource's ownership tags.
+async fn sweep_domain(ctx: &Context, domain: &StudioDomain) -> Result<(), ReconcileError> {
+    let Some(status) = domain.status.as_ref() else {
+        return Ok(());
+    };
+    let (Some(domain_id), Some(domain_arn)) = (status.domain_id.as_deref(), status.domain_arn.as_deref()) else {
+        return Ok(());
+    };
+    if domain.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    let namespace = domain.namespace().unwrap_or_default();
+    let name = domain.name_any();
+    let guardrails = ctx.guardrails_for(&namespace, domain.labels(), None).await?;
+    let aws = &domain.spec.aws;
+    if !compliance::role_allowed(&guardrails, aws.role_arn.as_deref()) {
+        debug!(domain = %name, "not swept: an Enforce guardrail forbids its aws.roleArn");
+        return Ok(());
+    }
+    let role = aws.role_arn.as_deref().map(|arn| RoleFor {
+        arn,
+        namespace: &namespace,
+        name: &name,
+    });
+    let session = ctx.aws.session(&aws.region, role).await?;
+    let owner = Owner {
+        cluster: ctx.config.cluster_id.clone(),
+        namespace: namespace.clone(),
+        name: name.clone(),
+        uid: domain.uid().unwrap_or_default(),
+    };
+    // status can be stale or written by someone else: act only on a domain AWS says is ours.
+    match session.list_tags(domain_arn).await {
+        Ok(tags) if owner.owns(&tags) => {}
+        Ok(_) | Err(AwsError::NotFound { .. }) => {
+            debug!(domain = %name, domain_id, "not swept: the domain in AWS is not this resource's");
+            return Ok(());
+        }
+        Err(error) => return Err(error.into()),
+    }
+    let apps = session.list_apps(domain_id).await?;
+    if let Some(skew) = clock_skew(ctx.config.clock.now(), session.aws_now()) {
+        let note = format!(
+            "no app is stopped while the local clock is {skew:.0} s away from AWS's (more than {MAX_CLOCK_SKEW_SECONDS} s): fix the node's time synchronisation"
+        );
+        warn!(domain = %name, "{note}");
+        ctx.publish(domain, Happening::warning("ClockSkew", note)).await;
+        return Ok(());
+    }
+    sweep(ctx, domain, &session, domain_id, &apps, &guardrails).await
+}
+
+/// How far the local clock is from AWS's, when it is too far to trust.
+fn clock_skew(local: f64, aws: Option<f64>) -> Option<f64> {
+    let skew = (local - aws?).abs();
+    (skew > MAX_CLOCK_SKEW_SECONDS).then_some(skew)
+}
 
 /// The Kubernetes resource an app belongs to, for its Events and its keep-alive tag.
 enum Holder {
@@ -92,8 +184,8 @@ fn in_domain<K>(
         .collect()
 }
 
-/// Sweeps the apps of an InService domain, whose apps the caller has just listed.
-pub(crate) async fn sweep(
+/// Sweeps the apps of a domain, whose apps the caller has just listed.
+async fn sweep(
     ctx: &Context,
     domain: &StudioDomain,
     session: &AwsSession,
@@ -168,7 +260,6 @@ async fn observe(
         Err(error) => return Err(error),
     };
     seen.reported_activity = tags.get(LAST_ACTIVITY_TAG).and_then(|v| decide::parse_activity(v));
-    seen.keep_alive |= tags.get(KEEP_ALIVE_TAG).is_some_and(|v| v == "true");
     Ok(true)
 }
 
@@ -271,19 +362,15 @@ fn record_app_findings(ctx: &Context, domain: &StudioDomain, apps: &[AppSummary]
     }
 }
 
-/// Whether the domain with this UID is due for a sweep; marks it swept when it is. Never before
-/// the caches are synced: an app whose UserProfile is not cached yet would lose its keep-alive.
-pub(crate) fn due(ctx: &Context, uid: &str) -> bool {
-    if !ctx.caches.is_synced() {
-        return false;
-    }
-    let mut sweeps = ctx.sweeps.lock().expect("sweeps lock");
-    let now = std::time::Instant::now();
-    match sweeps.get(uid) {
-        Some(last) if now.duration_since(*last) < ctx.config.sweep_interval => false,
-        _ => {
-            sweeps.insert(uid.to_string(), now);
-            true
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_clock_far_from_aws_is_distrusted_and_an_unknown_one_is_not() {
+        assert_eq!(clock_skew(1000.0, Some(1000.0 + 60.0)), None);
+        assert_eq!(clock_skew(1000.0, Some(1000.0 - 121.0)), Some(121.0));
+        assert_eq!(clock_skew(1000.0, Some(1000.0 + 3600.0)), Some(3600.0));
+        assert_eq!(clock_skew(1000.0, None), None);
     }
 }
