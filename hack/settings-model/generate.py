@@ -17,6 +17,7 @@ names and shortcuts; `effective()` in src/api/settings/mod.rs folds them into AP
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import textwrap
@@ -56,9 +57,24 @@ def doc_lines(text: str, indent: str) -> list[str]:
     return [f"{indent}/// {line}".rstrip() for line in lines] or [f"{indent}///"]
 
 
+# The largest repeat count RE2 accepts (the apiserver's schema patterns and CEL use RE2).
+RE2_MAX_REPEAT = 1000
+
+
+def re2_repeats(pattern: str) -> str:
+    """The pattern with repeat bounds above RE2's limit left open (`{3,1016}` -> `{3,}`): the
+    member's maxLength still bounds the value, and the apiserver refuses the CRD otherwise."""
+
+    def bound(match: re.Match) -> str:
+        low, high = match.group(1), match.group(2)
+        return f"{{{low},}}" if int(high) > RE2_MAX_REPEAT else match.group(0)
+
+    return re.sub(r"\{(\d+),(\d+)\}", bound, pattern)
+
+
 def full_pattern(pattern: str) -> str:
     """SageMaker matches a member's pattern against the whole value."""
-    return f"^(?:{pattern})$"
+    return f"^(?:{re2_repeats(pattern)})$"
 
 
 class Generator:

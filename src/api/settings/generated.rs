@@ -376,7 +376,7 @@ impl ToDoc for ResourceSpec {
 pub struct CodeRepository {
     /// The URL of the Git repository.
     #[serde(rename = "repositoryUrl")]
-    #[schemars(length(max = 1024), pattern(r#"^(?:https://([.\-_a-zA-Z0-9]+/?){3,1016})$"#))]
+    #[schemars(length(max = 1024), pattern(r#"^(?:https://([.\-_a-zA-Z0-9]+/?){3,})$"#))]
     pub repository_url: String,
 }
 
@@ -1955,7 +1955,7 @@ pub struct AmazonQSettings {
     pub status: Option<FeatureStatus>,
     /// The ARN of the Amazon Q profile used within the domain.
     #[serde(rename = "qProfileArn", default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self.matches('^(?:arn:[-.a-z0-9]{1,63}:codewhisperer:([-.a-z0-9]{0,63}:){2}([a-zA-Z0-9-_:/]){1,1023})$')").message("must be an Amazon Q Developer profile ARN"))]
+    #[x_kube(validation = Rule::new("self.matches('^(?:arn:[-.a-z0-9]{1,63}:codewhisperer:([-.a-z0-9]{0,63}:){2}([a-zA-Z0-9-_:/]){1,})$')").message("must be an Amazon Q Developer profile ARN"))]
     pub q_profile_arn: Option<String>,
 }
 
