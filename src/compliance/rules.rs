@@ -3,11 +3,13 @@
 //! The same rule is checked at every level a setting can appear (domain defaults, profile,
 //! space, running app), so moving a forbidden value to another level does not bypass it.
 
+use serde_json::Value;
 use wildmatch::WildMatch;
 
-use crate::api::settings::{ResourceSpec, UserSettings};
+use crate::api::settings::{ResourceSpec, ToDoc, UserSettings};
 use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, SpaceAppType, StudioDomainSpec, UserProfileSpec};
 use crate::aws::model::AppSummary;
+use crate::controller::settings::lower_camel;
 
 /// The tag `UserProfile.spec.tagUserId` adds.
 const USER_ID_TAG: &str = "studiouserid";
@@ -61,12 +63,11 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     {
         findings.push(Finding::new("allowedAwsRoles", format!("{role} (aws.roleArn)")));
     }
-    if let Some(role) = spec
-        .default_space_settings
-        .as_ref()
-        .and_then(|s| s.execution_role.as_ref())
-    {
-        check_role(rules, role, "defaultSpaceSettings.executionRole", &mut findings);
+    if let Some(space) = &spec.default_space_settings {
+        check_roles(rules, &space.effective(), "defaultSpaceSettings", &mut findings);
+    }
+    if let Some(domain) = &spec.domain_settings {
+        check_roles(rules, domain, "domainSettings", &mut findings);
     }
     if !rules.allowed_auth_modes.is_empty() && !rules.allowed_auth_modes.contains(&spec.auth_mode) {
         findings.push(Finding::new(
@@ -193,9 +194,7 @@ pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
 }
 
 fn check_user_settings(rules: &GuardrailRules, settings: &UserSettings, at: &str, findings: &mut Vec<Finding>) {
-    if let Some(role) = &settings.execution_role {
-        check_role(rules, role, &format!("{at}.executionRole"), findings);
-    }
+    check_roles(rules, settings, at, findings);
     if rules.require_customer_managed_key
         && let Some(sharing) = &settings.sharing_settings
     {
@@ -226,9 +225,44 @@ fn is_aws_managed_key(key: &str) -> bool {
     key.starts_with("alias/aws/") || key.contains(":alias/aws/")
 }
 
-fn check_role(rules: &GuardrailRules, role: &str, at: &str, findings: &mut Vec<Finding>) {
-    if !allowed(&rules.allowed_execution_roles, role) {
-        findings.push(Finding::new("allowedExecutionRoles", format!("{role} ({at})")));
+/// Holds every IAM role a settings structure hands to SageMaker to `allowedExecutionRoles`: the
+/// execution role, and the roles of EMR, Canvas (Forecast, model registry, Bedrock, EMR
+/// Serverless) and RStudio. Apps and jobs of the tenant run as each of them, so any one left
+/// unchecked would let a tenant escalate to another tenant's role.
+fn check_roles(rules: &GuardrailRules, settings: &impl ToDoc, at: &str, findings: &mut Vec<Finding>) {
+    let mut roles = Vec::new();
+    role_members(&settings.to_doc(), at, &mut roles);
+    for (path, role) in roles {
+        if !allowed(&rules.allowed_execution_roles, &role) {
+            findings.push(Finding::new("allowedExecutionRoles", format!("{role} ({path})")));
+        }
+    }
+}
+
+/// The role ARNs of a settings document (API member names) with their spec paths: members named
+/// `ExecutionRole`, `...RoleArn` or `...RoleArns`, at any depth.
+fn role_members(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(members) => {
+            for (member, value) in members {
+                let path = format!("{at}.{}", lower_camel(member));
+                let is_role = member == "ExecutionRole" || member.ends_with("RoleArn") || member.ends_with("RoleArns");
+                match value {
+                    Value::String(role) if is_role => out.push((path, role.clone())),
+                    Value::Array(items) if is_role => {
+                        out.extend(
+                            items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(|r| (path.clone(), r.to_string())),
+                        );
+                    }
+                    _ => role_members(value, &path, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| role_members(item, at, out)),
+        _ => {}
     }
 }
 
@@ -354,6 +388,57 @@ mod tests {
         assert!(
             check_domain(&r, &own_account).is_empty(),
             "no roleArn: the operator's own account"
+        );
+    }
+
+    #[test]
+    fn every_role_handed_to_sagemaker_is_checked() {
+        let r = rules(json!({"allowedExecutionRoles": ["arn:aws:iam::123456789012:role/studio-*"]}));
+        let ok = "arn:aws:iam::123456789012:role/studio-users";
+        let other = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+        let profile: UserProfileSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "userSettings": {
+                "executionRole": ok,
+                "jupyterLabAppSettings": {"emrSettings": {"assumableRoleArns": [ok, other("emr-admin")], "executionRoleArns": [ok]}},
+                "canvasAppSettings": {
+                    "generativeAiSettings": {"amazonBedrockRoleArn": other("bedrock")},
+                    "emrServerlessSettings": {"executionRoleArn": ok},
+                },
+            },
+        }))
+        .unwrap();
+        let values: Vec<String> = check_profile(&r, &profile).into_iter().map(|f| f.value).collect();
+        assert_eq!(
+            values,
+            [
+                format!(
+                    "{} (userSettings.canvasAppSettings.generativeAiSettings.amazonBedrockRoleArn)",
+                    other("bedrock")
+                ),
+                format!(
+                    "{} (userSettings.jupyterLabAppSettings.emrSettings.assumableRoleArns)",
+                    other("emr-admin")
+                ),
+            ]
+        );
+        let spec = domain(json!({
+            "defaultSpaceSettings": {"jupyterLabAppSettings": {"emrSettings": {"executionRoleArns": [other("spaces-emr")]}}},
+            "domainSettings": {"rStudioServerProDomainSettings": {"domainExecutionRoleArn": other("rstudio")}},
+        }));
+        let values: Vec<String> = check_domain(&r, &spec).into_iter().map(|f| f.value).collect();
+        assert!(
+            values.iter().any(|v| v.contains(
+                "role/spaces-emr (defaultSpaceSettings.jupyterLabAppSettings.emrSettings.executionRoleArns)"
+            )),
+            "{values:?}"
+        );
+        assert!(
+            values
+                .iter()
+                .any(|v| v
+                    .contains("role/rstudio (domainSettings.rStudioServerProDomainSettings.domainExecutionRoleArn)")),
+            "{values:?}"
         );
     }
 
