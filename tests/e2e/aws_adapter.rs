@@ -197,11 +197,10 @@ async fn domain_round_trip_and_update() {
     let observed = session.describe_domain(&created.id).await.unwrap().unwrap();
     assert_eq!(observed.domain_settings["SecurityGroupIds"], json!(["sg-new"]));
     // Omitted members are kept by UpdateDomain; the ones sent replace what was there.
-    let mut expected = user_settings;
-    expected.insert(
-        "CodeEditorAppSettings".into(),
-        desired.default_user_settings["CodeEditorAppSettings"].clone(),
-    );
+    let mut expected = desired.default_user_settings.clone();
+    for member in ["JupyterLabAppSettings", "StudioWebPortalSettings"] {
+        expected.insert(member.into(), user_settings[member].clone());
+    }
     assert_eq!(observed.default_user_settings, expected);
     assert_eq!(observed.default_space_settings, desired.default_space_settings);
 

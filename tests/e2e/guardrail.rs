@@ -32,13 +32,13 @@ fn guardrail(s: &Setup, name: &str, enforcement: &str, rules: Value) -> (String,
 }
 
 /// Creates a Guardrail and waits until the operator reports it Ready; deleted on drop.
-struct Installed {
+pub struct Installed {
     api: Api<Guardrail>,
     name: String,
 }
 
 impl Installed {
-    async fn new(s: &Setup, name: &str, enforcement: &str, rules: Value) -> Installed {
+    pub async fn new(s: &Setup, name: &str, enforcement: &str, rules: Value) -> Installed {
         let api: Api<Guardrail> = Api::all(s.client.clone());
         let (name, manifest) = guardrail(s, name, enforcement, rules);
         apply(&api, &name, &manifest).await;

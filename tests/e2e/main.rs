@@ -17,4 +17,5 @@ mod manifests;
 mod observation;
 mod profile;
 mod robustness;
+mod settings;
 mod space;
