@@ -31,11 +31,13 @@ crds-check: ## Fail when crds/ is stale
 	@cmp -s $(CRD_FILE) $(CHART_CRD_FILE) || { echo "$(CHART_CRD_FILE) differs from $(CRD_FILE): run 'make crds'" >&2; exit 1; }
 	@echo "crds/ is up to date"
 
-settings: ## Regenerate src/api/settings/generated.rs from the pinned botocore service model
+settings: ## Regenerate src/api/settings/generated.rs and the coverage test's leaves from the pinned botocore service model
 	hack/settings-model/run.sh generate.py
+	hack/settings-model/run.sh coverage.py
 
-settings-check: ## Fail when src/api/settings/generated.rs is stale
+settings-check: ## Fail when src/api/settings/generated.rs or tests/fixtures/settings/leaves.tsv is stale
 	hack/settings-model/run.sh generate.py --check
+	hack/settings-model/run.sh coverage.py --check
 
 fmt-check: ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
