@@ -88,7 +88,8 @@ async fn specs_that_break_an_enforced_guardrail_change_nothing_in_aws_at_any_lev
     let status = wait_profile(&profiles, "gpu-user", "Stalled", "True").await;
     let message = violation_message(&status.conditions);
     assert!(
-        message.starts_with("True Enforced: allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLab)"),
+        message
+            .starts_with("True Enforced: allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLabAppSettings)"),
         "{message}"
     );
     assert!(message.contains(&format!("Guardrail {}", installed.name)), "{message}");
