@@ -6,7 +6,7 @@ PYTHON ?= python3
 CRD_FILE := crds/studio-operator.io.yaml
 CHART_CRD_FILE := charts/studio-operator/crds/studio-operator.io.yaml
 
-.PHONY: all build testenv node image image-test cluster-test crds crds-check fmt-check clippy deny unit policy-lint e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
+.PHONY: all build testenv node image image-test cluster-test crds crds-check settings settings-check fmt-check clippy deny unit policy-lint e2e chaos bench pytests activity-reporter-test space-backup-test run-smoke chart-test kstatus-check kstatus-check-test argocd-health-test test run help
 
 all: build
 
@@ -30,6 +30,14 @@ crds-check: ## Fail when crds/ is stale
 		diff -u $(CRD_FILE) target/crds.check.yaml | head -40 >&2; exit 1; }
 	@cmp -s $(CRD_FILE) $(CHART_CRD_FILE) || { echo "$(CHART_CRD_FILE) differs from $(CRD_FILE): run 'make crds'" >&2; exit 1; }
 	@echo "crds/ is up to date"
+
+settings: ## Regenerate src/api/settings/generated.rs and the coverage test's leaves from the pinned botocore service model
+	hack/settings-model/run.sh generate.py
+	hack/settings-model/run.sh coverage.py
+
+settings-check: ## Fail when src/api/settings/generated.rs or tests/fixtures/settings/leaves.tsv is stale
+	hack/settings-model/run.sh generate.py --check
+	hack/settings-model/run.sh coverage.py --check
 
 fmt-check: ## cargo fmt --check
 	$(CARGO) fmt --all -- --check
@@ -85,7 +93,7 @@ run-smoke: testenv ## `make run` until the example domain is Ready, then exit
 # CI's image tests use the debug build the other tests compiled already (IMAGE_PROFILE=dev): an
 # optimised build of every dependency would cost CI 20+ minutes on 2 cores.
 test: export IMAGE_PROFILE ?= dev
-test: fmt-check clippy deny crds-check unit policy-lint e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test image-test cluster-test ## What CI runs
+test: fmt-check clippy deny crds-check settings-check unit policy-lint e2e pytests activity-reporter-test space-backup-test kstatus-check-test argocd-health-test run-smoke chart-test image-test cluster-test ## What CI runs
 
 run: testenv ## Run the operator locally against kube-testenv and the AWS emulator (IN_CLUSTER=1: as a pod of the chart on kube-testenv's node)
 	hack/run-local.sh

@@ -57,6 +57,24 @@ pub enum DeletionPolicy {
     Retain,
 }
 
+/// The settings paths the operator manages (what the spec sets) and the ones AWS holds that it
+/// does not manage. Paths use the API's member names (`DefaultUserSettings.JupyterLabAppSettings.CustomImages`).
+/// An update changes managed paths only and carries every other member over unchanged; a path
+/// that leaves the spec is reset in AWS only if it was managed; drift is corrected on managed
+/// paths only.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingsStatus {
+    /// The paths the spec sets, as last applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_paths: Vec<String>,
+    /// Paths AWS holds a value for that the spec does not manage (set in the console, by
+    /// another tool, or by AWS's defaults): carried over by updates, never corrected. At most 100.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub unmanaged_paths: Vec<String>,
+}
+
 /// A destructive action that waits for a person: what it would delete, and the token the
 /// approval annotation must carry. The token is bound to exactly this request (it changes when
 /// the request does) and is used once; an approval written in advance cannot match it.

@@ -7,8 +7,10 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{ApprovalRequest, AwsTarget, DeletionPolicy, conditions_schema};
-use super::settings::{SpaceDefaults, UserSettings};
+use super::common::{ApprovalRequest, AwsTarget, DeletionPolicy, SettingsStatus, conditions_schema};
+use super::settings::{
+    AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettings, HomeEfsFileSystemCreation, UserSettings,
+};
 
 /// A SageMaker AI Studio domain: one home file system (EFS), the network it runs in, the KMS key
 /// that encrypts it, and the defaults its users and spaces inherit.
@@ -38,7 +40,9 @@ use super::settings::{SpaceDefaults, UserSettings};
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("!has(self.idleShutdown) || !has(self.defaultUserSettings) || !has(self.defaultUserSettings.jupyterLab) || !has(self.defaultUserSettings.jupyterLab.idle)").message("set the domain's idle timeout in spec.idleShutdown, not in defaultUserSettings.jupyterLab.idle"))]
+#[x_kube(validation = Rule::new("!has(self.idleShutdown) || !has(self.defaultUserSettings.jupyterLab) || !has(self.defaultUserSettings.jupyterLab.idle)").message("set the domain's idle timeout in spec.idleShutdown, not in defaultUserSettings.jupyterLab.idle"))]
+#[x_kube(validation = Rule::new("!has(self.idleShutdown) || ((!has(self.defaultUserSettings.codeEditor) || !has(self.defaultUserSettings.codeEditor.idle)) && (!has(self.defaultUserSettings.jupyterLabAppSettings) || !has(self.defaultUserSettings.jupyterLabAppSettings.appLifecycleManagement)) && (!has(self.defaultUserSettings.codeEditorAppSettings) || !has(self.defaultUserSettings.codeEditorAppSettings.appLifecycleManagement)))").message("set the domain's idle timeouts in spec.idleShutdown, not in the app settings of defaultUserSettings"))]
+#[x_kube(validation = Rule::new("!has(self.idleShutdown) || !has(self.defaultSpaceSettings) || ((!has(self.defaultSpaceSettings.jupyterLab) || !has(self.defaultSpaceSettings.jupyterLab.idle)) && (!has(self.defaultSpaceSettings.jupyterLabAppSettings) || !has(self.defaultSpaceSettings.jupyterLabAppSettings.appLifecycleManagement)))").message("set the domain's idle timeouts in spec.idleShutdown, not in the app settings of defaultSpaceSettings"))]
 pub struct StudioDomainSpec {
     /// Name of the domain in AWS (`DomainName`); defaults to metadata.name. Changing it recreates
     /// the domain (see `recreationPolicy`).
@@ -62,11 +66,25 @@ pub struct StudioDomainSpec {
     pub default_user_settings: UserSettings,
     /// Defaults for shared spaces (`DefaultSpaceSettings`); shared spaces need its `executionRole`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_space_settings: Option<SpaceDefaults>,
+    pub default_space_settings: Option<DefaultSpaceSettings>,
+    /// Settings of the domain itself (`DomainSettings`): RStudio, trusted identity propagation,
+    /// Docker, Amazon Q, Unified Studio, IP address type. Its `SecurityGroupIds` are
+    /// `network.securityGroupIds`, its `ExecutionRoleIdentityConfig` is `executionRoleIdentity`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_settings: Option<DomainSettings>,
     /// Identity recorded in CloudTrail for calls made by a shared execution role
     /// (`DomainSettings.ExecutionRoleIdentityConfig`).
     #[serde(default)]
     pub execution_role_identity: ExecutionRoleIdentity,
+    /// Who manages the security groups of RStudio apps in a VpcOnly domain
+    /// (`AppSecurityGroupManagement`; only for domains with RStudio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_security_group_management: Option<AppSecurityGroupManagement>,
+    /// Whether the domain has a home EFS volume (`HomeEfsFileSystemCreation`, default Enabled).
+    /// AWS allows a change from Disabled to Enabled only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("oldSelf != 'Enabled' || self == 'Enabled'").message("homeEfsFileSystemCreation can change from Disabled to Enabled only"))]
+    pub home_efs_file_system_creation: Option<HomeEfsFileSystemCreation>,
     /// Propagate the domain's tags to resources created in Studio (`TagPropagation`).
     #[serde(default)]
     pub tag_propagation: bool,
@@ -339,6 +357,9 @@ pub struct StudioDomainStatus {
     /// replaced and no longer wanted ones are deleted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub activity_reporter_configs: Vec<String>,
+    /// What the operator manages of the domain's settings, and what it leaves alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SettingsStatus>,
     /// The settings that cannot change in AWS, as the spec had them when the domain was created:
     /// only a change of the spec against these (never a change seen in AWS) starts a recreation.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::conditions_schema;
 use super::domain::AuthMode;
+use super::settings::AppType;
 
 /// Rules for the Studio domains, profiles and spaces it selects.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -124,6 +125,11 @@ pub struct GuardrailRules {
     /// For the rendered IAM policies only: VPC endpoints allowed to open Studio.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_vpc_endpoints: Vec<String>,
+    /// Allowed app types; empty allows all. `JupyterServer` (the Studio Classic UI) always is.
+    /// Spaces of other types are refused, running apps of other types stopped (Enforce), and
+    /// the types are hidden in the Studio UI of the domains covered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_app_types: Vec<AppType>,
 }
 
 /// Required tag keys per kind.

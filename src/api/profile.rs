@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, DomainRef, conditions_schema};
+use super::common::{DeletionPolicy, DomainRef, SettingsStatus, conditions_schema};
 use super::settings::UserSettings;
 
 /// A SageMaker AI Studio user profile: one per physical user, as the whitepaper recommends.
@@ -128,6 +128,9 @@ pub struct UserProfileStatus {
     /// Apps of this profile that are running.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub running_apps: Vec<RunningApp>,
+    /// What the operator manages of the settings, and what it leaves alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SettingsStatus>,
 }
 
 /// An app that is running (InService or Pending).

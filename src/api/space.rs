@@ -7,9 +7,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, DomainRef, conditions_schema};
+use super::common::{DeletionPolicy, DomainRef, SettingsStatus, conditions_schema};
 use super::profile::RunningApp;
-use super::settings::ResourceSpec;
+use super::settings::SpaceSettings;
 
 /// A SageMaker AI Studio space.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -56,7 +56,7 @@ pub struct SharedSpaceSpec {
     pub sharing: SpaceSharing,
     /// The app the space runs (`SpaceSettings.AppType`). A change recreates the space.
     pub app_type: SpaceAppType,
-    /// Settings of the space's app.
+    /// Settings of the space (`SpaceSettings`, without `AppType`, which is `appType`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SpaceSettings>,
     /// Tags on the space.
@@ -110,38 +110,6 @@ pub enum SpaceAppType {
     CodeEditor,
 }
 
-/// Settings of a space's app (`SpaceSettings`).
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SpaceSettings {
-    /// Default image, instance type and lifecycle configuration (spaces take one lifecycle
-    /// configuration, `defaultResourceSpec.lifecycleConfigArn`; AWS has no list for spaces).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub default_resource_spec: Option<ResourceSpec>,
-    /// EBS volume size, 5 to 16384 GiB (`SpaceStorageSettings.EbsStorageSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 5, max = 16384))]
-    pub ebs_volume_size_gb: Option<i32>,
-    /// Idle timeout in minutes, 60 to 525600 (`AppLifecycleManagement.IdleSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(range(min = 60, max = 525600))]
-    pub idle_timeout_minutes: Option<i32>,
-    /// Extra file systems mounted in the space (`CustomFileSystems`, at most 5).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 5))]
-    pub custom_file_systems: Vec<CustomFileSystem>,
-}
-
-/// An EFS file system mounted in a space.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct CustomFileSystem {
-    /// EFS id (`EFSFileSystem.FileSystemId`).
-    #[x_kube(validation = Rule::new("self.matches('^fs-[0-9a-f]{8,40}$')").message("must be an EFS id such as fs-0123456789abcdef0"))]
-    #[schemars(length(max = 64))]
-    pub efs_file_system_id: String,
-}
-
 /// Observed state of a SharedSpace.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -174,4 +142,7 @@ pub struct SharedSpaceStatus {
     /// Apps of this space that are running.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub running_apps: Vec<RunningApp>,
+    /// What the operator manages of the settings, and what it leaves alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<SettingsStatus>,
 }

@@ -1,8 +1,8 @@
 //! Our own model of the AWS side. The adapter maps SDK types to and from these; everything else
 //! in the operator speaks only this model.
 //!
-//! Settings structs mirror the SageMaker shapes the operator manages (and nothing it does not),
-//! so "desired" (built from a spec) and "observed" (read from AWS) compare with `==`.
+//! Settings structures are [`Document`]s keyed by the API's member names, so every member AWS
+//! holds is carried, including those the spec does not manage.
 
 use std::collections::BTreeMap;
 
@@ -25,98 +25,11 @@ pub struct KeyInfo {
     pub key_usage: String,
 }
 
-/// Native idle shutdown (`AppLifecycleManagement.IdleSettings`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct IdleSettings {
-    /// `LifecycleManagement`: Some(true) = ENABLED, Some(false) = DISABLED.
-    pub enabled: Option<bool>,
-    /// `IdleTimeoutInMinutes`.
-    pub timeout_minutes: Option<i32>,
-    /// `MinIdleTimeoutInMinutes`.
-    pub min_minutes: Option<i32>,
-    /// `MaxIdleTimeoutInMinutes`.
-    pub max_minutes: Option<i32>,
-}
-
-/// `ResourceSpec` / `DefaultResourceSpec`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ResourceSpec {
-    /// `InstanceType`.
-    pub instance_type: Option<String>,
-    /// `SageMakerImageArn`.
-    pub image_arn: Option<String>,
-    /// `SageMakerImageVersionArn`.
-    pub image_version_arn: Option<String>,
-    /// `LifecycleConfigArn`.
-    pub lifecycle_config_arn: Option<String>,
-}
-
-/// JupyterLab or Code Editor app settings (`JupyterLabAppSettings`, `CodeEditorAppSettings`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct AppSettings {
-    /// `DefaultResourceSpec`.
-    pub default_resource_spec: Option<ResourceSpec>,
-    /// `LifecycleConfigArns`.
-    pub lifecycle_config_arns: Vec<String>,
-    /// `CodeRepositories[].RepositoryUrl` (JupyterLab only).
-    pub code_repositories: Vec<String>,
-    /// `AppLifecycleManagement.IdleSettings`.
-    pub idle: Option<IdleSettings>,
-}
-
-/// `SharingSettings`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sharing {
-    /// `NotebookOutputOption`: `Allowed` or `Disabled`.
-    pub notebook_output_option: Option<String>,
-    /// `S3OutputPath`.
-    pub s3_output_path: Option<String>,
-    /// `S3KmsKeyId`.
-    pub s3_kms_key_id: Option<String>,
-}
-
-/// EBS sizes of spaces (`SpaceStorageSettings.DefaultEbsStorageSettings`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct StorageDefaults {
-    /// `DefaultEbsVolumeSizeInGb`.
-    pub default_ebs_gb: i32,
-    /// `MaximumEbsVolumeSizeInGb`.
-    pub maximum_ebs_gb: i32,
-}
-
-/// `UserSettings` (domain `DefaultUserSettings` and profile `UserSettings`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct UserSettings {
-    /// `ExecutionRole`.
-    pub execution_role: Option<String>,
-    /// `SecurityGroups`.
-    pub security_groups: Vec<String>,
-    /// `SharingSettings`.
-    pub sharing: Option<Sharing>,
-    /// `JupyterLabAppSettings`.
-    pub jupyter_lab: Option<AppSettings>,
-    /// `CodeEditorAppSettings`.
-    pub code_editor: Option<AppSettings>,
-    /// `KernelGatewayAppSettings` (only resource spec and lifecycle configs apply).
-    pub kernel_gateway: Option<AppSettings>,
-    /// `SpaceStorageSettings`.
-    pub space_storage: Option<StorageDefaults>,
-}
-
-/// `DefaultSpaceSettings`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SpaceDefaults {
-    /// `ExecutionRole`.
-    pub execution_role: Option<String>,
-    /// `SecurityGroups`.
-    pub security_groups: Vec<String>,
-    /// `JupyterLabAppSettings`.
-    pub jupyter_lab: Option<AppSettings>,
-    /// `KernelGatewayAppSettings`.
-    pub kernel_gateway: Option<AppSettings>,
-    /// `SpaceStorageSettings`.
-    pub space_storage: Option<StorageDefaults>,
-}
+/// A settings structure (`UserSettings`, `DefaultSpaceSettings`, `SpaceSettings`,
+/// `DomainSettings`) as JSON keyed by the API's member names, exactly as on the wire. Desired
+/// settings are built from the spec, observed ones read from Describe; comparisons, managed
+/// paths and updates work on any member alike ([`crate::controller::settings`]).
+pub type Document = serde_json::Map<String, serde_json::Value>;
 
 /// Everything CreateDomain needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -133,16 +46,19 @@ pub struct DomainCreate {
     pub access_type: String,
     /// `KmsKeyId` (the resolved key ARN).
     pub kms_key_id: String,
-    /// `DomainSettings.SecurityGroupIds`.
-    pub security_group_ids: Vec<String>,
-    /// `DomainSettings.ExecutionRoleIdentityConfig`: `USER_PROFILE_NAME` or `DISABLED`.
-    pub execution_role_identity: String,
+    /// `AppSecurityGroupManagement`: `Service` or `Customer`.
+    pub app_security_group_management: Option<String>,
+    /// `HomeEfsFileSystemCreation`: `Enabled` or `Disabled`.
+    pub home_efs_file_system_creation: Option<String>,
     /// `TagPropagation`: ENABLED when true.
     pub tag_propagation: bool,
     /// `DefaultUserSettings`.
-    pub default_user_settings: UserSettings,
-    /// `DefaultSpaceSettings`.
-    pub default_space_settings: Option<SpaceDefaults>,
+    pub default_user_settings: Document,
+    /// `DefaultSpaceSettings` (not sent when empty).
+    pub default_space_settings: Document,
+    /// `DomainSettings` (with `SecurityGroupIds` and `ExecutionRoleIdentityConfig`; not sent when
+    /// empty).
+    pub domain_settings: Document,
     /// `Tags` (user tags plus ownership tags).
     pub tags: BTreeMap<String, String>,
 }
@@ -150,22 +66,25 @@ pub struct DomainCreate {
 /// The mutable part of a domain, as UpdateDomain takes it. `None` leaves a member out of the call.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DomainUpdate {
-    /// `DefaultUserSettings` (sent complete).
-    pub default_user_settings: Option<UserSettings>,
-    /// `DefaultSpaceSettings` (sent complete).
-    pub default_space_settings: Option<SpaceDefaults>,
+    /// `DefaultUserSettings`: the current structure with the managed paths changed.
+    pub default_user_settings: Option<Document>,
+    /// `DefaultSpaceSettings`: the current structure with the managed paths changed.
+    pub default_space_settings: Option<Document>,
+    /// `DomainSettingsForUpdate`, in DescribeDomain's member names (the adapter renames
+    /// `RStudioServerProDomainSettings`).
+    pub domain_settings: Option<Document>,
     /// `SubnetIds`.
     pub subnet_ids: Option<Vec<String>>,
     /// `AppNetworkAccessType` (sent with VpcId and SubnetIds when VpcOnly).
     pub access_type: Option<String>,
     /// `VpcId`, only sent together with a VpcOnly access type.
     pub vpc_id: Option<String>,
-    /// `DomainSettingsForUpdate.SecurityGroupIds`.
-    pub security_group_ids: Option<Vec<String>>,
-    /// `DomainSettingsForUpdate.ExecutionRoleIdentityConfig`.
-    pub execution_role_identity: Option<String>,
     /// `TagPropagation`.
     pub tag_propagation: Option<bool>,
+    /// `AppSecurityGroupManagement`.
+    pub app_security_group_management: Option<String>,
+    /// `HomeEfsFileSystemCreation`.
+    pub home_efs_file_system_creation: Option<String>,
 }
 
 impl DomainUpdate {
@@ -213,16 +132,18 @@ pub struct ObservedDomain {
     pub access_type: Option<String>,
     /// `KmsKeyId` as stored.
     pub kms_key_id: Option<String>,
-    /// `DomainSettings.SecurityGroupIds`.
-    pub security_group_ids: Vec<String>,
-    /// `DomainSettings.ExecutionRoleIdentityConfig`.
-    pub execution_role_identity: Option<String>,
+    /// `AppSecurityGroupManagement`.
+    pub app_security_group_management: Option<String>,
+    /// `HomeEfsFileSystemCreation`.
+    pub home_efs_file_system_creation: Option<String>,
     /// `TagPropagation` == ENABLED.
     pub tag_propagation: bool,
     /// `DefaultUserSettings`.
-    pub default_user_settings: UserSettings,
+    pub default_user_settings: Document,
     /// `DefaultSpaceSettings`.
-    pub default_space_settings: Option<SpaceDefaults>,
+    pub default_space_settings: Document,
+    /// `DomainSettings`.
+    pub domain_settings: Document,
     /// `LastModifiedTime`, epoch seconds.
     pub last_modified: Option<f64>,
 }
@@ -408,7 +329,7 @@ pub struct ProfileCreate {
     /// SSO identity, in SSO domains only.
     pub sso: Option<SsoUser>,
     /// `UserSettings`.
-    pub settings: UserSettings,
+    pub settings: Document,
     /// `Tags` (user tags, ownership tags, `studiouserid`).
     pub tags: BTreeMap<String, String>,
 }
@@ -421,22 +342,7 @@ pub struct ObservedProfile {
     /// `SingleSignOnUserValue`.
     pub sso_user_value: Option<String>,
     /// `UserSettings`.
-    pub settings: UserSettings,
-}
-
-/// `SpaceSettings` as the operator manages them (the app type's settings flattened).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SpaceSettings {
-    /// `AppType`: `JupyterLab` or `CodeEditor`. Fixed at creation.
-    pub app_type: String,
-    /// `<App>AppSettings.DefaultResourceSpec`.
-    pub default_resource_spec: Option<ResourceSpec>,
-    /// `<App>AppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes`.
-    pub idle_timeout_minutes: Option<i32>,
-    /// `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb`.
-    pub ebs_volume_size_gb: Option<i32>,
-    /// `CustomFileSystems[].EFSFileSystem.FileSystemId`.
-    pub efs_file_system_ids: Vec<String>,
+    pub settings: Document,
 }
 
 /// Everything CreateSpace needs.
@@ -450,8 +356,8 @@ pub struct SpaceCreate {
     pub owner: String,
     /// `SpaceSharingSettings.SharingType`: `Shared` or `Private`.
     pub sharing_type: String,
-    /// `SpaceSettings`.
-    pub settings: SpaceSettings,
+    /// `SpaceSettings`, with its `AppType` (fixed at creation).
+    pub settings: Document,
     /// `Tags`.
     pub tags: BTreeMap<String, String>,
 }
@@ -467,8 +373,13 @@ pub struct ObservedSpace {
     pub owner: Option<String>,
     /// `SpaceSharingSettings.SharingType`.
     pub sharing_type: Option<String>,
-    /// `SpaceSettings`.
-    pub settings: SpaceSettings,
+    /// `SpaceSettings`, with its `AppType`.
+    pub settings: Document,
+}
+
+/// The `AppType` of space settings.
+pub fn space_app_type(settings: &Document) -> Option<&str> {
+    settings.get("AppType").and_then(serde_json::Value::as_str)
 }
 
 #[cfg(test)]

@@ -14,18 +14,28 @@ pub struct Check {
     pub message_expression: String,
 }
 
-/// Where settings with an instance type, image and execution role live, per kind.
-const DOMAIN_APPS: [&str; 5] = [
-    "defaultUserSettings.jupyterLab",
-    "defaultUserSettings.kernelGateway",
-    "defaultUserSettings.codeEditor",
-    "defaultSpaceSettings.jupyterLab",
-    "defaultSpaceSettings.kernelGateway",
+/// The settings blocks with a default resource spec (instance type, image), by the name the
+/// reconcile-time findings use, and the older short name a manifest may use instead.
+const APP_BLOCKS: [(&str, Option<&str>); 6] = [
+    ("jupyterLabAppSettings", Some("jupyterLab")),
+    ("kernelGatewayAppSettings", Some("kernelGateway")),
+    ("codeEditorAppSettings", Some("codeEditor")),
+    ("jupyterServerAppSettings", None),
+    ("rSessionAppSettings", None),
+    ("tensorBoardAppSettings", None),
 ];
-const PROFILE_APPS: [&str; 3] = [
-    "userSettings.jupyterLab",
-    "userSettings.kernelGateway",
-    "userSettings.codeEditor",
+/// The settings that hold those blocks, per kind.
+const SETTINGS: [(&str, &str); 3] = [
+    ("StudioDomain", "defaultUserSettings"),
+    ("StudioDomain", "defaultSpaceSettings"),
+    ("UserProfile", "userSettings"),
+];
+/// A SharedSpace's own blocks (its settings have no short names).
+const SPACE_BLOCKS: [&str; 4] = [
+    "jupyterLabAppSettings",
+    "kernelGatewayAppSettings",
+    "codeEditorAppSettings",
+    "jupyterServerAppSettings",
 ];
 
 /// The checks for a Guardrail named `guardrail`; empty when no rule can be judged at admission.
@@ -38,25 +48,25 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
         let mut patterns = rules.allowed_instance_types.clone();
         patterns.push("system".into());
         let regex = glob_regex(&patterns);
-        for (kind, at) in app_settings() {
+        for (kind, at, label) in app_settings() {
             let path = format!("{at}.defaultResourceSpec.instanceType");
             checks.push(field_check(
                 kind,
                 &path,
                 &regex,
-                &breach("allowedInstanceTypes", &object(&path), at),
+                &breach("allowedInstanceTypes", &object(&path), &label),
             ));
         }
     }
     if !rules.allowed_images.is_empty() {
         let regex = glob_regex(&rules.allowed_images);
-        for (kind, at) in app_settings() {
+        for (kind, at, label) in app_settings() {
             let path = format!("{at}.defaultResourceSpec.imageArn");
             checks.push(field_check(
                 kind,
                 &path,
                 &regex,
-                &breach("allowedImages", &object(&path), at),
+                &breach("allowedImages", &object(&path), &label),
             ));
         }
     }
@@ -122,13 +132,25 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
     checks
 }
 
-/// `(kind, path)` of every settings block with a default resource spec.
-fn app_settings() -> impl Iterator<Item = (&'static str, &'static str)> {
-    DOMAIN_APPS
-        .iter()
-        .map(|at| ("StudioDomain", *at))
-        .chain(PROFILE_APPS.iter().map(|at| ("UserProfile", *at)))
-        .chain([("SharedSpace", "settings")])
+/// `(kind, path in the object, path as findings name it)` of every settings block with a
+/// default resource spec.
+fn app_settings() -> Vec<(&'static str, String, String)> {
+    let mut blocks = Vec::new();
+    for (kind, settings) in SETTINGS {
+        for (name, short) in APP_BLOCKS {
+            let label = format!("{settings}.{name}");
+            blocks.push((kind, label.clone(), label.clone()));
+            if let Some(short) = short {
+                blocks.push((kind, format!("{settings}.{short}"), label));
+            }
+        }
+    }
+    blocks.push(("SharedSpace", "settings".into(), "settings".into()));
+    for name in SPACE_BLOCKS {
+        let path = format!("settings.{name}");
+        blocks.push(("SharedSpace", path.clone(), path));
+    }
+    blocks
 }
 
 /// `object.spec.<path>`.
@@ -221,8 +243,9 @@ mod tests {
             ..Default::default()
         };
         let checks = checks("prod", &rules);
-        // 9 settings blocks, the role, VpcOnly, auth modes, one tag.
-        assert_eq!(checks.len(), 9 + 4);
+        // 3 settings x (6 blocks + 3 short names) + 5 space blocks, the role, VpcOnly, auth
+        // modes, one tag.
+        assert_eq!(checks.len(), 3 * 9 + 5 + 4);
         let space = checks
             .iter()
             .find(|c| {

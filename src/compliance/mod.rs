@@ -8,6 +8,7 @@
 
 pub mod admission;
 pub mod rules;
+pub mod ui;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +17,7 @@ use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
 pub use self::rules::Finding;
+pub use self::ui::UiRestrictions;
 use crate::api::condition_type::GUARDRAIL_VIOLATION;
 use crate::api::{Enforcement, Guardrail};
 use crate::status::Want;

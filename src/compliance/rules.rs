@@ -3,11 +3,13 @@
 //! The same rule is checked at every level a setting can appear (domain defaults, profile,
 //! space, running app), so moving a forbidden value to another level does not bypass it.
 
+use serde_json::Value;
 use wildmatch::WildMatch;
 
-use crate::api::settings::{ResourceSpec, UserSettings};
-use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, StudioDomainSpec, UserProfileSpec};
+use crate::api::settings::{ResourceSpec, ToDoc, UserSettings};
+use crate::api::{AccessType, GuardrailRules, SharedSpaceSpec, SpaceAppType, StudioDomainSpec, UserProfileSpec};
 use crate::aws::model::AppSummary;
+use crate::controller::settings::lower_camel;
 
 /// The tag `UserProfile.spec.tagUserId` adds.
 pub const USER_ID_TAG: &str = "studiouserid";
@@ -40,6 +42,13 @@ pub fn instance_type_allowed(rules: &GuardrailRules, instance_type: &str) -> boo
     instance_type == "system" || allowed(&rules.allowed_instance_types, instance_type)
 }
 
+/// Whether an app type is allowed; `JupyterServer` (the Studio Classic UI) always is.
+pub fn app_type_allowed(rules: &GuardrailRules, app_type: &str) -> bool {
+    app_type == "JupyterServer"
+        || rules.allowed_app_types.is_empty()
+        || rules.allowed_app_types.iter().any(|t| t.as_str() == app_type)
+}
+
 /// Checks a StudioDomain spec.
 pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Finding> {
     let mut findings = Vec::new();
@@ -54,12 +63,11 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     {
         findings.push(Finding::new("allowedAwsRoles", format!("{role} (aws.roleArn)")));
     }
-    if let Some(role) = spec
-        .default_space_settings
-        .as_ref()
-        .and_then(|s| s.execution_role.as_ref())
-    {
-        check_role(rules, role, "defaultSpaceSettings.executionRole", &mut findings);
+    if let Some(space) = &spec.default_space_settings {
+        check_roles(rules, &space.effective(), "defaultSpaceSettings", &mut findings);
+    }
+    if let Some(domain) = &spec.domain_settings {
+        check_roles(rules, domain, "domainSettings", &mut findings);
     }
     if !rules.allowed_auth_modes.is_empty() && !rules.allowed_auth_modes.contains(&spec.auth_mode) {
         findings.push(Finding::new(
@@ -69,34 +77,31 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     }
     // The rendered SCP denies CreateDomain without a sharing key (IAM cannot tell "no sharing"
     // from "sharing without a key"), so the reconcile-time check asks for the same.
-    if rules.require_customer_managed_key && spec.default_user_settings.sharing.is_none() {
+    let defaults = spec.default_user_settings.effective();
+    if rules.require_customer_managed_key && defaults.sharing_settings.is_none() {
         findings.push(Finding::new(
             "requireCustomerManagedKey",
-            "defaultUserSettings.sharing.s3KmsKeyId is unset (set a customer managed key for shared notebooks)",
+            "defaultUserSettings.sharingSettings.s3KmsKeyId is unset (set a customer managed key for shared notebooks)",
         ));
     }
-    check_user_settings(rules, &spec.default_user_settings, "defaultUserSettings", &mut findings);
+    check_user_settings(rules, &defaults, "defaultUserSettings", &mut findings);
     if let Some(space) = &spec.default_space_settings {
-        for (path, resource) in [
-            (
-                "jupyterLab",
-                space
-                    .jupyter_lab
-                    .as_ref()
-                    .and_then(|s| s.default_resource_spec.as_ref()),
-            ),
-            (
-                "kernelGateway",
-                space
-                    .kernel_gateway
-                    .as_ref()
-                    .and_then(|s| s.default_resource_spec.as_ref()),
-            ),
-        ] {
-            if let Some(resource) = resource {
-                check_resource(rules, resource, &format!("defaultSpaceSettings.{path}"), &mut findings);
-            }
+        for (path, resource) in space.effective().resource_specs() {
+            check_resource(rules, resource, &format!("defaultSpaceSettings.{path}"), &mut findings);
         }
+    }
+    let rstudio = spec
+        .domain_settings
+        .as_ref()
+        .and_then(|s| s.r_studio_server_pro_domain_settings.as_ref())
+        .and_then(|s| s.default_resource_spec.as_ref());
+    if let Some(resource) = rstudio {
+        check_resource(
+            rules,
+            resource,
+            "domainSettings.rStudioServerProDomainSettings",
+            &mut findings,
+        );
     }
     check_tags(
         rules.required_tags.as_ref().map(|t| &t.domain),
@@ -127,7 +132,7 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
 pub fn check_profile(rules: &GuardrailRules, spec: &UserProfileSpec) -> Vec<Finding> {
     let mut findings = Vec::new();
     if let Some(settings) = &spec.user_settings {
-        check_user_settings(rules, settings, "userSettings", &mut findings);
+        check_user_settings(rules, &settings.effective(), "userSettings", &mut findings);
     }
     let user_id = spec.tag_user_id.then_some(USER_ID_TAG.to_string());
     let keys: Vec<&String> = spec.tags.keys().chain(user_id.as_ref()).collect();
@@ -142,17 +147,23 @@ pub fn check_profile(rules: &GuardrailRules, spec: &UserProfileSpec) -> Vec<Find
 /// Checks a SharedSpace spec.
 pub fn check_space(rules: &GuardrailRules, spec: &SharedSpaceSpec) -> Vec<Finding> {
     let mut findings = Vec::new();
+    let app_type = match spec.app_type {
+        SpaceAppType::JupyterLab => "JupyterLab",
+        SpaceAppType::CodeEditor => "CodeEditor",
+    };
+    if !app_type_allowed(rules, app_type) {
+        findings.push(Finding::new("allowedAppTypes", format!("appType {app_type}")));
+    }
     if let Some(settings) = &spec.settings {
-        if let Some(resource) = &settings.default_resource_spec {
-            check_resource(rules, resource, "settings", &mut findings);
+        let settings = settings.effective(spec.app_type);
+        for (path, resource) in settings.resource_specs() {
+            check_resource(rules, resource, &format!("settings.{path}"), &mut findings);
         }
-        if let Some(max) = rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes) {
-            check_timeout(
-                max,
-                "settings.idleTimeoutMinutes",
-                settings.idle_timeout_minutes,
-                &mut findings,
-            );
+        if let (Some(max), Some((field, minutes))) = (
+            rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes),
+            settings.idle_timeout(),
+        ) {
+            check_timeout(max, &format!("settings.{field}"), Some(minutes), &mut findings);
         }
     }
     check_tags(
@@ -166,6 +177,9 @@ pub fn check_space(rules: &GuardrailRules, spec: &SharedSpaceSpec) -> Vec<Findin
 /// Checks a running app, however it was launched (API, Studio UI): instance type and image.
 pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
     let mut findings = Vec::new();
+    if !app_type_allowed(rules, &app.app_type) {
+        findings.push(Finding::new("allowedAppTypes", app.app_type.clone()));
+    }
     if let Some(instance_type) = &app.instance_type
         && !instance_type_allowed(rules, instance_type)
     {
@@ -180,66 +194,28 @@ pub fn check_app(rules: &GuardrailRules, app: &AppSummary) -> Vec<Finding> {
 }
 
 fn check_user_settings(rules: &GuardrailRules, settings: &UserSettings, at: &str, findings: &mut Vec<Finding>) {
-    if let Some(role) = &settings.execution_role {
-        check_role(rules, role, &format!("{at}.executionRole"), findings);
-    }
+    check_roles(rules, settings, at, findings);
     if rules.require_customer_managed_key
-        && let Some(sharing) = &settings.sharing
+        && let Some(sharing) = &settings.sharing_settings
     {
         match sharing.s3_kms_key_id.as_deref() {
             None => findings.push(Finding::new(
                 "requireCustomerManagedKey",
-                format!("{at}.sharing.s3KmsKeyId is unset (set a customer managed key for shared notebooks)"),
+                format!("{at}.sharingSettings.s3KmsKeyId is unset (set a customer managed key for shared notebooks)"),
             )),
             Some(key) if is_aws_managed_key(key) => findings.push(Finding::new(
                 "requireCustomerManagedKey",
-                format!("{key} ({at}.sharing.s3KmsKeyId is an AWS managed key)"),
+                format!("{key} ({at}.sharingSettings.s3KmsKeyId is an AWS managed key)"),
             )),
             Some(_) => {}
         }
     }
-    let resources = [
-        (
-            "jupyterLab",
-            settings
-                .jupyter_lab
-                .as_ref()
-                .and_then(|s| s.default_resource_spec.as_ref()),
-        ),
-        (
-            "codeEditor",
-            settings
-                .code_editor
-                .as_ref()
-                .and_then(|s| s.default_resource_spec.as_ref()),
-        ),
-        (
-            "kernelGateway",
-            settings
-                .kernel_gateway
-                .as_ref()
-                .and_then(|s| s.default_resource_spec.as_ref()),
-        ),
-    ];
-    for (path, resource) in resources {
-        if let Some(resource) = resource {
-            check_resource(rules, resource, &format!("{at}.{path}"), findings);
-        }
+    for (path, resource) in settings.resource_specs() {
+        check_resource(rules, resource, &format!("{at}.{path}"), findings);
     }
     if let Some(max) = rules.idle_shutdown.as_ref().and_then(|r| r.max_idle_timeout_minutes) {
-        let timeouts = [
-            (
-                "jupyterLab",
-                settings.jupyter_lab.as_ref().and_then(|s| s.idle.as_ref()),
-            ),
-            (
-                "codeEditor",
-                settings.code_editor.as_ref().and_then(|s| s.idle.as_ref()),
-            ),
-        ];
-        for (path, idle) in timeouts {
-            let field = format!("{at}.{path}.idle.idleTimeoutMinutes");
-            check_timeout(max, &field, idle.map(|i| i.idle_timeout_minutes), findings);
+        for (field, minutes) in settings.idle_timeouts() {
+            check_timeout(max, &format!("{at}.{field}"), Some(minutes), findings);
         }
     }
 }
@@ -249,9 +225,44 @@ fn is_aws_managed_key(key: &str) -> bool {
     key.starts_with("alias/aws/") || key.contains(":alias/aws/")
 }
 
-fn check_role(rules: &GuardrailRules, role: &str, at: &str, findings: &mut Vec<Finding>) {
-    if !allowed(&rules.allowed_execution_roles, role) {
-        findings.push(Finding::new("allowedExecutionRoles", format!("{role} ({at})")));
+/// Holds every IAM role a settings structure hands to SageMaker to `allowedExecutionRoles`: the
+/// execution role, and the roles of EMR, Canvas (Forecast, model registry, Bedrock, EMR
+/// Serverless) and RStudio. Apps and jobs of the tenant run as each of them, so any one left
+/// unchecked would let a tenant escalate to another tenant's role.
+fn check_roles(rules: &GuardrailRules, settings: &impl ToDoc, at: &str, findings: &mut Vec<Finding>) {
+    let mut roles = Vec::new();
+    role_members(&settings.to_doc(), at, &mut roles);
+    for (path, role) in roles {
+        if !allowed(&rules.allowed_execution_roles, &role) {
+            findings.push(Finding::new("allowedExecutionRoles", format!("{role} ({path})")));
+        }
+    }
+}
+
+/// The role ARNs of a settings document (API member names) with their spec paths: members named
+/// `ExecutionRole`, `...RoleArn` or `...RoleArns`, at any depth.
+fn role_members(value: &Value, at: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(members) => {
+            for (member, value) in members {
+                let path = format!("{at}.{}", lower_camel(member));
+                let is_role = member == "ExecutionRole" || member.ends_with("RoleArn") || member.ends_with("RoleArns");
+                match value {
+                    Value::String(role) if is_role => out.push((path, role.clone())),
+                    Value::Array(items) if is_role => {
+                        out.extend(
+                            items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(|r| (path.clone(), r.to_string())),
+                        );
+                    }
+                    _ => role_members(value, &path, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| role_members(item, at, out)),
+        _ => {}
     }
 }
 
@@ -263,18 +274,18 @@ fn image_of_version(version_arn: &str) -> Option<String> {
 }
 
 fn check_resource(rules: &GuardrailRules, resource: &ResourceSpec, at: &str, findings: &mut Vec<Finding>) {
-    if let Some(instance_type) = &resource.instance_type
+    if let Some(instance_type) = resource.instance_type.map(|t| t.as_str())
         && !instance_type_allowed(rules, instance_type)
     {
         findings.push(Finding::new("allowedInstanceTypes", format!("{instance_type} ({at})")));
     }
-    if let Some(image) = &resource.image_arn
+    if let Some(image) = &resource.sage_maker_image_arn
         && !allowed(&rules.allowed_images, image)
     {
         findings.push(Finding::new("allowedImages", format!("{image} ({at})")));
     }
     // A version is allowed when its own ARN or its image's ARN is.
-    if let Some(version) = &resource.image_version_arn
+    if let Some(version) = &resource.sage_maker_image_version_arn
         && !allowed(&rules.allowed_images, version)
         && !image_of_version(version).is_some_and(|image| allowed(&rules.allowed_images, &image))
     {
@@ -381,6 +392,57 @@ mod tests {
     }
 
     #[test]
+    fn every_role_handed_to_sagemaker_is_checked() {
+        let r = rules(json!({"allowedExecutionRoles": ["arn:aws:iam::123456789012:role/studio-*"]}));
+        let ok = "arn:aws:iam::123456789012:role/studio-users";
+        let other = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+        let profile: UserProfileSpec = serde_json::from_value(json!({
+            "domainRef": {"name": "d"},
+            "userSettings": {
+                "executionRole": ok,
+                "jupyterLabAppSettings": {"emrSettings": {"assumableRoleArns": [ok, other("emr-admin")], "executionRoleArns": [ok]}},
+                "canvasAppSettings": {
+                    "generativeAiSettings": {"amazonBedrockRoleArn": other("bedrock")},
+                    "emrServerlessSettings": {"executionRoleArn": ok},
+                },
+            },
+        }))
+        .unwrap();
+        let values: Vec<String> = check_profile(&r, &profile).into_iter().map(|f| f.value).collect();
+        assert_eq!(
+            values,
+            [
+                format!(
+                    "{} (userSettings.canvasAppSettings.generativeAiSettings.amazonBedrockRoleArn)",
+                    other("bedrock")
+                ),
+                format!(
+                    "{} (userSettings.jupyterLabAppSettings.emrSettings.assumableRoleArns)",
+                    other("emr-admin")
+                ),
+            ]
+        );
+        let spec = domain(json!({
+            "defaultSpaceSettings": {"jupyterLabAppSettings": {"emrSettings": {"executionRoleArns": [other("spaces-emr")]}}},
+            "domainSettings": {"rStudioServerProDomainSettings": {"domainExecutionRoleArn": other("rstudio")}},
+        }));
+        let values: Vec<String> = check_domain(&r, &spec).into_iter().map(|f| f.value).collect();
+        assert!(
+            values.iter().any(|v| v.contains(
+                "role/spaces-emr (defaultSpaceSettings.jupyterLabAppSettings.emrSettings.executionRoleArns)"
+            )),
+            "{values:?}"
+        );
+        assert!(
+            values
+                .iter()
+                .any(|v| v
+                    .contains("role/rstudio (domainSettings.rStudioServerProDomainSettings.domainExecutionRoleArn)")),
+            "{values:?}"
+        );
+    }
+
+    #[test]
     fn image_versions_are_checked_by_their_image() {
         let r = rules(json!({"allowedImages": ["arn:aws:sagemaker:*:*:image/approved-*"]}));
         let space = |version: &str| -> SharedSpaceSpec {
@@ -474,11 +536,11 @@ mod tests {
             [
                 Finding::new(
                     "allowedInstanceTypes",
-                    "ml.g5.xlarge (defaultUserSettings.kernelGateway)"
+                    "ml.g5.xlarge (defaultUserSettings.kernelGatewayAppSettings)"
                 ),
                 Finding::new(
                     "allowedImages",
-                    "arn:aws:sagemaker:us-east-1:123456789012:image/other (defaultSpaceSettings.jupyterLab)"
+                    "arn:aws:sagemaker:us-east-1:123456789012:image/other (defaultSpaceSettings.jupyterLabAppSettings)"
                 ),
             ]
         );
@@ -491,7 +553,7 @@ mod tests {
             check_profile(&r, &profile),
             [Finding::new(
                 "allowedInstanceTypes",
-                "ml.p4d.24xlarge (userSettings.jupyterLab)"
+                "ml.p4d.24xlarge (userSettings.jupyterLabAppSettings)"
             )]
         );
         let space: SharedSpaceSpec = serde_json::from_value(json!({
@@ -528,7 +590,7 @@ mod tests {
             check_profile(&r, &profile),
             [Finding::new(
                 "idleShutdown.maxIdleTimeoutMinutes",
-                "userSettings.codeEditor.idle.idleTimeoutMinutes 600 exceeds 120"
+                "userSettings.codeEditorAppSettings.appLifecycleManagement.idleSettings.idleTimeoutInMinutes 600 exceeds 120"
             )]
         );
         let space: SharedSpaceSpec = serde_json::from_value(json!({

@@ -1,229 +1,223 @@
-//! What AWS should hold, from the spec: the spec's settings mapped to the AWS model (pure),
-//! shared by the domain, profile and space controllers.
+//! What AWS should hold, from the spec: the spec's settings as documents keyed by the API's
+//! member names (pure), shared by the domain, profile and space controllers. Earlier names and
+//! shortcuts are folded first (`effective()`), then the operator's own settings are applied:
+//! the domain's `idleShutdown` and the UI restrictions of the covering guardrails.
 
-use crate::api;
-use crate::aws::model;
+use std::collections::BTreeSet;
 
-/// Idle settings at domain level: `idleShutdown` becomes the JupyterLab and Code Editor
-/// `AppLifecycleManagement.IdleSettings` of the defaults.
-pub fn domain_idle(idle: Option<&api::IdleShutdown>) -> Option<model::IdleSettings> {
-    idle.map(|idle| model::IdleSettings {
-        enabled: Some(idle.enabled),
-        timeout_minutes: Some(idle.idle_timeout_minutes),
-        min_minutes: idle.min_idle_timeout_minutes,
-        max_minutes: idle.max_idle_timeout_minutes,
-    })
-}
+use crate::api::{
+    self, AppLifecycleManagement, IdleSettings, LifecycleManagement, SpaceAppType, StudioDomainSpec,
+    StudioWebPortalSettings, document,
+};
+use crate::aws::model::Document;
+use crate::compliance::UiRestrictions;
 
-/// A profile- or space-level timeout.
-fn level_idle(idle: Option<&api::AppIdleTimeout>) -> Option<model::IdleSettings> {
-    idle.map(|idle| model::IdleSettings {
-        enabled: Some(true),
-        timeout_minutes: Some(idle.idle_timeout_minutes),
-        ..Default::default()
-    })
-}
-
-fn resource_spec(spec: Option<&api::ResourceSpec>) -> Option<model::ResourceSpec> {
-    spec.map(|spec| model::ResourceSpec {
-        instance_type: spec.instance_type.clone(),
-        image_arn: spec.image_arn.clone(),
-        image_version_arn: spec.image_version_arn.clone(),
-        lifecycle_config_arn: spec.lifecycle_config_arn.clone(),
-    })
-    .filter(|spec| spec != &model::ResourceSpec::default())
-}
-
-/// `None` for settings that carry nothing, so "absent" and "empty" compare equal.
-fn non_empty(settings: model::AppSettings) -> Option<model::AppSettings> {
-    (settings != model::AppSettings::default()).then_some(settings)
-}
-
-fn jupyter_lab(
-    spec: Option<&api::JupyterLabSettings>,
-    idle: Option<model::IdleSettings>,
-) -> Option<model::AppSettings> {
-    let settings = match spec {
-        Some(spec) => model::AppSettings {
-            default_resource_spec: resource_spec(spec.default_resource_spec.as_ref()),
-            lifecycle_config_arns: spec.lifecycle_config_arns.clone(),
-            code_repositories: spec.code_repositories.iter().map(|r| r.url.clone()).collect(),
-            idle: idle.or_else(|| level_idle(spec.idle.as_ref())),
-        },
-        None => model::AppSettings {
-            idle,
-            ..Default::default()
-        },
-    };
-    non_empty(settings)
-}
-
-fn code_editor(
-    spec: Option<&api::CodeEditorSettings>,
-    idle: Option<model::IdleSettings>,
-) -> Option<model::AppSettings> {
-    let settings = match spec {
-        Some(spec) => model::AppSettings {
-            default_resource_spec: resource_spec(spec.default_resource_spec.as_ref()),
-            lifecycle_config_arns: spec.lifecycle_config_arns.clone(),
-            code_repositories: Vec::new(),
-            idle: idle.or_else(|| level_idle(spec.idle.as_ref())),
-        },
-        None => model::AppSettings {
-            idle,
-            ..Default::default()
-        },
-    };
-    non_empty(settings)
-}
-
-fn kernel_gateway(spec: Option<&api::KernelGatewaySettings>) -> Option<model::AppSettings> {
-    spec.and_then(|spec| {
-        non_empty(model::AppSettings {
-            default_resource_spec: resource_spec(spec.default_resource_spec.as_ref()),
-            lifecycle_config_arns: spec.lifecycle_config_arns.clone(),
-            ..Default::default()
-        })
-    })
-}
-
-fn storage(spec: Option<&api::SpaceStorageSettings>) -> Option<model::StorageDefaults> {
-    spec.map(|s| model::StorageDefaults {
-        default_ebs_gb: s.default_ebs_volume_size_gb,
-        maximum_ebs_gb: s.maximum_ebs_volume_size_gb,
-    })
-}
-
-fn sharing(spec: Option<&api::SharingSettings>) -> Option<model::Sharing> {
-    spec.map(|s| model::Sharing {
-        notebook_output_option: Some(
-            match s.notebook_output {
-                api::NotebookOutput::Allowed => "Allowed",
-                api::NotebookOutput::Disabled => "Disabled",
-            }
-            .to_string(),
-        ),
-        s3_output_path: s.s3_output_path.clone(),
-        s3_kms_key_id: s.s3_kms_key_id.clone(),
-    })
-}
-
-/// `UserSettings` for the API. `idle` (domain level) overrides the per-level timeouts.
-pub fn user_settings(spec: &api::UserSettings, idle: Option<model::IdleSettings>) -> model::UserSettings {
-    model::UserSettings {
-        execution_role: spec.execution_role.clone(),
-        security_groups: spec.security_groups.clone(),
-        sharing: sharing(spec.sharing.as_ref()),
-        jupyter_lab: jupyter_lab(spec.jupyter_lab.as_ref(), idle.clone()),
-        code_editor: code_editor(spec.code_editor.as_ref(), idle),
-        kernel_gateway: kernel_gateway(spec.kernel_gateway.as_ref()),
-        space_storage: storage(spec.space_storage.as_ref()),
+/// The domain's `idleShutdown` as the app settings' `AppLifecycleManagement`.
+fn domain_idle(idle: &api::IdleShutdown) -> AppLifecycleManagement {
+    AppLifecycleManagement {
+        idle_settings: Some(IdleSettings {
+            lifecycle_management: Some(if idle.enabled {
+                LifecycleManagement::Enabled
+            } else {
+                LifecycleManagement::Disabled
+            }),
+            idle_timeout_in_minutes: Some(idle.idle_timeout_minutes),
+            min_idle_timeout_in_minutes: idle.min_idle_timeout_minutes,
+            max_idle_timeout_in_minutes: idle.max_idle_timeout_minutes,
+        }),
     }
 }
 
-/// `DefaultSpaceSettings` for the API (spaces have no Code Editor defaults at domain level).
-pub fn space_defaults(
-    spec: Option<&api::SpaceDefaults>,
-    idle: Option<model::IdleSettings>,
-) -> Option<model::SpaceDefaults> {
-    let defaults = match spec {
-        Some(spec) => model::SpaceDefaults {
-            execution_role: spec.execution_role.clone(),
-            security_groups: spec.security_groups.clone(),
-            jupyter_lab: jupyter_lab(spec.jupyter_lab.as_ref(), idle),
-            kernel_gateway: kernel_gateway(spec.kernel_gateway.as_ref()),
-            space_storage: storage(spec.space_storage.as_ref()),
-        },
-        None => model::SpaceDefaults {
-            jupyter_lab: jupyter_lab(None, idle),
-            ..Default::default()
-        },
-    };
-    (defaults != model::SpaceDefaults::default()).then_some(defaults)
+/// Hides what the guardrails forbid in the Studio UI: `always` at domain level; at profile level
+/// only where the profile sets its own lists (otherwise the domain's apply). A spec that hides
+/// more keeps what it hides.
+fn restrict_ui(settings: &mut api::UserSettings, ui: &UiRestrictions, always: bool) {
+    if ui.is_empty() {
+        return;
+    }
+    let portal = settings
+        .studio_web_portal_settings
+        .get_or_insert_with(StudioWebPortalSettings::default);
+    fn union<T: Ord + Copy>(own: &mut Option<Vec<T>>, forbidden: &BTreeSet<T>, always: bool) {
+        if forbidden.is_empty() || (own.is_none() && !always) {
+            return;
+        }
+        let mut hidden: BTreeSet<T> = own.iter().flatten().copied().collect();
+        hidden.extend(forbidden);
+        *own = Some(hidden.into_iter().collect());
+    }
+    union(&mut portal.hidden_instance_types, &ui.hidden_instance_types, always);
+    union(&mut portal.hidden_app_types, &ui.hidden_app_types, always);
+    if settings.studio_web_portal_settings == Some(StudioWebPortalSettings::default()) {
+        settings.studio_web_portal_settings = None;
+    }
 }
 
-/// `SpaceSettings` of a space running `app_type` (`JupyterLab` or `CodeEditor`).
-pub fn space_settings(app_type: &str, spec: Option<&api::SpaceSettings>) -> model::SpaceSettings {
-    let spec = spec.cloned().unwrap_or_default();
-    model::SpaceSettings {
-        app_type: app_type.into(),
-        default_resource_spec: resource_spec(spec.default_resource_spec.as_ref()),
-        idle_timeout_minutes: spec.idle_timeout_minutes,
-        ebs_volume_size_gb: spec.ebs_volume_size_gb,
-        efs_file_system_ids: spec
-            .custom_file_systems
-            .iter()
-            .map(|fs| fs.efs_file_system_id.clone())
-            .collect(),
+/// `DefaultUserSettings` of a domain.
+pub fn default_user_settings(spec: &StudioDomainSpec, ui: &UiRestrictions) -> Document {
+    let mut settings = spec.default_user_settings.effective();
+    if let Some(idle) = &spec.idle_shutdown {
+        settings
+            .jupyter_lab_app_settings
+            .get_or_insert_default()
+            .app_lifecycle_management = Some(domain_idle(idle));
+        settings
+            .code_editor_app_settings
+            .get_or_insert_default()
+            .app_lifecycle_management = Some(domain_idle(idle));
     }
+    restrict_ui(&mut settings, ui, true);
+    document(&settings)
+}
+
+/// `DefaultSpaceSettings` of a domain (JupyterLab gets the domain's idle shutdown; AWS has no
+/// Code Editor defaults for spaces).
+pub fn default_space_settings(spec: &StudioDomainSpec) -> Document {
+    let mut settings = spec
+        .default_space_settings
+        .as_ref()
+        .map(api::DefaultSpaceSettings::effective)
+        .unwrap_or_default();
+    if let Some(idle) = &spec.idle_shutdown {
+        settings
+            .jupyter_lab_app_settings
+            .get_or_insert_default()
+            .app_lifecycle_management = Some(domain_idle(idle));
+    }
+    document(&settings)
+}
+
+/// `DomainSettings` of a domain: `domainSettings` with the security groups of `network` and the
+/// execution role identity.
+pub fn domain_settings(spec: &StudioDomainSpec) -> Document {
+    let mut settings = spec.domain_settings.as_ref().map(document).unwrap_or_default();
+    if !spec.network.security_group_ids.is_empty() {
+        settings.insert(
+            "SecurityGroupIds".into(),
+            spec.network.security_group_ids.clone().into(),
+        );
+    }
+    let identity = match spec.execution_role_identity {
+        api::ExecutionRoleIdentity::UserProfileName => "USER_PROFILE_NAME",
+        api::ExecutionRoleIdentity::Disabled => "DISABLED",
+    };
+    settings.insert("ExecutionRoleIdentityConfig".into(), identity.into());
+    settings
+}
+
+/// `UserSettings` of a profile.
+pub fn user_settings(spec: Option<&api::UserSettings>, ui: &UiRestrictions) -> Document {
+    let mut settings = spec.map(api::UserSettings::effective).unwrap_or_default();
+    restrict_ui(&mut settings, ui, false);
+    document(&settings)
+}
+
+/// `SpaceSettings` of a space running `app_type`, with its `AppType`.
+pub fn space_settings(app_type: SpaceAppType, spec: Option<&api::SpaceSettings>) -> Document {
+    let mut settings = spec.map(|s| document(&s.effective(app_type))).unwrap_or_default();
+    let app_type = match app_type {
+        SpaceAppType::JupyterLab => "JupyterLab",
+        SpaceAppType::CodeEditor => "CodeEditor",
+    };
+    settings.insert("AppType".into(), app_type.into());
+    settings
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
+    use crate::api::{AppInstanceType, AppType};
 
-    #[test]
-    fn space_settings_carry_the_app_type_and_flatten_file_systems() {
-        let spec = api::SpaceSettings {
-            default_resource_spec: Some(api::ResourceSpec {
-                instance_type: Some("ml.t3.large".into()),
-                ..Default::default()
-            }),
-            ebs_volume_size_gb: Some(20),
-            idle_timeout_minutes: Some(120),
-            custom_file_systems: vec![api::CustomFileSystem {
-                efs_file_system_id: "fs-0123456789abcdef0".into(),
-            }],
-        };
-        let settings = space_settings("CodeEditor", Some(&spec));
-        assert_eq!(settings.app_type, "CodeEditor");
-        assert_eq!(settings.efs_file_system_ids, vec!["fs-0123456789abcdef0".to_string()]);
-        assert_eq!(settings.ebs_volume_size_gb, Some(20));
-        assert_eq!(space_settings("JupyterLab", None).default_resource_spec, None);
+    fn spec(extra: Value) -> StudioDomainSpec {
+        let mut spec = json!({
+            "aws": {"region": "us-east-1"},
+            "network": {"vpcId": "vpc-0a1b2c3d", "subnetIds": ["subnet-1111aaaa"], "securityGroupIds": ["sg-0a1b2c3d"]},
+            "encryption": {"kmsKeyId": "alias/studio"},
+            "defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/x"},
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            spec[k] = v.clone();
+        }
+        serde_json::from_value(spec).unwrap()
     }
 
     #[test]
-    fn domain_idle_reaches_both_app_types() {
-        let idle = domain_idle(Some(&api::IdleShutdown {
-            enabled: true,
-            idle_timeout_minutes: 120,
-            min_idle_timeout_minutes: Some(60),
-            max_idle_timeout_minutes: Some(480),
-            ..Default::default()
-        }));
-        let settings = user_settings(&api::UserSettings::default(), idle.clone());
-        assert_eq!(settings.jupyter_lab.unwrap().idle, idle);
-        assert_eq!(settings.code_editor.unwrap().idle, idle);
-        let spaces = space_defaults(None, idle.clone()).unwrap();
-        assert_eq!(spaces.jupyter_lab.unwrap().idle, idle);
-    }
-
-    #[test]
-    fn empty_settings_map_to_absent_members() {
-        let settings = user_settings(
-            &api::UserSettings {
-                jupyter_lab: Some(api::JupyterLabSettings::default()),
-                ..Default::default()
-            },
-            None,
+    fn domain_idle_reaches_both_app_types_and_the_space_defaults() {
+        let spec = spec(json!({"idleShutdown": {"idleTimeoutMinutes": 120, "maxIdleTimeoutMinutes": 480}}));
+        let idle = json!({"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 120, "MaxIdleTimeoutInMinutes": 480}});
+        let users = default_user_settings(&spec, &UiRestrictions::default());
+        assert_eq!(users["JupyterLabAppSettings"]["AppLifecycleManagement"], idle);
+        assert_eq!(users["CodeEditorAppSettings"]["AppLifecycleManagement"], idle);
+        assert_eq!(
+            default_space_settings(&spec)["JupyterLabAppSettings"]["AppLifecycleManagement"],
+            idle
         );
-        assert_eq!(settings, model::UserSettings::default());
-        assert_eq!(space_defaults(Some(&api::SpaceDefaults::default()), None), None);
     }
 
     #[test]
-    fn profile_timeout_maps_to_enabled_idle_settings() {
-        let spec = api::UserSettings {
-            jupyter_lab: Some(api::JupyterLabSettings {
-                idle: Some(api::AppIdleTimeout {
-                    idle_timeout_minutes: 240,
-                }),
-                ..Default::default()
-            }),
-            ..Default::default()
+    fn domain_settings_carry_the_network_groups_and_the_role_identity() {
+        let spec = spec(json!({"domainSettings": {"dockerSettings": {"enableDockerAccess": "DISABLED"}}}));
+        assert_eq!(
+            Value::Object(domain_settings(&spec)),
+            json!({
+                "DockerSettings": {"EnableDockerAccess": "DISABLED"},
+                "SecurityGroupIds": ["sg-0a1b2c3d"],
+                "ExecutionRoleIdentityConfig": "DISABLED",
+            })
+        );
+        assert_eq!(default_space_settings(&spec), Document::new());
+    }
+
+    #[test]
+    fn the_ui_hides_what_guardrails_forbid_and_what_the_spec_hides() {
+        let ui = UiRestrictions {
+            hidden_instance_types: BTreeSet::from([AppInstanceType::MlP4d24xlarge]),
+            hidden_app_types: BTreeSet::from([AppType::Canvas]),
         };
-        let idle = user_settings(&spec, None).jupyter_lab.unwrap().idle.unwrap();
-        assert_eq!(idle.timeout_minutes, Some(240));
-        assert_eq!(idle.enabled, Some(true));
+        let spec = spec(json!({"defaultUserSettings": {
+            "executionRole": "arn:aws:iam::123456789012:role/x",
+            "studioWebPortalSettings": {"hiddenInstanceTypes": ["ml.g5.xlarge"], "hiddenMlTools": ["Comet"]},
+        }}));
+        let portal = &default_user_settings(&spec, &ui)["StudioWebPortalSettings"];
+        assert_eq!(
+            portal["HiddenInstanceTypes"],
+            json!(["ml.g5.xlarge", "ml.p4d.24xlarge"])
+        );
+        assert_eq!(portal["HiddenAppTypes"], json!(["Canvas"]));
+        assert_eq!(portal["HiddenMlTools"], json!(["Comet"]));
+        assert!(
+            !user_settings(None, &ui).contains_key("StudioWebPortalSettings"),
+            "a profile that hides nothing itself inherits the domain's"
+        );
+        let own: api::UserSettings =
+            serde_json::from_value(json!({"studioWebPortalSettings": {"hiddenInstanceTypes": []}})).unwrap();
+        assert_eq!(
+            user_settings(Some(&own), &ui)["StudioWebPortalSettings"]["HiddenInstanceTypes"],
+            json!(["ml.p4d.24xlarge"]),
+            "a profile's own list cannot show what the guardrails forbid"
+        );
+        assert!(
+            !default_user_settings(&spec, &UiRestrictions::default())["StudioWebPortalSettings"]
+                .as_object()
+                .unwrap()
+                .contains_key("HiddenAppTypes")
+        );
+    }
+
+    #[test]
+    fn space_settings_carry_the_app_type() {
+        let settings: api::SpaceSettings = serde_json::from_value(json!({"idleTimeoutMinutes": 120})).unwrap();
+        let doc = space_settings(SpaceAppType::CodeEditor, Some(&settings));
+        assert_eq!(doc["AppType"], "CodeEditor");
+        assert_eq!(
+            doc["CodeEditorAppSettings"]["AppLifecycleManagement"]["IdleSettings"]["IdleTimeoutInMinutes"],
+            120
+        );
+        assert_eq!(
+            Value::Object(space_settings(SpaceAppType::JupyterLab, None)),
+            json!({"AppType": "JupyterLab"})
+        );
     }
 }

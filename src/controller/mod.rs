@@ -25,6 +25,7 @@ pub mod memory;
 pub mod profile;
 pub mod reference;
 pub mod report;
+pub mod settings;
 pub mod space;
 pub mod stores;
 pub mod sweeper;

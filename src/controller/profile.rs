@@ -21,9 +21,10 @@ use crate::api::{AuthMode, GuardrailRules, SharedSpace, SsoIdentity, UserProfile
 use crate::api::{UserProfileSpec, UserProfileStatus};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{ObservedProfile, ProfileCreate, SsoUser, UserSettings};
-use crate::compliance::{Finding, rules};
+use crate::aws::model::{Document, ObservedProfile, ProfileCreate, SsoUser};
+use crate::compliance::{Finding, UiRestrictions, rules};
 use crate::controller::desired;
+use crate::controller::settings::{self, Rules};
 use crate::ownership;
 
 /// Tag that lets IAM policies stop users from opening each other's profiles (whitepaper).
@@ -68,6 +69,22 @@ pub fn identity_problem(auth_mode: AuthMode, sso: Option<&SsoIdentity>) -> Optio
     }
 }
 
+/// Why a profile cannot exist in its domain as specified: a VpcOnly domain whose defaults name
+/// no security groups needs them on every profile (AWS refuses the profile otherwise).
+pub fn security_group_problem(domain_needs_them: bool, spec: &UserProfileSpec) -> Option<Problem> {
+    let own = spec
+        .user_settings
+        .as_ref()
+        .and_then(|s| s.security_groups.as_ref())
+        .is_some_and(|groups| !groups.is_empty());
+    (domain_needs_them && !own).then(|| {
+        Problem::new(
+            "SecurityGroupsRequired",
+            "the domain is VpcOnly and its defaultUserSettings name no security groups: set spec.userSettings.securityGroups (or the domain's defaultUserSettings.securityGroups)",
+        )
+    })
+}
+
 /// User tags, `studiouserid` unless turned off, and the ownership tags.
 pub fn desired_tags(
     spec: &UserProfileSpec,
@@ -82,15 +99,20 @@ pub fn desired_tags(
     tags
 }
 
-/// What CreateUserProfile sends.
-pub fn desired_profile(spec: &UserProfileSpec, name: String, tags: BTreeMap<String, String>) -> ProfileCreate {
+/// What CreateUserProfile sends; `ui` is what the guardrails hide in the Studio UI.
+pub fn desired_profile(
+    spec: &UserProfileSpec,
+    name: String,
+    tags: BTreeMap<String, String>,
+    ui: &UiRestrictions,
+) -> ProfileCreate {
     ProfileCreate {
         name,
         sso: spec.sso.as_ref().map(|sso| SsoUser {
             identifier: sso.user_identifier.clone(),
             value: sso.user_value.clone(),
         }),
-        settings: desired::user_settings(&spec.user_settings.clone().unwrap_or_default(), None),
+        settings: desired::user_settings(spec.user_settings.as_ref(), ui),
         tags,
     }
 }
@@ -106,52 +128,20 @@ pub fn recreation_reasons(desired: &ProfileCreate, observed: &ObservedProfile) -
     }
 }
 
-/// The settings members UpdateUserProfile must change. Members the spec leaves out inherit the
-/// domain defaults and are not compared (AWS cannot unset them by omission).
-pub fn settings_changes(desired: &UserSettings, observed: &UserSettings) -> Vec<&'static str> {
-    let mut changes = Vec::new();
-    let mut differs = |name, set: bool, same: bool| {
-        if set && !same {
-            changes.push(name);
-        }
-    };
-    differs(
-        "executionRole",
-        desired.execution_role.is_some(),
-        desired.execution_role == observed.execution_role,
-    );
-    differs(
-        "securityGroups",
-        true,
-        desired.security_groups == observed.security_groups,
-    );
-    differs(
-        "sharing",
-        desired.sharing.is_some(),
-        desired.sharing == observed.sharing,
-    );
-    differs(
-        "jupyterLab",
-        desired.jupyter_lab.is_some(),
-        desired.jupyter_lab == observed.jupyter_lab,
-    );
-    differs(
-        "codeEditor",
-        desired.code_editor.is_some(),
-        desired.code_editor == observed.code_editor,
-    );
-    differs(
-        "kernelGateway",
-        desired.kernel_gateway.is_some(),
-        desired.kernel_gateway == observed.kernel_gateway,
-    );
-    differs(
-        "spaceStorage",
-        desired.space_storage.is_some(),
-        desired.space_storage == observed.space_storage,
-    );
-    changes
+/// What the operator does about the profile's `UserSettings`: members the spec leaves out
+/// inherit the domain defaults and are carried over as they are.
+pub fn settings_plan(desired: &ProfileCreate, observed: &ObservedProfile, managed: &[String]) -> settings::Plan {
+    settings::plan(
+        USER_SETTINGS,
+        &desired.settings,
+        &observed.settings,
+        managed,
+        Rules::default(),
+    )
 }
+
+/// The request member that holds a profile's settings.
+const USER_SETTINGS: &str = "UserSettings";
 
 /// The SharedSpace resource (`namespace/name`) that manages a space, if one still exists.
 async fn space_manager(
@@ -208,11 +198,12 @@ impl MemberKind for UserProfile {
 
     fn precondition(&self, domain: &DomainTarget) -> Option<Problem> {
         identity_problem(domain.auth_mode, self.spec.sso.as_ref())
+            .or_else(|| security_group_problem(domain.profiles_need_security_groups, &self.spec))
     }
 
-    fn desired(&self, name: String, ownership: BTreeMap<String, String>) -> ProfileCreate {
+    fn desired(&self, name: String, ownership: BTreeMap<String, String>, ui: &UiRestrictions) -> ProfileCreate {
         let tags = desired_tags(&self.spec, &name, ownership);
-        desired_profile(&self.spec, name, tags)
+        desired_profile(&self.spec, name, tags, ui)
     }
 
     fn desired_tags(desired: &ProfileCreate) -> &BTreeMap<String, String> {
@@ -223,8 +214,17 @@ impl MemberKind for UserProfile {
         recreation_reasons(desired, observed)
     }
 
-    fn updates(desired: &ProfileCreate, observed: &ObservedProfile) -> Vec<&'static str> {
-        settings_changes(&desired.settings, &observed.settings)
+    fn settings(desired: &ProfileCreate, observed: &ObservedProfile, managed: &[String]) -> settings::Plan {
+        settings_plan(desired, observed, managed)
+    }
+
+    fn managed_paths(desired: &ProfileCreate) -> Vec<String> {
+        settings::managed(USER_SETTINGS, &desired.settings)
+    }
+
+    fn updates(desired: &ProfileCreate, observed: &ObservedProfile, managed: &[String]) -> Vec<String> {
+        let changes = settings_plan(desired, observed, managed).changes();
+        changes.iter().map(|path| settings::spec_path(path)).collect()
     }
 
     fn memory(ctx: &Context) -> &Memory<ObservedProfile> {
@@ -243,9 +243,13 @@ impl MemberKind for UserProfile {
         session: &AwsSession,
         domain_id: &str,
         name: &str,
-        desired: &ProfileCreate,
+        _desired: &ProfileCreate,
+        settings: Option<&Document>,
     ) -> Result<(), AwsError> {
-        session.update_user_profile(domain_id, name, &desired.settings).await
+        match settings {
+            Some(settings) => session.update_user_profile(domain_id, name, settings).await,
+            None => Ok(()),
+        }
     }
 
     async fn creation_blocker(
@@ -283,8 +287,9 @@ impl MemberKind for UserProfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
     use crate::api::DomainRef;
-    use crate::api::{JupyterLabSettings, ResourceSpec};
 
     fn spec() -> UserProfileSpec {
         UserProfileSpec {
@@ -353,7 +358,12 @@ mod tests {
             sso: Some(sso(value)),
             ..spec()
         };
-        let desired = desired_profile(&with("alice@new"), "alice".into(), BTreeMap::new());
+        let desired = desired_profile(
+            &with("alice@new"),
+            "alice".into(),
+            BTreeMap::new(),
+            &UiRestrictions::default(),
+        );
         let observed = ObservedProfile {
             sso_user_value: Some("alice@old".into()),
             ..Default::default()
@@ -367,31 +377,56 @@ mod tests {
     }
 
     #[test]
-    fn only_members_the_spec_sets_are_compared() {
+    fn only_members_the_spec_sets_are_compared_and_the_rest_is_carried() {
         let with_lab = UserProfileSpec {
-            user_settings: Some(crate::api::UserSettings {
-                jupyter_lab: Some(JupyterLabSettings {
-                    default_resource_spec: Some(ResourceSpec {
-                        instance_type: Some("ml.m5.large".into()),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
+            user_settings: Some(
+                serde_json::from_value(json!({"jupyterLab": {"defaultResourceSpec": {"instanceType": "ml.m5.large"}}}))
+                    .unwrap(),
+            ),
             ..spec()
         };
-        let desired = desired_profile(&with_lab, "alice".into(), BTreeMap::new()).settings;
-        let drifted = UserSettings {
-            execution_role: Some("arn:aws:iam::123456789012:role/Other".into()),
+        let desired = desired_profile(&with_lab, "alice".into(), BTreeMap::new(), &UiRestrictions::default());
+        let observed = ObservedProfile {
+            settings: json!({
+                "ExecutionRole": "arn:aws:iam::123456789012:role/Other",
+                "JupyterLabAppSettings": {"DefaultResourceSpec": {"InstanceType": "ml.t3.medium"},
+                    "CustomImages": [{"ImageName": "console", "AppImageConfigName": "c"}]},
+            })
+            .as_object()
+            .unwrap()
+            .clone(),
             ..Default::default()
         };
-        assert_eq!(settings_changes(&desired, &drifted), vec!["jupyterLab"]);
-        assert!(settings_changes(&desired, &desired).is_empty());
-        let role = UserSettings {
-            execution_role: Some("arn:aws:iam::123456789012:role/Mine".into()),
+        let updates = UserProfile::updates(&desired, &observed, &[]);
+        assert_eq!(
+            updates,
+            ["userSettings.jupyterLabAppSettings.defaultResourceSpec.instanceType"]
+        );
+        let body = settings_plan(&desired, &observed, &[]).body.unwrap();
+        assert_eq!(body["ExecutionRole"], "arn:aws:iam::123456789012:role/Other");
+        assert_eq!(
+            body["JupyterLabAppSettings"],
+            json!({"DefaultResourceSpec": {"InstanceType": "ml.m5.large"},
+                "CustomImages": [{"ImageName": "console", "AppImageConfigName": "c"}]})
+        );
+        let in_sync = ObservedProfile {
+            settings: desired.settings.clone(),
             ..Default::default()
         };
-        assert_eq!(settings_changes(&role, &drifted), vec!["executionRole"]);
+        assert!(UserProfile::updates(&desired, &in_sync, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_vpc_only_domain_without_default_groups_needs_them_on_the_profile() {
+        assert!(security_group_problem(false, &spec()).is_none());
+        assert_eq!(
+            security_group_problem(true, &spec()).unwrap().reason,
+            "SecurityGroupsRequired"
+        );
+        let with_groups = UserProfileSpec {
+            user_settings: Some(serde_json::from_value(json!({"securityGroups": ["sg-0123456789abcdef0"]})).unwrap()),
+            ..spec()
+        };
+        assert!(security_group_problem(true, &with_groups).is_none());
     }
 }

@@ -8,7 +8,7 @@ use kube::core::{Selector, SelectorExt};
 use kube::{Api, Client, ResourceExt};
 
 use crate::api::condition_type::READY;
-use crate::api::{AuthMode, AwsTarget, DomainRef, StudioDomain};
+use crate::api::{AccessType, AuthMode, AwsTarget, DomainRef, StudioDomain};
 use crate::status;
 
 /// What a reference leads to.
@@ -39,6 +39,9 @@ pub struct DomainTarget {
     pub auth_mode: AuthMode,
     /// The domain's default execution role for shared spaces.
     pub space_execution_role: Option<String>,
+    /// The domain is VpcOnly and its default user settings name no security groups: every
+    /// profile must name its own.
+    pub profiles_need_security_groups: bool,
     /// The domain id, once the domain is Ready for its current generation; otherwise why not.
     pub ready: Result<String, String>,
 }
@@ -122,6 +125,13 @@ pub fn target(domain: &StudioDomain) -> DomainTarget {
             .default_space_settings
             .as_ref()
             .and_then(|s| s.execution_role.clone()),
+        profiles_need_security_groups: domain.spec.network.access_type == AccessType::VpcOnly
+            && domain
+                .spec
+                .default_user_settings
+                .effective()
+                .security_groups
+                .is_none_or(|groups| groups.is_empty()),
         ready,
     }
 }

@@ -237,7 +237,7 @@ impl Context {
         &self,
         obj: &K,
         spec_changed: bool,
-        fields: &[&str],
+        fields: &[String],
     ) {
         let (reason, what) = if spec_changed {
             ("Updated", "applied spec change to")
@@ -251,8 +251,11 @@ impl Context {
             ("DriftCorrected", "corrected drift in")
         };
         for field in fields {
-            self.publish(obj, Happening::normal(reason, format!("{what} {field}")).about(*field))
-                .await;
+            self.publish(
+                obj,
+                Happening::normal(reason, format!("{what} {field}")).about(field.as_str()),
+            )
+            .await;
         }
     }
 }

@@ -18,12 +18,13 @@ use super::profile::profile_name;
 use super::reference::DomainTarget;
 use super::report::reported;
 use super::teardown::OwnedSpace;
-use crate::api::{GuardrailRules, SharedSpace, SharedSpaceSpec, SharedSpaceStatus, SharingType, SpaceAppType};
+use crate::api::{GuardrailRules, SharedSpace, SharedSpaceSpec, SharedSpaceStatus, SharingType};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{ObservedSpace, SpaceCreate};
-use crate::compliance::{Finding, rules};
+use crate::aws::model::{Document, ObservedSpace, SpaceCreate, space_app_type};
+use crate::compliance::{Finding, UiRestrictions, rules};
 use crate::controller::desired;
+use crate::controller::settings::{self, Rules};
 
 /// Runs the SharedSpace controller for one scope (a namespace, or `None` for all) until
 /// `shutdown` resolves.
@@ -51,13 +52,6 @@ fn sharing_type(spec: &SharedSpaceSpec) -> &'static str {
     match spec.sharing.sharing_type {
         SharingType::Shared => "Shared",
         SharingType::Private => "Private",
-    }
-}
-
-fn app_type(spec: &SharedSpaceSpec) -> &'static str {
-    match spec.app_type {
-        SpaceAppType::JupyterLab => "JupyterLab",
-        SpaceAppType::CodeEditor => "CodeEditor",
     }
 }
 
@@ -135,7 +129,7 @@ pub fn desired_space(spec: &SharedSpaceSpec, name: String, tags: BTreeMap<String
         display_name: spec.display_name.clone(),
         owner: spec.sharing.owner_profile.clone().unwrap_or_default(),
         sharing_type: sharing_type(spec).into(),
-        settings: desired::space_settings(app_type(spec), spec.settings.as_ref()),
+        settings: desired::space_settings(spec.app_type, spec.settings.as_ref()),
         tags,
     }
 }
@@ -149,23 +143,44 @@ pub fn immutable_changes(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec
     if observed.sharing_type.as_deref() != Some(desired.sharing_type.as_str()) {
         changes.push("sharing.type");
     }
-    if observed.settings.app_type != desired.settings.app_type {
+    if space_app_type(&observed.settings) != space_app_type(&desired.settings) {
         changes.push("appType");
     }
     changes
 }
 
-/// What UpdateSpace must change. An EBS size the spec leaves out keeps the volume's size (AWS
-/// cannot unset it); a display name the spec leaves out is not managed.
-pub fn mutable_changes(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
-    let mut changes = Vec::new();
-    let mut wanted = desired.settings.clone();
-    wanted.ebs_volume_size_gb = wanted.ebs_volume_size_gb.or(observed.settings.ebs_volume_size_gb);
-    if wanted != observed.settings {
-        changes.push("settings");
-    }
+/// The request member that holds a space's settings.
+const SPACE_SETTINGS: &str = "SpaceSettings";
+
+/// Space settings without the app type, which never changes in place.
+fn without_app_type(settings: &Document) -> Document {
+    let mut settings = settings.clone();
+    settings.remove("AppType");
+    settings
+}
+
+/// What the operator does about the space's `SpaceSettings`: members the spec leaves out (an EBS
+/// size AWS set, remote access turned on in the console) are carried over as they are.
+pub fn settings_plan(desired: &SpaceCreate, observed: &ObservedSpace, managed: &[String]) -> settings::Plan {
+    settings::plan(
+        SPACE_SETTINGS,
+        &without_app_type(&desired.settings),
+        &without_app_type(&observed.settings),
+        managed,
+        Rules::default(),
+    )
+}
+
+/// What UpdateSpace must change: the settings paths, and the display name (not managed when
+/// the spec leaves it out).
+pub fn mutable_changes(desired: &SpaceCreate, observed: &ObservedSpace, managed: &[String]) -> Vec<String> {
+    let mut changes: Vec<String> = settings_plan(desired, observed, managed)
+        .changes()
+        .iter()
+        .map(|path| settings::spec_path(path))
+        .collect();
     if desired.display_name.is_some() && desired.display_name != observed.display_name {
-        changes.push("displayName");
+        changes.push("displayName".into());
     }
     changes
 }
@@ -198,7 +213,7 @@ impl MemberKind for SharedSpace {
         creation_problem(&self.spec, domain.space_execution_role.as_deref())
     }
 
-    fn desired(&self, name: String, ownership: BTreeMap<String, String>) -> SpaceCreate {
+    fn desired(&self, name: String, ownership: BTreeMap<String, String>, _ui: &UiRestrictions) -> SpaceCreate {
         desired_space(&self.spec, name, desired_tags(&self.spec, ownership))
     }
 
@@ -210,8 +225,16 @@ impl MemberKind for SharedSpace {
         immutable_changes(desired, observed)
     }
 
-    fn updates(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
-        mutable_changes(desired, observed)
+    fn settings(desired: &SpaceCreate, observed: &ObservedSpace, managed: &[String]) -> settings::Plan {
+        settings_plan(desired, observed, managed)
+    }
+
+    fn managed_paths(desired: &SpaceCreate) -> Vec<String> {
+        settings::managed(SPACE_SETTINGS, &without_app_type(&desired.settings))
+    }
+
+    fn updates(desired: &SpaceCreate, observed: &ObservedSpace, managed: &[String]) -> Vec<String> {
+        mutable_changes(desired, observed, managed)
     }
 
     fn memory(ctx: &Context) -> &Memory<ObservedSpace> {
@@ -226,9 +249,15 @@ impl MemberKind for SharedSpace {
         session.create_space(domain_id, desired).await
     }
 
-    async fn update(session: &AwsSession, domain_id: &str, name: &str, desired: &SpaceCreate) -> Result<(), AwsError> {
+    async fn update(
+        session: &AwsSession,
+        domain_id: &str,
+        name: &str,
+        desired: &SpaceCreate,
+        settings: Option<&Document>,
+    ) -> Result<(), AwsError> {
         session
-            .update_space(domain_id, name, desired.display_name.as_deref(), &desired.settings)
+            .update_space(domain_id, name, desired.display_name.as_deref(), settings)
             .await
     }
 
@@ -276,9 +305,10 @@ impl MemberKind for SharedSpace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
     use crate::api::DomainRef;
-    use crate::api::{SpaceSettings, SpaceSharing};
-    use crate::aws::model;
+    use crate::api::{SpaceAppType, SpaceSharing};
 
     fn spec(sharing_type: SharingType, owner: Option<&str>) -> SharedSpaceSpec {
         SharedSpaceSpec {
@@ -293,10 +323,7 @@ mod tests {
                 owner_profile: owner.map(String::from),
             },
             app_type: SpaceAppType::JupyterLab,
-            settings: Some(SpaceSettings {
-                ebs_volume_size_gb: Some(20),
-                ..Default::default()
-            }),
+            settings: Some(serde_json::from_value(json!({"ebsVolumeSizeGb": 20})).unwrap()),
             tags: BTreeMap::new(),
             deletion_policy: Default::default(),
             adopt: false,
@@ -369,13 +396,12 @@ mod tests {
         let desired = desired_space(&spec(SharingType::Private, Some("alice")), "s".into(), BTreeMap::new());
         let same = observed_as(&desired);
         assert!(immutable_changes(&desired, &same).is_empty());
+        let mut settings = desired.settings.clone();
+        settings.insert("AppType".into(), "CodeEditor".into());
         let other = ObservedSpace {
             owner: Some("bob".into()),
             sharing_type: Some("Shared".into()),
-            settings: model::SpaceSettings {
-                app_type: "CodeEditor".into(),
-                ..desired.settings.clone()
-            },
+            settings,
             ..same
         };
         assert_eq!(
@@ -388,21 +414,57 @@ mod tests {
     fn settings_and_display_name_update_in_place() {
         let desired = desired_space(&spec(SharingType::Shared, Some("alice")), "s".into(), BTreeMap::new());
         let mut observed = observed_as(&desired);
-        assert!(mutable_changes(&desired, &observed).is_empty());
+        assert!(mutable_changes(&desired, &observed, &[]).is_empty());
         observed.display_name = Some("Old".into());
-        observed.settings.idle_timeout_minutes = Some(60);
-        assert_eq!(mutable_changes(&desired, &observed), vec!["settings", "displayName"]);
+        observed.settings.insert(
+            "SpaceStorageSettings".into(),
+            json!({"EbsStorageSettings": {"EbsVolumeSizeInGb": 10}}),
+        );
+        assert_eq!(
+            mutable_changes(&desired, &observed, &[]),
+            [
+                "settings.spaceStorageSettings.ebsStorageSettings.ebsVolumeSizeInGb",
+                "displayName"
+            ]
+        );
     }
 
     #[test]
-    fn an_ebs_size_left_out_keeps_the_volume() {
+    fn what_the_spec_leaves_out_is_kept_and_the_app_type_never_sent() {
         let mut without = spec(SharingType::Shared, Some("alice"));
-        without.settings = None;
+        without.settings = Some(serde_json::from_value(json!({"idleTimeoutMinutes": 120})).unwrap());
         without.display_name = None;
         let desired = desired_space(&without, "s".into(), BTreeMap::new());
         let mut observed = observed_as(&desired);
-        observed.settings.ebs_volume_size_gb = Some(50);
+        observed.settings.insert(
+            "SpaceStorageSettings".into(),
+            json!({"EbsStorageSettings": {"EbsVolumeSizeInGb": 50}}),
+        );
+        observed.settings.insert("RemoteAccess".into(), "ENABLED".into());
         observed.display_name = Some("Named in Studio".into());
-        assert!(mutable_changes(&desired, &observed).is_empty());
+        assert!(mutable_changes(&desired, &observed, &[]).is_empty());
+        let plan = settings_plan(&desired, &observed, &[]);
+        assert_eq!(
+            plan.unmanaged,
+            [
+                "SpaceSettings.RemoteAccess",
+                "SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb"
+            ]
+        );
+        observed.settings.insert(
+            "JupyterLabAppSettings".into(),
+            json!({"AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": 60}}}),
+        );
+        let body = settings_plan(&desired, &observed, &[]).body.unwrap();
+        assert!(!body.contains_key("AppType"));
+        assert_eq!(body["RemoteAccess"], "ENABLED");
+        assert_eq!(
+            body["JupyterLabAppSettings"]["AppLifecycleManagement"]["IdleSettings"]["IdleTimeoutInMinutes"],
+            120
+        );
+        assert_eq!(
+            SharedSpace::managed_paths(&desired),
+            ["SpaceSettings.JupyterLabAppSettings.AppLifecycleManagement.IdleSettings.IdleTimeoutInMinutes"]
+        );
     }
 }

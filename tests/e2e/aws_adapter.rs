@@ -10,10 +10,8 @@ use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_emulator::{Config, Delays, Emulator, FaultKind, FaultRule, LaunchApp, RoleTrust, Scope};
-use studio_operator::aws::model::{
-    AppSettings, DomainCreate, DomainUpdate, IdleSettings, ResourceSpec, Sharing, SpaceDefaults, StorageDefaults,
-    UserSettings,
-};
+use serde_json::json;
+use studio_operator::aws::model::{Document, DomainCreate, DomainUpdate};
 use studio_operator::aws::{AwsClients, AwsError, RoleFor};
 
 const REGION: &str = "us-east-1";
@@ -55,25 +53,33 @@ async fn kms_key(conf: &SdkConfig, alias: &str) -> String {
     arn
 }
 
-fn app(instance_type: &str, code_repositories: Vec<String>, idle: Option<IdleSettings>) -> AppSettings {
-    AppSettings {
-        default_resource_spec: Some(ResourceSpec {
-            instance_type: Some(instance_type.into()),
-            ..ResourceSpec::default()
-        }),
-        lifecycle_config_arns: vec!["arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/setup".into()],
-        code_repositories,
-        idle,
+/// A settings document from JSON (the API's member names).
+fn doc(value: serde_json::Value) -> Document {
+    match value {
+        serde_json::Value::Object(members) => members,
+        other => panic!("not an object: {other}"),
     }
 }
 
+/// App settings with a default instance type, a lifecycle configuration and optional extras.
+fn app(instance_type: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut settings = json!({
+        "DefaultResourceSpec": {"InstanceType": instance_type},
+        "LifecycleConfigArns": ["arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/setup"],
+    });
+    settings.as_object_mut().unwrap().extend(doc(extra));
+    settings
+}
+
 fn domain_create(name: &str, kms_key_id: &str) -> DomainCreate {
-    let idle = IdleSettings {
-        enabled: Some(true),
-        timeout_minutes: Some(120),
-        min_minutes: Some(60),
-        max_minutes: Some(240),
-    };
+    let idle = json!({"AppLifecycleManagement": {"IdleSettings": {
+        "LifecycleManagement": "ENABLED",
+        "IdleTimeoutInMinutes": 120,
+        "MinIdleTimeoutInMinutes": 60,
+        "MaxIdleTimeoutInMinutes": 240,
+    }}});
+    let mut lab = app("ml.t3.medium", idle.clone());
+    lab["CodeRepositories"] = json!([{"RepositoryUrl": "https://github.com/example/notebooks.git"}]);
     DomainCreate {
         name: name.into(),
         auth_mode: "IAM".into(),
@@ -81,43 +87,34 @@ fn domain_create(name: &str, kms_key_id: &str) -> DomainCreate {
         subnet_ids: vec!["subnet-a".into(), "subnet-b".into()],
         access_type: "VpcOnly".into(),
         kms_key_id: kms_key_id.into(),
-        security_group_ids: vec!["sg-domain".into()],
-        execution_role_identity: "USER_PROFILE_NAME".into(),
         tag_propagation: true,
-        default_user_settings: UserSettings {
-            execution_role: Some(ROLE.into()),
-            security_groups: vec!["sg-user".into()],
-            sharing: Some(Sharing {
-                notebook_output_option: Some("Allowed".into()),
-                s3_output_path: Some("s3://bucket/sharing".into()),
-                s3_kms_key_id: None,
-            }),
-            jupyter_lab: Some(app(
-                "ml.t3.medium",
-                vec!["https://github.com/example/notebooks.git".into()],
-                Some(idle.clone()),
-            )),
-            code_editor: Some(app("ml.t3.large", Vec::new(), Some(idle))),
-            kernel_gateway: Some(app("ml.t3.medium", Vec::new(), None)),
-            space_storage: Some(StorageDefaults {
-                default_ebs_gb: 5,
-                maximum_ebs_gb: 100,
-            }),
-        },
-        default_space_settings: Some(SpaceDefaults {
-            execution_role: Some(ROLE.into()),
-            security_groups: vec!["sg-space".into()],
-            jupyter_lab: Some(app("ml.t3.medium", Vec::new(), None)),
-            kernel_gateway: None,
-            space_storage: Some(StorageDefaults {
-                default_ebs_gb: 10,
-                maximum_ebs_gb: 50,
-            }),
-        }),
+        default_user_settings: doc(json!({
+            "ExecutionRole": ROLE,
+            "SecurityGroups": ["sg-user"],
+            "SharingSettings": {"NotebookOutputOption": "Allowed", "S3OutputPath": "s3://bucket/sharing"},
+            "JupyterLabAppSettings": lab,
+            "CodeEditorAppSettings": app("ml.t3.large", idle),
+            "KernelGatewayAppSettings": app("ml.t3.medium", json!({})),
+            "SpaceStorageSettings": {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": 5, "MaximumEbsVolumeSizeInGb": 100}},
+            "StudioWebPortalSettings": {"HiddenInstanceTypes": ["ml.p4d.24xlarge"], "HiddenAppTypes": ["Canvas"]},
+            "AutoMountHomeEFS": "Disabled",
+        })),
+        default_space_settings: doc(json!({
+            "ExecutionRole": ROLE,
+            "SecurityGroups": ["sg-space"],
+            "JupyterLabAppSettings": app("ml.t3.medium", json!({})),
+            "SpaceStorageSettings": {"DefaultEbsStorageSettings": {"DefaultEbsVolumeSizeInGb": 10, "MaximumEbsVolumeSizeInGb": 50}},
+        })),
+        domain_settings: doc(json!({
+            "SecurityGroupIds": ["sg-domain"],
+            "ExecutionRoleIdentityConfig": "USER_PROFILE_NAME",
+            "DockerSettings": {"EnableDockerAccess": "DISABLED"},
+        })),
         tags: BTreeMap::from([
             ("team".to_string(), "ml".to_string()),
             ("studio-operator/owner".to_string(), "ns/name".to_string()),
         ]),
+        ..DomainCreate::default()
     }
 }
 
@@ -168,8 +165,7 @@ async fn domain_round_trip_and_update() {
     assert_eq!(observed.subnet_ids, desired.subnet_ids);
     assert_eq!(observed.access_type.as_deref(), Some("VpcOnly"));
     assert_eq!(observed.kms_key_id.as_deref(), Some(key.as_str()));
-    assert_eq!(observed.security_group_ids, desired.security_group_ids);
-    assert_eq!(observed.execution_role_identity.as_deref(), Some("USER_PROFILE_NAME"));
+    assert_eq!(observed.domain_settings, desired.domain_settings);
     assert!(observed.tag_propagation);
     assert_eq!(observed.default_user_settings, desired.default_user_settings);
     assert_eq!(observed.default_space_settings, desired.default_space_settings);
@@ -185,22 +181,26 @@ async fn domain_round_trip_and_update() {
         "InService"
     );
     let mut user_settings = desired.default_user_settings.clone();
-    user_settings.security_groups.clear();
-    user_settings.jupyter_lab = Some(app("ml.m5.large", Vec::new(), None));
-    user_settings.code_editor = None;
+    user_settings.remove("SecurityGroups");
+    user_settings.insert("JupyterLabAppSettings".into(), app("ml.m5.large", json!({})));
+    user_settings.remove("CodeEditorAppSettings");
+    user_settings.insert(
+        "StudioWebPortalSettings".into(),
+        json!({"HiddenAppTypes": ["Canvas", "RStudioServerPro"]}),
+    );
     let update = DomainUpdate {
         default_user_settings: Some(user_settings.clone()),
-        security_group_ids: Some(vec!["sg-new".into()]),
+        domain_settings: Some(doc(json!({"SecurityGroupIds": ["sg-new"]}))),
         ..DomainUpdate::default()
     };
     session.update_domain(&created.id, &update).await.unwrap();
     let observed = session.describe_domain(&created.id).await.unwrap().unwrap();
-    assert_eq!(observed.security_group_ids, vec!["sg-new".to_string()]);
+    assert_eq!(observed.domain_settings["SecurityGroupIds"], json!(["sg-new"]));
     // Omitted members are kept by UpdateDomain; the ones sent replace what was there.
-    let expected = UserSettings {
-        code_editor: desired.default_user_settings.code_editor.clone(),
-        ..user_settings
-    };
+    let mut expected = desired.default_user_settings.clone();
+    for member in ["JupyterLabAppSettings", "StudioWebPortalSettings"] {
+        expected.insert(member.into(), user_settings[member].clone());
+    }
     assert_eq!(observed.default_user_settings, expected);
     assert_eq!(observed.default_space_settings, desired.default_space_settings);
 
@@ -243,10 +243,7 @@ async fn typed_errors() {
     assert!(err.message().contains("already exists"), "{}", err.message());
 
     let bad = DomainCreate {
-        default_user_settings: UserSettings {
-            execution_role: Some("not-a-role".into()),
-            ..UserSettings::default()
-        },
+        default_user_settings: doc(json!({"ExecutionRole": "not-a-role"})),
         ..domain_create("bad", &key)
     };
     let err = session.create_domain(&bad).await.unwrap_err();

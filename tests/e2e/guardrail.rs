@@ -88,7 +88,8 @@ async fn specs_that_break_an_enforced_guardrail_change_nothing_in_aws_at_any_lev
     let status = wait_profile(&profiles, "gpu-user", "Stalled", "True").await;
     let message = violation_message(&status.conditions);
     assert!(
-        message.starts_with("True Enforced: allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLab)"),
+        message
+            .starts_with("True Enforced: allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLabAppSettings)"),
         "{message}"
     );
     assert!(message.contains(&format!("Guardrail {}", installed.name)), "{message}");
@@ -474,7 +475,7 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
     let message = wait::until("gpu refused", TIMEOUT, || refusal(gpu.clone(), "gpu")).await;
     assert!(
         message.contains(&format!(
-            "allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLab) (Guardrail {}, Enforce)",
+            "allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLabAppSettings) (Guardrail {}, Enforce)",
             installed.name
         )),
         "{message}"

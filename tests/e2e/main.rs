@@ -18,4 +18,5 @@ mod manifests;
 mod observation;
 mod profile;
 mod robustness;
+mod settings;
 mod space;

@@ -3,7 +3,7 @@
 use aws_sdk_sagemaker::types as sm;
 use aws_smithy_types::DateTime;
 
-use super::shapes::{space_defaults_from_sdk, space_defaults_to_sdk, user_settings_from_sdk, user_settings_to_sdk};
+use super::shapes::{default_space_settings, domain_settings, domain_settings_for_update, observed, user_settings};
 use super::{PAGE_SIZE, found, non_blank, non_empty, tag_propagation_to_sdk, tags_to_sdk};
 use crate::aws::clients::AwsSession;
 use crate::aws::error::AwsError;
@@ -12,15 +12,6 @@ use crate::aws::model::{CreatedDomain, DomainCreate, DomainSummary, DomainUpdate
 impl AwsSession {
     /// CreateDomain. The domain starts `Pending`; poll [`AwsSession::describe_domain`].
     pub async fn create_domain(&self, domain: &DomainCreate) -> Result<CreatedDomain, AwsError> {
-        let domain_settings = (!domain.security_group_ids.is_empty() || !domain.execution_role_identity.is_empty())
-            .then(|| {
-                sm::DomainSettings::builder()
-                    .set_security_group_ids(non_empty(&domain.security_group_ids))
-                    .set_execution_role_identity_config(
-                        non_blank(&domain.execution_role_identity).map(sm::ExecutionRoleIdentityConfig::from),
-                    )
-                    .build()
-            });
         let request = self
             .sagemaker
             .create_domain()
@@ -30,10 +21,22 @@ impl AwsSession {
             .set_subnet_ids(Some(domain.subnet_ids.clone()))
             .set_app_network_access_type(non_blank(&domain.access_type).map(sm::AppNetworkAccessType::from))
             .set_kms_key_id(non_blank(&domain.kms_key_id).map(str::to_string))
-            .set_domain_settings(domain_settings)
+            .set_app_security_group_management(
+                domain
+                    .app_security_group_management
+                    .as_deref()
+                    .map(sm::AppSecurityGroupManagement::from),
+            )
+            .set_home_efs_file_system_creation(
+                domain
+                    .home_efs_file_system_creation
+                    .as_deref()
+                    .map(sm::HomeEfsFileSystemCreation::from),
+            )
+            .set_domain_settings(domain_settings(&domain.domain_settings)?)
             .tag_propagation(tag_propagation_to_sdk(domain.tag_propagation))
-            .default_user_settings(user_settings_to_sdk(&domain.default_user_settings))
-            .set_default_space_settings(domain.default_space_settings.as_ref().map(space_defaults_to_sdk))
+            .default_user_settings(user_settings(&domain.default_user_settings)?)
+            .set_default_space_settings(default_space_settings(&domain.default_space_settings)?)
             .set_tags(non_empty(&tags_to_sdk(&domain.tags)));
         let out = self.call("CreateDomain", || request.clone().send()).await?;
         Ok(CreatedDomain {
@@ -53,14 +56,10 @@ impl AwsSession {
         let Some(out) = found(result)? else {
             return Ok(None);
         };
-        let (security_group_ids, execution_role_identity) = match out.domain_settings {
-            Some(ds) => (
-                ds.security_group_ids.unwrap_or_default(),
-                ds.execution_role_identity_config.map(|c| c.as_str().to_string()),
-            ),
-            None => (Vec::new(), None),
-        };
         Ok(Some(ObservedDomain {
+            default_user_settings: observed(out.default_user_settings.as_ref())?,
+            default_space_settings: observed(out.default_space_settings.as_ref())?,
+            domain_settings: observed(out.domain_settings.as_ref())?,
             id: out.domain_id.unwrap_or_default(),
             arn: out.domain_arn.unwrap_or_default(),
             name: out.domain_name.unwrap_or_default(),
@@ -73,14 +72,9 @@ impl AwsSession {
             subnet_ids: out.subnet_ids.unwrap_or_default(),
             access_type: out.app_network_access_type.map(|a| a.as_str().to_string()),
             kms_key_id: out.kms_key_id,
-            security_group_ids,
-            execution_role_identity,
+            app_security_group_management: out.app_security_group_management.map(|a| a.as_str().to_string()),
+            home_efs_file_system_creation: out.home_efs_file_system_creation.map(|h| h.as_str().to_string()),
             tag_propagation: out.tag_propagation == Some(sm::TagPropagation::Enabled),
-            default_user_settings: out
-                .default_user_settings
-                .map(user_settings_from_sdk)
-                .unwrap_or_default(),
-            default_space_settings: out.default_space_settings.and_then(space_defaults_from_sdk),
             last_modified: out.last_modified_time.as_ref().map(DateTime::as_secs_f64),
         }))
     }
@@ -91,30 +85,43 @@ impl AwsSession {
             return Ok(());
         }
         let vpc_only = update.access_type.as_deref() == Some("VpcOnly");
-        let domain_settings =
-            (update.security_group_ids.is_some() || update.execution_role_identity.is_some()).then(|| {
-                sm::DomainSettingsForUpdate::builder()
-                    .set_security_group_ids(update.security_group_ids.clone())
-                    .set_execution_role_identity_config(
-                        update
-                            .execution_role_identity
-                            .as_deref()
-                            .map(sm::ExecutionRoleIdentityConfig::from),
-                    )
-                    .build()
-            });
         let request = self
             .sagemaker
             .update_domain()
             .domain_id(domain_id)
-            .set_default_user_settings(update.default_user_settings.as_ref().map(user_settings_to_sdk))
-            .set_default_space_settings(update.default_space_settings.as_ref().map(space_defaults_to_sdk))
+            .set_default_user_settings(update.default_user_settings.as_ref().map(user_settings).transpose()?)
+            .set_default_space_settings(
+                update
+                    .default_space_settings
+                    .as_ref()
+                    .map(default_space_settings)
+                    .transpose()?
+                    .flatten(),
+            )
+            .set_domain_settings_for_update(
+                update
+                    .domain_settings
+                    .as_ref()
+                    .map(domain_settings_for_update)
+                    .transpose()?,
+            )
             .set_subnet_ids(update.subnet_ids.clone())
             .set_app_network_access_type(update.access_type.as_deref().map(sm::AppNetworkAccessType::from))
             // The API wants VpcId exactly when switching to VpcOnly.
             .set_vpc_id(update.vpc_id.clone().filter(|_| vpc_only))
-            .set_domain_settings_for_update(domain_settings)
-            .set_tag_propagation(update.tag_propagation.map(tag_propagation_to_sdk));
+            .set_tag_propagation(update.tag_propagation.map(tag_propagation_to_sdk))
+            .set_app_security_group_management(
+                update
+                    .app_security_group_management
+                    .as_deref()
+                    .map(sm::AppSecurityGroupManagement::from),
+            )
+            .set_home_efs_file_system_creation(
+                update
+                    .home_efs_file_system_creation
+                    .as_deref()
+                    .map(sm::HomeEfsFileSystemCreation::from),
+            );
         self.call("UpdateDomain", || request.clone().send()).await?;
         Ok(())
     }

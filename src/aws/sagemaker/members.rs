@@ -3,13 +3,12 @@
 use aws_sdk_sagemaker::types as sm;
 use aws_smithy_types::DateTime;
 
-use super::shapes::{space_settings_from_sdk, space_settings_to_sdk, user_settings_from_sdk, user_settings_to_sdk};
+use super::shapes::{observed, space_settings, user_settings};
 use super::{PAGE_SIZE, found, non_empty, tags_to_sdk};
 use crate::aws::clients::AwsSession;
 use crate::aws::error::AwsError;
 use crate::aws::model::{
-    MemberDetails, MemberSummary, ObservedProfile, ObservedSpace, ProfileCreate, SpaceCreate, SpaceSettings,
-    UserSettings,
+    Document, MemberDetails, MemberSummary, ObservedProfile, ObservedSpace, ProfileCreate, SpaceCreate,
 };
 
 impl AwsSession {
@@ -58,14 +57,17 @@ impl AwsSession {
         let Some(out) = found(self.call("DescribeUserProfile", || request.clone().send()).await)? else {
             return Ok(None);
         };
-        let settings = out.user_settings.map(user_settings_from_sdk).unwrap_or_default();
+        let settings = observed(out.user_settings.as_ref())?;
         Ok(Some(ObservedProfile {
             details: MemberDetails {
                 name: out.user_profile_name.unwrap_or_default(),
                 arn: out.user_profile_arn.unwrap_or_default(),
                 status: out.status.map(|s| s.as_str().to_string()).unwrap_or_default(),
                 home_efs_uid: out.home_efs_file_system_uid,
-                execution_role: settings.execution_role.clone(),
+                execution_role: settings
+                    .get("ExecutionRole")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_string),
                 last_modified: out.last_modified_time.as_ref().map(DateTime::as_secs_f64),
                 failure_reason: out.failure_reason.filter(|r| !r.is_empty()),
             },
@@ -83,25 +85,21 @@ impl AwsSession {
             .user_profile_name(&profile.name)
             .set_single_sign_on_user_identifier(profile.sso.as_ref().map(|s| s.identifier.clone()))
             .set_single_sign_on_user_value(profile.sso.as_ref().map(|s| s.value.clone()))
-            .user_settings(user_settings_to_sdk(&profile.settings))
+            .user_settings(user_settings(&profile.settings)?)
             .set_tags(non_empty(&tags_to_sdk(&profile.tags)));
         let out = self.call("CreateUserProfile", || request.clone().send()).await?;
         Ok(out.user_profile_arn.unwrap_or_default())
     }
 
-    /// UpdateUserProfile with complete `UserSettings`.
-    pub async fn update_user_profile(
-        &self,
-        domain_id: &str,
-        name: &str,
-        settings: &UserSettings,
-    ) -> Result<(), AwsError> {
+    /// UpdateUserProfile with `UserSettings` (the complete structure: the current one with the
+    /// managed paths changed).
+    pub async fn update_user_profile(&self, domain_id: &str, name: &str, settings: &Document) -> Result<(), AwsError> {
         let request = self
             .sagemaker
             .update_user_profile()
             .domain_id(domain_id)
             .user_profile_name(name)
-            .user_settings(user_settings_to_sdk(settings));
+            .user_settings(user_settings(settings)?);
         self.call("UpdateUserProfile", || request.clone().send()).await?;
         Ok(())
     }
@@ -169,7 +167,7 @@ impl AwsSession {
                 .space_sharing_settings
                 .and_then(|s| s.sharing_type)
                 .map(|t| t.as_str().to_string()),
-            settings: out.space_settings.map(space_settings_from_sdk).unwrap_or_default(),
+            settings: observed(out.space_settings.as_ref())?,
         }))
     }
 
@@ -191,19 +189,20 @@ impl AwsSession {
                     .sharing_type(sm::SharingType::from(space.sharing_type.as_str()))
                     .build(),
             )
-            .space_settings(space_settings_to_sdk(&space.settings, true))
+            .space_settings(space_settings(&space.settings, true)?)
             .set_tags(non_empty(&tags_to_sdk(&space.tags)));
         let out = self.call("CreateSpace", || request.clone().send()).await?;
         Ok(out.space_arn.unwrap_or_default())
     }
 
-    /// UpdateSpace: settings (without the immutable app type) and display name.
+    /// UpdateSpace: settings (the complete structure without the immutable app type; `None`
+    /// leaves them out) and display name.
     pub async fn update_space(
         &self,
         domain_id: &str,
         name: &str,
         display_name: Option<&str>,
-        settings: &SpaceSettings,
+        settings: Option<&Document>,
     ) -> Result<(), AwsError> {
         let request = self
             .sagemaker
@@ -211,7 +210,7 @@ impl AwsSession {
             .domain_id(domain_id)
             .space_name(name)
             .set_space_display_name(display_name.map(str::to_string))
-            .space_settings(space_settings_to_sdk(settings, false));
+            .set_space_settings(settings.map(|s| space_settings(s, false)).transpose()?);
         self.call("UpdateSpace", || request.clone().send()).await?;
         Ok(())
     }

@@ -9,7 +9,8 @@ use super::reporter;
 use super::rules::{self, KeyProblem, RecreationDecision};
 use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, KMS_KEY_VALID, RECREATING, SYNCED, UPDATE_BLOCKED};
 use crate::api::{
-    ApprovalRequest, ImmutableSettings, MemberBackup, RecreationPolicy, RecreationStatus, StudioDomainSpec,
+    ApprovalRequest, ImmutableSettings, MemberBackup, RecreationPolicy, RecreationStatus, SettingsStatus,
+    StudioDomainSpec,
 };
 use crate::aws::model::{AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::controller::member::decide::GuardrailFacts;
@@ -125,6 +126,8 @@ pub struct Facts {
     pub name_taken: Option<Option<String>>,
     /// The domain's members, once surveyed (before a recreation).
     pub survey: Option<Survey>,
+    /// The settings paths status records as managed.
+    pub managed: Vec<String>,
 }
 
 /// The members of a domain about to be recreated.
@@ -155,6 +158,7 @@ impl Facts {
             approval: None,
             name_taken: None,
             survey: None,
+            managed: Vec::new(),
         }
     }
 }
@@ -198,7 +202,7 @@ pub enum Step {
     /// UpdateDomain, correcting these spec fields.
     Update {
         update: Box<DomainUpdate>,
-        fields: Vec<&'static str>,
+        fields: Vec<String>,
     },
     /// Change the tags.
     Tag {
@@ -233,6 +237,8 @@ pub struct Plan {
     pub steps: Vec<Step>,
     /// How the pass ends (a recreation step reports its own progress).
     pub end: End,
+    /// What the operator manages of the settings once the steps succeeded (recorded in status).
+    pub settings: Option<SettingsStatus>,
 }
 
 /// What the pass decided so far.
@@ -240,6 +246,7 @@ pub struct Plan {
 pub struct Decided {
     conditions: Vec<Want>,
     steps: Vec<Step>,
+    settings: Option<SettingsStatus>,
 }
 
 impl Decided {
@@ -252,6 +259,7 @@ impl Decided {
             conditions: self.conditions,
             steps: self.steps,
             end,
+            settings: self.settings,
         }
     }
 }
@@ -273,8 +281,8 @@ fn key_condition(key: &Result<KeyInfo, KeyProblem>, key_id: &str) -> Want {
 pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Facts) -> DomainCreate {
     let mut tags = spec.tags.clone();
     tags.extend(facts.ownership.clone());
-    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags);
-    reporter::attach(&mut desired, &facts.reporter.arns());
+    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags, &facts.guardrails.ui);
+    reporter::attach(&mut desired, &facts.reporter.arns(), facts.domain.as_ref());
     desired
 }
 
@@ -286,7 +294,7 @@ pub const TOKEN: &str = "<TOKEN>";
 pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) -> Plan {
     let mut decided = match gates(spec, facts) {
         Ok(decided) => decided,
-        Err(plan) => return plan,
+        Err(plan) => return *plan,
     };
     let key_id = &spec.encryption.kms_key_id;
     decided.want(key_condition(&facts.key, key_id));
@@ -360,8 +368,9 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
 }
 
 /// What must hold before any AWS call: the guardrails allow the spec, and `spec.aws` is where
-/// the domain was created. Returns the conditions so far, or the plan that ends the pass.
-pub fn gates(spec: &StudioDomainSpec, facts: &Facts) -> Result<Decided, Plan> {
+/// the domain was created. Returns the conditions so far, or the plan that ends the pass (boxed:
+/// a plan is large and the gates pass far more often than not).
+pub fn gates(spec: &StudioDomainSpec, facts: &Facts) -> Result<Decided, Box<Plan>> {
     let mut decided = Decided::default();
     decided.want(facts.guardrails.condition.clone());
     if !facts.guardrails.allowed {
@@ -369,22 +378,22 @@ pub fn gates(spec: &StudioDomainSpec, facts: &Facts) -> Result<Decided, Plan> {
             "{}; nothing is changed in AWS until the spec complies",
             facts.guardrails.condition.message
         );
-        return Err(decided.end(End::Stalled {
+        return Err(Box::new(decided.end(End::Stalled {
             reason: "GuardrailViolation",
             message,
-        }));
+        })));
     }
     if let Some(created) = &facts.created_with
         && (created.region != spec.aws.region || created.role_arn != spec.aws.role_arn)
     {
-        return Err(decided.end(End::Stalled {
+        return Err(Box::new(decided.end(End::Stalled {
             reason: "AwsTargetChanged",
             message: format!(
                 "the domain lives in {} (role {}); spec.aws cannot change after creation: restore it, or create a new StudioDomain",
                 created.region,
                 created.role_arn.as_deref().unwrap_or("none")
             ),
-        }));
+        })));
     }
     Ok(decided)
 }
@@ -500,10 +509,14 @@ fn decide_creation(mut decided: Decided, spec: &StudioDomainSpec, name: &str, fa
             ),
         }),
         Some(None) => {
-            decided.steps.push(Step::Create(
-                Box::new(desired(spec, name.to_string(), key, facts)),
-                rules::immutable_settings(spec, name),
-            ));
+            let desired = desired(spec, name.to_string(), key, facts);
+            decided.settings = Some(SettingsStatus {
+                managed_paths: rules::managed_paths(&desired),
+                unmanaged_paths: Vec::new(),
+            });
+            decided
+                .steps
+                .push(Step::Create(Box::new(desired), rules::immutable_settings(spec, name)));
             decided.end(End::Progress {
                 reason: "Creating",
                 message: format!("domain {name} is being created"),
@@ -625,23 +638,27 @@ fn decide_update(
     observed: &ObservedDomain,
     facts: &Facts,
 ) -> Plan {
-    let diff = rules::mutable_diff(desired, observed);
-    let mut changed: Vec<&'static str> = Vec::new();
+    let diff = rules::mutable_diff(desired, observed, &facts.managed);
+    let mut changed: Vec<String> = Vec::new();
     if !diff.fields.is_empty() {
         let blocking = rules::blocking_apps(&facts.apps);
         if !diff.needs_stopped_apps.is_empty() && !blocking.is_empty() {
             return decide_blocked_update(decided, spec, &diff.needs_stopped_apps, &blocking);
         }
-        changed.extend(diff.fields.iter());
+        changed.extend(diff.fields.iter().cloned());
         decided.steps.push(Step::Update {
             update: Box::new(diff.update),
             fields: diff.fields,
         });
     }
+    decided.settings = Some(SettingsStatus {
+        managed_paths: diff.managed,
+        unmanaged_paths: diff.unmanaged,
+    });
     decided.want(Want::false_(UPDATE_BLOCKED, "NotBlocked", "no update waits for apps"));
     let (add, remove) = ownership::tag_changes(&desired.tags, &facts.tags);
     if !add.is_empty() || !remove.is_empty() {
-        changed.push("tags");
+        changed.push("tags".into());
         decided.steps.push(Step::Tag { add, remove });
     }
     if !changed.is_empty() {
@@ -666,7 +683,7 @@ fn decide_update(
 fn decide_blocked_update(
     mut decided: Decided,
     spec: &StudioDomainSpec,
-    fields: &[&str],
+    fields: &[String],
     blocking: &[&AppSummary],
 ) -> Plan {
     let names: Vec<String> = blocking.iter().map(|a| a.path()).collect();
@@ -712,7 +729,6 @@ mod tests {
 
     use super::*;
     use crate::api::RecreationPolicy;
-    use crate::aws::model::AppSettings;
 
     /// One row of `tests/fixtures/decisions/domains.yaml`.
     #[derive(Debug, Deserialize)]
@@ -864,11 +880,10 @@ mod tests {
             subnet_ids: desired.subnet_ids.clone(),
             access_type: Some(desired.access_type.clone()),
             kms_key_id: Some(desired.kms_key_id.clone()),
-            security_group_ids: desired.security_group_ids.clone(),
-            execution_role_identity: Some(desired.execution_role_identity.clone()),
             tag_propagation: desired.tag_propagation,
             default_user_settings: desired.default_user_settings.clone(),
             default_space_settings: desired.default_space_settings.clone(),
+            domain_settings: desired.domain_settings.clone(),
             ..Default::default()
         };
         for differs in &row.differs {
@@ -884,10 +899,20 @@ mod tests {
                     }
                 }
                 "userSettings" => {
-                    observed.default_user_settings.kernel_gateway = Some(AppSettings {
-                        lifecycle_config_arns: vec!["arn:console".into()],
-                        ..Default::default()
-                    })
+                    observed
+                        .default_user_settings
+                        .insert("ExecutionRole".into(), "arn:aws:iam::123456789012:role/Console".into());
+                }
+                "unmanagedSettings" => {
+                    observed.default_user_settings.insert(
+                        "KernelGatewayAppSettings".into(),
+                        serde_json::json!({"CustomImages": [{"ImageName": "console", "AppImageConfigName": "c"}]}),
+                    );
+                }
+                "roleIdentity" => {
+                    observed
+                        .domain_settings
+                        .insert("ExecutionRoleIdentityConfig".into(), "USER_PROFILE_NAME".into());
                 }
                 "subnetAdded" => observed.subnet_ids.truncate(1),
                 "subnetRemoved" => observed.subnet_ids.push("subnet-3333cccc".into()),
@@ -929,6 +954,7 @@ mod tests {
                 Want::true_("GuardrailViolation", "Enforced", "requireVpcOnly: PublicInternetOnly")
             },
             allowed,
+            ui: Default::default(),
         };
         let ownership = BTreeMap::from([(ownership::TAG_UID.to_string(), "uid-1".to_string())]);
         let mut facts = Facts {
@@ -967,6 +993,7 @@ mod tests {
                 }),
                 other => panic!("unknown survey {other}"),
             },
+            managed: Vec::new(),
         };
         if row.apps.as_deref() == Some("running") {
             facts.apps = vec![AppSummary {

@@ -30,7 +30,7 @@ use crate::api::{ApprovalRequest, DeletionPolicy, MemberBackup, StudioDomain, St
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{KeyInfo, MemberType, ObservedDomain};
 use crate::aws::{AwsError, RoleFor};
-use crate::compliance::{self, Verdict};
+use crate::compliance::{self, UiRestrictions, Verdict};
 use crate::ownership::{self, Claim, Owner};
 use crate::status;
 
@@ -108,7 +108,8 @@ async fn guardrails(pass: &Pass<'_, StudioDomain>) -> Result<GuardrailFacts, Rec
         compliance::rules::check_domain(rules, &pass.obj.spec)
     });
     let (condition, allowed) = compliance::condition(&verdict);
-    Ok(GuardrailFacts { condition, allowed })
+    let ui = UiRestrictions::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>());
+    Ok(GuardrailFacts { condition, allowed, ui })
 }
 
 /// Resolves and checks the key. AWS errors other than "not found" propagate (retry).
@@ -239,7 +240,7 @@ async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileErr
     let before_aws = Facts::before_aws(guardrail_facts.clone(), pass.status.created_with.clone());
     if let Err(plan) = decide::gates(&pass.obj.spec, &before_aws) {
         // No AWS call at all (no AssumeRole either) for a spec that may not reach AWS.
-        return act(pass, None, &before_aws, plan).await;
+        return act(pass, None, &before_aws, *plan).await;
     }
     let session = session(pass).await?;
     let mut facts = observe(pass, &session, guardrail_facts).await?;
@@ -315,6 +316,12 @@ async fn observe(
         approval: pass.obj.annotations().get(rules::APPROVE_RECREATION).cloned(),
         name_taken: None,
         survey: None,
+        managed: pass
+            .status
+            .settings
+            .as_ref()
+            .map(|s| s.managed_paths.clone())
+            .unwrap_or_default(),
     })
 }
 
@@ -370,6 +377,10 @@ async fn act(
     for step in plan.steps {
         let session = session.expect("a plan with AWS steps has a session");
         act_step(pass, session, facts, step, &mut done).await?;
+    }
+    // Recorded once every step succeeded: a failed update keeps the paths it had to reset.
+    if plan.settings.is_some() {
+        pass.status.settings = plan.settings;
     }
     if !done.corrected.is_empty() {
         let spec_changed = pass.obj.status.as_ref().and_then(|s| s.observed_generation) != Some(pass.generation());
@@ -428,7 +439,7 @@ struct Done {
     /// How the pass ends (a recreation step reports its own progress).
     end: End,
     /// The spec fields corrected in AWS.
-    corrected: Vec<&'static str>,
+    corrected: Vec<String>,
 }
 
 /// Carries out one step of a plan.
@@ -507,7 +518,7 @@ async fn act_step(
             if !remove.is_empty() {
                 session.delete_tags(&arn, &remove).await?;
             }
-            done.corrected.push("tags");
+            done.corrected.push("tags".into());
         }
         Step::DeleteReporterConfigs(stale) => {
             let left = reporter::delete(session, &stale).await?;

@@ -8,7 +8,10 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{DomainCreate, LifecycleConfigCreate, ResourceSpec};
+use serde_json::Value;
+
+use crate::aws::model::{DomainCreate, LifecycleConfigCreate, ObservedDomain};
+use crate::controller::settings;
 use crate::ownership::Owner;
 
 /// Prefix of every lifecycle configuration the operator creates for the reporter.
@@ -138,37 +141,67 @@ pub async fn delete(session: &AwsSession, names: &[String]) -> Result<Vec<String
 
 /// Attaches the reporter to the domain's defaults: offered to users (`LifecycleConfigArns`) and
 /// run by default (`DefaultResourceSpec.LifecycleConfigArn`) unless the spec chose another one.
-pub fn attach(domain: &mut DomainCreate, arns: &ReporterArns) {
+/// A list the spec does not set is the one AWS holds (`observed`), without other versions of the
+/// reporter, plus the reporter: configurations added in the console stay.
+pub fn attach(domain: &mut DomainCreate, arns: &ReporterArns, observed: Option<&ObservedDomain>) {
     if arns.is_empty() {
         return;
     }
     let mut targets = vec![
-        (
-            "JupyterLab",
-            domain.default_user_settings.jupyter_lab.get_or_insert_default(),
-        ),
-        (
-            "KernelGateway",
-            domain.default_user_settings.kernel_gateway.get_or_insert_default(),
-        ),
+        ("JupyterLab", "DefaultUserSettings", "JupyterLabAppSettings"),
+        ("KernelGateway", "DefaultUserSettings", "KernelGatewayAppSettings"),
     ];
-    if let Some(spaces) = domain.default_space_settings.as_mut() {
-        targets.push(("JupyterLab", spaces.jupyter_lab.get_or_insert_default()));
+    if !domain.default_space_settings.is_empty() {
+        targets.push(("JupyterLab", "DefaultSpaceSettings", "JupyterLabAppSettings"));
     }
-    for (app_type, settings) in targets {
+    for (app_type, root, member) in targets {
         let Some(arn) = arns.get(app_type) else { continue };
-        if !settings.lifecycle_config_arns.contains(arn) {
-            settings.lifecycle_config_arns.push(arn.clone());
+        let (settings, held) = match root {
+            "DefaultUserSettings" => (
+                &mut domain.default_user_settings,
+                observed.map(|o| &o.default_user_settings),
+            ),
+            _ => (
+                &mut domain.default_space_settings,
+                observed.map(|o| &o.default_space_settings),
+            ),
+        };
+        let list = [member.to_string(), "LifecycleConfigArns".into()];
+        let mut arns: Vec<Value> = match settings::get(settings, &list) {
+            Some(Value::Array(own)) => own.clone(),
+            _ => held
+                .and_then(|held| settings::get(held, &list))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|a| a.as_str().is_some_and(|a| !is_reporter(a)))
+                .cloned()
+                .collect(),
+        };
+        if !arns.iter().any(|a| a == arn.as_str()) {
+            arns.push(Value::from(arn.clone()));
         }
-        let spec = settings.default_resource_spec.get_or_insert_with(ResourceSpec::default);
-        if spec.lifecycle_config_arn.is_none() {
-            spec.lifecycle_config_arn = Some(arn.clone());
+        settings::set(settings, &list, Value::Array(arns));
+        let default = [
+            member.to_string(),
+            "DefaultResourceSpec".into(),
+            "LifecycleConfigArn".into(),
+        ];
+        if settings::get(settings, &default).is_none() {
+            settings::set(settings, &default, Value::from(arn.clone()));
         }
     }
 }
 
+/// Whether an ARN is one of the reporter's configurations (of any domain or version).
+fn is_reporter(arn: &str) -> bool {
+    arn.rsplit('/').next().is_some_and(|name| name.starts_with(NAME_PREFIX))
+}
+
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -192,7 +225,6 @@ mod tests {
         };
         assert!(not_ours(Some(&script()), &other.tags(), &owner).is_some());
     }
-    use crate::aws::model::{AppSettings, SpaceDefaults};
 
     #[test]
     fn the_script_embeds_the_reporter_and_fits_the_content_limit() {
@@ -226,42 +258,50 @@ mod tests {
     #[test]
     fn without_the_reporter_nothing_is_attached() {
         let mut domain = DomainCreate::default();
-        attach(&mut domain, &ReporterArns::new());
+        attach(&mut domain, &ReporterArns::new(), None);
         assert_eq!(domain, DomainCreate::default(), "no empty app settings appear");
     }
 
     #[test]
-    fn attach_adds_without_overriding_a_chosen_default() {
-        let mut domain = DomainCreate {
-            default_space_settings: Some(SpaceDefaults::default()),
+    fn attach_adds_without_overriding_a_chosen_default_or_the_consoles_configurations() {
+        let mut domain = DomainCreate::default();
+        domain
+            .default_space_settings
+            .insert("ExecutionRole".into(), json!("arn:aws:iam::123456789012:role/S"));
+        domain.default_user_settings.insert(
+            "KernelGatewayAppSettings".into(),
+            json!({"DefaultResourceSpec": {"LifecycleConfigArn": "arn:chosen"}}),
+        );
+        let observed = ObservedDomain {
+            default_user_settings: json!({"JupyterLabAppSettings": {"LifecycleConfigArns": [
+                "arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/console",
+                "arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/studio-operator-activity-jupyterlab-old",
+            ]}})
+            .as_object()
+            .unwrap()
+            .clone(),
             ..Default::default()
         };
-        domain.default_user_settings.kernel_gateway = Some(AppSettings {
-            default_resource_spec: Some(ResourceSpec {
-                lifecycle_config_arn: Some("arn:chosen".into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        });
         let arns = ReporterArns::from([
             ("JupyterLab", "arn:lab".to_string()),
             ("KernelGateway", "arn:kg".to_string()),
         ]);
-        attach(&mut domain, &arns);
-        attach(&mut domain, &arns);
-        let lab = domain.default_user_settings.jupyter_lab.clone().unwrap();
-        assert_eq!(lab.lifecycle_config_arns, ["arn:lab"]);
+        attach(&mut domain, &arns, Some(&observed));
+        attach(&mut domain, &arns, Some(&observed));
         assert_eq!(
-            lab.default_resource_spec.unwrap().lifecycle_config_arn.as_deref(),
-            Some("arn:lab")
+            domain.default_user_settings["JupyterLabAppSettings"],
+            json!({
+                "LifecycleConfigArns": ["arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/console", "arn:lab"],
+                "DefaultResourceSpec": {"LifecycleConfigArn": "arn:lab"},
+            })
         );
-        let kg = domain.default_user_settings.kernel_gateway.clone().unwrap();
-        assert_eq!(kg.lifecycle_config_arns, ["arn:kg"]);
         assert_eq!(
-            kg.default_resource_spec.unwrap().lifecycle_config_arn.as_deref(),
-            Some("arn:chosen")
+            domain.default_user_settings["KernelGatewayAppSettings"],
+            json!({"LifecycleConfigArns": ["arn:kg"], "DefaultResourceSpec": {"LifecycleConfigArn": "arn:chosen"}})
         );
-        let spaces = domain.default_space_settings.unwrap().jupyter_lab.unwrap();
-        assert_eq!(spaces.lifecycle_config_arns, ["arn:lab"]);
+        assert_eq!(
+            domain.default_space_settings["JupyterLabAppSettings"]["LifecycleConfigArns"],
+            json!(["arn:lab"])
+        );
     }
 }

@@ -3,12 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::api::{
-    self, AccessType, ApprovalRequest, AuthMode, ExecutionRoleIdentity, ImmutableSettings, RecreationPolicy,
-    StudioDomainSpec,
-};
-use crate::aws::model::{AppSettings, AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
+use crate::api::{self, AccessType, ApprovalRequest, AuthMode, ImmutableSettings, RecreationPolicy, StudioDomainSpec};
+use crate::aws::model::{AppSummary, Document, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
+use crate::compliance::UiRestrictions;
 use crate::controller::desired;
+use crate::controller::settings::{self, Rules};
 
 /// Why a KMS key cannot encrypt a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -118,22 +117,15 @@ fn access_type(access: AccessType) -> &'static str {
     }
 }
 
-fn role_identity(identity: ExecutionRoleIdentity) -> &'static str {
-    match identity {
-        ExecutionRoleIdentity::UserProfileName => "USER_PROFILE_NAME",
-        ExecutionRoleIdentity::Disabled => "DISABLED",
-    }
-}
-
 /// What CreateDomain sends for this spec. `key_arn` is the verified key; `tags` are the user's tags
-/// plus the ownership tags.
+/// plus the ownership tags; `ui` what the guardrails hide in the Studio UI.
 pub fn desired_domain(
     spec: &StudioDomainSpec,
     name: String,
     key_arn: String,
     tags: BTreeMap<String, String>,
+    ui: &UiRestrictions,
 ) -> DomainCreate {
-    let idle = desired::domain_idle(spec.idle_shutdown.as_ref());
     DomainCreate {
         name,
         auth_mode: auth_mode(spec.auth_mode).into(),
@@ -141,11 +133,12 @@ pub fn desired_domain(
         subnet_ids: spec.network.subnet_ids.clone(),
         access_type: access_type(spec.network.access_type).into(),
         kms_key_id: key_arn,
-        security_group_ids: spec.network.security_group_ids.clone(),
-        execution_role_identity: role_identity(spec.execution_role_identity).into(),
+        app_security_group_management: spec.app_security_group_management.map(|m| m.as_str().into()),
+        home_efs_file_system_creation: spec.home_efs_file_system_creation.map(|h| h.as_str().into()),
         tag_propagation: spec.tag_propagation,
-        default_user_settings: desired::user_settings(&spec.default_user_settings, idle.clone()),
-        default_space_settings: desired::space_defaults(spec.default_space_settings.as_ref(), idle),
+        default_user_settings: desired::default_user_settings(spec, ui),
+        default_space_settings: desired::default_space_settings(spec),
+        domain_settings: desired::domain_settings(spec),
         tags,
     }
 }
@@ -205,48 +198,97 @@ pub fn aws_differences(desired: &DomainCreate, observed: &ObservedDomain) -> Vec
     changes
 }
 
-/// An in-place update: what to send, which spec fields it corrects, and which of them AWS
-/// accepts only while no app runs.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// An in-place update: what to send, which spec fields it corrects, which of them AWS accepts
+/// only while no app runs, and what the operator manages of the settings afterwards.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MutableDiff {
     /// The UpdateDomain call.
     pub update: DomainUpdate,
-    /// Spec fields that differ.
-    pub fields: Vec<&'static str>,
-    /// Fields that need all apps stopped (access type change, subnet removal).
-    pub needs_stopped_apps: Vec<&'static str>,
+    /// Spec fields that differ (settings by their path in the spec).
+    pub fields: Vec<String>,
+    /// Fields that need all apps stopped (access type change, subnet removal, execution role
+    /// identity).
+    pub needs_stopped_apps: Vec<String>,
+    /// The settings paths the spec manages.
+    pub managed: Vec<String>,
+    /// Settings paths AWS holds that the spec does not manage.
+    pub unmanaged: Vec<String>,
 }
 
-/// Compares the updatable settings.
-pub fn mutable_diff(desired: &DomainCreate, observed: &ObservedDomain) -> MutableDiff {
-    let mut diff = MutableDiff::default();
-    if desired.default_user_settings != observed.default_user_settings {
-        let mut update = desired.default_user_settings.clone();
-        let was = &observed.default_user_settings;
-        clear_removed(&mut update.jupyter_lab, &was.jupyter_lab);
-        clear_removed(&mut update.code_editor, &was.code_editor);
-        clear_removed(&mut update.kernel_gateway, &was.kernel_gateway);
-        diff.update.default_user_settings = Some(update);
-        diff.fields.push("defaultUserSettings");
-    }
-    if desired.default_space_settings != observed.default_space_settings {
-        let mut update = desired.default_space_settings.clone().unwrap_or_default();
-        if let Some(was) = &observed.default_space_settings {
-            clear_removed(&mut update.jupyter_lab, &was.jupyter_lab);
-            clear_removed(&mut update.kernel_gateway, &was.kernel_gateway);
+/// The settings paths a domain created from `desired` is managed for.
+pub fn managed_paths(desired: &DomainCreate) -> Vec<String> {
+    [
+        ("DefaultUserSettings", &desired.default_user_settings),
+        ("DefaultSpaceSettings", &desired.default_space_settings),
+        ("DomainSettings", &desired.domain_settings),
+    ]
+    .into_iter()
+    .flat_map(|(root, document)| settings::managed(root, document))
+    .collect()
+}
+
+/// AWS refuses a change of the execution role identity while apps run, and of the RStudio
+/// settings with InService apps, even when the value sent is the one it holds: they are sent
+/// only when they change. A domain that never set the identity has it `DISABLED`.
+const DOMAIN_SETTINGS_RULES: Rules = Rules {
+    send_only_changed: &["ExecutionRoleIdentityConfig", "RStudioServerProDomainSettings"],
+    defaults: &[("ExecutionRoleIdentityConfig", "DISABLED")],
+};
+
+/// Compares the settings structures: what changes, and what the operator manages afterwards.
+fn settings_diff(desired: &DomainCreate, observed: &ObservedDomain, managed_before: &[String], diff: &mut MutableDiff) {
+    let structures: [(&str, &Document, &Document, Rules, &mut Option<Document>); 3] = [
+        (
+            "DefaultUserSettings",
+            &desired.default_user_settings,
+            &observed.default_user_settings,
+            Rules::default(),
+            &mut diff.update.default_user_settings,
+        ),
+        (
+            "DefaultSpaceSettings",
+            &desired.default_space_settings,
+            &observed.default_space_settings,
+            Rules::default(),
+            &mut diff.update.default_space_settings,
+        ),
+        (
+            "DomainSettings",
+            &desired.domain_settings,
+            &observed.domain_settings,
+            DOMAIN_SETTINGS_RULES,
+            &mut diff.update.domain_settings,
+        ),
+    ];
+    for (root, wanted, held, rules, update) in structures {
+        let plan = settings::plan(root, wanted, held, managed_before, rules);
+        for path in plan.changes() {
+            let field = settings::spec_path(&path);
+            if path == "DomainSettings.ExecutionRoleIdentityConfig" {
+                diff.needs_stopped_apps.push(field.clone());
+            }
+            diff.fields.push(field);
         }
-        diff.update.default_space_settings = Some(update);
-        diff.fields.push("defaultSpaceSettings");
+        *update = plan.body;
+        diff.managed.extend(plan.managed);
+        diff.unmanaged.extend(plan.unmanaged);
     }
+    diff.unmanaged.truncate(settings::UNMANAGED_LIMIT);
+}
+
+/// Compares the updatable settings. `managed_before` are the settings paths status recorded.
+pub fn mutable_diff(desired: &DomainCreate, observed: &ObservedDomain, managed_before: &[String]) -> MutableDiff {
+    let mut diff = MutableDiff::default();
+    settings_diff(desired, observed, managed_before, &mut diff);
     let mut desired_subnets = desired.subnet_ids.clone();
     let mut observed_subnets = observed.subnet_ids.clone();
     desired_subnets.sort();
     observed_subnets.sort();
     if desired_subnets != observed_subnets {
         diff.update.subnet_ids = Some(desired.subnet_ids.clone());
-        diff.fields.push("network.subnetIds");
+        diff.fields.push("network.subnetIds".into());
         if observed_subnets.iter().any(|s| !desired_subnets.contains(s)) {
-            diff.needs_stopped_apps.push("network.subnetIds");
+            diff.needs_stopped_apps.push("network.subnetIds".into());
         }
     }
     if observed.access_type.as_deref() != Some(desired.access_type.as_str()) {
@@ -256,34 +298,34 @@ pub fn mutable_diff(desired: &DomainCreate, observed: &ObservedDomain) -> Mutabl
             diff.update.vpc_id = Some(desired.vpc_id.clone());
             diff.update.subnet_ids = Some(desired.subnet_ids.clone());
         }
-        diff.fields.push("network.accessType");
-        diff.needs_stopped_apps.push("network.accessType");
-    }
-    let mut desired_groups = desired.security_group_ids.clone();
-    let mut observed_groups = observed.security_group_ids.clone();
-    desired_groups.sort();
-    observed_groups.sort();
-    if desired_groups != observed_groups {
-        diff.update.security_group_ids = Some(desired.security_group_ids.clone());
-        diff.fields.push("network.securityGroupIds");
-    }
-    if observed.execution_role_identity.as_deref().unwrap_or("DISABLED") != desired.execution_role_identity {
-        diff.update.execution_role_identity = Some(desired.execution_role_identity.clone());
-        diff.fields.push("executionRoleIdentity");
+        diff.fields.push("network.accessType".into());
+        diff.needs_stopped_apps.push("network.accessType".into());
     }
     if observed.tag_propagation != desired.tag_propagation {
         diff.update.tag_propagation = Some(desired.tag_propagation);
-        diff.fields.push("tagPropagation");
+        diff.fields.push("tagPropagation".into());
+    }
+    let optional = [
+        (
+            "appSecurityGroupManagement",
+            &desired.app_security_group_management,
+            &observed.app_security_group_management,
+            &mut diff.update.app_security_group_management,
+        ),
+        (
+            "homeEfsFileSystemCreation",
+            &desired.home_efs_file_system_creation,
+            &observed.home_efs_file_system_creation,
+            &mut diff.update.home_efs_file_system_creation,
+        ),
+    ];
+    for (field, wanted, held, update) in optional {
+        if wanted.is_some() && wanted != held {
+            update.clone_from(wanted);
+            diff.fields.push(field.into());
+        }
     }
     diff
-}
-
-/// UpdateDomain leaves omitted members unchanged, so app settings removed from the spec are sent
-/// as an explicit empty structure (empty lists clear, per the API docs).
-fn clear_removed(update: &mut Option<AppSettings>, observed: &Option<AppSettings>) {
-    if update.is_none() && observed.is_some() {
-        *update = Some(AppSettings::default());
-    }
 }
 
 /// What to do about an immutable change.
@@ -349,8 +391,14 @@ pub fn retain_efs(spec: &StudioDomainSpec) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::api::{EncryptionSpec, NetworkSpec, UserSettings};
+
+    fn desired(spec: &StudioDomainSpec) -> DomainCreate {
+        desired_domain(spec, "d".into(), key().arn, BTreeMap::new(), &UiRestrictions::default())
+    }
 
     fn spec() -> StudioDomainSpec {
         serde_json::from_value(serde_json::json!({
@@ -384,27 +432,63 @@ mod tests {
             subnet_ids: desired.subnet_ids.clone(),
             access_type: Some(desired.access_type.clone()),
             kms_key_id: Some(desired.kms_key_id.clone()),
-            security_group_ids: desired.security_group_ids.clone(),
-            execution_role_identity: Some(desired.execution_role_identity.clone()),
             tag_propagation: desired.tag_propagation,
             default_user_settings: desired.default_user_settings.clone(),
             default_space_settings: desired.default_space_settings.clone(),
+            domain_settings: desired.domain_settings.clone(),
             ..Default::default()
         }
     }
 
     #[test]
-    fn app_settings_removed_from_the_spec_are_cleared_explicitly() {
-        let desired = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
+    fn settings_removed_from_the_spec_are_cleared_only_if_they_were_managed() {
+        let desired = desired(&spec());
         let mut observed = observed_from(&desired);
-        observed.default_user_settings.kernel_gateway = Some(AppSettings {
-            lifecycle_config_arns: vec!["arn:lcc".into()],
-            ..Default::default()
-        });
-        let diff = mutable_diff(&desired, &observed);
-        let update = diff.update.default_user_settings.unwrap();
-        assert_eq!(update.kernel_gateway, Some(AppSettings::default()));
-        assert_eq!(update.jupyter_lab, None);
+        observed.default_user_settings.insert(
+            "KernelGatewayAppSettings".into(),
+            json!({"LifecycleConfigArns": ["arn:lcc"], "CustomImages": [{"ImageName": "i", "AppImageConfigName": "c"}]}),
+        );
+        let untouched = mutable_diff(&desired, &observed, &[]);
+        assert!(untouched.update.is_empty(), "{untouched:?}");
+        assert_eq!(
+            untouched.unmanaged,
+            [
+                "DefaultUserSettings.KernelGatewayAppSettings.CustomImages",
+                "DefaultUserSettings.KernelGatewayAppSettings.LifecycleConfigArns"
+            ]
+        );
+        let managed = ["DefaultUserSettings.KernelGatewayAppSettings.LifecycleConfigArns".to_string()];
+        let diff = mutable_diff(&desired, &observed, &managed);
+        assert_eq!(
+            diff.fields,
+            ["defaultUserSettings.kernelGatewayAppSettings.lifecycleConfigArns"]
+        );
+        assert_eq!(
+            diff.update.default_user_settings.unwrap()["KernelGatewayAppSettings"],
+            json!({"LifecycleConfigArns": [], "CustomImages": [{"ImageName": "i", "AppImageConfigName": "c"}]})
+        );
+        assert!(diff.managed.contains(&"DefaultUserSettings.ExecutionRole".to_string()));
+    }
+
+    #[test]
+    fn a_changed_execution_role_identity_needs_stopped_apps_and_is_sent_alone() {
+        let mut changed = spec();
+        changed.execution_role_identity = crate::api::ExecutionRoleIdentity::UserProfileName;
+        let mut observed = observed_from(&desired(&spec()));
+        observed.domain_settings.remove("ExecutionRoleIdentityConfig");
+        assert!(
+            mutable_diff(&desired(&spec()), &observed, &[]).update.is_empty(),
+            "an absent identity is AWS's DISABLED"
+        );
+        observed
+            .domain_settings
+            .insert("DockerSettings".into(), json!({"EnableDockerAccess": "ENABLED"}));
+        let diff = mutable_diff(&desired(&changed), &observed, &[]);
+        assert_eq!(diff.needs_stopped_apps, ["executionRoleIdentity"]);
+        assert_eq!(
+            serde_json::Value::Object(diff.update.domain_settings.unwrap()),
+            json!({"ExecutionRoleIdentityConfig": "USER_PROFILE_NAME", "DockerSettings": {"EnableDockerAccess": "ENABLED"}})
+        );
     }
 
     #[test]
@@ -470,17 +554,17 @@ mod tests {
 
     #[test]
     fn no_drift_means_no_update_and_no_recreation() {
-        let desired = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
+        let desired = desired(&spec());
         let observed = observed_from(&desired);
         assert!(aws_differences(&desired, &observed).is_empty());
-        let diff = mutable_diff(&desired, &observed);
+        let diff = mutable_diff(&desired, &observed, &[]);
         assert!(diff.update.is_empty(), "{diff:?}");
         assert!(diff.fields.is_empty());
     }
 
     #[test]
     fn key_given_as_id_matches_stored_arn() {
-        let desired = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
+        let desired = desired(&spec());
         let observed = ObservedDomain {
             kms_key_id: Some("k1".into()),
             ..observed_from(&desired)
@@ -503,7 +587,7 @@ mod tests {
 
     #[test]
     fn aws_differences_are_named_and_absent_fields_are_unknown() {
-        let desired = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
+        let desired = desired(&spec());
         let observed = ObservedDomain {
             name: "old".into(),
             vpc_id: Some("vpc-other".into()),
@@ -567,17 +651,20 @@ mod tests {
             ],
             ..changed.network
         };
-        let before = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
-        let after = desired_domain(&changed, "d".into(), key().arn, BTreeMap::new());
-        let diff = mutable_diff(&after, &observed_from(&before));
-        assert_eq!(diff.fields, vec!["defaultUserSettings", "network.subnetIds"]);
+        let before = desired(&spec());
+        let after = desired(&changed);
+        let diff = mutable_diff(&after, &observed_from(&before), &[]);
+        assert_eq!(
+            diff.fields,
+            vec!["defaultUserSettings.executionRole", "network.subnetIds"]
+        );
         assert!(
             diff.needs_stopped_apps.is_empty(),
             "adding a subnet needs no stopped apps"
         );
         assert_eq!(
-            diff.update.default_user_settings.unwrap().execution_role.as_deref(),
-            Some("arn:aws:iam::123456789012:role/y")
+            diff.update.default_user_settings.unwrap()["ExecutionRole"],
+            "arn:aws:iam::123456789012:role/y"
         );
     }
 
@@ -585,9 +672,9 @@ mod tests {
     fn access_type_change_needs_stopped_apps_and_sends_vpc_and_subnets() {
         let mut changed = spec();
         changed.network.access_type = AccessType::VpcOnly;
-        let before = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
-        let after = desired_domain(&changed, "d".into(), key().arn, BTreeMap::new());
-        let diff = mutable_diff(&after, &observed_from(&before));
+        let before = desired(&spec());
+        let after = desired(&changed);
+        let diff = mutable_diff(&after, &observed_from(&before), &[]);
         assert_eq!(diff.needs_stopped_apps, vec!["network.accessType"]);
         assert_eq!(diff.update.vpc_id.as_deref(), Some("vpc-0a1b2c3d"));
         assert!(diff.update.subnet_ids.is_some());
@@ -597,10 +684,10 @@ mod tests {
     fn subnet_removal_needs_stopped_apps() {
         let mut changed = spec();
         changed.network.subnet_ids.truncate(1);
-        let before = desired_domain(&spec(), "d".into(), key().arn, BTreeMap::new());
-        let after = desired_domain(&changed, "d".into(), key().arn, BTreeMap::new());
+        let before = desired(&spec());
+        let after = desired(&changed);
         assert_eq!(
-            mutable_diff(&after, &observed_from(&before)).needs_stopped_apps,
+            mutable_diff(&after, &observed_from(&before), &[]).needs_stopped_apps,
             vec!["network.subnetIds"]
         );
     }

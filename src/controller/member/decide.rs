@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use super::MemberKind;
+use crate::api::SettingsStatus;
 use crate::api::condition_type::{DOMAIN_READY, SYNCED};
+use crate::compliance::UiRestrictions;
 use crate::controller::memory::Observed;
 use crate::controller::reference::Resolved;
 use crate::ownership::{self, Claim, Owner};
@@ -37,6 +39,8 @@ pub struct GuardrailFacts {
     pub condition: Want,
     /// False when an enforcing guardrail is broken: nothing may change in AWS.
     pub allowed: bool,
+    /// What the enforcing guardrails hide in the Studio UI.
+    pub ui: UiRestrictions,
 }
 
 /// What the member holds in AWS.
@@ -81,6 +85,8 @@ pub struct Facts<O> {
     pub adopt: bool,
     /// What AWS holds; `None` until the gates passed and AWS was asked.
     pub aws: Option<InAws<O>>,
+    /// The settings paths status records as managed.
+    pub managed: Vec<String>,
 }
 
 /// One step in AWS.
@@ -94,7 +100,7 @@ pub enum Step {
     /// The member is adopted (announced once per pass that adopts).
     Adopt,
     /// Update these settings (the spec field names).
-    Update { fields: Vec<&'static str> },
+    Update { fields: Vec<String> },
     /// Change the tags.
     Tag {
         add: BTreeMap<String, String>,
@@ -128,6 +134,8 @@ pub struct Plan {
     pub end: End,
     /// The member found in AWS is this resource's: record it in status.
     pub record: bool,
+    /// What the operator manages of the settings once the steps succeeded (recorded in status).
+    pub settings: Option<SettingsStatus>,
 }
 
 impl Plan {
@@ -137,6 +145,7 @@ impl Plan {
             steps: Vec::new(),
             end,
             record: false,
+            settings: None,
         }
     }
 
@@ -160,6 +169,7 @@ impl Decided {
             steps,
             end,
             record: false,
+            settings: None,
         }
     }
 
@@ -176,7 +186,7 @@ impl Decided {
 pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -> Plan {
     let (decided, domain_id) = match gates::<K>(facts) {
         Ok(passed) => passed,
-        Err(plan) => return plan,
+        Err(plan) => return *plan,
     };
     let name = &facts.name;
     if let (Some(id), Some(old)) = &facts.recorded
@@ -217,7 +227,13 @@ pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -
                     reason: problem.reason,
                     message: problem.message.clone(),
                 }),
-                InAws::Absent { blocker: None } => decided.steps(vec![Step::Create], creating()),
+                InAws::Absent { blocker: None } => Plan {
+                    settings: Some(SettingsStatus {
+                        managed_paths: K::managed_paths(desired),
+                        unmanaged_paths: Vec::new(),
+                    }),
+                    ..decided.steps(vec![Step::Create], creating())
+                },
                 _ => decided.end(creating()),
             }
         }
@@ -226,22 +242,27 @@ pub fn decide<K: MemberKind>(desired: &K::Desired, facts: &Facts<K::Observed>) -
 
 /// What must hold before AWS is asked anything: the domain exists, admits the namespace and is
 /// Ready, the guardrails allow the spec, and the spec has what its domain needs. Returns the
-/// conditions so far and the domain id, or the plan that ends the pass.
-fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String), Plan> {
+/// conditions so far and the domain id, or the plan that ends the pass (boxed: a plan is large
+/// and the gates pass far more often than not).
+fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String), Box<Plan>> {
     let target = match &facts.domain {
         Resolved::NotFound(message) => {
-            return Err(Plan::new(End::Blocked {
-                reason: "WaitingForDomain",
-                message: message.clone(),
-            })
-            .with(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone())));
+            return Err(Box::new(
+                Plan::new(End::Blocked {
+                    reason: "WaitingForDomain",
+                    message: message.clone(),
+                })
+                .with(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone())),
+            ));
         }
         Resolved::Denied(message) => {
-            return Err(Plan::new(End::Stalled {
-                reason: "ReferenceDenied",
-                message: message.clone(),
-            })
-            .with(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone())));
+            return Err(Box::new(
+                Plan::new(End::Stalled {
+                    reason: "ReferenceDenied",
+                    message: message.clone(),
+                })
+                .with(Want::false_(DOMAIN_READY, "ReferenceDenied", message.clone())),
+            ));
         }
         Resolved::Found(target) => target,
     };
@@ -253,10 +274,10 @@ fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String),
                 "{}; nothing is changed in AWS until the spec complies",
                 guardrails.condition.message
             );
-            return Err(decided.end(End::Stalled {
+            return Err(Box::new(decided.end(End::Stalled {
                 reason: "GuardrailViolation",
                 message,
-            }));
+            })));
         }
     }
     let domain_id = match &target.ready {
@@ -265,10 +286,10 @@ fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String),
             decided
                 .0
                 .push(Want::false_(DOMAIN_READY, "DomainNotReady", message.clone()));
-            return Err(decided.end(End::Blocked {
+            return Err(Box::new(decided.end(End::Blocked {
                 reason: "WaitingForDomain",
                 message: message.clone(),
-            }));
+            })));
         }
     };
     decided.0.push(Want::true_(
@@ -277,10 +298,10 @@ fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String),
         format!("StudioDomain {} ({domain_id}) is Ready", target.key),
     ));
     if let Some(problem) = &facts.precondition {
-        return Err(decided.end(End::Stalled {
+        return Err(Box::new(decided.end(End::Stalled {
             reason: problem.reason,
             message: problem.message.clone(),
-        }));
+        })));
     }
     Ok((decided, domain_id))
 }
@@ -371,7 +392,7 @@ fn decide_present<K: MemberKind>(
             },
         );
     }
-    decide_changes::<K>(decided, steps, desired, observed, tags, name, domain_id)
+    decide_changes::<K>(decided, steps, desired, facts, observed, tags, domain_id)
 }
 
 /// Why this resource must not manage a member another object (or nobody) owns.
@@ -399,39 +420,46 @@ fn decide_changes<K: MemberKind>(
     mut decided: Decided,
     mut steps: Vec<Step>,
     desired: &K::Desired,
+    facts: &Facts<K::Observed>,
     observed: &K::Observed,
     tags: &BTreeMap<String, String>,
-    name: &str,
     domain_id: &str,
 ) -> Plan {
-    let fields = K::updates(desired, observed);
+    let fields = K::updates(desired, observed, &facts.managed);
+    let settings = K::settings(desired, observed, &facts.managed);
+    let settings = Some(SettingsStatus {
+        managed_paths: settings.managed,
+        unmanaged_paths: settings.unmanaged,
+    });
     let (add, remove) = ownership::tag_changes(K::desired_tags(desired), tags);
     let mut changed = fields.clone();
     if !fields.is_empty() {
         steps.push(Step::Update { fields });
     }
     if !add.is_empty() || !remove.is_empty() {
-        changed.push("tags");
+        changed.push("tags".into());
         steps.push(Step::Tag { add, remove });
     }
     if !changed.is_empty() {
         let message = format!("updating {}", changed.join(", "));
         decided.0.push(Want::false_(SYNCED, "Updating", message.clone()));
-        return decided.ours(
-            steps,
-            End::Progress {
-                reason: "Updating",
-                message,
-            },
-        );
+        let end = End::Progress {
+            reason: "Updating",
+            message,
+        };
+        return Plan {
+            settings,
+            ..decided.ours(steps, end)
+        };
     }
     decided.0.push(Want::true_(SYNCED, "InSync", "AWS matches the spec"));
-    decided.ours(
-        steps,
-        End::Ready {
-            message: format!("{} {name} is InService in domain {domain_id}", K::NOUN),
-        },
-    )
+    let end = End::Ready {
+        message: format!("{} {} is InService in domain {domain_id}", K::NOUN, facts.name),
+    };
+    Plan {
+        settings,
+        ..decided.ours(steps, end)
+    }
 }
 
 #[cfg(test)]
@@ -499,6 +527,7 @@ mod tests {
             },
             auth_mode: AuthMode::Iam,
             space_execution_role: Some("arn:aws:iam::123456789012:role/Space".into()),
+            profiles_need_security_groups: false,
             ready,
         }
     }
@@ -508,14 +537,17 @@ mod tests {
             "compliant" => GuardrailFacts {
                 condition: Want::false_("GuardrailViolation", "Compliant", "complies"),
                 allowed: true,
+                ui: UiRestrictions::default(),
             },
             "audited" => GuardrailFacts {
                 condition: Want::true_("GuardrailViolation", "Audited", "allowedInstanceTypes: ml.p4d"),
                 allowed: true,
+                ui: UiRestrictions::default(),
             },
             "enforced" => GuardrailFacts {
                 condition: Want::true_("GuardrailViolation", "Enforced", "allowedInstanceTypes: ml.p4d"),
                 allowed: false,
+                ui: UiRestrictions::default(),
             },
             other => panic!("unknown guardrails {other}"),
         }
@@ -565,6 +597,7 @@ mod tests {
             owner: owner(),
             adopt: row.claim.as_deref() == Some("adopt"),
             aws,
+            managed: Vec::new(),
         }
     }
 
@@ -598,7 +631,7 @@ mod tests {
             },
         }))
         .unwrap();
-        let desired = profile.desired("alice".into(), owner().tags());
+        let desired = profile.desired("alice".into(), owner().tags(), &UiRestrictions::default());
         let mut observed = ObservedProfile {
             details: crate::aws::model::MemberDetails {
                 name: "alice".into(),
@@ -612,7 +645,17 @@ mod tests {
         for differs in &row.differs {
             match differs.as_str() {
                 "sso" => observed.sso_user_value = Some("alice@old".into()),
-                "settings" => observed.settings.execution_role = Some("arn:aws:iam::123456789012:role/Intruder".into()),
+                "settings" => {
+                    observed
+                        .settings
+                        .insert("ExecutionRole".into(), "arn:aws:iam::123456789012:role/Intruder".into());
+                }
+                "unmanagedSettings" => {
+                    observed.settings.insert(
+                        "JupyterLabAppSettings".into(),
+                        serde_json::json!({"CustomImages": [{"ImageName": "console", "AppImageConfigName": "c"}]}),
+                    );
+                }
                 "tags" | "userId" => {}
                 other => panic!("{}: a profile cannot differ in {other}", row.row),
             }
@@ -635,7 +678,7 @@ mod tests {
             },
         }))
         .unwrap();
-        let desired = space.desired("alice".into(), owner().tags());
+        let desired = space.desired("alice".into(), owner().tags(), &UiRestrictions::default());
         let mut observed = ObservedSpace {
             details: crate::aws::model::MemberDetails {
                 name: "alice".into(),
@@ -652,8 +695,18 @@ mod tests {
             match differs.as_str() {
                 "owner" => observed.owner = Some("bob".into()),
                 "sharing" => observed.sharing_type = Some("Private".into()),
-                "appType" => observed.settings.app_type = "CodeEditor".into(),
-                "settings" => observed.settings.idle_timeout_minutes = Some(60),
+                "appType" => {
+                    observed.settings.insert("AppType".into(), "CodeEditor".into());
+                }
+                "settings" => {
+                    observed.settings.insert(
+                        "JupyterLabAppSettings".into(),
+                        serde_json::json!({"AppLifecycleManagement": {"IdleSettings": {"IdleTimeoutInMinutes": 60}}}),
+                    );
+                }
+                "unmanagedSettings" => {
+                    observed.settings.insert("RemoteAccess".into(), "ENABLED".into());
+                }
                 "displayName" => observed.display_name = Some("Old".into()),
                 "tags" => {}
                 other => panic!("{}: a space cannot differ in {other}", row.row),

@@ -25,11 +25,12 @@ use super::report::{Happening, Reported};
 use super::stores::Cached;
 use super::teardown::{self, OwnedSpace, TeardownState};
 use crate::api::condition_type::SYNCED;
-use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp};
+use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp, SettingsStatus};
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, MemberDetails, MemberType};
+use crate::aws::model::{AppSummary, Document, MemberDetails, MemberType};
 use crate::aws::{AwsError, RoleFor};
-use crate::compliance::{self, Finding, Verdict};
+use crate::compliance::{self, Finding, UiRestrictions, Verdict};
+use crate::controller::settings;
 use crate::ownership::{self, Claim, Holder, Owner};
 use crate::status::{self, Want};
 
@@ -48,6 +49,8 @@ pub struct MemberRecord {
     pub aws_status: Option<String>,
     /// Its running apps.
     pub running_apps: Vec<RunningApp>,
+    /// What the operator manages of its settings.
+    pub settings: Option<SettingsStatus>,
 }
 
 /// What differs between the members of a domain.
@@ -65,14 +68,19 @@ pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_ope
     fn check(&self, rules: &GuardrailRules) -> Vec<Finding>;
     /// What the spec lacks for its domain before anything can exist in AWS.
     fn precondition(&self, domain: &DomainTarget) -> Option<Problem>;
-    /// What Create sends: `ownership` are the ownership tags.
-    fn desired(&self, name: String, ownership: BTreeMap<String, String>) -> Self::Desired;
+    /// What Create sends: `ownership` are the ownership tags, `ui` what the guardrails hide in
+    /// the Studio UI.
+    fn desired(&self, name: String, ownership: BTreeMap<String, String>, ui: &UiRestrictions) -> Self::Desired;
     /// The tags it should carry.
     fn desired_tags(desired: &Self::Desired) -> &BTreeMap<String, String>;
     /// The spec fields whose change AWS cannot apply in place.
     fn recreation_reasons(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
-    /// The spec fields an update must correct.
-    fn updates(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
+    /// What the operator does about the settings, given the paths it managed before.
+    fn settings(desired: &Self::Desired, observed: &Self::Observed, managed: &[String]) -> settings::Plan;
+    /// The settings paths a member created from `desired` is managed for.
+    fn managed_paths(desired: &Self::Desired) -> Vec<String>;
+    /// The spec fields an update must correct, given the settings paths managed before.
+    fn updates(desired: &Self::Desired, observed: &Self::Observed, managed: &[String]) -> Vec<String>;
     /// What each resource of this kind last saw in AWS.
     fn memory(ctx: &Context) -> &Memory<Self::Observed>;
 
@@ -88,12 +96,14 @@ pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_ope
         domain_id: &str,
         desired: &Self::Desired,
     ) -> impl Future<Output = Result<String, AwsError>> + Send;
-    /// Update the settings the spec manages.
+    /// Update what the spec manages: `settings` is the settings structure to send (the one AWS
+    /// holds with the managed paths changed), if it changes.
     fn update(
         session: &AwsSession,
         domain_id: &str,
         name: &str,
         desired: &Self::Desired,
+        settings: Option<&Document>,
     ) -> impl Future<Output = Result<(), AwsError>> + Send;
     /// What creation waits for, from what AWS and the cluster show.
     fn creation_blocker(
@@ -173,6 +183,7 @@ macro_rules! member_kind {
                     efs_uid: status.home_efs_file_system_uid.clone(),
                     aws_status: status.aws_status.clone(),
                     running_apps: status.running_apps.clone(),
+                    settings: status.settings.clone(),
                 }
             }
 
@@ -183,6 +194,7 @@ macro_rules! member_kind {
                 status.home_efs_file_system_uid = record.efs_uid;
                 status.aws_status = record.aws_status;
                 status.running_apps = record.running_apps;
+                status.settings = record.settings;
             }
         }
     };
@@ -255,7 +267,8 @@ async fn guardrails<K: MemberKind>(
         member.check(rules)
     });
     let (condition, allowed) = compliance::condition(&verdict);
-    Ok(GuardrailFacts { condition, allowed })
+    let ui = UiRestrictions::of(&covering.iter().map(Arc::as_ref).collect::<Vec<_>>());
+    Ok(GuardrailFacts { condition, allowed, ui })
 }
 
 /// What AWS holds of the member, and the domain's apps when it exists (for status).
@@ -406,6 +419,7 @@ pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Reco
         adopt: obj.adopt(),
         aws: None,
         domain,
+        managed: record.settings.map(|s| s.managed_paths).unwrap_or_default(),
     };
     let target = match &facts.domain {
         Resolved::Found(target) => Some(target.clone()),
@@ -415,7 +429,8 @@ pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Reco
         facts.guardrails = Some(guardrails(ctx, obj, target).await?);
         facts.precondition = obj.precondition(target);
     }
-    let desired = obj.desired(facts.name.clone(), owner.tags());
+    let ui = facts.guardrails.as_ref().map(|g| g.ui.clone()).unwrap_or_default();
+    let desired = obj.desired(facts.name.clone(), owner.tags(), &ui);
     let plan = decide::decide::<K>(&desired, &facts);
     let needs_aws = !plan.steps.is_empty() || matches!(plan.end, End::LookInAws { .. });
     let session = match (&target, needs_aws) {
@@ -455,7 +470,7 @@ async fn act<K: MemberKind>(
     {
         record_observed(pass, &domain_id, observed.details(), apps.as_deref().map(Vec::as_slice));
     }
-    let mut corrected: Vec<&'static str> = Vec::new();
+    let mut corrected: Vec<String> = Vec::new();
     for step in plan.steps {
         let session = session.expect("a plan with AWS steps has a session");
         match step {
@@ -473,7 +488,11 @@ async fn act<K: MemberKind>(
             }
             Step::Update { fields } => {
                 K::memory(pass.ctx).forget(&pass.uid());
-                K::update(session, &domain_id, &facts.name, desired).await?;
+                let body = match &facts.aws {
+                    Some(InAws::Present { observed, .. }) => K::settings(desired, observed, &facts.managed).body,
+                    _ => None,
+                };
+                K::update(session, &domain_id, &facts.name, desired, body.as_ref()).await?;
                 corrected.extend(fields);
             }
             Step::Tag { add, remove } => {
@@ -485,9 +504,15 @@ async fn act<K: MemberKind>(
                 if !remove.is_empty() {
                     session.delete_tags(&arn, &remove).await?;
                 }
-                corrected.push("tags");
+                corrected.push("tags".into());
             }
         }
+    }
+    // Recorded once every step succeeded: a failed update keeps the paths it had to reset.
+    if let Some(settings) = plan.settings {
+        let mut record = K::record(&pass.status);
+        record.settings = Some(settings);
+        K::set_record(&mut pass.status, record);
     }
     if !corrected.is_empty() {
         let spec_changed = pass

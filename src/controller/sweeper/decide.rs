@@ -191,16 +191,20 @@ pub enum HolderSpec<'a> {
 pub fn idle_timeout(domain: Option<&IdleShutdown>, app_type: &str, holder: Option<HolderSpec<'_>>) -> Option<i32> {
     let idle = domain.filter(|i| i.enabled)?;
     let own = match holder {
-        Some(HolderSpec::Profile(spec)) => spec
-            .user_settings
-            .as_ref()
-            .and_then(|s| match app_type {
-                "JupyterLab" => s.jupyter_lab.as_ref().and_then(|j| j.idle.as_ref()),
-                "CodeEditor" => s.code_editor.as_ref().and_then(|c| c.idle.as_ref()),
+        Some(HolderSpec::Profile(spec)) => spec.user_settings.as_ref().and_then(|s| {
+            let s = s.effective();
+            let management = match app_type {
+                "JupyterLab" => s.jupyter_lab_app_settings.and_then(|j| j.app_lifecycle_management),
+                "CodeEditor" => s.code_editor_app_settings.and_then(|c| c.app_lifecycle_management),
                 _ => None,
-            })
-            .map(|i| i.idle_timeout_minutes),
-        Some(HolderSpec::Space(spec)) => spec.settings.as_ref().and_then(|s| s.idle_timeout_minutes),
+            };
+            management.and_then(|m| m.idle_settings?.idle_timeout_in_minutes)
+        }),
+        Some(HolderSpec::Space(spec)) => spec
+            .settings
+            .as_ref()
+            .and_then(|s| s.effective(spec.app_type).idle_timeout())
+            .map(|(_, minutes)| minutes),
         None => None,
     };
     Some(own.unwrap_or(idle.idle_timeout_minutes))

@@ -1,74 +1,13 @@
-//! Studio app settings shared by domain defaults, profiles and spaces.
-//!
-//! Curated from the SageMaker `UserSettings` / `DefaultSpaceSettings` shapes: the fields a
-//! platform team sets, named for people, each mapped one-to-one to the API member in its doc.
+//! The settings structures under the names earlier versions of the CRDs used (`jupyterLab`,
+//! `sharing`, `spaceStorage`, `imageArn`, `url`, ...), kept so that manifests written for them
+//! still apply, and their conversion to the API structures ([`super::generated`]). New members
+//! are added to the generated types only.
 
 use kube::KubeSchema;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-const ROLE_ARN_RULE: &str = "self.matches('^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$')";
-const ROLE_ARN_MESSAGE: &str = "must be an IAM role ARN such as arn:aws:iam::123456789012:role/SageMakerExecution";
-
-/// Settings for the apps of users: domain defaults (`defaultUserSettings`) or one profile.
-/// Maps to the SageMaker `UserSettings` structure.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct UserSettings {
-    /// IAM role the apps run as (`ExecutionRole`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(ROLE_ARN_RULE).message(ROLE_ARN_MESSAGE))]
-    #[schemars(length(max = 2048))]
-    pub execution_role: Option<String>,
-    /// Security groups for the apps' network interfaces in VpcOnly mode (`SecurityGroups`, at most 5).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(g, g.matches('^sg-[0-9a-f]{8,17}$'))").message("each entry must be a security group id such as sg-0123456789abcdef0"))]
-    #[schemars(length(max = 5), inner(length(max = 64)))]
-    pub security_groups: Vec<SecurityGroupId>,
-    /// Notebook sharing (`SharingSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sharing: Option<SharingSettings>,
-    /// JupyterLab apps (`JupyterLabAppSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jupyter_lab: Option<JupyterLabSettings>,
-    /// Code Editor apps (`CodeEditorAppSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_editor: Option<CodeEditorSettings>,
-    /// KernelGateway apps (`KernelGatewayAppSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kernel_gateway: Option<KernelGatewaySettings>,
-    /// EBS storage of private spaces (`SpaceStorageSettings.DefaultEbsStorageSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub space_storage: Option<SpaceStorageSettings>,
-}
-
-/// A security group id (`sg-…`).
-pub type SecurityGroupId = String;
-
-/// Settings for the apps of shared spaces (`DefaultSpaceSettings`).
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
-#[serde(rename_all = "camelCase")]
-pub struct SpaceDefaults {
-    /// IAM role the apps of shared spaces run as (`ExecutionRole`); required for shared spaces.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new(ROLE_ARN_RULE).message(ROLE_ARN_MESSAGE))]
-    #[schemars(length(max = 2048))]
-    pub execution_role: Option<String>,
-    /// Security groups for shared spaces in VpcOnly mode (`SecurityGroups`, at most 5).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[x_kube(validation = Rule::new("self.all(g, g.matches('^sg-[0-9a-f]{8,17}$'))").message("each entry must be a security group id such as sg-0123456789abcdef0"))]
-    #[schemars(length(max = 5), inner(length(max = 64)))]
-    pub security_groups: Vec<SecurityGroupId>,
-    /// JupyterLab apps of shared spaces (`JupyterLabAppSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jupyter_lab: Option<JupyterLabSettings>,
-    /// KernelGateway apps of shared spaces (`KernelGatewayAppSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kernel_gateway: Option<KernelGatewaySettings>,
-    /// EBS storage of shared spaces (`SpaceStorageSettings.DefaultEbsStorageSettings`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub space_storage: Option<SpaceStorageSettings>,
-}
+use super::generated as api;
 
 /// Who may share notebooks, and where (`SharingSettings`).
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
@@ -105,9 +44,7 @@ pub enum NotebookOutput {
 pub struct ResourceSpec {
     /// Instance type, e.g. `ml.t3.medium` (`InstanceType`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("self == 'system' || self.matches('^ml\\\\.[a-z0-9]+\\\\.[a-z0-9]+$')").message("must be a SageMaker instance type such as ml.t3.medium"))]
-    #[schemars(length(max = 64))]
-    pub instance_type: Option<String>,
+    pub instance_type: Option<api::AppInstanceType>,
     /// SageMaker image ARN (`SageMakerImageArn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.matches('^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:image/[a-z0-9-.]+$')").message("must be a SageMaker image ARN such as arn:aws:sagemaker:us-east-1:123456789012:image/my-image"))]
@@ -204,4 +141,103 @@ pub struct SpaceStorageSettings {
     /// Largest size a user may choose, 5 to 16384 GiB (`MaximumEbsVolumeSizeInGb`).
     #[schemars(range(min = 5, max = 16384))]
     pub maximum_ebs_volume_size_gb: i32,
+}
+
+fn non_empty<T: Clone>(items: &[T]) -> Option<Vec<T>> {
+    (!items.is_empty()).then(|| items.to_vec())
+}
+
+impl SharingSettings {
+    /// As `sharingSettings`.
+    pub fn to_api(&self) -> api::SharingSettings {
+        api::SharingSettings {
+            notebook_output_option: Some(match self.notebook_output {
+                NotebookOutput::Allowed => api::NotebookOutputOption::Allowed,
+                NotebookOutput::Disabled => api::NotebookOutputOption::Disabled,
+            }),
+            s3_output_path: self.s3_output_path.clone(),
+            s3_kms_key_id: self.s3_kms_key_id.clone(),
+        }
+    }
+}
+
+impl ResourceSpec {
+    /// As `defaultResourceSpec` of the API.
+    pub fn to_api(&self) -> api::ResourceSpec {
+        api::ResourceSpec {
+            instance_type: self.instance_type,
+            sage_maker_image_arn: self.image_arn.clone(),
+            sage_maker_image_version_arn: self.image_version_arn.clone(),
+            lifecycle_config_arn: self.lifecycle_config_arn.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+impl AppIdleTimeout {
+    /// As `appLifecycleManagement`: idle shutdown on, with this timeout.
+    pub fn to_api(&self) -> api::AppLifecycleManagement {
+        api::AppLifecycleManagement {
+            idle_settings: Some(api::IdleSettings {
+                lifecycle_management: Some(api::LifecycleManagement::Enabled),
+                idle_timeout_in_minutes: Some(self.idle_timeout_minutes),
+                ..Default::default()
+            }),
+        }
+    }
+}
+
+impl JupyterLabSettings {
+    /// As `jupyterLabAppSettings`.
+    pub fn to_api(&self) -> api::JupyterLabAppSettings {
+        let repositories: Vec<api::CodeRepository> = self
+            .code_repositories
+            .iter()
+            .map(|r| api::CodeRepository {
+                repository_url: r.url.clone(),
+            })
+            .collect();
+        api::JupyterLabAppSettings {
+            default_resource_spec: self.default_resource_spec.as_ref().map(ResourceSpec::to_api),
+            lifecycle_config_arns: non_empty(&self.lifecycle_config_arns),
+            code_repositories: non_empty(&repositories),
+            app_lifecycle_management: self.idle.as_ref().map(AppIdleTimeout::to_api),
+            ..Default::default()
+        }
+    }
+}
+
+impl CodeEditorSettings {
+    /// As `codeEditorAppSettings`.
+    pub fn to_api(&self) -> api::CodeEditorAppSettings {
+        api::CodeEditorAppSettings {
+            default_resource_spec: self.default_resource_spec.as_ref().map(ResourceSpec::to_api),
+            lifecycle_config_arns: non_empty(&self.lifecycle_config_arns),
+            app_lifecycle_management: self.idle.as_ref().map(AppIdleTimeout::to_api),
+            ..Default::default()
+        }
+    }
+}
+
+impl KernelGatewaySettings {
+    /// As `kernelGatewayAppSettings`.
+    pub fn to_api(&self) -> api::KernelGatewayAppSettings {
+        api::KernelGatewayAppSettings {
+            default_resource_spec: self.default_resource_spec.as_ref().map(ResourceSpec::to_api),
+            lifecycle_config_arns: non_empty(&self.lifecycle_config_arns),
+            ..Default::default()
+        }
+    }
+}
+
+impl SpaceStorageSettings {
+    /// As `spaceStorageSettings`.
+    pub fn to_api(&self) -> api::DefaultSpaceStorageSettings {
+        api::DefaultSpaceStorageSettings {
+            default_ebs_storage_settings: Some(api::DefaultEbsStorageSettings {
+                default_ebs_volume_size_in_gb: self.default_ebs_volume_size_gb,
+                maximum_ebs_volume_size_in_gb: self.maximum_ebs_volume_size_gb,
+            }),
+        }
+    }
 }
