@@ -40,35 +40,27 @@ const SPACE_BLOCKS: [&str; 4] = [
 
 /// The checks for a Guardrail named `guardrail`; empty when no rule can be judged at admission.
 pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
-    let mut checks = Vec::new();
     let breach = |rule: &str, value: &str, at: &str| {
         format!("'{rule}: ' + {value} + ' ({at}) (Guardrail {guardrail}, Enforce)'")
     };
+    let mut checks = Vec::new();
     if !rules.allowed_instance_types.is_empty() {
         let mut patterns = rules.allowed_instance_types.clone();
         patterns.push("system".into());
-        let regex = glob_regex(&patterns);
-        for (kind, at, label) in app_settings() {
-            let path = format!("{at}.defaultResourceSpec.instanceType");
-            checks.push(field_check(
-                kind,
-                &path,
-                &regex,
-                &breach("allowedInstanceTypes", &object(&path), &label),
-            ));
-        }
+        checks.extend(resource_checks(
+            "instanceType",
+            "allowedInstanceTypes",
+            &patterns,
+            &breach,
+        ));
     }
     if !rules.allowed_images.is_empty() {
-        let regex = glob_regex(&rules.allowed_images);
-        for (kind, at, label) in app_settings() {
-            let path = format!("{at}.defaultResourceSpec.imageArn");
-            checks.push(field_check(
-                kind,
-                &path,
-                &regex,
-                &breach("allowedImages", &object(&path), &label),
-            ));
-        }
+        checks.extend(resource_checks(
+            "imageArn",
+            "allowedImages",
+            &rules.allowed_images,
+            &breach,
+        ));
     }
     if !rules.allowed_execution_roles.is_empty() {
         let regex = glob_regex(&rules.allowed_execution_roles);
@@ -77,24 +69,53 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
             ("StudioDomain", "defaultSpaceSettings.executionRole"),
             ("UserProfile", "userSettings.executionRole"),
         ] {
-            checks.push(field_check(
-                kind,
-                path,
-                &regex,
-                &breach("allowedExecutionRoles", &object(path), path),
-            ));
+            let message = breach("allowedExecutionRoles", &object(path), path);
+            checks.push(field_check(kind, path, &regex, &message));
         }
     }
     if !rules.allowed_aws_roles.is_empty() {
         let path = "aws.roleArn";
-        let regex = glob_regex(&rules.allowed_aws_roles);
+        let message = breach("allowedAwsRoles", &object(path), path);
         checks.push(field_check(
             "StudioDomain",
             path,
-            &regex,
-            &breach("allowedAwsRoles", &object(path), path),
+            &glob_regex(&rules.allowed_aws_roles),
+            &message,
         ));
     }
+    checks.extend(domain_checks(rules, &breach));
+    if let Some(tags) = &rules.required_tags {
+        for (kind, keys) in [
+            ("StudioDomain", &tags.domain),
+            ("UserProfile", &tags.user_profile),
+            ("SharedSpace", &tags.shared_space),
+        ] {
+            checks.extend(keys.iter().map(|key| tag_check(kind, key, guardrail)));
+        }
+    }
+    checks
+}
+
+/// One check per settings block for a field of its default resource spec.
+fn resource_checks(
+    field: &str,
+    rule: &str,
+    globs: &[String],
+    breach: &dyn Fn(&str, &str, &str) -> String,
+) -> Vec<Check> {
+    let regex = glob_regex(globs);
+    app_settings()
+        .into_iter()
+        .map(|(kind, at, label)| {
+            let path = format!("{at}.defaultResourceSpec.{field}");
+            field_check(kind, &path, &regex, &breach(rule, &object(&path), &label))
+        })
+        .collect()
+}
+
+/// The domain-wide rules: VpcOnly and the auth modes.
+fn domain_checks(rules: &GuardrailRules, breach: &dyn Fn(&str, &str, &str) -> String) -> Vec<Check> {
+    let mut checks = Vec::new();
     if rules.require_vpc_only {
         checks.push(Check {
             expression: for_kind(
@@ -105,12 +126,12 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
         });
     }
     if !rules.allowed_auth_modes.is_empty() {
-        let modes: Vec<String> = rules
+        let modes: Vec<&str> = rules
             .allowed_auth_modes
             .iter()
             .map(|m| match m {
-                AuthMode::Iam => "'IAM'".to_string(),
-                AuthMode::Sso => "'SSO'".to_string(),
+                AuthMode::Iam => "'IAM'",
+                AuthMode::Sso => "'SSO'",
             })
             .collect();
         // IAM when unset, as the CRD defaults it.
@@ -119,15 +140,6 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
             expression: for_kind("StudioDomain", &format!("{mode} in [{}]", modes.join(", "))),
             message_expression: breach("allowedAuthModes", &format!("'authMode ' + {mode}"), "authMode"),
         });
-    }
-    if let Some(tags) = &rules.required_tags {
-        for (kind, keys) in [
-            ("StudioDomain", &tags.domain),
-            ("UserProfile", &tags.user_profile),
-            ("SharedSpace", &tags.shared_space),
-        ] {
-            checks.extend(keys.iter().map(|key| tag_check(kind, key, guardrail)));
-        }
     }
     checks
 }

@@ -28,7 +28,7 @@ use super::teardown::{self, TeardownState};
 use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, KMS_KEY_VALID, UPDATE_BLOCKED};
 use crate::api::{ApprovalRequest, DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{KeyInfo, MemberType, ObservedDomain};
+use crate::aws::model::{AppSummary, KeyInfo, MemberType, ObservedDomain};
 use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, UiRestrictions, Verdict};
 use crate::ownership::{self, Claim, Owner};
@@ -452,17 +452,7 @@ async fn act_step(
 ) -> Result<(), ReconcileError> {
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
     match step {
-        Step::CreateReporterConfigs(missing) => {
-            // Recorded before they are created: a configuration whose creation succeeds in a
-            // pass that then fails must still be found when it is no longer wanted.
-            for (_, name) in &missing {
-                if !pass.status.activity_reporter_configs.contains(name) {
-                    pass.status.activity_reporter_configs.push(name.clone());
-                }
-            }
-            pass.checkpoint().await?;
-            reporter::create(session, &missing, &owner(pass).tags()).await?;
-        }
+        Step::CreateReporterConfigs(missing) => create_reporter_configs(pass, session, &missing).await?,
         Step::Create(desired, created_with) => {
             create(pass, session, &desired).await?;
             pass.status.created_with = Some(created_with);
@@ -489,18 +479,7 @@ async fn act_step(
         }
         Step::StopApps(apps) => {
             let domain = facts.domain.as_ref().expect("apps are stopped in a domain");
-            if !still_ours(pass, session, domain).await? {
-                return Ok(());
-            }
-            for app in &apps {
-                match session.delete_app(&domain_id, app).await {
-                    Ok(()) | Err(AwsError::NotFound { .. }) => {}
-                    Err(error) => return Err(error.into()),
-                }
-                let note = format!("stopping app {} so that the domain's settings can change", app.path());
-                pass.event(Happening::normal("StoppingApps", note).about(app.path()))
-                    .await;
-            }
+            stop_apps(pass, session, domain, &apps).await?;
         }
         Step::Update { update, fields } => {
             let domain = facts.domain.as_ref().expect("a domain is updated");
@@ -526,6 +505,45 @@ async fn act_step(
                 .activity_reporter_configs
                 .retain(|name| !stale.contains(name) || left.contains(name));
         }
+    }
+    Ok(())
+}
+
+/// Creates the reporter's configurations, recorded first: a configuration whose creation
+/// succeeds in a pass that then fails must still be found when it is no longer wanted.
+async fn create_reporter_configs(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    missing: &[(&'static str, String)],
+) -> Result<(), ReconcileError> {
+    for (_, name) in missing {
+        if !pass.status.activity_reporter_configs.contains(name) {
+            pass.status.activity_reporter_configs.push(name.clone());
+        }
+    }
+    pass.checkpoint().await?;
+    reporter::create(session, missing, &owner(pass).tags()).await?;
+    Ok(())
+}
+
+/// Stops the apps that keep a change from being made, if the domain is still this resource's.
+async fn stop_apps(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    domain: &ObservedDomain,
+    apps: &[AppSummary],
+) -> Result<(), ReconcileError> {
+    if !still_ours(pass, session, domain).await? {
+        return Ok(());
+    }
+    for app in apps {
+        match session.delete_app(&domain.id, app).await {
+            Ok(()) | Err(AwsError::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let note = format!("stopping app {} so that the domain's settings can change", app.path());
+        pass.event(Happening::normal("StoppingApps", note).about(app.path()))
+            .await;
     }
     Ok(())
 }

@@ -320,19 +320,7 @@ fn decide_present<K: MemberKind>(
     match ownership::claim(&facts.owner, tags, facts.adopt) {
         Claim::Ours => {}
         Claim::Adopt => {
-            // Adoption takes a member as it is: it never recreates (deletes) it to make it fit,
-            // and never hands it to another identity.
-            let mut differences: Vec<String> = K::recreation_reasons(desired, observed)
-                .into_iter()
-                .map(|field| format!("{field} differs from the existing {}", K::NOUN))
-                .collect();
-            for key in K::IDENTITY_TAGS {
-                if let (Some(existing), Some(wanted)) = (tags.get(*key), K::desired_tags(desired).get(*key))
-                    && existing != wanted
-                {
-                    differences.push(format!("its {key} tag is {existing}, the spec would make it {wanted}"));
-                }
-            }
+            let differences = adoption_differences::<K>(desired, observed, tags);
             if !differences.is_empty() {
                 return decided.end(End::Stalled {
                     reason: "AdoptionWouldRecreate",
@@ -393,6 +381,27 @@ fn decide_present<K: MemberKind>(
         );
     }
     decide_changes::<K>(decided, steps, desired, facts, observed, tags, domain_id)
+}
+
+/// What adopting a member would have to change about it. Adoption takes a member as it is: it
+/// never recreates (deletes) it to make it fit, and never hands it to another identity.
+fn adoption_differences<K: MemberKind>(
+    desired: &K::Desired,
+    observed: &K::Observed,
+    tags: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut differences: Vec<String> = K::recreation_reasons(desired, observed)
+        .into_iter()
+        .map(|field| format!("{field} differs from the existing {}", K::NOUN))
+        .collect();
+    for key in K::IDENTITY_TAGS {
+        if let (Some(existing), Some(wanted)) = (tags.get(*key), K::desired_tags(desired).get(*key))
+            && existing != wanted
+        {
+            differences.push(format!("its {key} tag is {existing}, the spec would make it {wanted}"));
+        }
+    }
+    differences
 }
 
 /// Why this resource must not manage a member another object (or nobody) owns.
