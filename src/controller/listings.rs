@@ -133,28 +133,6 @@ impl Listings {
             .expect("the tag index fetch does not fail")
     }
 
-    /// The domain's user profiles, listed at most `max_age` ago.
-    pub async fn profiles(
-        &self,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<MemberSummary>, AwsError> {
-        let lists = self.lists(session, domain_id);
-        Self::cached(&lists.profiles, max_age, || session.list_user_profiles(domain_id)).await
-    }
-
-    /// The domain's spaces, listed at most `max_age` ago.
-    pub async fn spaces(
-        &self,
-        session: &AwsSession,
-        domain_id: &str,
-        max_age: Duration,
-    ) -> Result<Listing<MemberSummary>, AwsError> {
-        let lists = self.lists(session, domain_id);
-        Self::cached(&lists.spaces, max_age, || session.list_spaces(domain_id)).await
-    }
-
     /// The domain's members of one type, listed at most `max_age` ago.
     pub async fn members(
         &self,
@@ -163,9 +141,12 @@ impl Listings {
         member: MemberType,
         max_age: Duration,
     ) -> Result<Listing<MemberSummary>, AwsError> {
+        let lists = self.lists(session, domain_id);
         match member {
-            MemberType::UserProfile => self.profiles(session, domain_id, max_age).await,
-            MemberType::Space => self.spaces(session, domain_id, max_age).await,
+            MemberType::UserProfile => {
+                Self::cached(&lists.profiles, max_age, || session.list_user_profiles(domain_id)).await
+            }
+            MemberType::Space => Self::cached(&lists.spaces, max_age, || session.list_spaces(domain_id)).await,
         }
     }
 

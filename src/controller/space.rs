@@ -21,7 +21,7 @@ use super::teardown::OwnedSpace;
 use crate::api::{GuardrailRules, SharedSpace, SharedSpaceSpec, SharedSpaceStatus, SharingType};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{Document, ObservedSpace, SpaceCreate, space_app_type};
+use crate::aws::model::{Document, MemberType, ObservedSpace, SpaceCreate, space_app_type};
 use crate::compliance::{Finding, UiRestrictions, rules};
 use crate::controller::desired;
 use crate::controller::settings::{self, Rules};
@@ -269,7 +269,10 @@ impl MemberKind for SharedSpace {
         domain_id: &str,
         desired: &SpaceCreate,
     ) -> Result<Option<Blocker>, ReconcileError> {
-        let listing = ctx.listings.profiles(session, domain_id, ctx.list_age(false)).await?;
+        let listing = ctx
+            .listings
+            .members(session, domain_id, MemberType::UserProfile, ctx.list_age(false))
+            .await?;
         let listed = listing.get(&desired.owner).map(|p| p.status.as_str());
         let domain = member::domain_of(self);
         let managers: Vec<String> = ctx

@@ -604,8 +604,16 @@ async fn count_members(
         return Ok(());
     };
     let ttl = pass.ctx.list_age(true);
-    let profiles = pass.ctx.listings.profiles(session, domain_id, ttl).await?;
-    let spaces = pass.ctx.listings.spaces(session, domain_id, ttl).await?;
+    let profiles = pass
+        .ctx
+        .listings
+        .members(session, domain_id, MemberType::UserProfile, ttl)
+        .await?;
+    let spaces = pass
+        .ctx
+        .listings
+        .members(session, domain_id, MemberType::Space, ttl)
+        .await?;
     pass.status.user_profiles = Some(profiles.items.len() as i32);
     pass.status.spaces = Some(spaces.items.len() as i32);
     pass.status.running_apps = Some(apps.iter().filter(|a| a.is_running()).count() as i32);

@@ -10,7 +10,7 @@ use kube::ResourceExt;
 use super::rules;
 use crate::api::{ApprovalRequest, MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus, StudioDomain};
 use crate::aws::clients::AwsSession;
-use crate::aws::model::ObservedDomain;
+use crate::aws::model::{MemberType, ObservedDomain};
 use crate::controller::driver::Pass;
 use crate::controller::error::ReconcileError;
 use crate::controller::holdings::{self, Standing};
@@ -246,8 +246,16 @@ pub async fn fill_new_uids(
         return Ok(());
     }
     let ttl = pass.ctx.list_age(false);
-    let profiles = pass.ctx.listings.profiles(session, domain_id, ttl).await?;
-    let spaces = pass.ctx.listings.spaces(session, domain_id, ttl).await?;
+    let profiles = pass
+        .ctx
+        .listings
+        .members(session, domain_id, MemberType::UserProfile, ttl)
+        .await?;
+    let spaces = pass
+        .ctx
+        .listings
+        .members(session, domain_id, MemberType::Space, ttl)
+        .await?;
     let mut plan = plan.clone();
     for entry in plan.entries.iter_mut().filter(|e| e.new_uid.is_none()) {
         let listing = if entry.kind == KIND_PROFILE { &profiles } else { &spaces };
