@@ -886,13 +886,18 @@ async fn delete_with_retain_leaves_aws_and_delete_keeps_efs_unless_asked() {
         0,
         "a foreign profile is never deleted"
     );
-    s.sagemaker
-        .delete_user_profile()
-        .domain_id(gone.domain_id.as_deref().unwrap())
-        .user_profile_name("alice")
-        .send()
-        .await
-        .unwrap();
+    // The person removes alice (retried while she is still Pending after her creation).
+    wait::until("alice deleted by hand", Duration::from_secs(60), || async {
+        s.sagemaker
+            .delete_user_profile()
+            .domain_id(gone.domain_id.as_deref().unwrap())
+            .user_profile_name("alice")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    })
+    .await;
     wait::until("all three resources gone", Duration::from_secs(90), || {
         let domains = domains.clone();
         async move {
