@@ -26,6 +26,19 @@ pub fn render_script(plan: &MigrationPlan, region: &str) -> String {
     out.push_str("  cp -a \"/mnt/old-efs/$3/.\" \"/mnt/new-efs/$4/\"\n");
     out.push_str("  chown -R \"$4\":users \"/mnt/new-efs/$4\"\n}\n\n");
     for entry in &plan.entries {
+        if let Some(location) = &entry.backup_location {
+            out.push_str(&format!(
+                "# {} {}: its EBS home directory is restored by the space-backup agent from {location} (restore: {})\n",
+                entry.kind,
+                entry.name,
+                entry.restore.as_deref().unwrap_or("-")
+            ));
+        } else if let Some(restore) = &entry.restore {
+            out.push_str(&format!(
+                "# {} {}: EBS home directory {restore}\n",
+                entry.kind, entry.name
+            ));
+        }
         match (&entry.old_uid, &entry.new_uid) {
             (Some(old), Some(new)) => out.push_str(&format!("copy_home {} {} {old} {new}\n", entry.kind, entry.name)),
             (Some(old), None) => out.push_str(&format!(
@@ -57,12 +70,15 @@ mod tests {
                     name: "alice".into(),
                     old_uid: Some("200001".into()),
                     new_uid: Some("200005".into()),
+                    ..Default::default()
                 },
                 MigrationEntry {
                     kind: "Space".into(),
                     name: "team".into(),
                     old_uid: Some("200002".into()),
                     new_uid: None,
+                    backup_location: Some("s3://b/c/ns/studio/team/".into()),
+                    restore: Some("Pending".into()),
                 },
             ],
         };
@@ -72,5 +88,8 @@ mod tests {
         assert!(script.contains("chown -R \"$4\":users"));
         assert!(script.contains("# Space team (old UID 200002) does not exist in the new domain yet"));
         assert!(script.contains("nfsvers=4.1,ro"), "the old volume is mounted read-only");
+        assert!(script.contains(
+            "# Space team: its EBS home directory is restored by the space-backup agent from s3://b/c/ns/studio/team/ (restore: Pending)"
+        ));
     }
 }

@@ -107,9 +107,24 @@ pub fn claim(owner: &Owner, tags: &BTreeMap<String, String>, adopt: bool) -> Cla
     }
 }
 
-/// Tag keys the operator must never add, change or remove: AWS's and SageMaker's own.
+/// The space-backup agent's last measured activity in the space (RFC 3339).
+pub const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
+/// The newest complete backup of a space holds every change up to this time (the agent's).
+pub const LAST_BACKUP: &str = "studio-operator.io/last-backup";
+/// The operator asks a space's agent for a backup now.
+pub const BACKUP_REQUESTED: &str = "studio-operator.io/backup-requested";
+/// On a new space: the S3 prefix the agent restores the home directory from.
+pub const RESTORE_FROM: &str = "studio-operator.io/restore-from";
+/// The time the agent completed the restore from `restore-from`.
+pub const RESTORED: &str = "studio-operator.io/restored";
+/// The tags of the contract between the space-backup agent and the operator: they record what
+/// happens in the space, not what the spec asks, so drift correction leaves them alone.
+const RUNTIME_TAGS: [&str; 5] = [LAST_ACTIVITY, LAST_BACKUP, BACKUP_REQUESTED, RESTORE_FROM, RESTORED];
+
+/// Tag keys the operator must never add, change or remove as drift: AWS's and SageMaker's own,
+/// and the space-backup agent's contract.
 pub fn is_system_tag(key: &str) -> bool {
-    key.starts_with("aws:") || key.starts_with("sagemaker:")
+    key.starts_with("aws:") || key.starts_with("sagemaker:") || RUNTIME_TAGS.contains(&key)
 }
 
 /// What to add and what to remove so that the resource's tags equal `desired`; system tags are

@@ -1,5 +1,7 @@
 //! Types shared by every kind: where in AWS, which domain, what deletion means, and status.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::KubeSchema;
 use schemars::JsonSchema;
@@ -90,6 +92,24 @@ pub struct ApprovalRequest {
     pub deletes: Vec<String>,
 }
 
+/// The data of spaces (their EBS home directories) that a deletion or recreation would destroy:
+/// what the gate before every DeleteSpace waits for, and what a person approved to lose.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceDataStatus {
+    /// The data-loss approval that waits, with its token
+    /// (`kubectl annotate KIND NAME studio-operator.io/approve-data-loss=TOKEN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_approval: Option<ApprovalRequest>,
+    /// Spaces whose data loss was approved: they are deleted without a current backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approved_loss: Vec<String>,
+    /// Spaces deleted with a backup, name -> the S3 prefix it is restored from when the space is
+    /// created again (its `restore-from` tag).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub backups: BTreeMap<String, String>,
+}
+
 /// Condition types, shared by every kind so GitOps tools (kstatus, Argo CD) read them alike.
 pub mod condition_type {
     /// The resource is what its spec asks for, in AWS and in the cluster.
@@ -115,6 +135,8 @@ pub mod condition_type {
     pub const DOMAIN_READY: &str = "DomainReady";
     /// The spec breaks a Guardrail rule.
     pub const GUARDRAIL_VIOLATION: &str = "GuardrailViolation";
+    /// A deletion of spaces waits for their backups, or for a data-loss approval.
+    pub const BACKUP_PENDING: &str = "BackupPending";
 }
 
 /// The JSON schema override for a condition list: a list-map keyed by `type`, so server-side

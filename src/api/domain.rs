@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{ApprovalRequest, AwsTarget, DeletionPolicy, SettingsStatus, conditions_schema};
+use super::common::{ApprovalRequest, AwsTarget, DeletionPolicy, SettingsStatus, SpaceDataStatus, conditions_schema};
 use super::settings::{
     AppSecurityGroupManagement, DefaultSpaceSettings, DomainSettings, HomeEfsFileSystemCreation, UserSettings,
 };
@@ -117,6 +117,54 @@ pub struct StudioDomainSpec {
     /// Automatic shutdown of idle apps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idle_shutdown: Option<IdleShutdown>,
+    /// Backup of the spaces' home directories (the per-space EBS volumes of JupyterLab and Code
+    /// Editor, which DeleteSpace destroys) to S3, and their restore after a recreation. Without
+    /// it, deleting or recreating such a space needs an explicit data-loss approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_backup: Option<SpaceBackup>,
+}
+
+/// Backup and restore of space storage by an in-app agent (the whitepaper's backup option 2),
+/// and the gate that holds every deletion of a space until its backup is current.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct SpaceBackup {
+    /// Where backups go, `s3://bucket/prefix` (no trailing `/`). A space's backup lives under
+    /// `<s3Uri>/<cluster id>/<namespace>/<StudioDomain name>/<space name>/`, a key that stays the
+    /// same across a recreation so that the new space finds its predecessor's data.
+    #[x_kube(validation = Rule::new("self.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/-]*[A-Za-z0-9!_.*()-])?$')").message("must be s3://bucket or s3://bucket/prefix without a trailing '/' (prefix: letters, digits and !_.*()/-)"))]
+    #[schemars(length(max = 256))]
+    pub s3_uri: String,
+    /// The customer managed KMS key for SSE-KMS (key ARN, key id, alias name or alias ARN),
+    /// verified like the domain's key: enabled, symmetric, customer managed.
+    #[x_kube(validation = Rule::new("self.matches('^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]+|alias/[A-Za-z0-9/_-]+|[0-9a-f-]{36}|mrk-[0-9a-f]{32})$')").message("must be a KMS key ARN, key id, alias/NAME or alias ARN"))]
+    #[schemars(length(max = 2048))]
+    pub kms_key_id: String,
+    /// How often a running app's home is backed up when it changed, 1 to 1440 minutes.
+    #[serde(default = "default_backup_minutes")]
+    #[schemars(range(min = 1, max = 1440))]
+    pub interval_minutes: i32,
+    /// How long the operator waits for the final backup it asked a running app for before a
+    /// space is deleted (then the space needs the data-loss approval), 1 to 120 minutes.
+    #[serde(default = "default_backup_minutes")]
+    #[schemars(range(min = 1, max = 120))]
+    pub final_backup_timeout_minutes: i32,
+    /// What happens to a deleted space's backup. Only `Retain` (kept in S3 for a person or a
+    /// bucket lifecycle rule to remove) is offered: the operator has no S3 access of its own.
+    #[serde(default)]
+    pub retention: BackupRetention,
+}
+
+fn default_backup_minutes() -> i32 {
+    15
+}
+
+/// What happens to a deleted space's backup.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BackupRetention {
+    /// Kept in S3.
+    #[default]
+    Retain,
 }
 
 /// `AuthMode` of a domain.
@@ -368,6 +416,9 @@ pub struct StudioDomainStatus {
     /// it with (`kubectl annotate studiodomain NAME studio-operator.io/approve-recreation=TOKEN`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_approval: Option<ApprovalRequest>,
+    /// The spaces a deletion or recreation waits for (their backups) and the data loss approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_data: Option<SpaceDataStatus>,
 }
 
 /// The settings of a domain AWS cannot change, as the spec gives them.
@@ -427,6 +478,10 @@ pub struct MemberBackup {
     /// Execution role it ran with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_role: Option<String>,
+    /// For a JupyterLab or Code Editor space: where its EBS home directory is kept (the S3
+    /// prefix of its backup), or why it is not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_data: Option<String>,
 }
 
 /// What to copy after a recreation (the whitepaper's backup-and-restore appendix).
@@ -462,4 +517,13 @@ pub struct MigrationEntry {
     /// UID on the new EFS volume, once the member exists in the new domain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_uid: Option<String>,
+    /// For a JupyterLab or Code Editor space: the S3 prefix its EBS home directory was backed
+    /// up to, which the new space of the same name is restored from (its `restore-from` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_location: Option<String>,
+    /// What became of a space's home directory: `WaitingForSpace` (the new space is not created
+    /// yet), `Pending` (the new space carries `restore-from`), `Restored <time>` (the agent's
+    /// `restored` tag), or `Lost (approved)` (deleted without a backup, as approved).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<String>,
 }

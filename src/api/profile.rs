@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, DomainRef, SettingsStatus, conditions_schema};
+use super::common::{DeletionPolicy, DomainRef, SettingsStatus, SpaceDataStatus, conditions_schema};
 use super::settings::UserSettings;
 
 /// A SageMaker AI Studio user profile: one per physical user, as the whitepaper recommends.
@@ -131,6 +131,9 @@ pub struct UserProfileStatus {
     /// What the operator manages of the settings, and what it leaves alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsStatus>,
+    /// The spaces a deletion or recreation waits for (their backups) and the data loss approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_data: Option<SpaceDataStatus>,
 }
 
 /// An app that is running (InService or Pending).

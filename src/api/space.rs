@@ -7,7 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{DeletionPolicy, DomainRef, SettingsStatus, conditions_schema};
+use super::common::{DeletionPolicy, DomainRef, SettingsStatus, SpaceDataStatus, conditions_schema};
 use super::profile::RunningApp;
 use super::settings::SpaceSettings;
 
@@ -145,4 +145,7 @@ pub struct SharedSpaceStatus {
     /// What the operator manages of the settings, and what it leaves alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<SettingsStatus>,
+    /// The spaces a deletion or recreation waits for (their backups) and the data loss approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub space_data: Option<SpaceDataStatus>,
 }

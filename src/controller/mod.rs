@@ -27,6 +27,7 @@ pub mod reference;
 pub mod report;
 pub mod settings;
 pub mod space;
+pub mod space_data;
 pub mod stores;
 pub mod sweeper;
 pub mod teardown;

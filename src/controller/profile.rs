@@ -210,6 +210,10 @@ impl MemberKind for UserProfile {
         &desired.tags
     }
 
+    fn desired_tags_mut(desired: &mut ProfileCreate) -> &mut BTreeMap<String, String> {
+        &mut desired.tags
+    }
+
     fn recreation_reasons(desired: &ProfileCreate, observed: &ObservedProfile) -> Vec<&'static str> {
         recreation_reasons(desired, observed)
     }

@@ -8,7 +8,8 @@ use kube::core::{Selector, SelectorExt};
 use kube::{Api, Client, ResourceExt};
 
 use crate::api::condition_type::READY;
-use crate::api::{AccessType, AuthMode, AwsTarget, DomainRef, StudioDomain};
+use crate::api::{AccessType, AuthMode, AwsTarget, DomainRef, SpaceBackup, StudioDomain};
+use crate::controller::space_data::WAITING_FOR_SPACE;
 use crate::status;
 
 /// What a reference leads to.
@@ -19,7 +20,7 @@ pub enum Resolved {
     /// The domain exists but does not let the referring namespace use it.
     Denied(String),
     /// The domain, ready or not.
-    Found(DomainTarget),
+    Found(Box<DomainTarget>),
 }
 
 /// What a member needs to know about its domain.
@@ -44,6 +45,11 @@ pub struct DomainTarget {
     pub profiles_need_security_groups: bool,
     /// The domain id, once the domain is Ready for its current generation; otherwise why not.
     pub ready: Result<String, String>,
+    /// The backup of its spaces' home directories, if it has one.
+    pub space_backup: Option<SpaceBackup>,
+    /// Spaces of the last recreation's migration plan whose new space is not created yet, name
+    /// -> the S3 prefix of the backup it is restored from.
+    pub restore_from: BTreeMap<String, String>,
 }
 
 /// Looks the referenced domain up and checks tenancy. Only a cross-namespace reference reads
@@ -72,7 +78,7 @@ pub async fn resolve(
             return Ok(Resolved::Denied(message));
         }
     }
-    Ok(Resolved::Found(target(&domain)))
+    Ok(Resolved::Found(Box::new(target(&domain))))
 }
 
 /// Whether the domain lets a namespace with these labels reference it. The domain's own
@@ -133,6 +139,14 @@ pub fn target(domain: &StudioDomain) -> DomainTarget {
                 .security_groups
                 .is_none_or(|groups| groups.is_empty()),
         ready,
+        space_backup: domain.spec.space_backup.clone(),
+        restore_from: status
+            .migration_plan
+            .iter()
+            .flat_map(|plan| &plan.entries)
+            .filter(|e| e.restore.as_deref() == Some(WAITING_FOR_SPACE))
+            .filter_map(|e| Some((e.name.clone(), e.backup_location.clone()?)))
+            .collect(),
     }
 }
 

@@ -221,6 +221,10 @@ impl MemberKind for SharedSpace {
         &desired.tags
     }
 
+    fn desired_tags_mut(desired: &mut SpaceCreate) -> &mut BTreeMap<String, String> {
+        &mut desired.tags
+    }
+
     fn recreation_reasons(desired: &SpaceCreate, observed: &ObservedSpace) -> Vec<&'static str> {
         immutable_changes(desired, observed)
     }

@@ -158,8 +158,71 @@ fn domain(vpc: &str) -> Value {
             },
             "defaultSpaceSettings": {"executionRole": "arn:aws:iam::123456789012:role/StudioSpace"},
             "idleShutdown": {"idleTimeoutMinutes": 120, "activityReporter": true},
+            "spaceBackup": {"s3Uri": "s3://chaos-backups/studio", "kmsKeyId": "alias/studio"},
         },
     })
+}
+
+/// Plays the space-backup agent: the spaces' homes are backed up now (tags written through the
+/// faulty emulator, retried).
+async fn agent_backs_up(spaces: &Api<SharedSpace>, sagemaker: &aws_sdk_sagemaker::Client, report: &mut RunReport) {
+    let now = chrono::Utc::now();
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    for name in SPACES {
+        let arn = spaces.get(name).await.ok().and_then(|s| s.status?.space_arn);
+        let Some(arn) = arn else {
+            report.violations.push(format!("space {name} has no ARN to back up"));
+            continue;
+        };
+        let tags = [
+            (
+                "studio-operator.io/last-activity",
+                stamp(now - chrono::Duration::seconds(120)),
+            ),
+            ("studio-operator.io/last-backup", stamp(now)),
+        ]
+        .map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(k).value(v).build());
+        let mut written = false;
+        for _ in 0..20 {
+            let call = sagemaker.add_tags().resource_arn(&arn).set_tags(Some(tags.to_vec()));
+            if call.send().await.is_ok() {
+                written = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        if !written {
+            report
+                .violations
+                .push(format!("the backup tags of space {name} could not be written"));
+        }
+    }
+}
+
+/// After a recreation every new space restores its predecessor's backup.
+async fn check_restores(spaces: &Api<SharedSpace>, sagemaker: &aws_sdk_sagemaker::Client, report: &mut RunReport) {
+    for name in SPACES {
+        let arn = spaces
+            .get(name)
+            .await
+            .ok()
+            .and_then(|s| s.status?.space_arn)
+            .unwrap_or_default();
+        let tags = sagemaker.list_tags().resource_arn(&arn).send().await;
+        let restore_from = tags.ok().and_then(|t| {
+            t.tags()
+                .iter()
+                .find(|t| t.key() == Some("studio-operator.io/restore-from"))
+                .and_then(|t| t.value().map(String::from))
+        });
+        if !restore_from
+            .is_some_and(|r| r.starts_with("s3://chaos-backups/studio/") && r.ends_with(&format!("/{name}/")))
+        {
+            report
+                .violations
+                .push(format!("recreate: the new space {name} does not restore its backup"));
+        }
+    }
 }
 
 fn profile(name: &str, team: &str) -> Value {
@@ -561,7 +624,9 @@ pub async fn chaos_run(seed: u64) -> RunReport {
     check_phase(&emulator, &sagemaker, &mut report, "update", "ml.m5.large", "two").await;
     neighbour.check(&emulator, &mut report, "update");
 
-    // Recreate: a new VPC (immutable) recreates the domain, members and all.
+    // Recreate: a new VPC (immutable) recreates the domain, members and all, once the spaces'
+    // homes are backed up (the gate runs under kills and faults too).
+    agent_backs_up(&cluster.spaces, &sagemaker, &mut report).await;
     let mut moved = updated.clone();
     moved["spec"]["network"]["vpcId"] = json!("vpc-0f1e2d3c4b5a69788");
     apply(&cluster.domains, "platform", &moved).await;
@@ -569,6 +634,7 @@ pub async fn chaos_run(seed: u64) -> RunReport {
         report.violations.push(e);
     }
     check_phase(&emulator, &sagemaker, &mut report, "recreate", "ml.m5.large", "two").await;
+    check_restores(&cluster.spaces, &sagemaker, &mut report).await;
     neighbour.check(&emulator, &mut report, "recreate");
 
     // While stalled (the key disabled), the operator's calls per minute stay bounded.

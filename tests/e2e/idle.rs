@@ -718,7 +718,10 @@ async fn a_squatted_reporter_configuration_is_never_attached() {
     let s = setup("idle-squat").await;
     let domain_id = ready_domain(&s, idle_domain(json!({"idleTimeoutMinutes": 120}))).await;
     let uid = s.domains.get("platform").await.unwrap().metadata.uid.unwrap();
-    let names = studio_operator::controller::domain::reporter::names(&uid);
+    let names = studio_operator::controller::domain::reporter::names(
+        &uid,
+        &studio_operator::controller::domain::reporter::scripts(true, None),
+    );
     for (app_type, name) in &names {
         s.sagemaker
             .create_studio_lifecycle_config()
@@ -740,7 +743,7 @@ async fn a_squatted_reporter_configuration_is_never_attached() {
     let condition = wait::condition(&conflict.status.as_ref().unwrap().conditions, "ActivityReporter").unwrap();
     assert_eq!(condition.reason, "ReporterConfigConflict", "{condition:?}");
     assert!(
-        condition.message.contains("its script is not the activity reporter's"),
+        condition.message.contains("its script is not the operator's agent"),
         "{}",
         condition.message
     );

@@ -20,3 +20,4 @@ mod profile;
 mod robustness;
 mod settings;
 mod space;
+mod space_data;

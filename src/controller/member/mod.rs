@@ -24,13 +24,16 @@ use super::reference::{self, DomainTarget, Resolved};
 use super::report::{Happening, Reported};
 use super::stores::Cached;
 use super::teardown::{self, OwnedSpace, TeardownState};
+use crate::api::condition_type::BACKUP_PENDING;
 use crate::api::condition_type::SYNCED;
-use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp, SettingsStatus};
+use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp, SettingsStatus, SpaceDataStatus};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, Document, MemberDetails, MemberType};
 use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, Finding, UiRestrictions, Verdict};
 use crate::controller::settings;
+use crate::controller::space_data::gate::BackupTarget;
+use crate::controller::space_data::{self, Approver, Passage};
 use crate::ownership::{self, Claim, Holder, Owner};
 use crate::status::{self, Want};
 
@@ -51,6 +54,8 @@ pub struct MemberRecord {
     pub running_apps: Vec<RunningApp>,
     /// What the operator manages of its settings.
     pub settings: Option<SettingsStatus>,
+    /// What the gate before deleting its spaces waits for, and the data loss approved.
+    pub space_data: Option<SpaceDataStatus>,
 }
 
 /// What differs between the members of a domain.
@@ -73,6 +78,8 @@ pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_ope
     fn desired(&self, name: String, ownership: BTreeMap<String, String>, ui: &UiRestrictions) -> Self::Desired;
     /// The tags it should carry.
     fn desired_tags(desired: &Self::Desired) -> &BTreeMap<String, String>;
+    /// The same, to add the tags only a creation carries (`restore-from`).
+    fn desired_tags_mut(desired: &mut Self::Desired) -> &mut BTreeMap<String, String>;
     /// The spec fields whose change AWS cannot apply in place.
     fn recreation_reasons(desired: &Self::Desired, observed: &Self::Observed) -> Vec<&'static str>;
     /// What the operator does about the settings, given the paths it managed before.
@@ -184,6 +191,7 @@ macro_rules! member_kind {
                     aws_status: status.aws_status.clone(),
                     running_apps: status.running_apps.clone(),
                     settings: status.settings.clone(),
+                    space_data: status.space_data.clone(),
                 }
             }
 
@@ -195,6 +203,7 @@ macro_rules! member_kind {
                 status.aws_status = record.aws_status;
                 status.running_apps = record.running_apps;
                 status.settings = record.settings;
+                status.space_data = record.space_data;
             }
         }
     };
@@ -475,12 +484,15 @@ async fn act<K: MemberKind>(
         let session = session.expect("a plan with AWS steps has a session");
         match step {
             Step::Create => {
-                if let Some(refined) = create(pass, session, &domain_id, desired).await? {
+                if let Some(refined) = create(pass, session, &domain_id, desired, &facts.domain).await? {
                     end = refined;
                 }
             }
             Step::Retire { name, reason } => {
-                end = replace(pass, session, &domain_id, &name, &reason).await?;
+                let Resolved::Found(target) = &facts.domain else {
+                    unreachable!("a retirement is planned only in a domain found")
+                };
+                end = replace(pass, session, target, &name, &reason).await?;
             }
             Step::Adopt => {
                 let note = format!("adopting {} {} (spec.adopt)", K::NOUN, facts.name);
@@ -580,9 +592,15 @@ async fn create<K: MemberKind>(
     session: &AwsSession,
     domain_id: &str,
     desired: &K::Desired,
+    domain: &Resolved,
 ) -> Result<Option<End>, ReconcileError> {
     let name = pass.obj.aws_name();
-    let arn = match K::create(session, domain_id, desired).await {
+    let restore_from = restore_source::<K>(&pass.status, domain, &name);
+    let mut desired = desired.clone();
+    if let Some(location) = &restore_from {
+        K::desired_tags_mut(&mut desired).insert(ownership::RESTORE_FROM.into(), location.clone());
+    }
+    let arn = match K::create(session, domain_id, &desired).await {
         Ok(arn) => arn,
         Err(AwsError::InUse { message }) if message.contains("already exists") => {
             // The listing was older than the member: describe it at the next pass.
@@ -604,7 +622,7 @@ async fn create<K: MemberKind>(
         seen: Seen::Created {
             at,
             tags: Tags {
-                tags: K::desired_tags(desired).clone(),
+                tags: K::desired_tags(&desired).clone(),
                 checked: at,
             },
         },
@@ -617,20 +635,44 @@ async fn create<K: MemberKind>(
     record.arn = Some(arn);
     record.aws_status = Some("Pending".into());
     record.running_apps.clear();
+    if let Some(data) = record.space_data.as_mut() {
+        data.backups.remove(&name);
+    }
     K::set_record(&mut pass.status, record);
+    let restoring = restore_from
+        .map(|location| format!("; its home directory is restored from {location}"))
+        .unwrap_or_default();
     let happening = match previous_domain {
         Some(old) if old != domain_id => Happening::normal(
             "Recreated",
             format!(
-                "recreated {} {name} in domain {domain_id} (was in {old}, home UID {}); the domain's migration plan lists what to copy",
+                "recreated {} {name} in domain {domain_id} (was in {old}, home UID {}); the domain's migration plan lists what to copy{restoring}",
                 K::NOUN,
                 old_uid.as_deref().unwrap_or("-")
             ),
         ),
-        _ => Happening::normal("Created", format!("created {} {name} in domain {domain_id}", K::NOUN)),
+        _ => Happening::normal(
+            "Created",
+            format!("created {} {name} in domain {domain_id}{restoring}", K::NOUN),
+        ),
     };
     pass.event(happening).await;
     Ok(None)
+}
+
+/// The backup a new space of this name is restored from: its own (it was recreated), or its
+/// predecessor's in a recreated domain (the domain's migration plan).
+fn restore_source<K: MemberKind>(status: &K::Status, domain: &Resolved, name: &str) -> Option<String> {
+    if K::TYPE != MemberType::Space {
+        return None;
+    }
+    let own = K::record(status)
+        .space_data
+        .and_then(|data| data.backups.get(name).cloned());
+    own.or_else(|| match domain {
+        Resolved::Found(target) => target.restore_from.get(name).cloned(),
+        _ => None,
+    })
 }
 
 /// Retires the member `old` (apps, what it owns, itself) so that a later pass creates the one
@@ -638,15 +680,32 @@ async fn create<K: MemberKind>(
 async fn replace<K: MemberKind>(
     pass: &mut Pass<'_, K>,
     session: &AwsSession,
-    domain_id: &str,
+    domain: &DomainTarget,
     old: &str,
     reason: &str,
 ) -> Result<End, ReconcileError> {
+    let domain_id = domain.ready.clone().unwrap_or_default();
     K::memory(pass.ctx).forget(&pass.uid());
     let already_recreating =
         status::find(K::conditions(&pass.status), SYNCED).is_some_and(|c| c.reason == "Recreating");
     let owner = owner(pass);
-    let state = retire::<K>(pass.ctx, &owner, session, domain_id, old).await?;
+    let mut gate = MemberGate::take(pass, domain);
+    let retirement = retire::<K>(pass.ctx, &owner, session, &domain_id, old, &mut gate).await;
+    gate.restore(pass);
+    let retirement = retirement?;
+    if let Some((message, needs_person)) = report_gate(pass, &retirement) {
+        let message = format!("recreating {} {old} because {reason}: {message}", K::NOUN);
+        pass.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
+        let reason = "BackupPending";
+        return Ok(if needs_person {
+            End::Stalled { reason, message }
+        } else {
+            End::Progress { reason, message }
+        });
+    }
+    let Retirement::Teardown(state) = retirement else {
+        unreachable!("report_gate returns the held retirement")
+    };
     if !already_recreating && !matches!(state, TeardownState::Foreign(_)) {
         let note = format!(
             "recreating {} {old} because {reason} (AWS cannot change it in place): its apps and what it owns are deleted first",
@@ -697,28 +756,96 @@ async fn replace<K: MemberKind>(
     Ok(end)
 }
 
+/// Where a retirement stands: the teardown's state, or held by the gate before its spaces.
+enum Retirement {
+    /// The teardown ran (or found nothing to do).
+    Teardown(TeardownState),
+    /// Spaces it would delete wait for their backups, or for a data-loss approval.
+    BackupPending { message: String, needs_person: bool },
+}
+
+/// What the gate before a member's spaces are deleted needs from the member's resource.
+struct MemberGate {
+    /// The domain's backup, if it backs spaces up.
+    backup: Option<BackupTarget>,
+    /// The resource's `status.spaceData`.
+    status: SpaceDataStatus,
+    /// The resource, for the approval.
+    approver: Approver,
+}
+
+impl MemberGate {
+    /// Takes `status.spaceData` out of the pass until [`MemberGate::restore`].
+    fn take<K: MemberKind>(pass: &mut Pass<'_, K>, domain: &DomainTarget) -> Self {
+        let cluster_id = &pass.ctx.config.cluster_id;
+        let backup = domain
+            .space_backup
+            .as_ref()
+            .map(|backup| space_data::target(backup, cluster_id, &domain.namespace, &domain.name));
+        let mut record = K::record(&pass.status);
+        let status = record.space_data.take().unwrap_or_default();
+        K::set_record(&mut pass.status, record);
+        MemberGate {
+            backup,
+            status,
+            approver: Approver::of(pass.obj),
+        }
+    }
+
+    /// Puts `status.spaceData` back (dropped when empty).
+    fn restore<K: MemberKind>(self, pass: &mut Pass<'_, K>) {
+        let mut record = K::record(&pass.status);
+        record.space_data = (self.status != SpaceDataStatus::default()).then_some(self.status);
+        K::set_record(&mut pass.status, record);
+    }
+}
+
 /// Ordered deletion of the member `name`: checks it is this resource's (before anything is
-/// deleted), observes what the teardown needs, plans it (pure) and makes this pass's deletions,
-/// each re-checked right before it is made.
+/// deleted), observes what the teardown needs, holds it while a space it deletes has no current
+/// backup, plans it (pure) and makes this pass's deletions, each re-checked right before.
 async fn retire<K: MemberKind>(
     ctx: &Context,
     owner: &Owner,
     session: &AwsSession,
     domain_id: &str,
     name: &str,
-) -> Result<TeardownState, ReconcileError> {
+    gate: &mut MemberGate,
+) -> Result<Retirement, ReconcileError> {
     let Some(observed) = K::describe(session, domain_id, name).await? else {
-        return Ok(TeardownState::Done);
+        return Ok(Retirement::Teardown(TeardownState::Done));
     };
     let arn = observed.details().arn.clone();
     if !owner.owns(&session.list_tags(&arn).await?) {
-        return Ok(TeardownState::Foreign(format!(
+        return Ok(Retirement::Teardown(TeardownState::Foreign(format!(
             "{} {name} does not carry this resource's ownership tags",
             K::NOUN
-        )));
+        ))));
     }
     let apps = session.list_apps(domain_id).await?;
     let owned = K::owned_spaces(ctx, session, domain_id, name).await?;
+    let mut spaces: Vec<String> = owned
+        .iter()
+        .filter(|s| s.manager.is_none())
+        .map(|s| s.name.clone())
+        .collect();
+    if K::TYPE == MemberType::Space {
+        spaces.push(name.to_string());
+    }
+    let action = format!("delete {} {name}", K::NOUN);
+    let passage = space_data::pass(
+        session,
+        domain_id,
+        &spaces,
+        &apps,
+        gate.backup.as_ref(),
+        &mut gate.status,
+        &gate.approver,
+        action,
+    )
+    .await?;
+    if let Passage::Held { message, needs_person } = passage {
+        return Ok(Retirement::BackupPending { message, needs_person });
+    }
     let status = Some(observed.details().status.as_str());
     let teardown = teardown::retirement(K::TYPE, K::NOUN, name, &owned, &apps, status);
     let may_delete = |kind: MemberType, member: &str, tags: &BTreeMap<String, String>| {
@@ -742,12 +869,35 @@ async fn retire<K: MemberKind>(
     };
     let refused = teardown::execute(session, &guard, &teardown.deletions).await?;
     if !refused.is_empty() {
-        return Ok(TeardownState::Blocked(format!(
+        return Ok(Retirement::Teardown(TeardownState::Blocked(format!(
             "{} changed hands since they were checked: not deleted",
             refused.join(", ")
-        )));
+        ))));
     }
-    Ok(teardown.state)
+    Ok(Retirement::Teardown(teardown.state))
+}
+
+/// Reports the gate's verdict as the `BackupPending` condition; `Some` while it holds.
+fn report_gate<K: MemberKind>(pass: &mut Pass<'_, K>, retirement: &Retirement) -> Option<(String, bool)> {
+    match retirement {
+        Retirement::BackupPending { message, needs_person } => {
+            let reason = if *needs_person {
+                "AwaitingApproval"
+            } else {
+                "WaitingForBackup"
+            };
+            pass.report.want(Want::true_(BACKUP_PENDING, reason, message.clone()));
+            Some((message.clone(), *needs_person))
+        }
+        Retirement::Teardown(_) => {
+            pass.report.want(Want::false_(
+                BACKUP_PENDING,
+                "NoBackupPending",
+                "no space waits for its backup",
+            ));
+            None
+        }
+    }
 }
 
 /// What a deleted member's resource does in AWS.
@@ -812,30 +962,60 @@ pub async fn cleanup<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Re
             pass.event(Happening::normal("Retained", note)).await;
             pass.release().await
         }
-        Cleanup::Retire => match retire::<K>(pass.ctx, &owner(pass), &session, &domain_id, &name).await? {
-            TeardownState::Done => {
-                pass.event(Happening::normal("Deleted", deleted_note)).await;
-                pass.release().await
+        Cleanup::Retire => {
+            let owner = owner(pass);
+            let mut gate = MemberGate::take(pass, &target);
+            let retirement = retire::<K>(pass.ctx, &owner, &session, &domain_id, &name, &mut gate).await;
+            gate.restore(pass);
+            let retirement = retirement?;
+            if let Some((message, needs_person)) = report_gate(pass, &retirement) {
+                let message = format!("deleting {} {name}: {message}", K::NOUN);
+                if needs_person {
+                    pass.report.stalled("BackupPending", message);
+                    return Ok(pass.blocked());
+                }
+                pass.report.progressing("BackupPending", message);
+                return Ok(pass.poll());
             }
-            TeardownState::Foreign(why) => {
-                let note = format!("{why}: left in AWS");
-                pass.event(Happening::warning("Released", note)).await;
-                pass.release().await
-            }
-            TeardownState::Waiting(progress) => {
-                // Remembered so that the pass which finds it gone reports it.
-                let mut record = record;
-                record.aws_status = Some("Deleting".into());
-                K::set_record(&mut pass.status, record);
-                pass.report.progressing("Deleting", progress);
-                Ok(pass.poll())
-            }
-            TeardownState::Blocked(blocker) => {
-                pass.report
-                    .stalled("DeletionBlocked", format!("deletion blocked: {blocker}"));
-                Ok(pass.blocked())
-            }
-        },
+            let Retirement::Teardown(state) = retirement else {
+                unreachable!("report_gate returns the held retirement")
+            };
+            finish_retirement(pass, state, record, deleted_note).await
+        }
+    }
+}
+
+/// Ends a deleted member's pass by where its retirement stands.
+async fn finish_retirement<K: MemberKind>(
+    pass: &mut Pass<'_, K>,
+    state: TeardownState,
+    record: MemberRecord,
+    deleted_note: String,
+) -> Result<Action, ReconcileError> {
+    match state {
+        TeardownState::Done => {
+            pass.event(Happening::normal("Deleted", deleted_note)).await;
+            pass.release().await
+        }
+        TeardownState::Foreign(why) => {
+            let note = format!("{why}: left in AWS");
+            pass.event(Happening::warning("Released", note)).await;
+            pass.release().await
+        }
+        TeardownState::Waiting(progress) => {
+            // Remembered so that the pass which finds it gone reports it.
+            let mut record = record;
+            record.aws_status = Some("Deleting".into());
+            record.space_data = K::record(&pass.status).space_data;
+            K::set_record(&mut pass.status, record);
+            pass.report.progressing("Deleting", progress);
+            Ok(pass.poll())
+        }
+        TeardownState::Blocked(blocker) => {
+            pass.report
+                .stalled("DeletionBlocked", format!("deletion blocked: {blocker}"));
+            Ok(pass.blocked())
+        }
     }
 }
 

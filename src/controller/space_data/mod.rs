@@ -1,0 +1,212 @@
+//! Space data across deletions: the gate that holds every deletion of a JupyterLab or Code Editor
+//! space until its backup is current (or a person approved losing its data), and the backup
+//! locations that new spaces are restored from. The decision is [`gate::decide`]; this module
+//! observes the spaces, asks running apps for a final backup and keeps the status.
+
+pub mod gate;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+
+use crate::api::{ApprovalRequest, SpaceBackup, SpaceDataStatus};
+use crate::aws::AwsError;
+use crate::aws::clients::AwsSession;
+use crate::aws::model::AppSummary;
+
+use gate::{BackupTarget, Gate, GateFacts, SpaceFacts, Verdict};
+
+/// The restore state of a space in a migration plan whose new space is not created yet.
+pub const WAITING_FOR_SPACE: &str = "WaitingForSpace";
+
+/// Where a StudioDomain's spaces are backed up: the key `<cluster>/<namespace>/<name>` stays the
+/// same across a recreation, so a new space finds its predecessor's data.
+pub fn target(backup: &SpaceBackup, cluster_id: &str, namespace: &str, name: &str) -> BackupTarget {
+    BackupTarget {
+        prefix: format!("{}/{cluster_id}/{namespace}/{name}/", backup.s3_uri),
+        final_backup_timeout: Duration::minutes(backup.final_backup_timeout_minutes.into()),
+    }
+}
+
+/// Describes the named spaces (app type, EBS size) and reads their tags; a space gone
+/// meanwhile is left out.
+pub async fn observe(
+    session: &AwsSession,
+    domain_id: &str,
+    names: &[String],
+    apps: &[AppSummary],
+) -> Result<Vec<(SpaceFacts, String)>, AwsError> {
+    let mut spaces = Vec::new();
+    for name in names {
+        let Some(space) = session.observe_space(domain_id, name).await? else {
+            continue;
+        };
+        let tags = match session.list_tags(&space.details.arn).await {
+            Ok(tags) => tags,
+            Err(AwsError::NotFound { .. }) => continue,
+            Err(error) => return Err(error),
+        };
+        let its_apps: Vec<&AppSummary> = apps
+            .iter()
+            .filter(|a| a.space.as_deref() == Some(name.as_str()))
+            .collect();
+        let facts = SpaceFacts {
+            name: name.clone(),
+            app_type: crate::aws::model::space_app_type(&space.settings).map(String::from),
+            ebs_gb: space
+                .settings
+                .get("SpaceStorageSettings")
+                .and_then(|s| s.pointer("/EbsStorageSettings/EbsVolumeSizeInGb"))
+                .and_then(serde_json::Value::as_i64),
+            status: space.details.status.clone(),
+            tags,
+            alive_apps: its_apps
+                .iter()
+                .filter(|a| a.is_alive())
+                .map(|a| a.created.unwrap_or(0.0))
+                .collect(),
+            newest_app: its_apps.iter().filter_map(|a| a.created).reduce(f64::max),
+        };
+        spaces.push((facts, space.details.arn));
+    }
+    Ok(spaces)
+}
+
+/// What becomes of a space's EBS home directory if it is deleted now, for the approval request
+/// of a recreation, and whether its data is lost (pure).
+pub fn fate(space: &SpaceFacts, backup: Option<&BackupTarget>, now: DateTime<Utc>) -> (Option<String>, bool) {
+    match gate::judge(space, backup, now) {
+        Verdict::NoEbsData => (None, false),
+        Verdict::BackedUp(location) => (Some(format!("{}, backed up to {location}", space.ebs_size())), false),
+        Verdict::RequestBackup | Verdict::Waiting(_) => {
+            let location = backup.map(|b| b.location(&space.name)).unwrap_or_default();
+            (
+                Some(format!(
+                    "{}, its running app is backed up to {location} before it is deleted",
+                    space.ebs_size()
+                )),
+                false,
+            )
+        }
+        Verdict::Unsafe(why) => (Some(format!("{}, DATA LOST: {why}", space.ebs_size())), true),
+    }
+}
+
+/// The object whose annotation approves a data loss, as kubectl names it.
+pub struct Approver {
+    /// `studiodomain`, `userprofile` or `sharedspace`.
+    pub kind: String,
+    /// The object's name.
+    pub name: String,
+    /// Its `approve-data-loss` annotation.
+    pub approval: Option<String>,
+}
+
+impl Approver {
+    /// The approver of a resource.
+    pub fn of<K: kube::Resource<DynamicType = ()>>(obj: &K) -> Self {
+        Self {
+            kind: K::kind(&()).to_lowercase(),
+            name: obj.meta().name.clone().unwrap_or_default(),
+            approval: obj
+                .meta()
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(gate::APPROVE_DATA_LOSS))
+                .cloned(),
+        }
+    }
+}
+
+/// Where the gate leaves a deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Passage {
+    /// The deletion may proceed.
+    Open,
+    /// It waits; `needs_person` when only an approval (or starting a space) moves it on.
+    Held { message: String, needs_person: bool },
+}
+
+/// Runs the gate before a deletion of the spaces `names` in `domain_id`: observes them,
+/// decides, asks running apps for a final backup, and keeps `status` (approvals, backups).
+#[allow(clippy::too_many_arguments)]
+pub async fn pass(
+    session: &AwsSession,
+    domain_id: &str,
+    names: &[String],
+    apps: &[AppSummary],
+    backup: Option<&BackupTarget>,
+    status: &mut SpaceDataStatus,
+    approver: &Approver,
+    action: String,
+) -> Result<Passage, AwsError> {
+    if names.is_empty() {
+        return Ok(Passage::Open);
+    }
+    let observed = observe(session, domain_id, names, apps).await?;
+    let now = Utc::now();
+    let facts = GateFacts {
+        spaces: observed.iter().map(|(facts, _)| facts.clone()).collect(),
+        backup: backup.cloned(),
+        approved_loss: &status.approved_loss,
+        pending: status.pending_approval.as_ref(),
+        approval: approver.approval.as_deref(),
+        action,
+    };
+    match gate::decide(&facts, now) {
+        Gate::Open { backups, approved_loss } => {
+            status.approved_loss = approved_loss;
+            status.backups.extend(backups);
+            status.pending_approval = None;
+            Ok(Passage::Open)
+        }
+        Gate::Hold {
+            request_backup,
+            request,
+            message,
+        } => {
+            let stamp = BTreeMap::from([(
+                gate::BACKUP_REQUESTED.to_string(),
+                now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            )]);
+            for (facts, arn) in &observed {
+                if request_backup.contains(&facts.name) {
+                    session.add_tags(arn, &stamp).await?;
+                }
+            }
+            let needs_person = request.is_some();
+            status.pending_approval = request.map(|r| token(status.pending_approval.take(), r));
+            let command = status
+                .pending_approval
+                .as_ref()
+                .map(|p| gate::approve_command(&approver.kind, &approver.name, &p.token))
+                .unwrap_or_default();
+            Ok(Passage::Held {
+                message: message.replace(gate::APPROVE_COMMAND, &command),
+                needs_person,
+            })
+        }
+    }
+}
+
+/// The pending approval for `request`: the one already pending, with its token, when it asks
+/// for exactly the same; otherwise a new request with a new random token (an approval of the old
+/// request cannot approve this one).
+pub fn token(pending: Option<ApprovalRequest>, request: ApprovalRequest) -> ApprovalRequest {
+    match pending {
+        Some(pending) if pending.action == request.action && pending.deletes == request.deletes => pending,
+        _ => ApprovalRequest {
+            token: format!("{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff),
+            ..request
+        },
+    }
+}
+
+/// The restore state of a new space from its tags: `Restored <time>`, or `Pending`.
+pub fn restore_state(tags: &BTreeMap<String, String>) -> Option<String> {
+    tags.get(gate::RESTORE_FROM)?;
+    Some(match tags.get(gate::RESTORED) {
+        Some(time) => format!("Restored {time}"),
+        None => "Pending".into(),
+    })
+}

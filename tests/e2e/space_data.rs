@@ -1,0 +1,359 @@
+//! Space data across deletions, end to end: the gate before every DeleteSpace (a stale backup
+//! holds a recreation, a running app is asked for a final backup and stopped only after it, a
+//! space without backup needs the data-loss approval naming its EBS size), the agent installed
+//! as lifecycle configurations, and new spaces restored from their predecessors' backups. The
+//! test plays the in-app agent: it writes the tags the agent writes (`last-activity`,
+//! `last-backup`) with the real SageMaker client.
+
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use kube::Api;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use serde_json::{Value, json};
+use studio_operator::api::{SharedSpace, UserProfile};
+
+use crate::domain::{Setup, domain_manifest, setup};
+use crate::profile::{app, apply, launch, profile_manifest, tags_of, wait_for, wait_gone, wait_profile};
+use crate::support::wait::{self, condition, has};
+
+const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
+const LAST_BACKUP: &str = "studio-operator.io/last-backup";
+const BACKUP_REQUESTED: &str = "studio-operator.io/backup-requested";
+const RESTORE_FROM: &str = "studio-operator.io/restore-from";
+
+fn ago(seconds: i64) -> String {
+    (Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn backed_up_domain() -> Value {
+    let mut domain = domain_manifest("platform", "alias/studio");
+    domain["spec"]["spaceBackup"] = json!({"s3Uri": "s3://studio-backups/team", "kmsKeyId": "alias/studio"});
+    domain
+}
+
+fn space(name: &str, app_type: &str) -> Value {
+    json!({
+        "apiVersion": "studio-operator.io/v1alpha1",
+        "kind": "SharedSpace",
+        "metadata": {"name": name},
+        "spec": {
+            "domainRef": {"name": "platform"},
+            "sharing": {"type": "Shared", "ownerProfile": "alice"},
+            "appType": app_type,
+            "settings": {"ebsVolumeSizeGb": 20},
+        }
+    })
+}
+
+/// What the agent writes on the space.
+async fn agent_tags(s: &Setup, arn: &str, tags: &[(&str, String)]) {
+    let tags: Vec<_> = tags
+        .iter()
+        .map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(*k).value(v).build())
+        .collect();
+    s.sagemaker
+        .add_tags()
+        .resource_arn(arn)
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn tag(s: &Setup, arn: &str, key: &str) -> Option<String> {
+    tags_of(s, arn)
+        .await
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+/// A Ready domain, the profile alice and the Ready spaces; returns the spaces' ARNs.
+async fn domain_with_spaces(s: &Setup, domain: Value, spaces: &[(&str, &str)]) -> Vec<String> {
+    s.key("alias/studio").await;
+    s.apply("platform", &domain).await;
+    s.wait_ready("platform").await;
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    apply(&profiles, "alice", &profile_manifest("alice", "platform")).await;
+    wait_profile(&profiles, "alice", "Ready", "True").await;
+    let api: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut arns = Vec::new();
+    for (name, app_type) in spaces {
+        apply(&api, name, &space(name, app_type)).await;
+        let arn = wait_for(&api, name, "Ready", |o| {
+            let st = o.status.clone()?;
+            has(&st.conditions, "Ready", "True").then_some(st.space_arn.clone()?)
+        })
+        .await;
+        arns.push(arn);
+    }
+    arns
+}
+
+#[tokio::test]
+async fn the_agent_is_installed_for_jupyterlab_and_code_editor_with_the_domains_backup_prefix() {
+    let s = setup("sd-agent").await;
+    domain_with_spaces(&s, backed_up_domain(), &[]).await;
+    let status = s.wait_ready("platform").await.status.unwrap();
+    let reporter = condition(&status.conditions, "ActivityReporter").unwrap();
+    assert_eq!(reporter.status, "True", "{reporter:?}");
+    let domain = s
+        .sagemaker
+        .describe_domain()
+        .domain_id(status.domain_id.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let defaults = domain.default_user_settings.unwrap();
+    let prefix = format!("s3://studio-backups/team/e2e/{}/platform/", s.namespace.name);
+    for (app_type, arn) in [
+        (
+            "JupyterLab",
+            defaults
+                .jupyter_lab_app_settings
+                .unwrap()
+                .default_resource_spec
+                .unwrap()
+                .lifecycle_config_arn,
+        ),
+        (
+            "CodeEditor",
+            defaults
+                .code_editor_app_settings
+                .unwrap()
+                .default_resource_spec
+                .unwrap()
+                .lifecycle_config_arn,
+        ),
+    ] {
+        let name = arn.unwrap().rsplit('/').next().unwrap().to_string();
+        let config = s
+            .sagemaker
+            .describe_studio_lifecycle_config()
+            .studio_lifecycle_config_name(&name)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(config.studio_lifecycle_config_app_type().unwrap().as_str(), app_type);
+        let decoded = aws_smithy_types::base64::decode(config.studio_lifecycle_config_content().unwrap()).unwrap();
+        let content = String::from_utf8(decoded).unwrap();
+        assert!(
+            content.contains(&format!(":-{prefix}}}")),
+            "{app_type}: the agent's S3 prefix"
+        );
+        assert!(content.contains(":-900}"), "{app_type}: the 15-minute interval");
+        assert!(
+            content.contains("arn:aws:kms:"),
+            "{app_type}: the verified key ARN, not the alias"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_recreation_waits_for_a_current_backup_and_restores_the_new_space_from_it() {
+    let s = setup("sd-recreate").await;
+    let arns = domain_with_spaces(&s, backed_up_domain(), &[("team", "JupyterLab")]).await;
+    // The agent last backed the space up before its last activity.
+    agent_tags(&s, &arns[0], &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(1200))]).await;
+    let mut domain = backed_up_domain();
+    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
+    s.apply("platform", &domain).await;
+    let status = wait_for(&s.domains, "platform", "Recreating=False BackupPending", |d| {
+        let st = d.status.clone()?;
+        condition(&st.conditions, "Recreating")
+            .is_some_and(|c| c.status == "False" && c.reason == "BackupPending")
+            .then_some(st)
+    })
+    .await;
+    let recreating = condition(&status.conditions, "Recreating").unwrap();
+    assert!(
+        recreating
+            .message
+            .contains("space team (EBS 20 GB, DATA LOST: its last backup"),
+        "{}",
+        recreating.message
+    );
+    let request = status.pending_approval.expect("the data loss is offered for approval");
+    assert!(
+        request.deletes.iter().any(|d| d.contains("space team (EBS 20 GB")),
+        "{request:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        s.control().count("DeleteSpace", None),
+        0,
+        "no space is deleted while its backup is stale"
+    );
+    assert_eq!(s.control().count("DeleteDomain", None), 0);
+
+    // The agent catches up: the recreation proceeds without any approval.
+    agent_tags(&s, &arns[0], &[(LAST_BACKUP, ago(0))]).await;
+    let domains = s.domains.clone();
+    let plan = wait::until("migration plan with the restore", Duration::from_secs(120), || {
+        let domains = domains.clone();
+        async move {
+            let st = domains
+                .get("platform")
+                .await
+                .map_err(|e| e.to_string())?
+                .status
+                .unwrap_or_default();
+            let plan = st.migration_plan.clone().ok_or_else(|| format!("{st:#?}"))?;
+            let entry = plan.entries.iter().find(|e| e.name == "team").cloned();
+            match entry {
+                Some(e) if e.restore.as_deref() == Some("Pending") => Ok((plan, e)),
+                _ => Err(format!("{st:#?}")),
+            }
+        }
+    })
+    .await;
+    let location = format!("s3://studio-backups/team/e2e/{}/platform/team/", s.namespace.name);
+    assert_eq!(plan.1.backup_location.as_deref(), Some(location.as_str()));
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let new_arn = wait_for(&spaces, "team", "in the new domain", |o| {
+        let st = o.status.clone()?;
+        (st.domain_id.as_deref() == Some(plan.0.new_domain_id.as_str())).then_some(st.space_arn.clone()?)
+    })
+    .await;
+    assert_eq!(
+        tag(&s, &new_arn, RESTORE_FROM).await.as_deref(),
+        Some(location.as_str())
+    );
+    assert_eq!(s.control().count("DeleteSpace", None), 1);
+    let restored = s.events("Recreated").await;
+    assert!(
+        restored
+            .iter()
+            .any(|e| e.note.as_deref().unwrap_or_default().contains(&location)),
+        "the space's event says where its home comes from"
+    );
+}
+
+#[tokio::test]
+async fn a_running_space_is_asked_for_a_final_backup_and_stopped_only_after_it() {
+    let s = setup("sd-final").await;
+    let arns = domain_with_spaces(&s, backed_up_domain(), &[("lab", "JupyterLab")]).await;
+    let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    launch(&s, app(&domain_id, None, Some("lab"), "JupyterLab", "default")).await;
+    agent_tags(&s, &arns[0], &[(LAST_ACTIVITY, ago(60)), (LAST_BACKUP, ago(60))]).await;
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    spaces.delete("lab", &DeleteParams::default()).await.unwrap();
+
+    let requested = wait::until("backup requested", Duration::from_secs(60), || {
+        let s = &s;
+        let arn = arns[0].clone();
+        async move { tag(s, &arn, BACKUP_REQUESTED).await.ok_or("not yet") }
+    })
+    .await;
+    let pending = wait_for(&spaces, "lab", "BackupPending", |o| {
+        let st = o.status.clone()?;
+        condition(&st.conditions, "BackupPending")
+            .filter(|c| c.status == "True")
+            .cloned()
+    })
+    .await;
+    assert_eq!(pending.reason, "WaitingForBackup", "{pending:?}");
+    assert!(pending.message.contains("space lab"), "{}", pending.message);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        s.control().count("DeleteApp", None),
+        0,
+        "the app runs until its final backup is done"
+    );
+    assert_eq!(s.control().count("DeleteSpace", None), 0);
+
+    // The agent serves the request: the app is stopped, then the space is deleted.
+    agent_tags(&s, &arns[0], &[(LAST_BACKUP, requested)]).await;
+    wait_gone(&spaces, "lab").await;
+    assert_eq!(s.control().count("DeleteApp", None), 1);
+    assert_eq!(s.control().count("DeleteSpace", None), 1);
+}
+
+#[tokio::test]
+async fn without_space_backup_a_profiles_retirement_needs_the_data_loss_approval_naming_the_ebs_size() {
+    let s = setup("sd-approve").await;
+    domain_with_spaces(&s, domain_manifest("platform", "alias/studio"), &[]).await;
+    let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    // A private space alice made in Studio's UI: not managed by any resource.
+    s.sagemaker
+        .create_space()
+        .domain_id(&domain_id)
+        .space_name("alice-notes")
+        .ownership_settings(
+            aws_sdk_sagemaker::types::OwnershipSettings::builder()
+                .owner_user_profile_name("alice")
+                .build(),
+        )
+        .space_sharing_settings(
+            aws_sdk_sagemaker::types::SpaceSharingSettings::builder()
+                .sharing_type(aws_sdk_sagemaker::types::SharingType::Private)
+                .build(),
+        )
+        .space_settings(
+            aws_sdk_sagemaker::types::SpaceSettings::builder()
+                .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
+                .space_storage_settings(
+                    aws_sdk_sagemaker::types::SpaceStorageSettings::builder()
+                        .ebs_storage_settings(
+                            aws_sdk_sagemaker::types::EbsStorageSettings::builder()
+                                .ebs_volume_size_in_gb(30)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    profiles.delete("alice", &DeleteParams::default()).await.unwrap();
+    let request = wait_for(&profiles, "alice", "a data-loss request", |o| {
+        o.status.clone()?.space_data?.pending_approval
+    })
+    .await;
+    assert_eq!(request.deletes.len(), 1, "{request:?}");
+    assert!(
+        request.deletes[0].starts_with("space alice-notes (EBS 30 GB): the domain has no spec.spaceBackup"),
+        "{request:?}"
+    );
+    let stalled = wait_profile(&profiles, "alice", "BackupPending", "True").await;
+    let pending = condition(&stalled.conditions, "BackupPending").unwrap().clone();
+    assert_eq!(pending.reason, "AwaitingApproval");
+    let command = format!(
+        "kubectl annotate userprofile alice studio-operator.io/approve-data-loss={} --overwrite",
+        request.token
+    );
+    assert!(pending.message.contains(&command), "{}", pending.message);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        s.control().count("DeleteSpace", None),
+        0,
+        "nothing is deleted before the approval"
+    );
+
+    // A wrong token approves nothing; the right one lets the retirement proceed.
+    let annotate = |token: &str| json!({"metadata": {"annotations": {"studio-operator.io/approve-data-loss": token}}});
+    profiles
+        .patch("alice", &PatchParams::default(), &Patch::Merge(annotate("guessed")))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        s.control().count("DeleteSpace", None),
+        0,
+        "a wrong token approves nothing"
+    );
+    profiles
+        .patch(
+            "alice",
+            &PatchParams::default(),
+            &Patch::Merge(annotate(&request.token)),
+        )
+        .await
+        .unwrap();
+    wait_gone(&profiles, "alice").await;
+    assert_eq!(s.control().count("DeleteSpace", None), 1);
+    assert_eq!(s.control().count("DeleteUserProfile", None), 1);
+}
