@@ -4,12 +4,14 @@
 use std::time::Duration;
 
 use kube::Api;
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 use studio_operator::api::{SharedSpace, SharedSpaceStatus, UserProfile};
 
 use crate::domain::{domain_manifest, setup};
-use crate::profile::{app, apply, launch, profile_manifest, ready_domain, tags_of, wait_for, wait_gone, wait_profile};
+use crate::profile::{
+    app, apply, approve_data_loss, launch, profile_manifest, ready_domain, tags_of, wait_for, wait_gone, wait_profile,
+};
 use crate::support::wait::{self, has};
 
 fn space_manifest(name: &str, sharing: &str, owner: &str, app_type: &str) -> Value {
@@ -92,6 +94,8 @@ async fn spaces_become_ready_update_in_place_and_recreate_on_immutable_changes()
     .await;
     team["spec"]["appType"] = json!("CodeEditor");
     apply(&spaces, "team", &team).await;
+    // The domain backs no space up: the recreation deletes the space's data only when approved.
+    approve_data_loss(&spaces, "team").await;
     let sagemaker = s.sagemaker.clone();
     let id = domain_id.clone();
     wait::until("team recreated as a Code Editor space", Duration::from_secs(90), || {
@@ -211,6 +215,7 @@ async fn a_profile_waits_for_the_shared_space_resource_that_owns_its_space() {
     assert_eq!(s.control().count("DeleteSpace", None), 0);
     assert_eq!(s.control().count("DeleteUserProfile", None), 0);
     spaces.delete("team", &DeleteParams::default()).await.unwrap();
+    approve_data_loss(&spaces, "team").await;
     wait_gone(&spaces, "team").await;
     wait_gone(&profiles, "alice").await;
     let calls = s.control().calls();
@@ -266,6 +271,26 @@ async fn domain_recreation_cascades_to_every_profile_and_space_with_a_complete_m
 
     domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
     s.apply("platform", &domain).await;
+    // The domain backs no space up: the recreation waits for an approval that names the spaces'
+    // EBS volumes, even under the Recreate policy.
+    let request = wait_for(&s.domains, "platform", "the recreation's approval request", |d| {
+        d.status.clone()?.pending_approval
+    })
+    .await;
+    for space in ["team", "bob-editor"] {
+        assert!(
+            request.deletes.iter().any(|d| d.starts_with(&format!(
+                "space {space} (EBS 20 GB, DATA LOST: the domain has no spec.spaceBackup"
+            ))),
+            "{request:?}"
+        );
+    }
+    assert_eq!(s.control().count("DeleteSpace", None), 0, "nothing deleted unapproved");
+    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": request.token}}});
+    s.domains
+        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
     let domains = s.domains.clone();
     let plan = wait::until("migration plan complete", Duration::from_secs(120), || {
         let domains = domains.clone();

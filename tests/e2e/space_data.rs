@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use studio_operator::api::{SharedSpace, UserProfile};
 
 use crate::domain::{Setup, domain_manifest, setup};
-use crate::profile::{app, apply, launch, profile_manifest, tags_of, wait_for, wait_gone, wait_profile};
+use crate::profile::{app, apply, launch, profile_manifest, wait_for, wait_gone, wait_profile};
 use crate::support::wait::{self, condition, has};
 
 const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
@@ -61,12 +61,13 @@ async fn agent_tags(s: &Setup, arn: &str, tags: &[(&str, String)]) {
         .unwrap();
 }
 
+/// A tag of a resource; `None` also while the resource is gone (it is being recreated).
 async fn tag(s: &Setup, arn: &str, key: &str) -> Option<String> {
-    tags_of(s, arn)
-        .await
-        .into_iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v)
+    let tags = s.sagemaker.list_tags().resource_arn(arn).send().await.ok()?;
+    tags.tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value().map(String::from))
 }
 
 /// A Ready domain, the profile alice and the Ready spaces; returns the spaces' ARNs.
@@ -356,4 +357,43 @@ async fn without_space_backup_a_profiles_retirement_needs_the_data_loss_approval
     wait_gone(&profiles, "alice").await;
     assert_eq!(s.control().count("DeleteSpace", None), 1);
     assert_eq!(s.control().count("DeleteUserProfile", None), 1);
+}
+
+#[tokio::test]
+async fn a_space_recreated_for_a_new_app_type_restores_its_backup_into_the_new_space() {
+    let s = setup("sd-space").await;
+    let arns = domain_with_spaces(&s, backed_up_domain(), &[("lab", "JupyterLab")]).await;
+    agent_tags(&s, &arns[0], &[(LAST_ACTIVITY, ago(300)), (LAST_BACKUP, ago(200))]).await;
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    apply(&spaces, "lab", &space("lab", "CodeEditor")).await;
+    let location = format!("s3://studio-backups/team/e2e/{}/platform/lab/", s.namespace.name);
+    let new_arn = wait::until("lab recreated with restore-from", Duration::from_secs(90), || {
+        let s = &s;
+        let spaces = spaces.clone();
+        let old = arns[0].clone();
+        async move {
+            let st = spaces
+                .get("lab")
+                .await
+                .map_err(|e| e.to_string())?
+                .status
+                .unwrap_or_default();
+            let arn = st.space_arn.clone().ok_or("no ARN")?;
+            let restore_from = tag(s, &arn, RESTORE_FROM).await;
+            match restore_from {
+                Some(r) if has(&st.conditions, "Ready", "True") => Ok((arn, r)),
+                _ => Err(format!("{old}: {st:#?}")),
+            }
+        }
+    })
+    .await;
+    assert_eq!(new_arn.1, location);
+    assert_eq!(s.control().count("DeleteSpace", None), 1);
+    let status = spaces.get("lab").await.unwrap().status.unwrap();
+    assert!(
+        status
+            .space_data
+            .is_none_or(|d| d.backups.is_empty() && d.approved_loss.is_empty()),
+        "the backup is used up by the new space and no approval is left over"
+    );
 }

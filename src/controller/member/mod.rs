@@ -721,6 +721,10 @@ async fn replace<K: MemberKind>(
             record.name = None;
             record.arn = None;
             record.aws_status = None;
+            // An approved loss was of the spaces just deleted, never of their successors.
+            if let Some(data) = record.space_data.as_mut() {
+                data.approved_loss.clear();
+            }
             K::set_record(&mut pass.status, record);
             let message = format!("{} {old} is gone or not this resource's; creating the new one", K::NOUN);
             (
