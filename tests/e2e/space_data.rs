@@ -397,3 +397,39 @@ async fn a_space_recreated_for_a_new_app_type_restores_its_backup_into_the_new_s
         "the backup is used up by the new space and no approval is left over"
     );
 }
+
+#[tokio::test]
+async fn deleting_a_domain_holds_for_a_stale_space_until_its_backup_catches_up() {
+    let s = setup("sd-domain").await;
+    let mut domain = backed_up_domain();
+    domain["spec"]["efsRetention"] = json!("Retain");
+    let arns = domain_with_spaces(&s, domain, &[("team", "JupyterLab")]).await;
+    agent_tags(&s, &arns[0], &[(LAST_ACTIVITY, ago(60)), (LAST_BACKUP, ago(900))]).await;
+    s.domains.delete("platform", &DeleteParams::default()).await.unwrap();
+    let pending = wait_for(&s.domains, "platform", "BackupPending", |d| {
+        let st = d.status.clone()?;
+        condition(&st.conditions, "BackupPending")
+            .filter(|c| c.status == "True")
+            .cloned()
+    })
+    .await;
+    assert_eq!(pending.reason, "AwaitingApproval", "{pending:?}");
+    assert!(
+        pending.message.contains("space team (EBS 20 GB): its last backup")
+            && pending.message.contains("start each space")
+            && pending
+                .message
+                .contains("kubectl annotate studiodomain platform studio-operator.io/approve-data-loss="),
+        "{}",
+        pending.message
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(s.control().count("DeleteSpace", None), 0);
+    assert_eq!(s.control().count("DeleteDomain", None), 0);
+
+    // The agent catches up: the domain goes, the space first.
+    agent_tags(&s, &arns[0], &[(LAST_BACKUP, ago(0))]).await;
+    wait_gone(&s.domains, "platform").await;
+    assert_eq!(s.control().count("DeleteSpace", None), 1);
+    assert_eq!(s.control().count("DeleteDomain", None), 1);
+}

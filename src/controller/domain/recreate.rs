@@ -44,6 +44,7 @@ pub async fn start(
     approved_loss: Vec<String>,
 ) -> Result<(), ReconcileError> {
     let members = backup.len();
+    let spaces_lost = approved_loss.len();
     // The approval is used up; it covered the data loss it listed.
     pass.status.pending_approval = None;
     pass.status.space_data = Some(SpaceDataStatus {
@@ -60,10 +61,15 @@ pub async fn start(
         approved_deletions,
     });
     let message = format!(
-        "recreating domain {} because {} changed; {members} profile(s) and space(s) backed up, EFS {} retained",
+        "recreating domain {} because {} changed; {members} profile(s) and space(s) recorded, EFS {} retained (Studio Classic homes), JupyterLab and Code Editor homes backed up to S3 before their spaces are deleted{}",
         observed.id,
         changes.join(", "),
-        observed.home_efs_file_system_id.as_deref().unwrap_or("-")
+        observed.home_efs_file_system_id.as_deref().unwrap_or("-"),
+        if spaces_lost > 0 {
+            format!(" ({spaces_lost} space(s) without a backup lost, as approved)")
+        } else {
+            String::new()
+        }
     );
     pass.report.want(Want::true_(RECREATING, "BackedUp", message.clone()));
     pass.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
