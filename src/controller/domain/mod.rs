@@ -692,16 +692,8 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
         return Ok(pass.blocked());
     }
     let action = format!("delete domain {}", observed.id);
-    match space_gate(pass, &session, &observed, action).await? {
-        Some(End::Stalled { reason, message }) => {
-            pass.report.stalled(reason, message);
-            return Ok(pass.blocked());
-        }
-        Some(End::Progress { reason, message }) => {
-            pass.report.progressing(reason, message);
-            return Ok(pass.poll());
-        }
-        _ => {}
+    if let Some(held) = space_gate(pass, &session, &observed, action).await? {
+        return Ok(hold_deletion(pass, held));
     }
     let ctx = pass.ctx;
     let may_delete = |_: MemberType, _: &str, tags: &BTreeMap<String, String>| {
@@ -809,6 +801,22 @@ pub(super) async fn space_gate(
             })
         }
     })
+}
+
+/// Ends a deletion's pass that the gate before its spaces holds: stalled while only a person
+/// can release it, polled while it waits for backups.
+fn hold_deletion(pass: &mut Pass<'_, StudioDomain>, held: End) -> Action {
+    match held {
+        End::Stalled { reason, message } => {
+            pass.report.stalled(reason, message);
+            pass.blocked()
+        }
+        End::Progress { reason, message } | End::Blocked { reason, message } => {
+            pass.report.progressing(reason, message);
+            pass.poll()
+        }
+        End::Ready { .. } | End::Need(_) => pass.poll(),
+    }
 }
 
 /// Why a domain may not be deleted yet: members not managed here, and members whose own

@@ -696,12 +696,7 @@ async fn replace<K: MemberKind>(
     if let Some((message, needs_person)) = report_gate(pass, &retirement) {
         let message = format!("recreating {} {old} because {reason}: {message}", K::NOUN);
         pass.report.want(Want::false_(SYNCED, "Recreating", message.clone()));
-        let reason = "BackupPending";
-        return Ok(if needs_person {
-            End::Stalled { reason, message }
-        } else {
-            End::Progress { reason, message }
-        });
+        return Ok(held_end(message, needs_person));
     }
     let Retirement::Teardown(state) = retirement else {
         unreachable!("report_gate returns the held retirement")
@@ -879,6 +874,16 @@ async fn retire<K: MemberKind>(
         ))));
     }
     Ok(Retirement::Teardown(teardown.state))
+}
+
+/// How a pass held by the gate ends: stalled while only a person can release it.
+fn held_end(message: String, needs_person: bool) -> End {
+    let reason = "BackupPending";
+    if needs_person {
+        End::Stalled { reason, message }
+    } else {
+        End::Progress { reason, message }
+    }
 }
 
 /// Reports the gate's verdict as the `BackupPending` condition; `Some` while it holds.
