@@ -96,7 +96,9 @@ VALUE_SETS=(default)
 for f in "$CHART"/ci/*-values.yaml; do
   VALUE_SETS+=("$f")
 done
-values_args() { [ "$1" = default ] || echo "-f $1"; }
+# operator.clusterId has no default (every install names its cluster): each render sets one.
+ID="--set operator.clusterId=chart-test"
+values_args() { echo "$ID"; [ "$1" = default ] || echo "-f $1"; }
 set_name() { if [ "$1" = default ]; then echo default; else basename "$1" -values.yaml; fi; }
 
 # ---------------------------------------------------------------------------------------------
@@ -124,14 +126,16 @@ check "default: no PodDisruptionBudget, ServiceMonitor or NetworkPolicy" \
   lacks "$R" '^kind: (PodDisruptionBudget|ServiceMonitor|NetworkPolicy)$'
 check "default: image ghcr.io/studio-operator/studio-operator:<appVersion>" \
   contains "$R" "image: \"ghcr.io/studio-operator/studio-operator:$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$CHART/Chart.yaml")\""
-check "default: args --resync-interval=5m --log-format=json --cluster-id=default --sweep-interval=5m --tag-audit-interval=6h --aws-max-rate=50, no --watch-namespace or --guardrail-selector" \
+check "default: args --resync-interval=5m --log-format=json --cluster-id=chart-test --sweep-interval=5m --tag-audit-interval=6h --aws-max-rate=50, no --watch-namespace or --guardrail-selector" \
   sh -c "grep -q -- '- --resync-interval=5m$' '$R' && grep -q -- '- --log-format=json$' '$R' \
-    && grep -q -- '- --cluster-id=default$' '$R' && grep -q -- '- --sweep-interval=5m$' '$R' \
+    && grep -q -- '- --cluster-id=chart-test$' '$R' && grep -q -- '- --sweep-interval=5m$' '$R' \
     && grep -q -- '- --tag-audit-interval=6h$' '$R' && grep -q -- '- --aws-max-rate=50$' '$R' \
     && ! grep -q -- '--watch-namespace' '$R' && ! grep -q -- '--guardrail-selector' '$R'"
 check "default: leader election on, Lease $RELEASE, 15s/10s" \
   sh -c "grep -q -- '- --leader-election$' '$R' && grep -q -- '- --leader-election-lease=$RELEASE$' '$R' \
     && grep -q -- '- --leader-election-lease-duration=15s$' '$R' && grep -q -- '- --leader-election-renew-deadline=10s$' '$R'"
+check "default: no fallback to the node's instance role (AWS_EC2_METADATA_DISABLED=true)" \
+  sh -c "grep -A1 -- '- name: AWS_EC2_METADATA_DISABLED$' '$R' | grep -q 'value: \"true\"'"
 check "default: POD_NAMESPACE and POD_NAME from the downward API" \
   sh -c "grep -A3 'name: POD_NAMESPACE' '$R' | grep -q 'fieldPath: metadata.namespace' \
     && grep -A3 'name: POD_NAME$' '$R' | grep -q 'fieldPath: metadata.name'"
@@ -183,27 +187,27 @@ for d in (edit, view):
     assert "guardrails" not in d and "/status" not in d, d
 ' "$R" "$RELEASE"
 check "admission.enabled=false, rbac.aggregateToDefaultRoles=false: no policy, no aggregated ClusterRoles" \
-  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set admission.enabled=false --set rbac.aggregateToDefaultRoles=false >'$WORK/render-noadmission.yaml' \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set admission.enabled=false --set rbac.aggregateToDefaultRoles=false >'$WORK/render-noadmission.yaml' \
     && ! grep -q '^kind: ValidatingAdmissionPolicy' '$WORK/render-noadmission.yaml' \
     && [ \"\$(grep -c '^kind: ClusterRole$' '$WORK/render-noadmission.yaml')\" = 1 ]"
 check "admission.approverGroups=[]: only the operator (the messages say so); two groups: both named; another ServiceAccount" \
-  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set-json 'admission.approverGroups=[]' >'$WORK/render-noapprovers.yaml' \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set-json 'admission.approverGroups=[]' >'$WORK/render-noapprovers.yaml' \
     && grep -Fq 'g in [])' '$WORK/render-noapprovers.yaml' \
     && grep -q 'only the operator itself may do this (admission.approverGroups is empty)' '$WORK/render-noapprovers.yaml' \
-    && '$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set-json 'admission.approverGroups=[\"ml-admins\",\"platform\"]' \
+    && '$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set-json 'admission.approverGroups=[\"ml-admins\",\"platform\"]' \
        --set serviceAccount.create=false --set serviceAccount.name=studio-sa >'$WORK/render-approvers.yaml' \
     && grep -Fq 'g in [\"ml-admins\",\"platform\"]' '$WORK/render-approvers.yaml' \
     && grep -q 'only members of the groups ml-admins, platform may do this' '$WORK/render-approvers.yaml' \
     && grep -Fq 'request.userInfo.username != \"system:serviceaccount:$NS:studio-sa\"' '$WORK/render-approvers.yaml'"
 check "admission.validationActions=[Warn,Audit] in the binding" \
-  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set-json 'admission.validationActions=[\"Warn\",\"Audit\"]' \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set-json 'admission.validationActions=[\"Warn\",\"Audit\"]' \
     | grep -A2 '^  validationActions:$' | tr -d '\n' | grep -q -- '- Warn    - Audit'"
 R="$WORK/render-ha.yaml"
 check "ha: 2 replicas with leader election: Recreate and no PodDisruptionBudget (only the leader is Ready)" \
   sh -c "grep -Eq '^  replicas: 2$' '$R' && grep -q '^    type: Recreate$' '$R' && ! grep -q '^kind: PodDisruptionBudget$' '$R' \
     && grep -q -- '- --leader-election$' '$R' && grep -q -- '- --leader-election-lease-duration=20s$' '$R'"
 check "2 replicas without leader election: refused, naming leaderElection" \
-  sh -c "! '$HELM' template '$RELEASE' '$CHART' --namespace '$NS' --set replicaCount=2 --set leaderElection.enabled=false >'$WORK/render-noelection.log' 2>&1 \
+  sh -c "! '$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set replicaCount=2 --set leaderElection.enabled=false >'$WORK/render-noelection.log' 2>&1 \
     && grep -q 'replicaCount > 1 needs leaderElection.enabled: true' '$WORK/render-noelection.log'"
 R="$WORK/render-monitoring.yaml"
 check "monitoring: ServiceMonitor and NetworkPolicy (ingress to http-metrics only)" \
@@ -222,7 +226,8 @@ echo "== (d) invalid values fail values.schema.json"
 invalid() {
   local name="$1" field="$2" yaml="$3" out
   printf '%s\n' "$yaml" > "$WORK/invalid-$name.yaml"
-  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace "$NS" -f "$WORK/invalid-$name.yaml" 2>&1)"; then
+  # shellcheck disable=SC2086
+  if out="$("$HELM" template "$RELEASE" "$CHART" --namespace "$NS" ${4-$ID} -f "$WORK/invalid-$name.yaml" 2>&1)"; then
     fail "invalid $name: helm template succeeded"
   elif ! grep -q 'values don.t meet the specifications of the schema' <<<"$out"; then
     fail "invalid $name: failed, but not by the schema"; sed 's/^/        | /' <<<"$out" | tail -10
@@ -250,6 +255,8 @@ invalid deny-and-warn "validationActions" $'admission:\n  enabled: true\n  valid
 invalid no-action "validationActions" $'admission:\n  enabled: true\n  validationActions: []'
 invalid admission-flag "enabled" $'admission:\n  enabled: "yes"'
 invalid aggregate "aggregateToDefaultRoles" $'rbac:\n  aggregateToDefaultRoles: "true"'
+invalid cluster-id-missing "clusterId" '{}' ''
+invalid cluster-id-default "clusterId" $'operator:\n  clusterId: default' ''
 
 echo "== (e) kube-testenv: dry-run apply and helm install"
 mkfifo "$WORK/testenv.stdin"
@@ -301,7 +308,7 @@ for v in "${VALUE_SETS[@]}"; do
 done
 
 check "helm install $RELEASE (default values)" \
-  "$HELM" install "$RELEASE" "$CHART" --namespace "$NS" --create-namespace --wait=false --timeout 2m
+  "$HELM" install "$RELEASE" "$CHART" --namespace "$NS" $ID --create-namespace --wait=false --timeout 2m
 check "helm list shows $RELEASE deployed" \
   sh -c "'$HELM' list --namespace '$NS' --deployed --short | grep -qx '$RELEASE'"
 check "kubectl get deploy,sa,svc,role,rolebinding in $NS" \
