@@ -793,6 +793,16 @@ for r in studiodomain/studio userprofile/alice sharedspace/team; do
 done
 check "guardrail/chart-test Ready" K wait --for=condition=Ready --timeout=60s guardrail/chart-test
 check "ConfigMap guardrail-chart-test-policies written in $NS" K -n "$NS" get configmap guardrail-chart-test-policies
+# The space's home (JupyterLab: an EBS volume) has no backup: its deletion waits for the data-loss
+# approval, which only an approver may give (the admission policy); the operator says how.
+check "delete the SharedSpace: it waits for the data-loss approval (BackupPending)" sh -c "
+  '$KUBECTL' -n '$RUN_NS' delete sharedspace/team --wait=false \
+  && '$KUBECTL' -n '$RUN_NS' wait --for=condition=BackupPending --timeout=60s sharedspace/team"
+DATA_LOSS_TOKEN="$("$KUBECTL" -n "$RUN_NS" get sharedspace/team -o jsonpath='{.status.spaceData.pendingApproval.token}')"
+check "an approver approves the data loss with the token in status.spaceData.pendingApproval" sh -c "
+  '$KUBECTL' -n '$RUN_NS' create rolebinding approver-edit --clusterrole=edit --user='$APPROVER' \
+  && '$KUBECTL' -n '$RUN_NS' --as '$APPROVER' --as-group '$APPROVERS' annotate --overwrite sharedspace/team \
+     'studio-operator.io/approve-data-loss=$DATA_LOSS_TOKEN'"
 check "delete the SharedSpace, UserProfile and StudioDomain (the operator releases their finalizers)" \
   "$KUBECTL" -n "$RUN_NS" delete sharedspace/team userprofile/alice studiodomain/studio --timeout=180s
 check "delete the Guardrail" K delete guardrail/chart-test --timeout=60s
@@ -816,7 +826,8 @@ else
   pass "operator log has no forbidden/403 ($(wc -l <"$WORK/operator.log") lines)"
 fi
 if [ "$FAILED" -gt 0 ]; then
-  log "operator log (last 30 lines):"
+  log "operator log (panics, then the last 30 lines):"
+  grep -A4 'panicked at' "$WORK/operator.log" | head -20 | sed 's/^/        | /' >&2 || true
   tail -30 "$WORK/operator.log" | sed 's/^/        | /' >&2
 fi
 

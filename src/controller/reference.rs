@@ -17,8 +17,9 @@ use crate::status;
 pub enum Resolved {
     /// No such StudioDomain (yet).
     NotFound(String),
-    /// The domain exists but does not let the referring namespace use it.
-    Denied(String),
+    /// The domain exists but does not let the referring namespace use it (why, and the domain:
+    /// a member created before the access was revoked is still deleted or retained by policy).
+    Denied(String, Box<DomainTarget>),
     /// The domain, ready or not.
     Found(Box<DomainTarget>),
 }
@@ -75,7 +76,7 @@ pub async fn resolve(
             .map(|n| n.labels().clone())
             .unwrap_or_default();
         if let Err(message) = tenancy_allows(&domain, referrer_namespace, &labels) {
-            return Ok(Resolved::Denied(message));
+            return Ok(Resolved::Denied(message, Box::new(target(&domain))));
         }
     }
     Ok(Resolved::Found(Box::new(target(&domain))))

@@ -457,6 +457,29 @@ async fn cross_namespace_reference_is_denied_until_the_domain_allows_the_namespa
     let status = wait_profile(&profiles, "alice", "Ready", "True").await;
     assert!(status.user_profile_arn.is_some());
     assert_eq!(s.control().count("CreateUserProfile", None), 1);
+
+    // Access revoked: the profile stalls; deleting it still deletes what it created (its
+    // deletionPolicy), instead of leaving an orphan with stale ownership tags.
+    namespaces
+        .patch(
+            &team.name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"studio-operator.io/tenant": null}}})),
+        )
+        .await
+        .unwrap();
+    let status = wait_profile(&profiles, "alice", "Stalled", "True").await;
+    assert_eq!(
+        wait::condition(&status.conditions, "Stalled").unwrap().reason,
+        "ReferenceDenied"
+    );
+    profiles.delete("alice", &DeleteParams::default()).await.unwrap();
+    wait_gone(&profiles, "alice").await;
+    assert_eq!(
+        s.control().count("DeleteUserProfile", Some("ok")),
+        1,
+        "no orphan in AWS"
+    );
 }
 
 #[tokio::test]

@@ -255,7 +255,7 @@ fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String),
                 .with(Want::false_(DOMAIN_READY, "DomainNotFound", message.clone())),
             ));
         }
-        Resolved::Denied(message) => {
+        Resolved::Denied(message, _) => {
             return Err(Box::new(
                 Plan::new(End::Stalled {
                     reason: "ReferenceDenied",
@@ -333,7 +333,7 @@ fn decide_present<K: MemberKind>(
             }
             steps.push(Step::Adopt);
         }
-        claim => return decided.end(conflict::<K>(&claim, name, domain_id)),
+        claim => return decided.end(conflict::<K>(&claim, name, domain_id, &facts.owner.namespace)),
     }
     let details = observed.details();
     match details.status.as_str() {
@@ -405,14 +405,26 @@ fn adoption_differences<K: MemberKind>(
 }
 
 /// Why this resource must not manage a member another object (or nobody) owns.
-fn conflict<K: MemberKind>(claim: &Claim, name: &str, domain_id: &str) -> End {
+/// The other owner is named only when it is in this resource's own namespace of this cluster:
+/// another tenant's namespace and names are not disclosed.
+fn conflict<K: MemberKind>(claim: &Claim, name: &str, domain_id: &str, own_namespace: &str) -> End {
     let message = match claim {
-        Claim::TakenBy(other) => format!(
-            "{} {name} in domain {domain_id} belongs to {} {other}; choose another {}",
-            K::NOUN,
-            K::kind(&()),
-            K::NAME_FIELD
-        ),
+        Claim::TakenBy(other) => {
+            let same_namespace = !other.contains(" of cluster ")
+                && other
+                    .split_once('/')
+                    .is_some_and(|(namespace, _)| namespace == own_namespace);
+            let holder = if same_namespace {
+                format!("{} {other}", K::kind(&()))
+            } else {
+                "a resource of another namespace or cluster (ask the platform team which)".to_string()
+            };
+            format!(
+                "{} {name} in domain {domain_id} belongs to {holder}; choose another {}",
+                K::NOUN,
+                K::NAME_FIELD
+            )
+        }
         _ => format!(
             "{} {name} exists in domain {domain_id} and is not managed by studio-operator; set adopt: true to take it over",
             K::NOUN
@@ -588,7 +600,10 @@ mod tests {
     fn facts<O>(row: &Row, aws: Option<InAws<O>>) -> Facts<O> {
         let domain = match row.domain.as_deref().unwrap_or("ready") {
             "missing" => Resolved::NotFound("StudioDomain platform/studio does not exist".into()),
-            "denied" => Resolved::Denied("StudioDomain platform/studio does not allow namespace team".into()),
+            "denied" => Resolved::Denied(
+                "StudioDomain platform/studio does not allow namespace team".into(),
+                Box::new(target(Ok("d-1".into()))),
+            ),
             "not-ready" => Resolved::Found(Box::new(target(
                 Err("StudioDomain platform/studio is not ready".into()),
             ))),
@@ -799,6 +814,20 @@ mod tests {
             panic!()
         };
         assert!(message.contains("set adopt: true"), "{message}");
+        // Another tenant's namespace and name are not disclosed.
+        let elsewhere = Claim::TakenBy("team-b/carol".into());
+        let End::Stalled { message, .. } = conflict::<UserProfile>(&elsewhere, "carol", "d-1", "team") else {
+            panic!()
+        };
+        assert!(
+            !message.contains("team-b") && message.contains("another namespace"),
+            "{message}"
+        );
+        let other_cluster = Claim::TakenBy("team/bob of cluster c2".into());
+        let End::Stalled { message, .. } = conflict::<UserProfile>(&other_cluster, "bob", "d-1", "team") else {
+            panic!()
+        };
+        assert!(!message.contains("c2"), "{message}");
     }
 
     #[test]

@@ -938,9 +938,14 @@ pub fn decide_cleanup(exists: Option<&Claim>, was_deleting: bool, policy: Deleti
 pub async fn cleanup<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, ReconcileError> {
     let record = K::record(&pass.status);
     let resolved = reference::resolve(&pass.ctx.client, &pass.namespace(), pass.obj.domain_ref()).await?;
-    // Never created; or its domain is gone (it took its members along) or denies the reference
-    // (nothing was created through it).
-    let (Some(domain_id), Resolved::Found(target)) = (record.domain_id.clone(), resolved) else {
+    // Never created, or its domain is gone (it took its members along). A domain that no longer
+    // allows this namespace still holds what was created before: it is deleted or retained as
+    // the policy says (only what carries this resource's ownership tags), never left orphaned.
+    let target = match resolved {
+        Resolved::Found(target) | Resolved::Denied(_, target) => target,
+        Resolved::NotFound(_) => return pass.release().await,
+    };
+    let Some(domain_id) = record.domain_id.clone() else {
         return pass.release().await;
     };
     let session = session(pass.ctx, &target).await?;
