@@ -137,6 +137,9 @@ pub mod condition_type {
     pub const GUARDRAIL_VIOLATION: &str = "GuardrailViolation";
     /// A deletion of spaces waits for their backups, or for a data-loss approval.
     pub const BACKUP_PENDING: &str = "BackupPending";
+    /// The domain's tenancy selector names namespaces only by what nobody can change
+    /// (`kubernetes.io/metadata.name`): False when another label could let a namespace join.
+    pub const TENANCY_SELECTOR: &str = "TenancySelector";
 }
 
 /// The JSON schema override for a condition list: a list-map keyed by `type`, so server-side

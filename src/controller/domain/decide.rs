@@ -319,6 +319,7 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
     let key_id = &spec.encryption.kms_key_id;
     decided.want(key_condition(&facts.key, key_id));
     decided.want(facts.reporter.condition());
+    decided.want(rules::tenancy_condition(spec));
     if let (Some(observed), Some(claim)) = (&facts.domain, &facts.claim) {
         match claim {
             Claim::Ours => {}

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::api::condition_type::TENANCY_SELECTOR;
 use crate::api::{self, AccessType, ApprovalRequest, AuthMode, ImmutableSettings, RecreationPolicy, StudioDomainSpec};
 use crate::aws::model::{AppSummary, Document, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::compliance::UiRestrictions;
 use crate::controller::desired;
 use crate::controller::settings::{self, Rules};
+use crate::status::Want;
 
 /// Why a KMS key cannot encrypt a domain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -384,6 +386,53 @@ pub fn is_transitional(status: &str) -> bool {
     matches!(status, "Pending" | "Updating" | "Deleting")
 }
 
+/// The label Kubernetes sets on every namespace to its name, which nobody can change.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Whether the tenancy selector can be satisfied by a label someone could set on a namespace:
+/// anyone who may create or label namespaces (self-service namespaces, Capsule, HNC) would join.
+pub fn tenancy_condition(spec: &StudioDomainSpec) -> Want {
+    let Some(selector) = spec.tenancy.as_ref().and_then(|t| t.allowed_namespaces.as_ref()) else {
+        return Want::true_(
+            TENANCY_SELECTOR,
+            "OwnNamespaceOnly",
+            "only the domain's own namespace may use it",
+        );
+    };
+    let mut keys: Vec<&str> = selector
+        .match_labels
+        .iter()
+        .flat_map(|labels| labels.keys().map(String::as_str))
+        .chain(selector.match_expressions.iter().flatten().map(|e| e.key.as_str()))
+        .filter(|key| *key != NAMESPACE_NAME_LABEL)
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let names_only = selector.match_labels.is_some() || selector.match_expressions.is_some();
+    match (keys.is_empty(), names_only) {
+        (true, true) => Want::true_(
+            TENANCY_SELECTOR,
+            "NamespaceNames",
+            "tenants are selected by namespace name",
+        ),
+        (true, false) => Want::false_(
+            TENANCY_SELECTOR,
+            "EveryNamespace",
+            format!(
+                "spec.tenancy.allowedNamespaces is empty: every namespace may use the domain; select tenants by {NAMESPACE_NAME_LABEL}"
+            ),
+        ),
+        (false, _) => Want::false_(
+            TENANCY_SELECTOR,
+            "MutableLabels",
+            format!(
+                "spec.tenancy.allowedNamespaces selects by {}: whoever may label a namespace can join the domain; select tenants by {NAMESPACE_NAME_LABEL}",
+                keys.join(", ")
+            ),
+        ),
+    }
+}
+
 /// What a deletion leaves of the EFS volume.
 pub fn retain_efs(spec: &StudioDomainSpec) -> bool {
     spec.efs_retention == api::EfsRetention::Retain
@@ -394,6 +443,36 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_tenancy_selector_on_labels_anyone_may_set_is_flagged() {
+        let spec = |tenancy: serde_json::Value| -> StudioDomainSpec {
+            let mut spec: StudioDomainSpec = serde_json::from_value(json!({
+                "aws": {"region": "us-east-1"},
+                "network": {"vpcId": "vpc-1", "subnetIds": ["subnet-1"]},
+                "encryption": {"kmsKeyId": "alias/k"},
+                "defaultUserSettings": {"executionRole": "arn:aws:iam::123456789012:role/R"},
+            }))
+            .unwrap();
+            spec.tenancy = serde_json::from_value(tenancy).unwrap();
+            spec
+        };
+        let by_name = tenancy_condition(&spec(json!({"allowedNamespaces": {"matchExpressions": [
+            {"key": "kubernetes.io/metadata.name", "operator": "In", "values": ["team-a"]}]}})));
+        assert_eq!((by_name.status, by_name.reason.as_str()), ("True", "NamespaceNames"));
+        let by_label = tenancy_condition(&spec(
+            json!({"allowedNamespaces": {"matchLabels": {"studio-operator.io/tenant": "true"}}}),
+        ));
+        assert_eq!((by_label.status, by_label.reason.as_str()), ("False", "MutableLabels"));
+        assert!(
+            by_label.message.contains("studio-operator.io/tenant"),
+            "{}",
+            by_label.message
+        );
+        let everyone = tenancy_condition(&spec(json!({"allowedNamespaces": {}})));
+        assert_eq!(everyone.reason, "EveryNamespace");
+        assert_eq!(tenancy_condition(&spec(json!(null))).reason, "OwnNamespaceOnly");
+    }
     use crate::api::{EncryptionSpec, NetworkSpec, UserSettings};
 
     fn desired(spec: &StudioDomainSpec) -> DomainCreate {
