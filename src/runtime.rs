@@ -261,8 +261,11 @@ where
         // Shutdown: in-flight reconciles finish, unless the lease is lost meanwhile.
         Ok(()) => {
             health.set_ready(false);
+            // A handle `supervise` saw complete must not be polled again (tokio panics on a
+            // JoinHandle polled after completion): only the unfinished ones are awaited.
+            let running = controllers.handles.iter_mut().filter(|handle| !handle.is_finished());
             tokio::select! {
-                _ = futures::future::join_all(controllers.handles.iter_mut()) => Ok(()),
+                _ = futures::future::join_all(running) => Ok(()),
                 reason = until_lost(&mut elector) => Err(Stopped::LeaseLost(reason)),
             }
         }
