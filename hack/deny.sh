@@ -14,6 +14,9 @@ if ! cargo deny --version 2>/dev/null | grep -q "$version"; then
     cargo install --locked --quiet "cargo-deny@$version"
 fi
 
+# --offline below needs every crate of every target platform in the local registry (a build
+# fetches only the host's): fetch them first.
+cargo fetch --locked --quiet
 cargo deny --offline check licenses bans sources
 
 db_root=target/advisory-dbs
