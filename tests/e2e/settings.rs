@@ -2,7 +2,7 @@
 //! Studio UI hides what an enforcing Guardrail forbids, a console change to any managed member
 //! is corrected, and a member the spec does not set is carried over untouched.
 
-use aws_emulator::{ResourceRef, Scope};
+use aws_emulator::{ResourceRef, Scope, UpdateMerge};
 use serde_json::json;
 
 use crate::domain::{Setup, domain_manifest, setup};
@@ -139,4 +139,71 @@ async fn the_ui_matches_the_guardrail_and_console_changes_to_managed_members_are
             .any(|p| p.starts_with("DefaultUserSettings.CanvasAppSettings")),
         "{settings:?}"
     );
+}
+
+/// A custom image added in the console (a member the spec does not manage), then an operator
+/// update of the same structure: the image must survive whether AWS replaces a structure given
+/// in an update or merges it deeply (the real depth is unconfirmed).
+async fn a_console_custom_image_survives_an_operator_update(mode: UpdateMerge, prefix: &str) {
+    let s = setup(prefix).await;
+    s.control().set_update_merge(mode);
+    s.key("alias/studio").await;
+    let mut manifest = domain_manifest("platform", "alias/studio");
+    s.apply("platform", &manifest).await;
+    let id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    s.control()
+        .patch(
+            &Scope::default(),
+            &ResourceRef::Domain { domain_id: id.clone() },
+            &json!({"DefaultUserSettings": {"JupyterLabAppSettings": {"CustomImages": [
+                {"ImageName": "team-image", "AppImageConfigName": "team-config"}]}}}),
+        )
+        .unwrap();
+    manifest["spec"]["defaultUserSettings"]["jupyterLab"]["defaultResourceSpec"]["instanceType"] = json!("ml.m5.large");
+    s.apply("platform", &manifest).await;
+    let sagemaker = s.sagemaker.clone();
+    let images = wait::until("the operator's update", std::time::Duration::from_secs(60), || {
+        let sagemaker = sagemaker.clone();
+        let id = id.clone();
+        async move {
+            let domain = sagemaker
+                .describe_domain()
+                .domain_id(&id)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let lab = domain
+                .default_user_settings()
+                .and_then(|u| u.jupyter_lab_app_settings())
+                .ok_or("no JupyterLab settings")?;
+            let instance = lab
+                .default_resource_spec()
+                .and_then(|r| r.instance_type())
+                .map(|t| t.as_str().to_string());
+            match instance.as_deref() {
+                Some("ml.m5.large") => Ok(lab
+                    .custom_images()
+                    .iter()
+                    .map(|i| i.image_name().unwrap_or_default().to_string())
+                    .collect::<Vec<_>>()),
+                other => Err(format!("instance type {other:?}")),
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        images,
+        ["team-image"],
+        "{mode:?}: the console's custom image was carried over"
+    );
+}
+
+#[tokio::test]
+async fn a_console_custom_image_survives_an_operator_update_when_aws_replaces_structures() {
+    a_console_custom_image_survives_an_operator_update(UpdateMerge::Replace, "settings-replace").await;
+}
+
+#[tokio::test]
+async fn a_console_custom_image_survives_an_operator_update_when_aws_merges_deeply() {
+    a_console_custom_image_survives_an_operator_update(UpdateMerge::Deep, "settings-deep").await;
 }
