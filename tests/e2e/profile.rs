@@ -87,6 +87,39 @@ where
         .unwrap_or_else(|e| panic!("approve {name}: {e}"));
 }
 
+/// A private JupyterLab space a user made in Studio's UI (no resource manages it), with an EBS
+/// volume of `ebs_gb` (AWS's default when `None`).
+pub async fn ui_private_space(s: &Setup, domain_id: &str, name: &str, owner: &str, ebs_gb: Option<i32>) {
+    use aws_sdk_sagemaker::types::{
+        AppType, EbsStorageSettings, OwnershipSettings, SharingType, SpaceSettings, SpaceSharingSettings,
+        SpaceStorageSettings,
+    };
+    let storage = ebs_gb.map(|gb| {
+        SpaceStorageSettings::builder()
+            .ebs_storage_settings(EbsStorageSettings::builder().ebs_volume_size_in_gb(gb).build())
+            .build()
+    });
+    s.sagemaker
+        .create_space()
+        .domain_id(domain_id)
+        .space_name(name)
+        .ownership_settings(OwnershipSettings::builder().owner_user_profile_name(owner).build())
+        .space_sharing_settings(
+            SpaceSharingSettings::builder()
+                .sharing_type(SharingType::Private)
+                .build(),
+        )
+        .space_settings(
+            SpaceSettings::builder()
+                .app_type(AppType::JupyterLab)
+                .set_space_storage_settings(storage)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create space {name}: {e:?}"));
+}
+
 pub async fn wait_profile(api: &Api<UserProfile>, name: &str, type_: &str, status: &str) -> UserProfileStatus {
     wait_for(api, name, &format!("{type_}={status}"), |p| {
         current(p).filter(|s| has(&s.conditions, type_, status))
@@ -336,28 +369,7 @@ async fn deleting_a_profile_deletes_its_apps_then_its_spaces_then_the_profile() 
     apply(&profiles, "alice", &profile_manifest("alice", "platform")).await;
     wait_profile(&profiles, "alice", "Ready", "True").await;
     // alice's own private space, created in Studio (no SharedSpace resource manages it).
-    s.sagemaker
-        .create_space()
-        .domain_id(&domain_id)
-        .space_name("alice-scratch")
-        .ownership_settings(
-            aws_sdk_sagemaker::types::OwnershipSettings::builder()
-                .owner_user_profile_name("alice")
-                .build(),
-        )
-        .space_sharing_settings(
-            aws_sdk_sagemaker::types::SpaceSharingSettings::builder()
-                .sharing_type(aws_sdk_sagemaker::types::SharingType::Private)
-                .build(),
-        )
-        .space_settings(
-            aws_sdk_sagemaker::types::SpaceSettings::builder()
-                .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    ui_private_space(&s, &domain_id, "alice-scratch", "alice", None).await;
     launch(&s, app(&domain_id, Some("alice"), None, "KernelGateway", "datascience")).await;
     launch(
         &s,

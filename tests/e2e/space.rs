@@ -14,7 +14,7 @@ use crate::profile::{
 };
 use crate::support::wait::{self, has};
 
-fn space_manifest(name: &str, sharing: &str, owner: &str, app_type: &str) -> Value {
+pub fn space_manifest(name: &str, sharing: &str, owner: &str, app_type: &str) -> Value {
     json!({
         "apiVersion": "studio-operator.io/v1alpha1",
         "kind": "SharedSpace",

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use studio_operator::api::{SharedSpace, UserProfile};
 
 use crate::domain::{Setup, domain_manifest, setup};
-use crate::profile::{app, apply, launch, profile_manifest, wait_for, wait_gone, wait_profile};
+use crate::profile::{app, apply, launch, profile_manifest, ui_private_space, wait_for, wait_gone, wait_profile};
+use crate::space::space_manifest;
 use crate::support::wait::{self, condition, has};
 
 const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
@@ -30,20 +31,6 @@ fn backed_up_domain() -> Value {
     let mut domain = domain_manifest("platform", "alias/studio");
     domain["spec"]["spaceBackup"] = json!({"s3Uri": "s3://studio-backups/team", "kmsKeyId": "alias/studio"});
     domain
-}
-
-fn space(name: &str, app_type: &str) -> Value {
-    json!({
-        "apiVersion": "studio-operator.io/v1alpha1",
-        "kind": "SharedSpace",
-        "metadata": {"name": name},
-        "spec": {
-            "domainRef": {"name": "platform"},
-            "sharing": {"type": "Shared", "ownerProfile": "alice"},
-            "appType": app_type,
-            "settings": {"ebsVolumeSizeGb": 20},
-        }
-    })
 }
 
 /// What the agent writes on the space.
@@ -81,7 +68,7 @@ async fn domain_with_spaces(s: &Setup, domain: Value, spaces: &[(&str, &str)]) -
     let api: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
     let mut arns = Vec::new();
     for (name, app_type) in spaces {
-        apply(&api, name, &space(name, app_type)).await;
+        apply(&api, name, &space_manifest(name, "Shared", "alice", app_type)).await;
         let arn = wait_for(&api, name, "Ready", |o| {
             let st = o.status.clone()?;
             has(&st.conditions, "Ready", "True").then_some(st.space_arn.clone()?)
@@ -277,37 +264,7 @@ async fn without_space_backup_a_profiles_retirement_needs_the_data_loss_approval
     domain_with_spaces(&s, domain_manifest("platform", "alias/studio"), &[]).await;
     let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
     // A private space alice made in Studio's UI: not managed by any resource.
-    s.sagemaker
-        .create_space()
-        .domain_id(&domain_id)
-        .space_name("alice-notes")
-        .ownership_settings(
-            aws_sdk_sagemaker::types::OwnershipSettings::builder()
-                .owner_user_profile_name("alice")
-                .build(),
-        )
-        .space_sharing_settings(
-            aws_sdk_sagemaker::types::SpaceSharingSettings::builder()
-                .sharing_type(aws_sdk_sagemaker::types::SharingType::Private)
-                .build(),
-        )
-        .space_settings(
-            aws_sdk_sagemaker::types::SpaceSettings::builder()
-                .app_type(aws_sdk_sagemaker::types::AppType::JupyterLab)
-                .space_storage_settings(
-                    aws_sdk_sagemaker::types::SpaceStorageSettings::builder()
-                        .ebs_storage_settings(
-                            aws_sdk_sagemaker::types::EbsStorageSettings::builder()
-                                .ebs_volume_size_in_gb(30)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    ui_private_space(&s, &domain_id, "alice-notes", "alice", Some(30)).await;
     let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
     profiles.delete("alice", &DeleteParams::default()).await.unwrap();
     let request = wait_for(&profiles, "alice", "a data-loss request", |o| {
@@ -365,7 +322,7 @@ async fn a_space_recreated_for_a_new_app_type_restores_its_backup_into_the_new_s
     let arns = domain_with_spaces(&s, backed_up_domain(), &[("lab", "JupyterLab")]).await;
     agent_tags(&s, &arns[0], &[(LAST_ACTIVITY, ago(300)), (LAST_BACKUP, ago(200))]).await;
     let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
-    apply(&spaces, "lab", &space("lab", "CodeEditor")).await;
+    apply(&spaces, "lab", &space_manifest("lab", "Shared", "alice", "CodeEditor")).await;
     let location = format!("s3://studio-backups/team/e2e/{}/platform/lab/", s.namespace.name);
     let new_arn = wait::until("lab recreated with restore-from", Duration::from_secs(90), || {
         let s = &s;
