@@ -319,7 +319,6 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
     let key_id = &spec.encryption.kms_key_id;
     decided.want(key_condition(&facts.key, key_id));
     decided.want(facts.reporter.condition());
-    decided.want(rules::tenancy_condition(spec));
     if let (Some(observed), Some(claim)) = (&facts.domain, &facts.claim) {
         match claim {
             Claim::Ours => {}
@@ -400,6 +399,7 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
 pub fn gates(spec: &StudioDomainSpec, facts: &Facts) -> Result<Decided, Box<Plan>> {
     let mut decided = Decided::default();
     decided.want(facts.guardrails.condition.clone());
+    decided.want(rules::tenancy_condition(spec));
     if !facts.guardrails.allowed {
         let message = format!(
             "{}; nothing is changed in AWS until the spec complies",

@@ -30,7 +30,7 @@ use super::teardown::{self, TeardownState};
 use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, BACKUP_PENDING, KMS_KEY_VALID, UPDATE_BLOCKED};
 use crate::api::{DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, KeyInfo, MemberType, ObservedDomain};
+use crate::aws::model::{AppSummary, KeyInfo, MemberSummary, MemberType, ObservedDomain};
 use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, UiRestrictions, Verdict};
 use crate::ownership::{self, Claim, Owner};
@@ -692,7 +692,8 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
         return Ok(pass.blocked());
     }
     let action = format!("delete domain {}", observed.id);
-    if let Some(held) = space_gate(pass, &session, &observed, action).await? {
+    let contents = Contents::list(&session, &observed).await?;
+    if let Some(held) = space_gate(pass, &session, &observed, &contents, action).await? {
         return Ok(hold_deletion(pass, held));
     }
     let ctx = pass.ctx;
@@ -706,7 +707,7 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
             }
         )
     };
-    match empty_domain(&session, &observed, &may_delete).await? {
+    match empty_domain(&session, &observed, &contents, &may_delete).await? {
         TeardownState::Done => {}
         TeardownState::Waiting(progress) => {
             pass.report.progressing("Deleting", progress);
@@ -742,21 +743,32 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
     Ok(pass.poll())
 }
 
+/// A domain's apps and spaces, listed once per pass for the gate and the teardown after it.
+pub(super) struct Contents {
+    apps: Vec<AppSummary>,
+    spaces: Vec<MemberSummary>,
+}
+
+impl Contents {
+    pub(super) async fn list(session: &AwsSession, domain: &ObservedDomain) -> Result<Self, ReconcileError> {
+        Ok(Self {
+            apps: session.list_apps(&domain.id).await?,
+            spaces: session.list_spaces(&domain.id).await?,
+        })
+    }
+}
+
 /// The gate before the spaces of `domain` are deleted (a recreation or a deletion): `Some` ends
 /// the pass while it holds, with the `BackupPending` condition saying why.
 pub(super) async fn space_gate(
     pass: &mut Pass<'_, StudioDomain>,
     session: &AwsSession,
     domain: &ObservedDomain,
+    contents: &Contents,
     action: String,
 ) -> Result<Option<End>, ReconcileError> {
-    let apps = session.list_apps(&domain.id).await?;
-    let spaces: Vec<String> = session
-        .list_spaces(&domain.id)
-        .await?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+    let apps = &contents.apps;
+    let spaces: Vec<String> = contents.spaces.iter().map(|s| s.name.clone()).collect();
     let backup = backup_target(pass);
     let approver = Approver::of(pass.obj);
     let mut status = pass.status.space_data.take().unwrap_or_default();
@@ -764,7 +776,7 @@ pub(super) async fn space_gate(
         session,
         &domain.id,
         &spaces,
-        &apps,
+        apps,
         backup.as_ref(),
         &mut status,
         &approver,
@@ -849,12 +861,11 @@ fn deletion_blockers(held: &[Held]) -> Option<String> {
 pub(super) async fn empty_domain(
     session: &AwsSession,
     domain: &ObservedDomain,
+    contents: &Contents,
     may_delete: &teardown::MayDelete<'_>,
 ) -> Result<TeardownState, ReconcileError> {
-    let apps = session.list_apps(&domain.id).await?;
-    let spaces = session.list_spaces(&domain.id).await?;
     let profiles = session.list_user_profiles(&domain.id).await?;
-    let teardown = teardown::emptying(&apps, &spaces, &profiles);
+    let teardown = teardown::emptying(&contents.apps, &contents.spaces, &profiles);
     let guard = teardown::Guard {
         arn_prefix: teardown::arn_prefix(&domain.arn).unwrap_or_default(),
         domain_id: domain.id.clone(),

@@ -104,7 +104,8 @@ pub async fn continue_recreation(
             return Ok(end);
         }
         let action = format!("recreate domain {}", old.id);
-        if let Some(end) = super::space_gate(pass, session, &old, action).await? {
+        let contents = super::Contents::list(session, &old).await?;
+        if let Some(end) = super::space_gate(pass, session, &old, &contents, action).await? {
             pass.status.recreation = Some(recreation);
             return Ok(end);
         }
@@ -114,7 +115,7 @@ pub async fn continue_recreation(
             let standing = holdings::standing(tags, &ctx.config.cluster_id, |uid| ctx.stores.member_resource(uid));
             matches!(standing, Standing::Managed { .. }) || approved.contains(&holdings::label(kind, name))
         };
-        let progress = match super::empty_domain(session, &old, &may_delete).await? {
+        let progress = match super::empty_domain(session, &old, &contents, &may_delete).await? {
             TeardownState::Waiting(progress) => progress,
             TeardownState::Blocked(blocker) | TeardownState::Foreign(blocker) => {
                 return Ok(End::Stalled {
