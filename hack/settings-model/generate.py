@@ -176,6 +176,10 @@ class Generator:
                 f".message({rust_str('set exactly one of ' + ', '.join(fields))})"
             )
         for extra in EXTRAS.get(name, []):
+            for rule, message in extra.rules:
+                rules.append(f"Rule::new({rust_str(rule)}).message({rust_str(message)})")
+            if not extra.replaces:
+                continue
             clashes = []
             for path in extra.replaces:
                 parts = [lower_camel(p) for p in path.split(".")]
@@ -190,8 +194,9 @@ class Generator:
         shape = self.shapes[name]
         rust = pascal(name)
         excluded = ROOTS.get(name, {}).get("exclude", {})
-        required = set(shape.get("required", []))
         extras = EXTRAS.get(name, [])
+        relaxed = {member for extra in extras for member in extra.relaxes}
+        required = set(shape.get("required", [])) - relaxed
         members = [(m, r) for m, r in shape["members"].items() if m not in excluded]
         needs_default = any(m in required and "enum" in self.shapes[r["shape"]] for m, r in members)
         derives = "KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq"
@@ -220,7 +225,9 @@ class Generator:
             optional = member not in required
             out += doc_lines(self.member_doc(name, member, ref), "    ")
             serde = f'rename = "{crd}"'
-            if optional:
+            if member in relaxed:
+                serde += ', default, skip_serializing_if = "String::is_empty"'
+            elif optional:
                 serde += ', default, skip_serializing_if = "Option::is_none"'
                 kind = f"Option<{kind}>"
             out.append(f"    #[serde({serde})]")
@@ -230,7 +237,12 @@ class Generator:
             if schemars:
                 out.append(f"    #[schemars({', '.join(schemars)})]")
             out.append(f"    pub {field}: {kind},")
-            if optional:
+            if member in relaxed:
+                # Empty until a reference is resolved; never sent empty.
+                to_doc.append(f"        if !self.{field}.is_empty() {{")
+                to_doc.append(f'            doc.insert("{member}".into(), self.{field}.to_doc());')
+                to_doc.append("        }")
+            elif optional:
                 to_doc.append(f"        if let Some(value) = &self.{field} {{")
                 to_doc.append(f'            doc.insert("{member}".into(), value.to_doc());')
                 to_doc.append("        }")

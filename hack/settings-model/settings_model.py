@@ -110,6 +110,27 @@ class Extra:
     replaces: list[str]
     attrs: list[str] = dataclasses.field(default_factory=list)
     optional: bool = True
+    # Required API members that may be left out when this field is set (the operator fills them
+    # in from what the field names), with the struct rules that say when.
+    relaxes: list[str] = dataclasses.field(default_factory=list)
+    rules: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def _lifecycle_refs() -> Extra:
+    return Extra(
+        name="lifecycleConfigs",
+        rust_type="Vec<super::LifecycleConfigRef>",
+        doc="StudioLifecycleConfigs of this namespace by name, added to `lifecycleConfigArns` when "
+        "they are Ready; the one marked `default` runs when the user picks none "
+        "(`defaultResourceSpec.lifecycleConfigArn`).",
+        replaces=[],
+        attrs=[
+            "#[x_kube(validation = Rule::new(\"self.filter(c, has(c.default) && c.default).size() <= 1\")"
+            ".message(\"at most one lifecycle configuration can be the default\"))]",
+            "#[schemars(length(max = 30))]",
+        ],
+        optional=False,
+    )
 
 
 def _earlier(api: str, crd: str, rust_type: str, note: str = "") -> Extra:
@@ -160,6 +181,32 @@ EXTRAS: dict[str, list[Extra]] = {
             replaces=["JupyterLabAppSettings.AppLifecycleManagement", "CodeEditorAppSettings.AppLifecycleManagement"],
             attrs=["#[schemars(range(min = 60, max = 525600))]"],
         ),
+    ],
+    "JupyterLabAppSettings": [_lifecycle_refs()],
+    "CodeEditorAppSettings": [_lifecycle_refs()],
+    "KernelGatewayAppSettings": [_lifecycle_refs()],
+    "JupyterServerAppSettings": [_lifecycle_refs()],
+    "CustomImage": [
+        Extra(
+            name="imageRef",
+            rust_type="String",
+            doc="A StudioImage of this namespace by name: `imageName` and `appImageConfigName` "
+            "are filled in from its status when it is Ready.",
+            replaces=[],
+            attrs=["#[schemars(length(min = 1, max = 253))]"],
+            optional=False,
+            relaxes=["ImageName", "AppImageConfigName"],
+            rules=[
+                (
+                    "has(self.imageRef) != (has(self.imageName) && has(self.appImageConfigName))",
+                    "set imageRef, or imageName and appImageConfigName",
+                ),
+                (
+                    "!has(self.imageRef) || (!has(self.imageName) && !has(self.appImageConfigName))",
+                    "set imageRef or imageName and appImageConfigName, not both",
+                ),
+            ],
+        )
     ],
     "CustomFileSystem": [
         Extra(

@@ -8,6 +8,8 @@
 pub mod common;
 pub mod domain;
 pub mod guardrail;
+pub mod image;
+pub mod lifecycle;
 pub mod profile;
 pub mod settings;
 pub mod space;
@@ -15,6 +17,8 @@ pub mod space;
 pub use common::*;
 pub use domain::*;
 pub use guardrail::*;
+pub use image::*;
+pub use lifecycle::*;
 pub use profile::*;
 pub use settings::*;
 pub use space::*;
@@ -32,6 +36,8 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         UserProfile::crd(),
         SharedSpace::crd(),
         Guardrail::crd(),
+        StudioLifecycleConfig::crd(),
+        StudioImage::crd(),
     ]
 }
 

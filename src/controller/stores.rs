@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use kube::ResourceExt;
 use kube::runtime::reflector::Store;
 
-use crate::api::{DeletionPolicy, SharedSpace, StudioDomain, UserProfile};
+use crate::api::{DeletionPolicy, SharedSpace, StudioDomain, StudioImage, StudioLifecycleConfig, UserProfile};
 
 /// Annotation in which client-side `kubectl apply` keeps a whole copy of the object.
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
@@ -42,12 +42,15 @@ impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Shared<K> {
     }
 }
 
-/// The caches of the three kinds the Guardrail controller and the sweeper read.
+/// The caches the Guardrail controller and the sweeper read, and the catalog of what settings
+/// refer to by name (lifecycle configurations and images).
 #[derive(Default)]
 pub struct Stores {
     pub domains: Shared<StudioDomain>,
     pub profiles: Shared<UserProfile>,
     pub spaces: Shared<SharedSpace>,
+    pub lifecycle_configs: Shared<StudioLifecycleConfig>,
+    pub images: Shared<StudioImage>,
 }
 
 impl Stores {
@@ -98,6 +101,18 @@ impl Cached for UserProfile {
 impl Cached for SharedSpace {
     fn shared(stores: &Stores) -> &Shared<Self> {
         &stores.spaces
+    }
+}
+
+impl Cached for StudioLifecycleConfig {
+    fn shared(stores: &Stores) -> &Shared<Self> {
+        &stores.lifecycle_configs
+    }
+}
+
+impl Cached for StudioImage {
+    fn shared(stores: &Stores) -> &Shared<Self> {
+        &stores.images
     }
 }
 

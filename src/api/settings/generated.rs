@@ -276,6 +276,13 @@ pub struct JupyterServerAppSettings {
     #[serde(rename = "codeRepositories", default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 10))]
     pub code_repositories: Option<Vec<CodeRepository>>,
+    /// StudioLifecycleConfigs of this namespace by name, added to `lifecycleConfigArns` when they
+    /// are Ready; the one marked `default` runs when the user picks none
+    /// (`defaultResourceSpec.lifecycleConfigArn`).
+    #[serde(rename = "lifecycleConfigs", default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.filter(c, has(c.default) && c.default).size() <= 1").message("at most one lifecycle configuration can be the default"))]
+    #[schemars(length(max = 30))]
+    pub lifecycle_configs: Option<Vec<super::LifecycleConfigRef>>,
 }
 
 impl ToDoc for JupyterServerAppSettings {
@@ -413,6 +420,13 @@ pub struct KernelGatewayAppSettings {
         pattern(r#"^(?:(arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:studio-lifecycle-config/.*|None))$"#)
     ))]
     pub lifecycle_config_arns: Option<Vec<String>>,
+    /// StudioLifecycleConfigs of this namespace by name, added to `lifecycleConfigArns` when they
+    /// are Ready; the one marked `default` runs when the user picks none
+    /// (`defaultResourceSpec.lifecycleConfigArn`).
+    #[serde(rename = "lifecycleConfigs", default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.filter(c, has(c.default) && c.default).size() <= 1").message("at most one lifecycle configuration can be the default"))]
+    #[schemars(length(max = 30))]
+    pub lifecycle_configs: Option<Vec<super::LifecycleConfigRef>>,
 }
 
 impl ToDoc for KernelGatewayAppSettings {
@@ -433,9 +447,11 @@ impl ToDoc for KernelGatewayAppSettings {
 
 /// A custom SageMaker AI image. For more information, see Bring your own SageMaker AI image.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[x_kube(validation = Rule::new("has(self.imageRef) != (has(self.imageName) && has(self.appImageConfigName))").message("set imageRef, or imageName and appImageConfigName"))]
+#[x_kube(validation = Rule::new("!has(self.imageRef) || (!has(self.imageName) && !has(self.appImageConfigName))").message("set imageRef or imageName and appImageConfigName, not both"))]
 pub struct CustomImage {
     /// The name of the CustomImage. Must be unique to your account.
-    #[serde(rename = "imageName")]
+    #[serde(rename = "imageName", default, skip_serializing_if = "String::is_empty")]
     #[schemars(length(min = 1, max = 63), pattern(r#"^(?:[a-zA-Z0-9]([-.]?[a-zA-Z0-9]){0,62})$"#))]
     pub image_name: String,
     /// The version number of the CustomImage.
@@ -443,19 +459,28 @@ pub struct CustomImage {
     #[schemars(range(min = 0))]
     pub image_version_number: Option<i32>,
     /// The name of the AppImageConfig.
-    #[serde(rename = "appImageConfigName")]
+    #[serde(rename = "appImageConfigName", default, skip_serializing_if = "String::is_empty")]
     #[schemars(length(max = 63), pattern(r#"^(?:[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62})$"#))]
     pub app_image_config_name: String,
+    /// A StudioImage of this namespace by name: `imageName` and `appImageConfigName` are filled in
+    /// from its status when it is Ready.
+    #[serde(rename = "imageRef", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub image_ref: Option<String>,
 }
 
 impl ToDoc for CustomImage {
     fn to_doc(&self) -> Value {
         let mut doc = Map::new();
-        doc.insert("ImageName".into(), self.image_name.to_doc());
+        if !self.image_name.is_empty() {
+            doc.insert("ImageName".into(), self.image_name.to_doc());
+        }
         if let Some(value) = &self.image_version_number {
             doc.insert("ImageVersionNumber".into(), value.to_doc());
         }
-        doc.insert("AppImageConfigName".into(), self.app_image_config_name.to_doc());
+        if !self.app_image_config_name.is_empty() {
+            doc.insert("AppImageConfigName".into(), self.app_image_config_name.to_doc());
+        }
         Value::Object(doc)
     }
 }
@@ -862,6 +887,13 @@ pub struct CodeEditorAppSettings {
     #[x_kube(validation = Rule::new("self.matches('^(?:(arn:aws[a-z\\\\-]*:sagemaker:[a-z0-9\\\\-]*:[0-9]{12}:studio-lifecycle-config/.*|None))$')").message("must be a Studio lifecycle configuration ARN such as arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/my-config, or None"))]
     #[schemars(length(max = 256))]
     pub built_in_lifecycle_config_arn: Option<String>,
+    /// StudioLifecycleConfigs of this namespace by name, added to `lifecycleConfigArns` when they
+    /// are Ready; the one marked `default` runs when the user picks none
+    /// (`defaultResourceSpec.lifecycleConfigArn`).
+    #[serde(rename = "lifecycleConfigs", default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.filter(c, has(c.default) && c.default).size() <= 1").message("at most one lifecycle configuration can be the default"))]
+    #[schemars(length(max = 30))]
+    pub lifecycle_configs: Option<Vec<super::LifecycleConfigRef>>,
 }
 
 impl ToDoc for CodeEditorAppSettings {
@@ -991,6 +1023,13 @@ pub struct JupyterLabAppSettings {
     #[x_kube(validation = Rule::new("self.matches('^(?:(arn:aws[a-z\\\\-]*:sagemaker:[a-z0-9\\\\-]*:[0-9]{12}:studio-lifecycle-config/.*|None))$')").message("must be a Studio lifecycle configuration ARN such as arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/my-config, or None"))]
     #[schemars(length(max = 256))]
     pub built_in_lifecycle_config_arn: Option<String>,
+    /// StudioLifecycleConfigs of this namespace by name, added to `lifecycleConfigArns` when they
+    /// are Ready; the one marked `default` runs when the user picks none
+    /// (`defaultResourceSpec.lifecycleConfigArn`).
+    #[serde(rename = "lifecycleConfigs", default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.filter(c, has(c.default) && c.default).size() <= 1").message("at most one lifecycle configuration can be the default"))]
+    #[schemars(length(max = 30))]
+    pub lifecycle_configs: Option<Vec<super::LifecycleConfigRef>>,
 }
 
 impl ToDoc for JupyterLabAppSettings {

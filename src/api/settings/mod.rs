@@ -12,9 +12,24 @@ pub mod generated;
 pub mod legacy;
 
 pub use generated::*;
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::space::SpaceAppType;
+
+/// A StudioLifecycleConfig of the referring resource's namespace, by name.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct LifecycleConfigRef {
+    /// Name of the StudioLifecycleConfig.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Whether apps run it when the user picks no configuration
+    /// (`defaultResourceSpec.lifecycleConfigArn`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<bool>,
+}
 
 /// Turns a settings value into JSON keyed by the API's member names (the wire format).
 pub trait ToDoc {
