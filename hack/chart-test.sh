@@ -139,7 +139,7 @@ check "default: no fallback to the node's instance role (AWS_EC2_METADATA_DISABL
 check "default: POD_NAMESPACE and POD_NAME from the downward API" \
   sh -c "grep -A3 'name: POD_NAMESPACE' '$R' | grep -q 'fieldPath: metadata.namespace' \
     && grep -A3 'name: POD_NAME$' '$R' | grep -q 'fieldPath: metadata.name'"
-check "default: ConfigMaps and Leases only in the namespaced Role, not in the ClusterRole" python3 -c '
+check "default: ConfigMaps (but get) and Leases only in the namespaced Role, not in the ClusterRole" python3 -c '
 import re, sys
 docs = open(sys.argv[1]).read().split("\n---\n")
 kind = lambda d: (re.search(r"^kind: (\w+)$", d, re.M) or [None, None])[1]
@@ -148,7 +148,9 @@ assert len(roles) == 1 and re.search(r"^  namespace: %s$" % sys.argv[2], roles[0
 assert "\"configmaps\"" in roles[0] and "\"leases\"" in roles[0], roles[0]
 for d in docs:
     if kind(d) == "ClusterRole":
-        assert "configmaps" not in d and "leases" not in d, d
+        # Only `get` of ConfigMaps (a StudioLifecycleConfig's scriptFrom), never list or watch.
+        rules = re.findall(r"resources: \[\"configmaps\"\]\n\s+verbs: (.*)", d)
+        assert rules in ([], ["[\"get\"]"]) and "leases" not in d, d
 ' "$R" "$NS"
 check "default: AWS_REGION us-east-1" sh -c "grep -A1 'name: AWS_REGION' '$R' | grep -q 'value: \"us-east-1\"'"
 check "default: restricted securityContext" sh -c "grep -q 'runAsNonRoot: true' '$R' && grep -q 'runAsUser: 65532' '$R' \
@@ -278,7 +280,8 @@ K() { "$KUBECTL" --request-timeout=60s "$@"; }
 check "kubectl apply --server-side -f crds/" K apply --server-side -f crds/
 check "CRDs Established" K wait --for condition=Established --timeout=60s \
   crd/studiodomains.studio-operator.io crd/userprofiles.studio-operator.io \
-  crd/sharedspaces.studio-operator.io crd/guardrails.studio-operator.io
+  crd/sharedspaces.studio-operator.io crd/guardrails.studio-operator.io \
+  crd/studiolifecycleconfigs.studio-operator.io crd/studioimages.studio-operator.io
 # A stand-in for the Prometheus Operator's ServiceMonitor CRD (schema not checked here).
 cat >"$WORK/servicemonitor-crd.yaml" <<'EOF'
 apiVersion: apiextensions.k8s.io/v1
@@ -338,7 +341,7 @@ can_i() {
 }
 can() { can_i yes "$@"; }
 cannot() { can_i no "$@"; }
-for r in studiodomains userprofiles sharedspaces; do
+for r in studiodomains userprofiles sharedspaces studiolifecycleconfigs studioimages; do
   can list "$r.studio-operator.io" --all-namespaces
   can watch "$r.studio-operator.io" --all-namespaces
   can get "$r.studio-operator.io" -n team-a
@@ -374,7 +377,9 @@ done
 cannot delete configmaps -n "$NS"
 cannot delete leases.coordination.k8s.io -n "$NS"
 for other in team-a kube-system default; do
-  cannot get configmaps -n "$other"
+  # get by name only, for a StudioLifecycleConfig's scriptFrom in its own namespace.
+  cannot list configmaps -n "$other"
+  cannot watch configmaps -n "$other"
   cannot create configmaps -n "$other"
   cannot patch configmaps -n "$other"
   cannot create leases.coordination.k8s.io -n "$other"
@@ -443,7 +448,7 @@ tenant_can() {
   out="$("$KUBECTL" auth can-i --as "$TENANT" "$@" 2>/dev/null || true)"
   if [ "$out" = "$want" ]; then pass "$TENANT $([ "$want" = yes ] && echo can || echo cannot) $*"; else fail "$TENANT $([ "$want" = yes ] && echo can || echo cannot) $* (got: $out)"; fi
 }
-for r in studiodomains userprofiles sharedspaces; do
+for r in studiodomains userprofiles sharedspaces studiolifecycleconfigs studioimages; do
   for v in get list watch create update patch delete; do
     tenant_can yes "$v" "$r.studio-operator.io" -n "$TENANT_NS"
   done

@@ -91,7 +91,8 @@ log "created customer managed KMS key $key_id as alias/studio-domain"
 log "installing CRDs and applying examples/"
 kubectl apply --server-side -f crds/ >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/studiodomains.studio-operator.io \
-  crd/userprofiles.studio-operator.io crd/sharedspaces.studio-operator.io crd/guardrails.studio-operator.io >/dev/null
+  crd/userprofiles.studio-operator.io crd/sharedspaces.studio-operator.io crd/guardrails.studio-operator.io \
+  crd/studiolifecycleconfigs.studio-operator.io crd/studioimages.studio-operator.io >/dev/null
 # The operator's own namespace, where Guardrails' rendered policies go.
 kubectl create namespace studio-operator --dry-run=client -o yaml | kubectl apply --server-side -f - >/dev/null
 # examples/gitops needs Argo CD or Flux, which this local cluster does not run.
@@ -140,7 +141,7 @@ operator_log() { # the operator's last lines, wherever it runs
 }
 
 not_ready() { # names of domains, profiles, spaces and guardrails whose Ready condition is not True
-  kubectl get studiodomains,userprofiles,sharedspaces,guardrails -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
+  kubectl get studiodomains,userprofiles,sharedspaces,guardrails,studiolifecycleconfigs,studioimages -A -o jsonpath='{range .items[*]}{.kind}/{.metadata.namespace}/{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' 2>/dev/null |
     grep -v '=True$' || true
 }
 deadline=$((SECONDS + 240))

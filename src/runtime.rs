@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::api::{Guardrail, SharedSpace, StudioDomain, UserProfile};
+use crate::api::{Guardrail, SharedSpace, StudioDomain, StudioLifecycleConfig, UserProfile};
 use crate::aws::AwsClients;
 use crate::controller::{self, Context, ControllerConfig};
 use crate::leader::{Elector, LeaderElection, Leadership};
@@ -97,6 +97,7 @@ pub async fn check_crds(client: &Client) -> Result<(), RuntimeError> {
     check_crd::<StudioDomain>(client).await?;
     check_crd::<UserProfile>(client).await?;
     check_crd::<SharedSpace>(client).await?;
+    check_crd::<StudioLifecycleConfig>(client).await?;
     check_crd::<Guardrail>(client).await
 }
 
@@ -120,6 +121,7 @@ fn static_kind<K: Resource<DynamicType = ()>>() -> &'static str {
         "StudioDomain" => "StudioDomain",
         "UserProfile" => "UserProfile",
         "SharedSpace" => "SharedSpace",
+        "StudioLifecycleConfig" => "StudioLifecycleConfig",
         _ => "Guardrail",
     }
 }
@@ -129,6 +131,7 @@ fn static_plural<K: Resource<DynamicType = ()>>() -> &'static str {
         "StudioDomain" => "studiodomains",
         "UserProfile" => "userprofiles",
         "SharedSpace" => "sharedspaces",
+        "StudioLifecycleConfig" => "studiolifecycleconfigs",
         _ => "guardrails",
     }
 }
@@ -346,7 +349,10 @@ impl Controllers {
         ];
         for scope in ctx.config.scopes() {
             let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
-            names.extend(["StudioDomain", "UserProfile", "SharedSpace"].map(|kind| format!("{kind}{within}")));
+            names.extend(
+                ["StudioDomain", "UserProfile", "SharedSpace", "StudioLifecycleConfig"]
+                    .map(|kind| format!("{kind}{within}")),
+            );
             handles.push(tokio::spawn(controller::domain::run(
                 ctx.clone(),
                 scope.clone(),
@@ -357,7 +363,12 @@ impl Controllers {
                 scope.clone(),
                 stopped(),
             )));
-            handles.push(tokio::spawn(controller::space::run(ctx.clone(), scope, stopped())));
+            handles.push(tokio::spawn(controller::space::run(
+                ctx.clone(),
+                scope.clone(),
+                stopped(),
+            )));
+            handles.push(tokio::spawn(controller::lifecycle::run(ctx.clone(), scope, stopped())));
         }
         Self { names, handles }
     }

@@ -5,12 +5,66 @@
 
 use std::collections::BTreeSet;
 
+use super::catalog::Resolution;
 use crate::api::{
-    self, AppLifecycleManagement, IdleSettings, LifecycleManagement, SpaceAppType, StudioDomainSpec,
-    StudioWebPortalSettings, document,
+    self, AppLifecycleManagement, CustomImage, IdleSettings, LifecycleConfigRef, LifecycleManagement, ResourceSpec,
+    SpaceAppType, StudioDomainSpec, StudioWebPortalSettings, document,
 };
 use crate::aws::model::Document;
 use crate::compliance::UiRestrictions;
+
+/// One app's lifecycle configurations by name: each resolved ARN joins the ARN list, and the
+/// `default` one becomes the default unless the spec names a default ARN itself.
+fn resolve_lifecycle(
+    named: &mut Option<Vec<LifecycleConfigRef>>,
+    arns: &mut Option<Vec<String>>,
+    default: &mut Option<ResourceSpec>,
+    resolved: &Resolution,
+) {
+    for reference in named.take().into_iter().flatten() {
+        let Some(arn) = resolved.lifecycle_configs.get(&reference.name) else {
+            continue;
+        };
+        let list = arns.get_or_insert_default();
+        if !list.contains(arn) {
+            list.push(arn.clone());
+        }
+        if reference.default == Some(true) {
+            default
+                .get_or_insert_default()
+                .lifecycle_config_arn
+                .get_or_insert_with(|| arn.clone());
+        }
+    }
+}
+
+/// One app's custom images by `imageRef`: the names AWS expects, from the StudioImage.
+fn resolve_images(images: &mut Option<Vec<CustomImage>>, resolved: &Resolution) {
+    for image in images.iter_mut().flatten() {
+        if let Some((name, config)) = image.image_ref.take().and_then(|r| resolved.images.get(&r)) {
+            image.image_name = name.clone();
+            image.app_image_config_name = config.clone();
+        }
+    }
+}
+
+/// Resolves the references of every app's settings that can hold them.
+macro_rules! resolve_apps {
+    ($settings:expr, $resolved:expr; lifecycle: $($lifecycle:ident),*; images: $($images:ident),*) => {{
+        $(if let Some(app) = $settings.$lifecycle.as_mut() {
+            resolve_lifecycle(&mut app.lifecycle_configs, &mut app.lifecycle_config_arns, &mut app.default_resource_spec, $resolved);
+        })*
+        $(if let Some(app) = $settings.$images.as_mut() {
+            resolve_images(&mut app.custom_images, $resolved);
+        })*
+    }};
+}
+
+fn resolve_user(settings: &mut api::UserSettings, resolved: &Resolution) {
+    resolve_apps!(settings, resolved;
+        lifecycle: jupyter_server_app_settings, kernel_gateway_app_settings, jupyter_lab_app_settings, code_editor_app_settings;
+        images: kernel_gateway_app_settings, jupyter_lab_app_settings, code_editor_app_settings, r_session_app_settings);
+}
 
 /// The domain's `idleShutdown` as the app settings' `AppLifecycleManagement`.
 fn domain_idle(idle: &api::IdleShutdown) -> AppLifecycleManagement {
@@ -54,8 +108,9 @@ fn restrict_ui(settings: &mut api::UserSettings, ui: &UiRestrictions, always: bo
 }
 
 /// `DefaultUserSettings` of a domain.
-pub fn default_user_settings(spec: &StudioDomainSpec, ui: &UiRestrictions) -> Document {
+pub fn default_user_settings(spec: &StudioDomainSpec, ui: &UiRestrictions, resolved: &Resolution) -> Document {
     let mut settings = spec.default_user_settings.effective();
+    resolve_user(&mut settings, resolved);
     if let Some(idle) = &spec.idle_shutdown {
         settings
             .jupyter_lab_app_settings
@@ -72,12 +127,15 @@ pub fn default_user_settings(spec: &StudioDomainSpec, ui: &UiRestrictions) -> Do
 
 /// `DefaultSpaceSettings` of a domain (JupyterLab gets the domain's idle shutdown; AWS has no
 /// Code Editor defaults for spaces).
-pub fn default_space_settings(spec: &StudioDomainSpec) -> Document {
+pub fn default_space_settings(spec: &StudioDomainSpec, resolved: &Resolution) -> Document {
     let mut settings = spec
         .default_space_settings
         .as_ref()
         .map(api::DefaultSpaceSettings::effective)
         .unwrap_or_default();
+    resolve_apps!(settings, resolved;
+        lifecycle: jupyter_server_app_settings, kernel_gateway_app_settings, jupyter_lab_app_settings;
+        images: kernel_gateway_app_settings, jupyter_lab_app_settings);
     if let Some(idle) = &spec.idle_shutdown {
         settings
             .jupyter_lab_app_settings
@@ -106,15 +164,24 @@ pub fn domain_settings(spec: &StudioDomainSpec) -> Document {
 }
 
 /// `UserSettings` of a profile.
-pub fn user_settings(spec: Option<&api::UserSettings>, ui: &UiRestrictions) -> Document {
+pub fn user_settings(spec: Option<&api::UserSettings>, ui: &UiRestrictions, resolved: &Resolution) -> Document {
     let mut settings = spec.map(api::UserSettings::effective).unwrap_or_default();
+    resolve_user(&mut settings, resolved);
     restrict_ui(&mut settings, ui, false);
     document(&settings)
 }
 
 /// `SpaceSettings` of a space running `app_type`, with its `AppType`.
-pub fn space_settings(app_type: SpaceAppType, spec: Option<&api::SpaceSettings>) -> Document {
-    let mut settings = spec.map(|s| document(&s.effective(app_type))).unwrap_or_default();
+pub fn space_settings(app_type: SpaceAppType, spec: Option<&api::SpaceSettings>, resolved: &Resolution) -> Document {
+    let mut settings = spec
+        .map(|s| {
+            let mut settings = s.effective(app_type);
+            resolve_apps!(settings, resolved;
+                lifecycle: jupyter_server_app_settings, kernel_gateway_app_settings;
+                images: kernel_gateway_app_settings);
+            document(&settings)
+        })
+        .unwrap_or_default();
     let app_type = match app_type {
         SpaceAppType::JupyterLab => "JupyterLab",
         SpaceAppType::CodeEditor => "CodeEditor",
@@ -129,6 +196,38 @@ mod tests {
 
     use super::*;
     use crate::api::{AppInstanceType, AppType};
+
+    fn none() -> Resolution {
+        Resolution::default()
+    }
+
+    #[test]
+    fn references_become_arns_and_image_names_and_the_default_configuration() {
+        let resolved = Resolution {
+            lifecycle_configs: [("pip".to_string(), "arn:lcc/pip-1".to_string())].into(),
+            images: [(
+                "torch".to_string(),
+                ("team-torch".to_string(), "team-torch".to_string()),
+            )]
+            .into(),
+        };
+        let own: api::UserSettings = serde_json::from_value(json!({"jupyterLabAppSettings": {
+            "lifecycleConfigArns": ["arn:lcc/console"],
+            "lifecycleConfigs": [{"name": "pip", "default": true}],
+            "customImages": [{"imageRef": "torch"}, {"imageName": "raw", "appImageConfigName": "raw-config"}],
+        }}))
+        .unwrap();
+        let lab = &user_settings(Some(&own), &UiRestrictions::default(), &resolved)["JupyterLabAppSettings"];
+        assert_eq!(lab["LifecycleConfigArns"], json!(["arn:lcc/console", "arn:lcc/pip-1"]));
+        assert_eq!(lab["DefaultResourceSpec"]["LifecycleConfigArn"], "arn:lcc/pip-1");
+        assert_eq!(
+            lab["CustomImages"],
+            json!([
+                {"ImageName": "team-torch", "AppImageConfigName": "team-torch"},
+                {"ImageName": "raw", "AppImageConfigName": "raw-config"},
+            ])
+        );
+    }
 
     fn spec(extra: Value) -> StudioDomainSpec {
         let mut spec = json!({
@@ -147,11 +246,11 @@ mod tests {
     fn domain_idle_reaches_both_app_types_and_the_space_defaults() {
         let spec = spec(json!({"idleShutdown": {"idleTimeoutMinutes": 120, "maxIdleTimeoutMinutes": 480}}));
         let idle = json!({"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": 120, "MaxIdleTimeoutInMinutes": 480}});
-        let users = default_user_settings(&spec, &UiRestrictions::default());
+        let users = default_user_settings(&spec, &UiRestrictions::default(), &none());
         assert_eq!(users["JupyterLabAppSettings"]["AppLifecycleManagement"], idle);
         assert_eq!(users["CodeEditorAppSettings"]["AppLifecycleManagement"], idle);
         assert_eq!(
-            default_space_settings(&spec)["JupyterLabAppSettings"]["AppLifecycleManagement"],
+            default_space_settings(&spec, &none())["JupyterLabAppSettings"]["AppLifecycleManagement"],
             idle
         );
     }
@@ -167,7 +266,7 @@ mod tests {
                 "ExecutionRoleIdentityConfig": "DISABLED",
             })
         );
-        assert_eq!(default_space_settings(&spec), Document::new());
+        assert_eq!(default_space_settings(&spec, &none()), Document::new());
     }
 
     #[test]
@@ -180,7 +279,7 @@ mod tests {
             "executionRole": "arn:aws:iam::123456789012:role/x",
             "studioWebPortalSettings": {"hiddenInstanceTypes": ["ml.g5.xlarge"], "hiddenMlTools": ["Comet"]},
         }}));
-        let portal = &default_user_settings(&spec, &ui)["StudioWebPortalSettings"];
+        let portal = &default_user_settings(&spec, &ui, &none())["StudioWebPortalSettings"];
         assert_eq!(
             portal["HiddenInstanceTypes"],
             json!(["ml.g5.xlarge", "ml.p4d.24xlarge"])
@@ -188,18 +287,18 @@ mod tests {
         assert_eq!(portal["HiddenAppTypes"], json!(["Canvas"]));
         assert_eq!(portal["HiddenMlTools"], json!(["Comet"]));
         assert!(
-            !user_settings(None, &ui).contains_key("StudioWebPortalSettings"),
+            !user_settings(None, &ui, &none()).contains_key("StudioWebPortalSettings"),
             "a profile that hides nothing itself inherits the domain's"
         );
         let own: api::UserSettings =
             serde_json::from_value(json!({"studioWebPortalSettings": {"hiddenInstanceTypes": []}})).unwrap();
         assert_eq!(
-            user_settings(Some(&own), &ui)["StudioWebPortalSettings"]["HiddenInstanceTypes"],
+            user_settings(Some(&own), &ui, &none())["StudioWebPortalSettings"]["HiddenInstanceTypes"],
             json!(["ml.p4d.24xlarge"]),
             "a profile's own list cannot show what the guardrails forbid"
         );
         assert!(
-            !default_user_settings(&spec, &UiRestrictions::default())["StudioWebPortalSettings"]
+            !default_user_settings(&spec, &UiRestrictions::default(), &none())["StudioWebPortalSettings"]
                 .as_object()
                 .unwrap()
                 .contains_key("HiddenAppTypes")
@@ -209,14 +308,14 @@ mod tests {
     #[test]
     fn space_settings_carry_the_app_type() {
         let settings: api::SpaceSettings = serde_json::from_value(json!({"idleTimeoutMinutes": 120})).unwrap();
-        let doc = space_settings(SpaceAppType::CodeEditor, Some(&settings));
+        let doc = space_settings(SpaceAppType::CodeEditor, Some(&settings), &none());
         assert_eq!(doc["AppType"], "CodeEditor");
         assert_eq!(
             doc["CodeEditorAppSettings"]["AppLifecycleManagement"]["IdleSettings"]["IdleTimeoutInMinutes"],
             120
         );
         assert_eq!(
-            Value::Object(space_settings(SpaceAppType::JupyterLab, None)),
+            Value::Object(space_settings(SpaceAppType::JupyterLab, None, &none())),
             json!({"AppType": "JupyterLab"})
         );
     }

@@ -12,6 +12,7 @@
 //!   controller and the sweeper.
 
 pub mod admission;
+pub mod catalog;
 pub mod context;
 pub mod desired;
 pub mod domain;
@@ -19,6 +20,7 @@ pub mod driver;
 pub mod error;
 pub mod guardrail;
 pub mod holdings;
+pub mod lifecycle;
 pub mod listings;
 pub mod member;
 pub mod memory;

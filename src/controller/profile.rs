@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use kube::{Api, ResourceExt};
 
+use super::catalog::Resolution;
 use super::context::Context;
 use super::driver::{run_controller, spec_or_deletion};
 use super::error::ReconcileError;
@@ -105,6 +106,7 @@ pub fn desired_profile(
     name: String,
     tags: BTreeMap<String, String>,
     ui: &UiRestrictions,
+    resolved: &Resolution,
 ) -> ProfileCreate {
     ProfileCreate {
         name,
@@ -112,7 +114,7 @@ pub fn desired_profile(
             identifier: sso.user_identifier.clone(),
             value: sso.user_value.clone(),
         }),
-        settings: desired::user_settings(spec.user_settings.as_ref(), ui),
+        settings: desired::user_settings(spec.user_settings.as_ref(), ui, resolved),
         tags,
     }
 }
@@ -201,9 +203,15 @@ impl MemberKind for UserProfile {
             .or_else(|| security_group_problem(domain.profiles_need_security_groups, &self.spec))
     }
 
-    fn desired(&self, name: String, ownership: BTreeMap<String, String>, ui: &UiRestrictions) -> ProfileCreate {
+    fn desired(
+        &self,
+        name: String,
+        ownership: BTreeMap<String, String>,
+        ui: &UiRestrictions,
+        resolved: &Resolution,
+    ) -> ProfileCreate {
         let tags = desired_tags(&self.spec, &name, ownership);
-        desired_profile(&self.spec, name, tags, ui)
+        desired_profile(&self.spec, name, tags, ui, resolved)
     }
 
     fn desired_tags(desired: &ProfileCreate) -> &BTreeMap<String, String> {
@@ -367,6 +375,7 @@ mod tests {
             "alice".into(),
             BTreeMap::new(),
             &UiRestrictions::default(),
+            &Resolution::default(),
         );
         let observed = ObservedProfile {
             sso_user_value: Some("alice@old".into()),
@@ -389,7 +398,13 @@ mod tests {
             ),
             ..spec()
         };
-        let desired = desired_profile(&with_lab, "alice".into(), BTreeMap::new(), &UiRestrictions::default());
+        let desired = desired_profile(
+            &with_lab,
+            "alice".into(),
+            BTreeMap::new(),
+            &UiRestrictions::default(),
+            &Resolution::default(),
+        );
         let observed = ObservedProfile {
             settings: json!({
                 "ExecutionRole": "arn:aws:iam::123456789012:role/Other",

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use kube::ResourceExt;
 
+use super::catalog::Resolution;
 use super::context::Context;
 use super::driver::{run_controller, spec_or_deletion};
 use super::error::ReconcileError;
@@ -123,13 +124,18 @@ pub fn desired_tags(spec: &SharedSpaceSpec, ownership: BTreeMap<String, String>)
 }
 
 /// What CreateSpace sends.
-pub fn desired_space(spec: &SharedSpaceSpec, name: String, tags: BTreeMap<String, String>) -> SpaceCreate {
+pub fn desired_space(
+    spec: &SharedSpaceSpec,
+    name: String,
+    tags: BTreeMap<String, String>,
+    resolved: &Resolution,
+) -> SpaceCreate {
     SpaceCreate {
         name,
         display_name: spec.display_name.clone(),
         owner: spec.sharing.owner_profile.clone().unwrap_or_default(),
         sharing_type: sharing_type(spec).into(),
-        settings: desired::space_settings(spec.app_type, spec.settings.as_ref()),
+        settings: desired::space_settings(spec.app_type, spec.settings.as_ref(), resolved),
         tags,
     }
 }
@@ -213,8 +219,14 @@ impl MemberKind for SharedSpace {
         creation_problem(&self.spec, domain.space_execution_role.as_deref())
     }
 
-    fn desired(&self, name: String, ownership: BTreeMap<String, String>, _ui: &UiRestrictions) -> SpaceCreate {
-        desired_space(&self.spec, name, desired_tags(&self.spec, ownership))
+    fn desired(
+        &self,
+        name: String,
+        ownership: BTreeMap<String, String>,
+        _ui: &UiRestrictions,
+        resolved: &Resolution,
+    ) -> SpaceCreate {
+        desired_space(&self.spec, name, desired_tags(&self.spec, ownership), resolved)
     }
 
     fn desired_tags(desired: &SpaceCreate) -> &BTreeMap<String, String> {
@@ -400,7 +412,12 @@ mod tests {
 
     #[test]
     fn owner_sharing_and_app_type_force_recreation() {
-        let desired = desired_space(&spec(SharingType::Private, Some("alice")), "s".into(), BTreeMap::new());
+        let desired = desired_space(
+            &spec(SharingType::Private, Some("alice")),
+            "s".into(),
+            BTreeMap::new(),
+            &Resolution::default(),
+        );
         let same = observed_as(&desired);
         assert!(immutable_changes(&desired, &same).is_empty());
         let mut settings = desired.settings.clone();
@@ -419,7 +436,12 @@ mod tests {
 
     #[test]
     fn settings_and_display_name_update_in_place() {
-        let desired = desired_space(&spec(SharingType::Shared, Some("alice")), "s".into(), BTreeMap::new());
+        let desired = desired_space(
+            &spec(SharingType::Shared, Some("alice")),
+            "s".into(),
+            BTreeMap::new(),
+            &Resolution::default(),
+        );
         let mut observed = observed_as(&desired);
         assert!(mutable_changes(&desired, &observed, &[]).is_empty());
         observed.display_name = Some("Old".into());
@@ -441,7 +463,7 @@ mod tests {
         let mut without = spec(SharingType::Shared, Some("alice"));
         without.settings = Some(serde_json::from_value(json!({"idleTimeoutMinutes": 120})).unwrap());
         without.display_name = None;
-        let desired = desired_space(&without, "s".into(), BTreeMap::new());
+        let desired = desired_space(&without, "s".into(), BTreeMap::new(), &Resolution::default());
         let mut observed = observed_as(&desired);
         observed.settings.insert(
             "SpaceStorageSettings".into(),

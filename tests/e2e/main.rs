@@ -14,6 +14,7 @@ mod gitops;
 mod guardrail;
 mod idle;
 mod leader;
+mod lifecycle;
 mod manifests;
 mod observation;
 mod profile;

@@ -13,7 +13,8 @@ use crate::api::{
     StudioDomainSpec,
 };
 use crate::aws::model::{AppSummary, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
-use crate::controller::member::decide::GuardrailFacts;
+use crate::controller::catalog::Resolution;
+use crate::controller::member::decide::{Blocker, GuardrailFacts};
 use crate::ownership::{self, Claim};
 use crate::status::Want;
 
@@ -144,6 +145,8 @@ pub struct Facts {
     pub survey: Option<Survey>,
     /// The settings paths status records as managed.
     pub managed: Vec<String>,
+    /// The spec's references to StudioLifecycleConfigs and StudioImages, resolved (or why not).
+    pub references: Result<Resolution, Blocker>,
 }
 
 /// The members of a domain about to be recreated.
@@ -178,6 +181,7 @@ impl Facts {
             name_taken: None,
             survey: None,
             managed: Vec::new(),
+            references: Ok(Resolution::default()),
         }
     }
 }
@@ -301,7 +305,8 @@ fn key_condition(key: &Result<KeyInfo, KeyProblem>, key_id: &str) -> Want {
 pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Facts) -> DomainCreate {
     let mut tags = spec.tags.clone();
     tags.extend(facts.ownership.clone());
-    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags, &facts.guardrails.ui);
+    let resolved = facts.references.clone().unwrap_or_default();
+    let mut desired = rules::desired_domain(spec, name, key.arn.clone(), tags, &facts.guardrails.ui, &resolved);
     reporter::attach(&mut desired, &facts.reporter.arns(), facts.domain.as_ref());
     desired
 }
@@ -409,6 +414,21 @@ pub fn gates(spec: &StudioDomainSpec, facts: &Facts) -> Result<Decided, Box<Plan
             reason: "GuardrailViolation",
             message,
         })));
+    }
+    match &facts.references {
+        Err(Blocker::Waiting(problem)) => {
+            return Err(Box::new(decided.end(End::Blocked {
+                reason: problem.reason,
+                message: problem.message.clone(),
+            })));
+        }
+        Err(Blocker::Stalled(problem)) => {
+            return Err(Box::new(decided.end(End::Stalled {
+                reason: problem.reason,
+                message: problem.message.clone(),
+            })));
+        }
+        Ok(_) => {}
     }
     if let Some(created) = &facts.created_with
         && (created.region != spec.aws.region || created.role_arn != spec.aws.role_arn)
@@ -1014,6 +1034,7 @@ mod tests {
             apps: Vec::new(),
             pending_approval: None,
             approval: None,
+            references: Ok(Resolution::default()),
             name_taken: match row.name.as_deref().unwrap_or("free") {
                 "unknown" => None,
                 "free" => Some(None),

@@ -19,6 +19,7 @@ use tracing::info;
 
 use self::decide::{End, Facts, Need, Plan, ReporterFacts, Step, Survey};
 use self::rules::KeyProblem;
+use super::catalog;
 use super::context::Context;
 use super::driver::{Pass, Reconcile, change_hash, run_controller};
 use super::error::ReconcileError;
@@ -279,13 +280,16 @@ fn record_observed(status: &mut StudioDomainStatus, observed: &ObservedDomain) {
 /// A domain's reconcile: observe, decide (reading more when a decision needs it), act.
 async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
     let guardrail_facts = guardrails(pass).await?;
-    let before_aws = Facts::before_aws(guardrail_facts.clone(), pass.status.created_with.clone());
+    let mut before_aws = Facts::before_aws(guardrail_facts.clone(), pass.status.created_with.clone());
+    before_aws.references =
+        catalog::resolve_spec(&pass.ctx.stores, &pass.namespace(), &pass.obj.spec, &pass.obj.spec.aws);
     if let Err(plan) = decide::gates(&pass.obj.spec, &before_aws) {
         // No AWS call at all (no AssumeRole either) for a spec that may not reach AWS.
         return act(pass, None, &before_aws, *plan).await;
     }
     let session = session(pass).await?;
     let mut facts = observe(pass, &session, guardrail_facts).await?;
+    facts.references = before_aws.references.clone();
     let mut plan = decide_pass(pass, &facts);
     while let End::Need(need) = plan.end {
         match need {
@@ -364,6 +368,7 @@ async fn observe(
         approval: pass.obj.annotations().get(rules::APPROVE_RECREATION).cloned(),
         name_taken: None,
         survey: None,
+        references: Ok(Default::default()),
         managed: pass
             .status
             .settings

@@ -165,14 +165,19 @@ pub async fn create(
             content: script.clone(),
             tags: tags.clone(),
         };
-        match session.create_lifecycle_config(&config).await {
-            Ok(_) => {}
-            // Created by an earlier pass whose listing was older.
-            Err(AwsError::InUse { message }) if message.contains("already exists") => {}
-            Err(error) => return Err(error),
-        }
+        create_config(session, &config).await?;
     }
     Ok(())
+}
+
+/// Creates one configuration; one that already exists counts as created (by an earlier pass
+/// whose listing was older).
+pub async fn create_config(session: &AwsSession, config: &LifecycleConfigCreate) -> Result<(), AwsError> {
+    match session.create_lifecycle_config(config).await {
+        Ok(_) => Ok(()),
+        Err(AwsError::InUse { message }) if message.contains("already exists") => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// Deletes the named configurations; one still in use by a running app is left for a later pass

@@ -7,6 +7,7 @@ use crate::api::condition_type::TENANCY_SELECTOR;
 use crate::api::{self, AccessType, ApprovalRequest, AuthMode, ImmutableSettings, RecreationPolicy, StudioDomainSpec};
 use crate::aws::model::{AppSummary, Document, DomainCreate, DomainUpdate, KeyInfo, ObservedDomain};
 use crate::compliance::UiRestrictions;
+use crate::controller::catalog::Resolution;
 use crate::controller::desired;
 use crate::controller::settings::{self, Rules};
 use crate::status::Want;
@@ -127,6 +128,7 @@ pub fn desired_domain(
     key_arn: String,
     tags: BTreeMap<String, String>,
     ui: &UiRestrictions,
+    resolved: &Resolution,
 ) -> DomainCreate {
     DomainCreate {
         name,
@@ -138,8 +140,8 @@ pub fn desired_domain(
         app_security_group_management: spec.app_security_group_management.map(|m| m.as_str().into()),
         home_efs_file_system_creation: spec.home_efs_file_system_creation.map(|h| h.as_str().into()),
         tag_propagation: spec.tag_propagation,
-        default_user_settings: desired::default_user_settings(spec, ui),
-        default_space_settings: desired::default_space_settings(spec),
+        default_user_settings: desired::default_user_settings(spec, ui, resolved),
+        default_space_settings: desired::default_space_settings(spec, resolved),
         domain_settings: desired::domain_settings(spec),
         tags,
     }
@@ -476,7 +478,14 @@ mod tests {
     use crate::api::{EncryptionSpec, NetworkSpec, UserSettings};
 
     fn desired(spec: &StudioDomainSpec) -> DomainCreate {
-        desired_domain(spec, "d".into(), key().arn, BTreeMap::new(), &UiRestrictions::default())
+        desired_domain(
+            spec,
+            "d".into(),
+            key().arn,
+            BTreeMap::new(),
+            &UiRestrictions::default(),
+            &Resolution::default(),
+        )
     }
 
     fn spec() -> StudioDomainSpec {

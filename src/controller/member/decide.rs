@@ -75,6 +75,8 @@ pub struct Facts<O> {
     pub guardrails: Option<GuardrailFacts>,
     /// What the spec lacks for its domain (an SSO identity, an owner, a role).
     pub precondition: Option<Problem>,
+    /// Why the spec's references to StudioLifecycleConfigs and StudioImages do not resolve.
+    pub references: Option<Blocker>,
     /// The name the spec asks for in AWS.
     pub name: String,
     /// The domain id and name status recorded (where the member was created).
@@ -303,7 +305,17 @@ fn gates<K: MemberKind>(facts: &Facts<K::Observed>) -> Result<(Decided, String),
             message: problem.message.clone(),
         })));
     }
-    Ok((decided, domain_id))
+    match &facts.references {
+        Some(Blocker::Stalled(problem)) => Err(Box::new(decided.end(End::Stalled {
+            reason: problem.reason,
+            message: problem.message.clone(),
+        }))),
+        Some(Blocker::Waiting(problem)) => Err(Box::new(decided.end(End::Blocked {
+            reason: problem.reason,
+            message: problem.message.clone(),
+        }))),
+        None => Ok((decided, domain_id)),
+    }
 }
 
 /// The member exists: whose it is, where it stands, and what must change.
@@ -505,6 +517,8 @@ mod tests {
         #[serde(default)]
         precondition: Option<String>,
         #[serde(default)]
+        references: Option<String>,
+        #[serde(default)]
         recorded: Option<String>,
         #[serde(default)]
         aws: Option<String>,
@@ -617,6 +631,12 @@ mod tests {
                 .precondition
                 .clone()
                 .map(|reason| Problem::new(Box::leak(reason.into_boxed_str()), "the spec lacks something")),
+            references: match row.references.as_deref() {
+                None | Some("resolved") => None,
+                Some("not-ready") => Some(Blocker::Waiting(Problem::new("WaitingForReference", "not Ready"))),
+                Some("missing") => Some(Blocker::Stalled(Problem::new("ReferenceNotFound", "no such"))),
+                Some(other) => panic!("unknown references {other}"),
+            },
             name: "alice".into(),
             recorded: (
                 Some("d-1".into()),
@@ -659,7 +679,12 @@ mod tests {
             },
         }))
         .unwrap();
-        let desired = profile.desired("alice".into(), owner().tags(), &UiRestrictions::default());
+        let desired = profile.desired(
+            "alice".into(),
+            owner().tags(),
+            &UiRestrictions::default(),
+            &Default::default(),
+        );
         let mut observed = ObservedProfile {
             details: crate::aws::model::MemberDetails {
                 name: "alice".into(),
@@ -706,7 +731,12 @@ mod tests {
             },
         }))
         .unwrap();
-        let desired = space.desired("alice".into(), owner().tags(), &UiRestrictions::default());
+        let desired = space.desired(
+            "alice".into(),
+            owner().tags(),
+            &UiRestrictions::default(),
+            &Default::default(),
+        );
         let mut observed = ObservedSpace {
             details: crate::aws::model::MemberDetails {
                 name: "alice".into(),

@@ -15,6 +15,7 @@ use kube::{Resource, ResourceExt};
 use tracing::info;
 
 use self::decide::{Blocker, End, Facts, GuardrailFacts, InAws, Plan, Problem, Step};
+use super::catalog::{self, Resolution};
 use super::context::Context;
 use super::driver::{Pass, Reconcile};
 use super::error::ReconcileError;
@@ -59,7 +60,9 @@ pub struct MemberRecord {
 }
 
 /// What differs between the members of a domain.
-pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_openapi::NamespaceResourceScope> {
+pub trait MemberKind:
+    Reconcile + MemberSpec + Cached + serde::Serialize + Resource<Scope = k8s_openapi::NamespaceResourceScope>
+{
     /// What Describe reports.
     type Observed: Observed + Send + Sync + 'static;
     /// Tags that say whose the member is (never changed by an adoption).
@@ -75,7 +78,13 @@ pub trait MemberKind: Reconcile + MemberSpec + Cached + Resource<Scope = k8s_ope
     fn precondition(&self, domain: &DomainTarget) -> Option<Problem>;
     /// What Create sends: `ownership` are the ownership tags, `ui` what the guardrails hide in
     /// the Studio UI.
-    fn desired(&self, name: String, ownership: BTreeMap<String, String>, ui: &UiRestrictions) -> Self::Desired;
+    fn desired(
+        &self,
+        name: String,
+        ownership: BTreeMap<String, String>,
+        ui: &UiRestrictions,
+        resolved: &Resolution,
+    ) -> Self::Desired;
     /// The tags it should carry.
     fn desired_tags(desired: &Self::Desired) -> &BTreeMap<String, String>;
     /// The same, to add the tags only a creation carries (`restore-from`).
@@ -422,6 +431,7 @@ pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Reco
     let mut facts = Facts {
         guardrails: None,
         precondition: None,
+        references: None,
         name: obj.aws_name(),
         recorded: (record.domain_id.clone(), record.name.clone()),
         owner: owner.clone(),
@@ -438,8 +448,19 @@ pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Reco
         facts.guardrails = Some(guardrails(ctx, obj, target).await?);
         facts.precondition = obj.precondition(target);
     }
+    let references = target
+        .as_ref()
+        .map(|target| catalog::resolve_spec(&ctx.stores, &pass.namespace(), obj, &target.aws));
+    let resolved = match references {
+        Some(Ok(resolved)) => resolved,
+        Some(Err(blocker)) => {
+            facts.references = Some(blocker);
+            Resolution::default()
+        }
+        None => Resolution::default(),
+    };
     let ui = facts.guardrails.as_ref().map(|g| g.ui.clone()).unwrap_or_default();
-    let desired = obj.desired(facts.name.clone(), owner.tags(), &ui);
+    let desired = obj.desired(facts.name.clone(), owner.tags(), &ui, &resolved);
     let plan = decide::decide::<K>(&desired, &facts);
     let needs_aws = !plan.steps.is_empty() || matches!(plan.end, End::LookInAws { .. });
     let session = match (&target, needs_aws) {

@@ -123,6 +123,8 @@ impl TestEnv {
             "crd/userprofiles.studio-operator.io",
             "crd/sharedspaces.studio-operator.io",
             "crd/guardrails.studio-operator.io",
+            "crd/studiolifecycleconfigs.studio-operator.io",
+            "crd/studioimages.studio-operator.io",
         ]);
         assert!(
             out.status.success(),
