@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::api::{Guardrail, SharedSpace, StudioDomain, UserProfile};
+use crate::api::{Guardrail, SharedSpace, StudioDomain, StudioImage, UserProfile};
 use crate::aws::AwsClients;
 use crate::controller::{self, Context, ControllerConfig};
 use crate::leader::{Elector, LeaderElection, Leadership};
@@ -97,6 +97,7 @@ pub async fn check_crds(client: &Client) -> Result<(), RuntimeError> {
     check_crd::<StudioDomain>(client).await?;
     check_crd::<UserProfile>(client).await?;
     check_crd::<SharedSpace>(client).await?;
+    check_crd::<StudioImage>(client).await?;
     check_crd::<Guardrail>(client).await
 }
 
@@ -120,6 +121,7 @@ fn static_kind<K: Resource<DynamicType = ()>>() -> &'static str {
         "StudioDomain" => "StudioDomain",
         "UserProfile" => "UserProfile",
         "SharedSpace" => "SharedSpace",
+        "StudioImage" => "StudioImage",
         _ => "Guardrail",
     }
 }
@@ -129,6 +131,7 @@ fn static_plural<K: Resource<DynamicType = ()>>() -> &'static str {
         "StudioDomain" => "studiodomains",
         "UserProfile" => "userprofiles",
         "SharedSpace" => "sharedspaces",
+        "StudioImage" => "studioimages",
         _ => "guardrails",
     }
 }
@@ -332,8 +335,8 @@ struct Controllers {
 }
 
 impl Controllers {
-    /// Starts the Guardrail controller, the sweeper, and per watched scope the StudioDomain, UserProfile and
-    /// SharedSpace controllers, all stopping when `stopped` resolves.
+    /// Starts the Guardrail controller, the sweeper, and per watched scope the StudioDomain, UserProfile,
+    /// SharedSpace and StudioImage controllers, all stopping when `stopped` resolves.
     fn spawn<S, F>(ctx: &Arc<Context>, stopped: &S) -> Self
     where
         S: Fn() -> F,
@@ -346,7 +349,9 @@ impl Controllers {
         ];
         for scope in ctx.config.scopes() {
             let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
-            names.extend(["StudioDomain", "UserProfile", "SharedSpace"].map(|kind| format!("{kind}{within}")));
+            names.extend(
+                ["StudioDomain", "UserProfile", "SharedSpace", "StudioImage"].map(|kind| format!("{kind}{within}")),
+            );
             handles.push(tokio::spawn(controller::domain::run(
                 ctx.clone(),
                 scope.clone(),
@@ -357,7 +362,12 @@ impl Controllers {
                 scope.clone(),
                 stopped(),
             )));
-            handles.push(tokio::spawn(controller::space::run(ctx.clone(), scope, stopped())));
+            handles.push(tokio::spawn(controller::space::run(
+                ctx.clone(),
+                scope.clone(),
+                stopped(),
+            )));
+            handles.push(tokio::spawn(controller::image::run(ctx.clone(), scope, stopped())));
         }
         Self { names, handles }
     }

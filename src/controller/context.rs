@@ -104,9 +104,9 @@ impl ControllerConfig {
     }
 
     /// How many caches the controllers register: the Guardrail controller, and per watched
-    /// scope the StudioDomain, UserProfile and SharedSpace controllers.
+    /// scope the StudioDomain, UserProfile, SharedSpace and StudioImage controllers.
     pub fn controller_caches(&self) -> usize {
-        1 + 3 * self.scopes().len()
+        1 + 4 * self.scopes().len()
     }
 }
 

@@ -19,6 +19,7 @@ pub mod driver;
 pub mod error;
 pub mod guardrail;
 pub mod holdings;
+pub mod image;
 pub mod listings;
 pub mod member;
 pub mod memory;
