@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 use tracing::{error, info};
 
-use crate::api::{Guardrail, SharedSpace, StudioDomain, StudioLifecycleConfig, UserProfile};
+use crate::api::{Guardrail, SharedSpace, StudioDomain, StudioImage, StudioLifecycleConfig, UserProfile};
 use crate::aws::AwsClients;
 use crate::controller::{self, Context, ControllerConfig};
 use crate::leader::{Elector, LeaderElection, Leadership};
@@ -98,6 +98,7 @@ pub async fn check_crds(client: &Client) -> Result<(), RuntimeError> {
     check_crd::<UserProfile>(client).await?;
     check_crd::<SharedSpace>(client).await?;
     check_crd::<StudioLifecycleConfig>(client).await?;
+    check_crd::<StudioImage>(client).await?;
     check_crd::<Guardrail>(client).await
 }
 
@@ -122,6 +123,7 @@ fn static_kind<K: Resource<DynamicType = ()>>() -> &'static str {
         "UserProfile" => "UserProfile",
         "SharedSpace" => "SharedSpace",
         "StudioLifecycleConfig" => "StudioLifecycleConfig",
+        "StudioImage" => "StudioImage",
         _ => "Guardrail",
     }
 }
@@ -132,6 +134,7 @@ fn static_plural<K: Resource<DynamicType = ()>>() -> &'static str {
         "UserProfile" => "userprofiles",
         "SharedSpace" => "sharedspaces",
         "StudioLifecycleConfig" => "studiolifecycleconfigs",
+        "StudioImage" => "studioimages",
         _ => "guardrails",
     }
 }
@@ -335,8 +338,8 @@ struct Controllers {
 }
 
 impl Controllers {
-    /// Starts the Guardrail controller, the sweeper, and per watched scope the StudioDomain, UserProfile and
-    /// SharedSpace controllers, all stopping when `stopped` resolves.
+    /// Starts the Guardrail controller, the sweeper, and per watched scope the StudioDomain, UserProfile,
+    /// SharedSpace and StudioImage controllers, all stopping when `stopped` resolves.
     fn spawn<S, F>(ctx: &Arc<Context>, stopped: &S) -> Self
     where
         S: Fn() -> F,
@@ -350,8 +353,14 @@ impl Controllers {
         for scope in ctx.config.scopes() {
             let within = scope.as_deref().map(|s| format!(" in {s}")).unwrap_or_default();
             names.extend(
-                ["StudioDomain", "UserProfile", "SharedSpace", "StudioLifecycleConfig"]
-                    .map(|kind| format!("{kind}{within}")),
+                [
+                    "StudioDomain",
+                    "UserProfile",
+                    "SharedSpace",
+                    "StudioLifecycleConfig",
+                    "StudioImage",
+                ]
+                .map(|kind| format!("{kind}{within}")),
             );
             handles.push(tokio::spawn(controller::domain::run(
                 ctx.clone(),
@@ -368,7 +377,12 @@ impl Controllers {
                 scope.clone(),
                 stopped(),
             )));
-            handles.push(tokio::spawn(controller::lifecycle::run(ctx.clone(), scope, stopped())));
+            handles.push(tokio::spawn(controller::lifecycle::run(
+                ctx.clone(),
+                scope.clone(),
+                stopped(),
+            )));
+            handles.push(tokio::spawn(controller::image::run(ctx.clone(), scope, stopped())));
         }
         Self { names, handles }
     }

@@ -137,6 +137,8 @@ pub mod condition_type {
     pub const GUARDRAIL_VIOLATION: &str = "GuardrailViolation";
     /// A deletion of spaces waits for their backups, or for a data-loss approval.
     pub const BACKUP_PENDING: &str = "BackupPending";
+    /// A deletion waits: settings still refer to the resource, or AWS reports it in use.
+    pub const DELETION_BLOCKED: &str = "DeletionBlocked";
     /// The domain's tenancy selector names namespaces only by what nobody can change
     /// (`kubernetes.io/metadata.name`): False when another label could let a namespace join.
     pub const TENANCY_SELECTOR: &str = "TenancySelector";

@@ -414,3 +414,88 @@ mod tests {
         );
     }
 }
+
+/// What CreateImage and UpdateImage set on an image.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageSettings {
+    /// `RoleArn`.
+    pub role: String,
+    /// `DisplayName`.
+    pub display_name: Option<String>,
+    /// `Description`.
+    pub description: Option<String>,
+}
+
+/// An image as DescribeImage reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedImage {
+    /// `ImageArn`.
+    pub arn: String,
+    /// `ImageStatus`: `CREATING`, `CREATED`, `UPDATING`, `DELETING`, `CREATE_FAILED`, ...
+    pub status: String,
+    /// `RoleArn`, `DisplayName`, `Description`.
+    pub settings: ImageSettings,
+    /// `FailureReason`.
+    pub failure_reason: Option<String>,
+}
+
+/// One version of an image, with its aliases.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedImageVersion {
+    /// `Version`.
+    pub version: i32,
+    /// `ImageVersionArn`.
+    pub arn: String,
+    /// `BaseImage`.
+    pub base_image: String,
+    /// `ImageVersionStatus`: `CREATING`, `CREATED`, `CREATE_FAILED`, `DELETING`, ...
+    pub status: String,
+    /// The version's aliases (ListAliases).
+    pub aliases: Vec<String>,
+    /// `FailureReason`.
+    pub failure_reason: Option<String>,
+}
+
+/// How Studio runs an image: the one app-kind member of an AppImageConfig.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageRunConfig {
+    /// `JupyterLab`, `CodeEditor` or `KernelGateway`: which member holds the config.
+    pub app_type: String,
+    /// `FileSystemConfig`.
+    pub file_system: Option<ImageFileSystem>,
+    /// `ContainerConfig` (JupyterLab and Code Editor).
+    pub container: Option<ImageContainer>,
+    /// `KernelSpecs` (KernelGateway), as (name, display name).
+    pub kernels: Vec<(String, Option<String>)>,
+}
+
+/// `FileSystemConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageFileSystem {
+    /// `MountPath`.
+    pub mount_path: Option<String>,
+    /// `DefaultUid`.
+    pub uid: Option<i32>,
+    /// `DefaultGid`.
+    pub gid: Option<i32>,
+}
+
+/// `ContainerConfig`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageContainer {
+    /// `ContainerEntrypoint`.
+    pub entrypoint: Vec<String>,
+    /// `ContainerArguments`.
+    pub arguments: Vec<String>,
+    /// `ContainerEnvironmentVariables`.
+    pub environment: BTreeMap<String, String>,
+}
+
+/// An AppImageConfig as DescribeAppImageConfig reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObservedAppImageConfig {
+    /// `AppImageConfigArn`.
+    pub arn: String,
+    /// The app-kind member it holds.
+    pub config: ImageRunConfig,
+}

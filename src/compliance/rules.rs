@@ -37,6 +37,16 @@ pub fn allowed(patterns: &[String], value: &str) -> bool {
     patterns.is_empty() || patterns.iter().any(|p| WildMatch::new(p).matches(value))
 }
 
+/// A StudioImage's image ARN against `allowedImages`, so an image no domain may use is never
+/// created.
+pub fn check_image(rules: &GuardrailRules, image_arn: &str) -> Vec<Finding> {
+    if allowed(&rules.allowed_images, image_arn) {
+        Vec::new()
+    } else {
+        vec![Finding::new("allowedImages", image_arn)]
+    }
+}
+
 /// Whether an instance type is allowed; `system` (the JupyterServer UI app) always is.
 pub fn instance_type_allowed(rules: &GuardrailRules, instance_type: &str) -> bool {
     instance_type == "system" || allowed(&rules.allowed_instance_types, instance_type)

@@ -104,9 +104,10 @@ impl ControllerConfig {
     }
 
     /// How many caches the controllers register: the Guardrail controller, and per watched
-    /// scope the StudioDomain, UserProfile, SharedSpace and StudioLifecycleConfig controllers.
+    /// scope the StudioDomain, UserProfile, SharedSpace, StudioLifecycleConfig and StudioImage
+    /// controllers.
     pub fn controller_caches(&self) -> usize {
-        1 + 4 * self.scopes().len()
+        1 + 5 * self.scopes().len()
     }
 }
 

@@ -16,6 +16,7 @@ use super::domain::reporter;
 use super::driver::{Pass, Reconcile, run_controller, spec_or_deletion};
 use super::error::ReconcileError;
 use super::report::{Happening, reported};
+use crate::api::condition_type::DELETION_BLOCKED;
 use crate::api::{
     DeletionPolicy, MAX_SCRIPT_BYTES, StudioLifecycleConfig, StudioLifecycleConfigSpec, StudioLifecycleConfigStatus,
 };
@@ -24,9 +25,6 @@ use crate::aws::model::LifecycleConfigCreate;
 use crate::aws::{AwsError, RoleFor};
 use crate::ownership::{self, Owner};
 use crate::status::Want;
-
-/// Condition type: the deletion waits for references or for AWS.
-const DELETION_BLOCKED: &str = "DeletionBlocked";
 
 /// Runs the StudioLifecycleConfig controller for one scope until `shutdown` resolves.
 pub async fn run(

@@ -20,6 +20,7 @@ pub mod driver;
 pub mod error;
 pub mod guardrail;
 pub mod holdings;
+pub mod image;
 pub mod lifecycle;
 pub mod listings;
 pub mod member;

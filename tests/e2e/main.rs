@@ -13,6 +13,7 @@ mod emulator_conformance;
 mod gitops;
 mod guardrail;
 mod idle;
+mod images;
 mod leader;
 mod lifecycle;
 mod manifests;

@@ -4,6 +4,7 @@
 
 mod apps;
 mod domains;
+mod images;
 mod lifecycle;
 mod members;
 mod shapes;
