@@ -18,7 +18,7 @@ var (
 	customDir  = filepath.Join(gitopsDir, "resource_customizations")
 	snippet    = filepath.Join(gitopsDir, "argocd-cm-snippet.yaml")
 	group      = "studio-operator.io"
-	ourKinds   = []string{"Guardrail", "SharedSpace", "StudioDomain", "UserProfile"}
+	ourKinds = []string{"Guardrail", "SharedSpace", "StudioDomain", "StudioImage", "StudioLifecycleConfig", "UserProfile"}
 	keyPrefix  = "resource.customizations.health."
 	regenerate = "hack/argocd-health-test.sh --update"
 )

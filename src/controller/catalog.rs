@@ -326,8 +326,8 @@ mod tests {
         assert_eq!(
             found,
             [
-                (Referred::LifecycleConfig, "pip".to_string(), "JupyterLab"),
                 (Referred::Image, "torch".to_string(), "JupyterLab"),
+                (Referred::LifecycleConfig, "pip".to_string(), "JupyterLab"),
                 (Referred::LifecycleConfig, "kg".to_string(), "KernelGateway"),
             ]
         );

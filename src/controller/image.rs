@@ -662,7 +662,7 @@ async fn untag(session: &AwsSession, owner: &Owner, name: &str) -> Result<bool, 
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     use super::*;
 

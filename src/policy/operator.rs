@@ -14,7 +14,9 @@
 use std::collections::BTreeSet;
 
 use Dependency::*;
-use Resource::{Any, App, Domain, KmsKey, Space, StudioLifecycleConfig, UserProfile};
+use Resource::{
+    Any, App, AppImageConfig, Domain, Image, ImageVersion, KmsKey, Space, StudioLifecycleConfig, UserProfile,
+};
 use Scope::*;
 use Service::{Kms, SageMaker, Sts, Tagging};
 
@@ -99,6 +101,12 @@ pub enum Resource {
     App,
     /// `studio-lifecycle-config/<name>`.
     StudioLifecycleConfig,
+    /// `image/<name>` (a StudioImage).
+    Image,
+    /// `image-version/<image>/<version>`.
+    ImageVersion,
+    /// `app-image-config/<name>`.
+    AppImageConfig,
     /// KMS keys (aliases resolve to them).
     KmsKey,
 }
@@ -113,6 +121,9 @@ impl Resource {
             Resource::Space => "arn:*:sagemaker:*:*:space/*/*",
             Resource::App => "arn:*:sagemaker:*:*:app/*/*/*/*",
             Resource::StudioLifecycleConfig => "arn:*:sagemaker:*:*:studio-lifecycle-config/*",
+            Resource::Image => "arn:*:sagemaker:*:*:image/*",
+            Resource::ImageVersion => "arn:*:sagemaker:*:*:image-version/*/*",
+            Resource::AppImageConfig => "arn:*:sagemaker:*:*:app-image-config/*",
             Resource::KmsKey => "arn:*:kms:*:*:key/*",
         }
     }
@@ -162,9 +173,17 @@ const fn operation(
 }
 
 /// Studio resources the operator tags.
-const STUDIO: &[Resource] = &[Domain, UserProfile, Space];
+const STUDIO: &[Resource] = &[Domain, UserProfile, Space, StudioLifecycleConfig, Image, AppImageConfig];
 /// Everything whose tags the operator reads (apps: the idle sweeper's keep-alive tag).
-const TAGGED: &[Resource] = &[Domain, UserProfile, Space, App];
+const TAGGED: &[Resource] = &[
+    Domain,
+    UserProfile,
+    Space,
+    App,
+    StudioLifecycleConfig,
+    Image,
+    AppImageConfig,
+];
 
 /// Every operation the AWS adapter calls. Keep in step with `src/aws/` (a test enforces it).
 pub const OPERATIONS: &[Operation] = &[
@@ -176,6 +195,11 @@ pub const OPERATIONS: &[Operation] = &[
         &[Domain],
         &[PassExecutionRole, ServiceLinkedRole, DomainStorage],
     ),
+    operation(SageMaker, "CreateAppImageConfig", Create, &[AppImageConfig], &[]),
+    // The pull role of a StudioImage is passed like an execution role: list it with them.
+    operation(SageMaker, "CreateImage", Create, &[Image], &[PassExecutionRole]),
+    // An ImageVersion carries no tags of its own: conditioned on its image's.
+    operation(SageMaker, "CreateImageVersion", Owned, &[Image], &[]),
     operation(SageMaker, "CreateSpace", Create, &[Space], &[]),
     operation(
         SageMaker,
@@ -192,6 +216,8 @@ pub const OPERATIONS: &[Operation] = &[
         &[PassExecutionRole],
     ),
     operation(SageMaker, "DeleteApp", Owned, &[App], &[]),
+    operation(SageMaker, "DeleteAppImageConfig", Owned, &[AppImageConfig], &[]),
+    operation(SageMaker, "DeleteImage", Owned, &[Image], &[]),
     operation(SageMaker, "DeleteDomain", Owned, &[Domain], &[]),
     operation(SageMaker, "DeleteSpace", Owned, &[Space], &[]),
     operation(
@@ -204,11 +230,16 @@ pub const OPERATIONS: &[Operation] = &[
     operation(SageMaker, "DeleteTags", Owned, STUDIO, &[]),
     operation(SageMaker, "DeleteUserProfile", Owned, &[UserProfile], &[]),
     operation(SageMaker, "DescribeApp", Read, &[App], &[]),
+    operation(SageMaker, "DescribeAppImageConfig", Read, &[AppImageConfig], &[]),
+    operation(SageMaker, "DescribeImage", Read, &[Image], &[]),
+    operation(SageMaker, "DescribeImageVersion", Read, &[Image, ImageVersion], &[]),
     operation(SageMaker, "DescribeDomain", Read, &[Domain], &[]),
     operation(SageMaker, "DescribeSpace", Read, &[Space], &[]),
     operation(SageMaker, "DescribeUserProfile", Read, &[UserProfile], &[]),
+    operation(SageMaker, "ListAliases", Read, &[Image, ImageVersion], &[]),
     operation(SageMaker, "ListApps", Read, &[Any], &[]),
     operation(SageMaker, "ListDomains", Read, &[Any], &[]),
+    operation(SageMaker, "ListImageVersions", Read, &[Image], &[]),
     operation(SageMaker, "ListSpaces", Read, &[Any], &[]),
     operation(SageMaker, "ListStudioLifecycleConfigs", Read, &[Any], &[]),
     operation(
@@ -220,7 +251,10 @@ pub const OPERATIONS: &[Operation] = &[
     ),
     operation(SageMaker, "ListTags", Read, TAGGED, &[]),
     operation(SageMaker, "ListUserProfiles", Read, &[Any], &[]),
+    operation(SageMaker, "UpdateAppImageConfig", Owned, &[AppImageConfig], &[]),
     operation(SageMaker, "UpdateDomain", Owned, &[Domain], &[PassExecutionRole]),
+    operation(SageMaker, "UpdateImage", Owned, &[Image], &[PassExecutionRole]),
+    operation(SageMaker, "UpdateImageVersion", Owned, &[Image, ImageVersion], &[]),
     operation(SageMaker, "UpdateSpace", Owned, &[Space], &[]),
     operation(
         SageMaker,
@@ -491,13 +525,17 @@ mod tests {
                 "Sid": "SageMakerCreateOwned",
                 "Effect": "Allow",
                 "Action": [
+                    "sagemaker:CreateAppImageConfig",
                     "sagemaker:CreateDomain",
+                    "sagemaker:CreateImage",
                     "sagemaker:CreateSpace",
                     "sagemaker:CreateStudioLifecycleConfig",
                     "sagemaker:CreateUserProfile"
                 ],
                 "Resource": [
+                    "arn:*:sagemaker:*:*:app-image-config/*",
                     "arn:*:sagemaker:*:*:domain/*",
+                    "arn:*:sagemaker:*:*:image/*",
                     "arn:*:sagemaker:*:*:space/*/*",
                     "arn:*:sagemaker:*:*:studio-lifecycle-config/*",
                     "arn:*:sagemaker:*:*:user-profile/*/*"
