@@ -88,6 +88,25 @@ key_id="$(kms CreateKey '{"Description":"studio-operator local run"}' | python3 
 kms CreateAlias "{\"AliasName\":\"alias/studio-domain\",\"TargetKeyId\":\"$key_id\"}" >/dev/null
 log "created customer managed KMS key $key_id as alias/studio-domain"
 
+# examples/reference-setups/40-team-account.yaml: a domain in a team account, reached through a
+# role whose trust pins the ExternalId to the cluster and namespace; its key lives in that account.
+team_role=arn:aws:iam::210987654321:role/studio-operator-team
+curl -sf "$AWS_ENDPOINT_URL/_emulator/sts/trust" -H 'Content-Type: application/json' \
+  -d "{\"role_arn\":\"$team_role\",\"external_id\":\"local/studio-team-account\",\"required_session_tags\":[]}" >/dev/null
+team_key="$(curl -sf "$AWS_ENDPOINT_URL/" -H 'Content-Type: application/x-www-form-urlencoded' \
+  -H "Authorization: AWS4-HMAC-SHA256 Credential=local/$(date -u +%Y%m%d)/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=0" \
+  -d "Action=AssumeRole&Version=2011-06-15&RoleArn=$team_role&RoleSessionName=run-local&ExternalId=local/studio-team-account" |
+  sed -n 's:.*<AccessKeyId>\(.*\)</AccessKeyId>.*:\1:p')"
+[ -n "$team_key" ] || { echo "AssumeRole into the team account failed" >&2; exit 1; }
+team_kms() { # operation json-body, as the team account's role
+  curl -sf "$AWS_ENDPOINT_URL/" -H "X-Amz-Target: TrentService.$1" -H 'Content-Type: application/x-amz-json-1.1' \
+    -H "Authorization: AWS4-HMAC-SHA256 Credential=$team_key/$(date -u +%Y%m%d)/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0" \
+    -d "$2"
+}
+team_key_id="$(team_kms CreateKey '{"Description":"team account key"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["KeyMetadata"]["KeyId"])')"
+team_kms CreateAlias "{\"AliasName\":\"alias/studio-domain\",\"TargetKeyId\":\"$team_key_id\"}" >/dev/null
+log "created the team account's key $team_key_id as alias/studio-domain (account 210987654321)"
+
 log "installing CRDs and applying examples/"
 kubectl apply --server-side -f crds/ >/dev/null
 kubectl wait --for=condition=Established --timeout=60s crd/studiodomains.studio-operator.io \
