@@ -324,6 +324,24 @@ impl Context {
         Ok(covering)
     }
 
+    /// Why the Enforce Guardrails covering a resource of `namespace` forbid assuming `role`
+    /// (its `spec.aws.roleArn`), if they do: checked before any AWS call, so no AssumeRole
+    /// happens for a forbidden role.
+    pub async fn forbidden_role(
+        &self,
+        namespace: &str,
+        labels: &BTreeMap<String, String>,
+        role: Option<&str>,
+    ) -> Result<Option<String>, kube::Error> {
+        let Some(role) = role else {
+            return Ok(None);
+        };
+        let covering = self.guardrails_for(namespace, labels, None).await?;
+        Ok((!crate::compliance::role_allowed(&covering, Some(role))).then(|| {
+            format!("allowedAwsRoles: {role} (aws.roleArn) is not allowed by the Guardrails covering this namespace")
+        }))
+    }
+
     /// Forgets the failures of an object after a successful reconcile.
     pub fn succeeded(&self, uid: &str) {
         self.failures.lock().expect("failures lock").remove(uid);

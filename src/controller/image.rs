@@ -15,7 +15,7 @@ use super::domain::reporter::content_hash;
 use super::driver::{Pass, Reconcile, run_controller, spec_or_deletion};
 use super::error::ReconcileError;
 use super::report::reported;
-use crate::api::condition_type::DELETION_BLOCKED;
+use crate::api::condition_type::{DELETION_BLOCKED, GUARDRAIL_VIOLATION};
 use crate::api::{DeletionPolicy, StudioImage, StudioImageSpec, StudioImageStatus};
 use crate::api::{ImageVersionSpec, ImageVersionStatus};
 use crate::aws::clients::AwsSession;
@@ -504,6 +504,18 @@ async fn apply(pass: &mut Pass<'_, StudioImage>) -> Result<Action, ReconcileErro
     pass.status.image_name = Some(name.clone());
     pass.status.app_image_config_name = Some(name.clone());
     pass.status.app_type = Some(pass.obj.spec.app_type);
+    let role = pass.obj.spec.aws.role_arn.as_deref();
+    if let Some(message) = pass
+        .ctx
+        .forbidden_role(&pass.namespace(), pass.obj.labels(), role)
+        .await?
+    {
+        pass.report
+            .want(Want::true_(GUARDRAIL_VIOLATION, "Enforced", message.clone()));
+        pass.report
+            .stalled("GuardrailViolation", format!("{message}; nothing is done in AWS"));
+        return Ok(pass.resync());
+    }
     let session = session(pass).await?;
     if !guardrails(pass, &session, &name).await? {
         return Ok(pass.blocked());

@@ -16,7 +16,7 @@ use super::domain::reporter;
 use super::driver::{Pass, Reconcile, run_controller, spec_or_deletion};
 use super::error::ReconcileError;
 use super::report::{Happening, reported};
-use crate::api::condition_type::DELETION_BLOCKED;
+use crate::api::condition_type::{DELETION_BLOCKED, GUARDRAIL_VIOLATION};
 use crate::api::{
     DeletionPolicy, MAX_SCRIPT_BYTES, StudioLifecycleConfig, StudioLifecycleConfigSpec, StudioLifecycleConfigStatus,
 };
@@ -194,29 +194,20 @@ async fn observe(session: &AwsSession, owner: &Owner) -> Result<Vec<Found>, Reco
     Ok(found)
 }
 
-/// Whether an Enforce Guardrail covering the namespace forbids assuming `spec.aws.roleArn`.
-async fn role_forbidden(pass: &Pass<'_, StudioLifecycleConfig>) -> Result<Option<String>, ReconcileError> {
-    let Some(role) = pass.obj.spec.aws.role_arn.as_deref() else {
-        return Ok(None);
-    };
-    let covering = pass
-        .ctx
-        .guardrails_for(&pass.namespace(), pass.obj.labels(), None)
-        .await?;
-    Ok((!crate::compliance::role_allowed(&covering, Some(role))).then(|| {
-        format!("allowedAwsRoles: {role} (aws.roleArn) is not allowed by the Guardrails covering this namespace")
-    }))
-}
-
 async fn apply(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, ReconcileError> {
     pass.report.want(Want::false_(
         DELETION_BLOCKED,
         "NotDeleting",
         "the resource is not being deleted",
     ));
-    if let Some(message) = role_forbidden(pass).await? {
+    let role = pass.obj.spec.aws.role_arn.as_deref();
+    if let Some(message) = pass
+        .ctx
+        .forbidden_role(&pass.namespace(), pass.obj.labels(), role)
+        .await?
+    {
         pass.report
-            .want(Want::true_("GuardrailViolation", "Enforced", message.clone()));
+            .want(Want::true_(GUARDRAIL_VIOLATION, "Enforced", message.clone()));
         pass.report
             .stalled("GuardrailViolation", format!("{message}; nothing is done in AWS"));
         return Ok(pass.resync());

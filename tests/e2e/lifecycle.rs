@@ -258,3 +258,59 @@ async fn a_reference_that_cannot_resolve_holds_the_profile_without_an_aws_call()
     .await;
     assert!(blocked.contains(&format!("UserProfile {ns}/alice")), "{blocked}");
 }
+
+#[tokio::test]
+async fn guardrails_stop_a_forbidden_role_and_an_unapproved_image_before_any_aws_call() {
+    let s = setup("slc-guard").await;
+    let ns = s.namespace.name.clone();
+    let _guardrail = crate::guardrail::Installed::new(
+        &s,
+        "roles-images",
+        "Enforce",
+        json!({
+            "allowedAwsRoles": ["arn:aws:iam::*:role/studio-operator-*"],
+            "allowedImages": ["arn:aws:sagemaker:*:*:image/approved-*"],
+        }),
+    )
+    .await;
+    let configs: Api<StudioLifecycleConfig> = Api::namespaced(s.client.clone(), &ns);
+    let images: Api<studio_operator::api::StudioImage> = Api::namespaced(s.client.clone(), &ns);
+    let mut config = config_manifest("pip", "JupyterLab", None);
+    config["spec"]["aws"]["roleArn"] = json!("arn:aws:iam::210987654321:role/other-team-admin");
+    apply(&configs, "pip", &config).await;
+    let image = json!({
+        "apiVersion": "studio-operator.io/v1alpha1",
+        "kind": "StudioImage",
+        "metadata": {"name": "lab"},
+        "spec": {
+            "aws": {"region": "us-east-1"},
+            "roleArn": "arn:aws:iam::123456789012:role/ImagePull",
+            "appType": "CodeEditor",
+            "versions": [{"baseImage": "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/editor:1"}],
+        }
+    });
+    apply(&images, "lab", &image).await;
+    let violation = |c: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+        condition(c, "GuardrailViolation")
+            .filter(|g| g.status == "True")
+            .map(|g| g.message.clone())
+            .filter(|_| has(c, "Stalled", "True"))
+    };
+    let message = wait_for(&configs, "pip", "GuardrailViolation", |c| {
+        violation(&c.status.clone()?.conditions)
+    })
+    .await;
+    assert!(message.contains("other-team-admin"), "{message}");
+    let message = wait_for(&images, "lab", "GuardrailViolation", |i| {
+        violation(&i.status.clone()?.conditions)
+    })
+    .await;
+    assert!(message.contains("allowedImages"), "{message}");
+    assert_eq!(
+        s.control().count("AssumeRole", None),
+        0,
+        "no AssumeRole for a forbidden role"
+    );
+    assert_eq!(s.control().count("CreateStudioLifecycleConfig", None), 0);
+    assert_eq!(s.control().count("CreateImage", None), 0);
+}
