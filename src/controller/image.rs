@@ -332,30 +332,9 @@ fn plan_versions(desired: &Desired, held: &[ObservedImageVersion]) -> Plan {
                 continue;
             }
         }
-        let extra: Vec<String> = version
-            .aliases
-            .iter()
-            .filter(|a| !spec.aliases.contains(a))
-            .cloned()
-            .collect();
-        let missing: Vec<String> = spec
-            .aliases
-            .iter()
-            .filter(|a| !version.aliases.contains(a))
-            .cloned()
-            .collect();
-        if !extra.is_empty() {
-            deletes.push(Step::DeleteAliases {
-                version: version.version,
-                aliases: extra,
-            });
-        }
-        if !missing.is_empty() {
-            adds.push(Step::AddAliases {
-                version: version.version,
-                aliases: missing,
-            });
-        }
+        let (delete, add) = alias_steps(version.version, &version.aliases, &spec.aliases);
+        deletes.extend(delete);
+        adds.extend(add);
     }
     // A version the spec does not list gives up the aliases the spec gives to another.
     for version in held.iter().filter(|v| v.status == "CREATED") {
@@ -396,6 +375,22 @@ fn plan_versions(desired: &Desired, held: &[ObservedImageVersion]) -> Plan {
         steps,
         end: End::Ready(message),
     }
+}
+
+/// The alias changes that bring a version from `held` to `wanted`: removals, then additions.
+fn alias_steps(version: i32, held: &[String], wanted: &[String]) -> (Option<Step>, Option<Step>) {
+    let extra: Vec<String> = held.iter().filter(|a| !wanted.contains(a)).cloned().collect();
+    let missing: Vec<String> = wanted.iter().filter(|a| !held.contains(a)).cloned().collect();
+    (
+        (!extra.is_empty()).then_some(Step::DeleteAliases {
+            version,
+            aliases: extra,
+        }),
+        (!missing.is_empty()).then_some(Step::AddAliases {
+            version,
+            aliases: missing,
+        }),
+    )
 }
 
 /// The versions AWS holds for the spec's, in spec order.

@@ -231,22 +231,34 @@ async fn apply(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, Rec
         );
         return Ok(pass.resync());
     }
+    create_and_prune(pass, &session, &owner, &wanted, script, &plan).await
+}
+
+/// Creates the wanted version, deletes earlier ones AWS no longer reports in use, and reports.
+async fn create_and_prune(
+    pass: &mut Pass<'_, StudioLifecycleConfig>,
+    session: &AwsSession,
+    owner: &Owner,
+    wanted: &str,
+    script: String,
+    plan: &Plan,
+) -> Result<Action, ReconcileError> {
     let app_type = pass.obj.spec.app_type;
     if plan.create {
         let config = LifecycleConfigCreate {
-            name: wanted.clone(),
+            name: wanted.to_string(),
             app_type: app_type.as_str().into(),
             content: script,
             tags: owner.tags(),
         };
-        reporter::create_config(&session, &config).await?;
+        reporter::create_config(session, &config).await?;
         pass.event(Happening::normal(
             "Created",
             format!("created lifecycle configuration {wanted}"),
         ))
         .await;
     }
-    let left = reporter::delete(&session, &plan.delete).await?;
+    let left = reporter::delete(session, &plan.delete).await?;
     for deleted in plan.delete.iter().filter(|name| !left.contains(name)) {
         pass.event(
             Happening::normal(
@@ -258,7 +270,7 @@ async fn apply(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, Rec
         .await;
     }
     let arn = session
-        .list_lifecycle_configs(&wanted)
+        .list_lifecycle_configs(wanted)
         .await?
         .into_iter()
         .find(|c| c.name == wanted)
@@ -268,7 +280,7 @@ async fn apply(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, Rec
             .progressing("Creating", format!("creating lifecycle configuration {wanted}"));
         return Ok(pass.poll());
     };
-    pass.status.config_name = Some(wanted.clone());
+    pass.status.config_name = Some(wanted.to_string());
     pass.status.arn = Some(arn);
     pass.status.app_type = Some(app_type);
     pass.status.previous_versions = left.clone();

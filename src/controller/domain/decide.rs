@@ -311,6 +311,25 @@ pub fn desired(spec: &StudioDomainSpec, name: String, key: &KeyInfo, facts: &Fac
     desired
 }
 
+/// How a pass ends for a domain found in AWS that is not this resource's to manage.
+fn claim_end(id: &str, claim: &Claim) -> Option<End> {
+    match claim {
+        Claim::Ours | Claim::Adopt => None,
+        Claim::TakenBy(other) => Some(End::Stalled {
+            reason: "Conflict",
+            message: format!(
+                "domain {id} belongs to StudioDomain {other}: nothing is changed, adopted or deleted; remove spec.adopt or name another domain"
+            ),
+        }),
+        Claim::Unmanaged => Some(End::Stalled {
+            reason: "Conflict",
+            message: format!(
+                "domain {id} has no ownership tags of this resource; to take it over set spec.adopt.domainId: {id}"
+            ),
+        }),
+    }
+}
+
 /// The placeholder the act step replaces with the approval token in a message.
 pub const TOKEN: &str = "<TOKEN>";
 
@@ -325,27 +344,10 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
     decided.want(key_condition(&facts.key, key_id));
     decided.want(facts.reporter.condition());
     if let (Some(observed), Some(claim)) = (&facts.domain, &facts.claim) {
-        match claim {
-            Claim::Ours => {}
-            Claim::Adopt => decided.steps.push(Step::Adopt),
-            Claim::TakenBy(other) => {
-                return decided.end(End::Stalled {
-                    reason: "Conflict",
-                    message: format!(
-                        "domain {} belongs to StudioDomain {other}: nothing is changed, adopted or deleted; remove spec.adopt or name another domain",
-                        observed.id
-                    ),
-                });
-            }
-            Claim::Unmanaged => {
-                return decided.end(End::Stalled {
-                    reason: "Conflict",
-                    message: format!(
-                        "domain {} has no ownership tags of this resource; to take it over set spec.adopt.domainId: {}",
-                        observed.id, observed.id
-                    ),
-                });
-            }
+        match claim_end(&observed.id, claim) {
+            Some(end) => return decided.end(end),
+            None if *claim == Claim::Adopt => decided.steps.push(Step::Adopt),
+            None => {}
         }
     }
     if facts
@@ -797,6 +799,8 @@ mod tests {
         #[serde(default)]
         guardrails: Option<String>,
         #[serde(default)]
+        references: Option<String>,
+        #[serde(default)]
         key: Option<String>,
         #[serde(default)]
         recreation: Option<String>,
@@ -1034,7 +1038,18 @@ mod tests {
             apps: Vec::new(),
             pending_approval: None,
             approval: None,
-            references: Ok(Resolution::default()),
+            references: match row.references.as_deref() {
+                None | Some("resolved") => Ok(Resolution::default()),
+                Some("not-ready") => Err(Blocker::Waiting(crate::controller::member::decide::Problem::new(
+                    "WaitingForReference",
+                    "not Ready",
+                ))),
+                Some("missing") => Err(Blocker::Stalled(crate::controller::member::decide::Problem::new(
+                    "ReferenceNotFound",
+                    "no such",
+                ))),
+                Some(other) => panic!("unknown references {other}"),
+            },
             name_taken: match row.name.as_deref().unwrap_or("free") {
                 "unknown" => None,
                 "free" => Some(None),
