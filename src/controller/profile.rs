@@ -86,6 +86,24 @@ pub fn security_group_problem(domain_needs_them: bool, spec: &UserProfileSpec) -
     })
 }
 
+/// An idle timeout of the profile outside the bounds its domain's `idleShutdown` sets: AWS
+/// refuses it, and the sweeper would otherwise apply a timeout the platform did not allow.
+pub fn idle_problem(bounds: (Option<i32>, Option<i32>), spec: &UserProfileSpec) -> Option<Problem> {
+    let settings = spec.user_settings.as_ref()?.effective();
+    let (min, max) = bounds;
+    settings.idle_timeouts().into_iter().find_map(|(field, minutes)| {
+        let bound = match (min, max) {
+            (_, Some(max)) if minutes > max => format!("above the domain's idleShutdown.maxIdleTimeoutMinutes {max}"),
+            (Some(min), _) if minutes < min => format!("below the domain's idleShutdown.minIdleTimeoutMinutes {min}"),
+            _ => return None,
+        };
+        Some(Problem::new(
+            "IdleTimeoutOutOfBounds",
+            format!("userSettings.{field} is {minutes} minutes, {bound}: choose a timeout inside the domain's bounds"),
+        ))
+    })
+}
+
 /// User tags, `studiouserid` unless turned off, and the ownership tags.
 pub fn desired_tags(
     spec: &UserProfileSpec,
@@ -201,6 +219,7 @@ impl MemberKind for UserProfile {
     fn precondition(&self, domain: &DomainTarget) -> Option<Problem> {
         identity_problem(domain.auth_mode, self.spec.sso.as_ref())
             .or_else(|| security_group_problem(domain.profiles_need_security_groups, &self.spec))
+            .or_else(|| idle_problem(domain.idle_bounds, &self.spec))
     }
 
     fn desired(
@@ -362,6 +381,28 @@ mod tests {
             ..spec()
         };
         assert!(!desired_tags(&off, "alice", owner).contains_key(USER_ID_TAG));
+    }
+
+    #[test]
+    fn an_idle_timeout_outside_the_domains_bounds_is_a_problem() {
+        let with_idle: UserProfileSpec = serde_json::from_value(serde_json::json!({
+            "domainRef": {"name": "platform"},
+            "userSettings": {"jupyterLab": {"idle": {"idleTimeoutMinutes": 600}}},
+        }))
+        .unwrap();
+        let problem = idle_problem((None, Some(480)), &with_idle).expect("above the maximum");
+        assert_eq!(problem.reason, "IdleTimeoutOutOfBounds");
+        assert!(
+            problem.message.contains("maxIdleTimeoutMinutes 480"),
+            "{}",
+            problem.message
+        );
+        assert!(
+            idle_problem((Some(700), None), &with_idle).is_some(),
+            "below the minimum"
+        );
+        assert_eq!(idle_problem((Some(60), Some(720)), &with_idle), None);
+        assert_eq!(idle_problem((None, Some(480)), &spec()), None);
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct DomainTarget {
     /// Spaces of the last recreation's migration plan whose new space is not created yet, name
     /// -> the S3 prefix of the backup it is restored from.
     pub restore_from: BTreeMap<String, String>,
+    /// The idle timeouts the domain allows its members (`idleShutdown` min and max minutes).
+    pub idle_bounds: (Option<i32>, Option<i32>),
 }
 
 /// Looks the referenced domain up and checks tenancy. Only a cross-namespace reference reads
@@ -141,6 +143,9 @@ pub fn target(domain: &StudioDomain) -> DomainTarget {
                 .is_none_or(|groups| groups.is_empty()),
         ready,
         space_backup: domain.spec.space_backup.clone(),
+        idle_bounds: domain.spec.idle_shutdown.as_ref().map_or((None, None), |idle| {
+            (idle.min_idle_timeout_minutes, idle.max_idle_timeout_minutes)
+        }),
         restore_from: status
             .migration_plan
             .iter()

@@ -566,6 +566,7 @@ mod tests {
             ready,
             space_backup: None,
             restore_from: BTreeMap::new(),
+            idle_bounds: (None, None),
         }
     }
 
