@@ -8,11 +8,16 @@
 use std::collections::BTreeMap;
 
 use kube::ResourceExt;
+use kube::runtime::controller::Controller;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 
+use super::context::Context;
+use super::driver::{change_hash, watched_api};
 use super::member::decide::{Blocker, Problem};
 use super::stores::Stores;
-use crate::api::{AwsTarget, condition_type};
+use crate::api::{AwsTarget, StudioImage, StudioLifecycleConfig, condition_type};
 use crate::status;
 
 /// The kinds settings refer to by name.
@@ -123,6 +128,77 @@ pub fn referrers(stores: &Stores, namespace: &str, referred: Referred, name: &st
     scan("SharedSpace", stores.spaces.all(), namespace, &refers, &mut out);
     out.sort();
     out
+}
+
+/// A kind settings refer to by name, and what of it a referrer resolves.
+pub trait Referable:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// Which references name it.
+    const REFERRED: Referred;
+    /// What a referrer reads of it: Ready for its generation, and what it resolves to.
+    fn resolves_to(&self) -> (bool, Option<String>, Option<String>);
+}
+
+impl Referable for StudioLifecycleConfig {
+    const REFERRED: Referred = Referred::LifecycleConfig;
+    fn resolves_to(&self) -> (bool, Option<String>, Option<String>) {
+        let status = self.status.clone().unwrap_or_default();
+        let (ready, _) = ready_entry(self, &status.conditions, status.observed_generation);
+        (ready, status.arn, status.app_type.map(|t| t.as_str().to_string()))
+    }
+}
+
+impl Referable for StudioImage {
+    const REFERRED: Referred = Referred::Image;
+    fn resolves_to(&self) -> (bool, Option<String>, Option<String>) {
+        let status = self.status.clone().unwrap_or_default();
+        let (ready, _) = ready_entry(self, &status.conditions, status.observed_generation);
+        (ready, status.image_name, status.app_image_config_name)
+    }
+}
+
+/// Adds to a referrer's controller a watch of the referable kind `R`: when one becomes Ready or
+/// changes what it resolves to (a new configuration version), the referrers in its namespace
+/// are reconciled at once instead of at their next poll or resync.
+pub fn follow<K, R>(controller: Controller<K>, ctx: &Context, scope: Option<&str>, referrers: Store<K>) -> Controller<K>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    R: Referable,
+{
+    let changes = watcher(watched_api::<R>(&ctx.client, scope), watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(|r: &R| Some(change_hash(&r.resolves_to())), Default::default());
+    controller.watches_stream(changes, move |referred: R| {
+        let namespace = referred.meta().namespace.clone().unwrap_or_default();
+        let name = referred.meta().name.clone().unwrap_or_default();
+        referrers
+            .state()
+            .into_iter()
+            .filter(|k| k.meta().namespace.as_deref() == Some(namespace.as_str()))
+            .filter(|k| {
+                let spec = serde_json::to_value(k.as_ref()).unwrap_or_default();
+                references(spec.get("spec").unwrap_or(&Value::Null))
+                    .iter()
+                    .any(|r| r.referred == R::REFERRED && r.name == name)
+            })
+            .map(|k| ObjectRef::from_obj(k.as_ref()))
+            .collect::<Vec<_>>()
+    })
 }
 
 /// What a reference resolves to.

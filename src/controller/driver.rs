@@ -15,11 +15,12 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use tracing::{error, warn};
 
+use super::catalog;
 use super::context::{Context, Pace};
 use super::error::ReconcileError;
 use super::report::{Happening, Report, Reported, publish_status};
 use super::stores;
-use crate::api::StudioDomain;
+use crate::api::{StudioDomain, StudioImage, StudioLifecycleConfig};
 use crate::metrics::{ErrorLabels, KindLabels};
 use crate::status;
 
@@ -268,8 +269,9 @@ pub async fn run_controller<K>(
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
     trigger: fn(&K) -> Option<u64>,
     domain_of: Option<DomainOf<K>>,
+    follows_references: bool,
 ) where
-    K: Reconcile + Resource<Scope = k8s_openapi::NamespaceResourceScope> + stores::Cached,
+    K: Reconcile + Resource<Scope = k8s_openapi::NamespaceResourceScope> + stores::Cached + serde::Serialize,
 {
     let api: Api<K> = watched_api(&ctx.client, scope.as_deref());
     let (reader, writer) = reflector::store();
@@ -286,6 +288,10 @@ pub async fn run_controller<K>(
         .predicate_filter(trigger, Default::default());
     let mut controller = Controller::for_stream(changes, reader.clone())
         .with_config(kube::runtime::controller::Config::default().concurrency(ctx.config.concurrency));
+    if follows_references {
+        controller = catalog::follow::<K, StudioLifecycleConfig>(controller, &ctx, scope.as_deref(), reader.clone());
+        controller = catalog::follow::<K, StudioImage>(controller, &ctx, scope.as_deref(), reader.clone());
+    }
     if let Some(domain_of) = domain_of {
         // Members waiting for their domain start as soon as it becomes Ready (or changes its
         // domain id), instead of at their next poll. Other domain status writes trigger nothing.

@@ -32,7 +32,7 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    run_controller::<StudioLifecycleConfig>(ctx, scope, shutdown, spec_or_deletion, None).await;
+    run_controller::<StudioLifecycleConfig>(ctx, scope, shutdown, spec_or_deletion, None, false).await;
 }
 
 reported!(StudioLifecycleConfig, StudioLifecycleConfigStatus);

@@ -44,6 +44,7 @@ pub async fn run(
         shutdown,
         spec_or_deletion,
         Some(member::domain_of::<UserProfile>),
+        true,
     )
     .await;
 }

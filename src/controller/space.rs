@@ -40,6 +40,7 @@ pub async fn run(
         shutdown,
         spec_or_deletion,
         Some(member::domain_of::<SharedSpace>),
+        true,
     )
     .await;
 }

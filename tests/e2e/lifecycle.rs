@@ -314,3 +314,41 @@ async fn guardrails_stop_a_forbidden_role_and_an_unapproved_image_before_any_aws
     assert_eq!(s.control().count("CreateStudioLifecycleConfig", None), 0);
     assert_eq!(s.control().count("CreateImage", None), 0);
 }
+
+#[tokio::test]
+async fn a_domain_waiting_for_its_lifecycle_config_starts_when_it_is_ready_not_at_the_resync() {
+    let client = crate::support::TestEnv::get().client().await;
+    let namespace = crate::support::TestNamespace::new(&client, "slc-follow").await;
+    // A resync far beyond the test's timeouts: only the watch of StudioLifecycleConfigs can
+    // wake the stalled domain in time.
+    let operator = crate::support::TestOperator::start_tuned(&client, &namespace.name, |config| {
+        config.resync_interval = std::time::Duration::from_secs(3600);
+    })
+    .await;
+    let s = crate::domain::Setup::new(client, namespace, operator);
+    let ns = s.namespace.name.clone();
+    let configs: Api<StudioLifecycleConfig> = Api::namespaced(s.client.clone(), &ns);
+    s.key("alias/studio").await;
+    let mut domain = domain_manifest("platform", "alias/studio");
+    domain["spec"]["defaultUserSettings"] = json!({
+        "executionRole": "arn:aws:iam::123456789012:role/StudioDefault",
+        "jupyterLabAppSettings": {"lifecycleConfigs": [{"name": "late", "default": true}]},
+    });
+    s.apply("platform", &domain).await;
+    wait_for(&s.domains, "platform", "ReferenceNotFound", |d| {
+        let status = d.status.clone()?;
+        condition(&status.conditions, "Stalled")
+            .filter(|c| c.status == "True" && c.reason == "ReferenceNotFound")
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(s.control().count("CreateDomain", None), 0);
+    apply(&configs, "late", &config_manifest("late", "JupyterLab", None)).await;
+    let arn = wait_config(&configs, "late", "Ready", |st| has(&st.conditions, "Ready", "True"))
+        .await
+        .arn
+        .unwrap();
+    let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    let (_, default) = jupyterlab_defaults(&s, &domain_id).await;
+    assert_eq!(default.as_deref(), Some(arn.as_str()));
+}

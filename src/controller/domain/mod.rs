@@ -44,7 +44,7 @@ pub async fn run(
     scope: Option<String>,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
 ) {
-    run_controller::<StudioDomain>(ctx, scope, shutdown, significant_change, None).await;
+    run_controller::<StudioDomain>(ctx, scope, shutdown, significant_change, None, true).await;
 }
 
 /// A hash of what should trigger a reconcile: the spec generation, deletion and approval.
