@@ -148,7 +148,7 @@ assert len(roles) == 1 and re.search(r"^  namespace: %s$" % sys.argv[2], roles[0
 assert "\"configmaps\"" in roles[0] and "\"leases\"" in roles[0], roles[0]
 for d in docs:
     if kind(d) == "ClusterRole":
-        # Only `get` of ConfigMaps (a StudioLifecycleConfig's scriptFrom), never list or watch.
+        # Only `get` of ConfigMaps (for the scriptFrom of a StudioLifecycleConfig), never list or watch.
         rules = re.findall(r"resources: \[\"configmaps\"\]\n\s+verbs: (.*)", d)
         assert rules in ([], ["[\"get\"]"]) and "leases" not in d, d
 ' "$R" "$NS"
