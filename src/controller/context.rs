@@ -14,9 +14,10 @@ use kube::{Api, Client, ResourceExt};
 use super::listings::{self, Listings};
 use super::memory::Memory;
 use super::stores::Stores;
-use crate::api::{Guardrail, Violation};
-use crate::aws::clients::AwsClients;
+use crate::api::{AwsTarget, Guardrail, Violation};
+use crate::aws::clients::{AwsClients, AwsSession};
 use crate::aws::model::{ObservedProfile, ObservedSpace};
+use crate::aws::{AwsError, RoleFor};
 use crate::backoff::Backoff;
 use crate::compliance::{DomainLabels, covers, covers_member};
 use crate::metrics::Metrics;
@@ -322,6 +323,13 @@ impl Context {
             .collect();
         covering.sort_by_key(|g| g.name_any());
         Ok(covering)
+    }
+
+    /// The AWS session of a resource that lives at `aws`: the role, if any, is assumed for the
+    /// object `namespace/name` (its ExternalId and session tags name them).
+    pub async fn session(&self, aws: &AwsTarget, namespace: &str, name: &str) -> Result<Arc<AwsSession>, AwsError> {
+        let role = aws.role_arn.as_deref().map(|arn| RoleFor { arn, namespace, name });
+        self.aws.session(&aws.region, role).await
     }
 
     /// Why the Enforce Guardrails covering a resource of `namespace` forbid assuming `role`

@@ -18,12 +18,12 @@ use super::report::reported;
 use crate::api::condition_type::{DELETION_BLOCKED, GUARDRAIL_VIOLATION};
 use crate::api::{DeletionPolicy, StudioImage, StudioImageSpec, StudioImageStatus};
 use crate::api::{ImageVersionSpec, ImageVersionStatus};
+use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{
     ImageContainer, ImageFileSystem, ImageRunConfig, ImageSettings, ObservedAppImageConfig, ObservedImage,
     ObservedImageVersion,
 };
-use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, Verdict, rules};
 use crate::ownership::{self, Claim, Owner};
 use crate::status::Want;
@@ -408,18 +408,6 @@ fn version_status(desired: &Desired, held: &[ObservedImageVersion]) -> Vec<Image
 }
 
 /// The session for `spec.aws`, with its role.
-async fn session(pass: &Pass<'_, StudioImage>) -> Result<Arc<AwsSession>, ReconcileError> {
-    let aws = &pass.obj.spec.aws;
-    let namespace = pass.namespace();
-    let name = pass.obj.name_any();
-    let role = aws.role_arn.as_deref().map(|arn| RoleFor {
-        arn,
-        namespace: &namespace,
-        name: &name,
-    });
-    Ok(pass.ctx.aws.session(&aws.region, role).await?)
-}
-
 fn owner(pass: &Pass<'_, StudioImage>) -> Owner {
     Owner {
         cluster: pass.ctx.config.cluster_id.clone(),
@@ -511,7 +499,10 @@ async fn apply(pass: &mut Pass<'_, StudioImage>) -> Result<Action, ReconcileErro
             .stalled("GuardrailViolation", format!("{message}; nothing is done in AWS"));
         return Ok(pass.resync());
     }
-    let session = session(pass).await?;
+    let session = pass
+        .ctx
+        .session(&pass.obj.spec.aws, &pass.namespace(), &pass.obj.name_any())
+        .await?;
     if !guardrails(pass, &session, &name).await? {
         return Ok(pass.blocked());
     }
@@ -620,7 +611,10 @@ async fn cleanup(pass: &mut Pass<'_, StudioImage>) -> Result<Action, ReconcileEr
         "nothing refers to the image",
     ));
     let name = aws_name(&pass.obj.spec, &pass.namespace(), &pass.obj.name_any());
-    let session = session(pass).await?;
+    let session = pass
+        .ctx
+        .session(&pass.obj.spec.aws, &pass.namespace(), &pass.obj.name_any())
+        .await?;
     let owner = owner(pass);
     let done = match pass.obj.spec.deletion_policy {
         DeletionPolicy::Delete => delete(&session, &owner, &name).await?,

@@ -20,9 +20,9 @@ use crate::api::condition_type::{DELETION_BLOCKED, GUARDRAIL_VIOLATION};
 use crate::api::{
     DeletionPolicy, MAX_SCRIPT_BYTES, StudioLifecycleConfig, StudioLifecycleConfigSpec, StudioLifecycleConfigStatus,
 };
+use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::LifecycleConfigCreate;
-use crate::aws::{AwsError, RoleFor};
 use crate::ownership::{self, Owner};
 use crate::status::Want;
 
@@ -118,18 +118,6 @@ fn owner(pass: &Pass<'_, StudioLifecycleConfig>) -> Owner {
     }
 }
 
-async fn session(pass: &Pass<'_, StudioLifecycleConfig>) -> Result<Arc<AwsSession>, ReconcileError> {
-    let aws = &pass.obj.spec.aws;
-    let namespace = pass.namespace();
-    let name = pass.obj.name_any();
-    let role = aws.role_arn.as_deref().map(|arn| RoleFor {
-        arn,
-        namespace: &namespace,
-        name: &name,
-    });
-    Ok(pass.ctx.aws.session(&aws.region, role).await?)
-}
-
 /// The script, or why there is none to use.
 async fn script(
     pass: &Pass<'_, StudioLifecycleConfig>,
@@ -221,7 +209,10 @@ async fn apply(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, Rec
     };
     let owner = owner(pass);
     let wanted = version_name(&owner, &pass.obj.spec, &script);
-    let session = session(pass).await?;
+    let session = pass
+        .ctx
+        .session(&pass.obj.spec.aws, &pass.namespace(), &pass.obj.name_any())
+        .await?;
     let found = observe(&session, &owner).await?;
     let plan = plan(&wanted, &found);
     if plan.conflict {
@@ -321,7 +312,10 @@ async fn cleanup(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, R
         return Ok(pass.blocked());
     }
     let owner = owner(pass);
-    let session = session(pass).await?;
+    let session = pass
+        .ctx
+        .session(&pass.obj.spec.aws, &pass.namespace(), &pass.obj.name_any())
+        .await?;
     let ours: Vec<Found> = observe(&session, &owner)
         .await?
         .into_iter()

@@ -30,9 +30,9 @@ use super::space_data::{self, Approver, Passage, gate::BackupTarget};
 use super::teardown::{self, TeardownState};
 use crate::api::condition_type::{ACTIVITY_REPORTER, AWS_DRIFT, BACKUP_PENDING, KMS_KEY_VALID, UPDATE_BLOCKED};
 use crate::api::{DeletionPolicy, MemberBackup, StudioDomain, StudioDomainStatus};
+use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, KeyInfo, MemberSummary, MemberType, ObservedDomain};
-use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, UiRestrictions, Verdict};
 use crate::ownership::{self, Claim, Owner};
 use crate::status::{self, Want};
@@ -87,18 +87,6 @@ pub(super) fn owner(pass: &Pass<'_, StudioDomain>) -> Owner {
         name: pass.obj.name_any(),
         uid: pass.uid(),
     }
-}
-
-async fn session(pass: &Pass<'_, StudioDomain>) -> Result<Arc<AwsSession>, ReconcileError> {
-    let aws = &pass.obj.spec.aws;
-    let namespace = pass.namespace();
-    let name = pass.obj.name_any();
-    let role = aws.role_arn.as_deref().map(|arn| RoleFor {
-        arn,
-        namespace: &namespace,
-        name: &name,
-    });
-    Ok(pass.ctx.aws.session(&aws.region, role).await?)
 }
 
 /// The Guardrails that cover the domain, and their verdict on its spec.
@@ -287,7 +275,10 @@ async fn apply(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileErr
         // No AWS call at all (no AssumeRole either) for a spec that may not reach AWS.
         return act(pass, None, &before_aws, *plan).await;
     }
-    let session = session(pass).await?;
+    let session = pass
+        .ctx
+        .session(&pass.obj.spec.aws, &pass.namespace(), &pass.obj.name_any())
+        .await?;
     let mut facts = observe(pass, &session, guardrail_facts).await?;
     facts.references = before_aws.references.clone();
     let mut plan = decide_pass(pass, &facts);
@@ -670,7 +661,10 @@ async fn count_members(
 /// retention the spec asks for, and never a member that is not managed here or whose own
 /// resource says `Retain`.
 async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileError> {
-    let session = session(pass).await?;
+    let session = pass
+        .ctx
+        .session(&pass.obj.spec.aws, &pass.namespace(), &pass.obj.name_any())
+        .await?;
     let Some(observed) = observe_domain(pass, &session).await? else {
         return release_reporter(pass, &session).await;
     };

@@ -28,9 +28,9 @@ use super::teardown::{self, OwnedSpace, TeardownState};
 use crate::api::condition_type::BACKUP_PENDING;
 use crate::api::condition_type::SYNCED;
 use crate::api::{DeletionPolicy, DomainRef, GuardrailRules, RunningApp, SettingsStatus, SpaceDataStatus};
+use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::{AppSummary, Document, MemberDetails, MemberType};
-use crate::aws::{AwsError, RoleFor};
 use crate::compliance::{self, Finding, UiRestrictions, Verdict};
 use crate::controller::settings;
 use crate::controller::space_data::gate::BackupTarget;
@@ -258,17 +258,7 @@ fn owner<K: MemberKind>(pass: &Pass<'_, K>) -> Owner {
 }
 
 async fn session(ctx: &Context, target: &DomainTarget) -> Result<Arc<AwsSession>, ReconcileError> {
-    Ok(ctx
-        .aws
-        .session(
-            &target.aws.region,
-            target.aws.role_arn.as_deref().map(|arn| RoleFor {
-                arn,
-                namespace: &target.namespace,
-                name: &target.name,
-            }),
-        )
-        .await?)
+    Ok(ctx.session(&target.aws, &target.namespace, &target.name).await?)
 }
 
 /// The guardrails' verdict on a member of `domain`.
