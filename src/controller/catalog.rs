@@ -6,6 +6,7 @@
 //! with no AWS call, and the message names the reference.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use kube::ResourceExt;
 use kube::runtime::controller::Controller;
@@ -99,35 +100,33 @@ pub fn references(spec: &Value) -> Vec<Reference> {
 pub fn referrers(stores: &Stores, namespace: &str, referred: Referred, name: &str) -> Vec<String> {
     fn scan<K: kube::Resource + serde::Serialize>(
         kind: &str,
-        objects: Vec<std::sync::Arc<K>>,
-        namespace: &str,
-        refers: &dyn Fn(&Value) -> bool,
-        out: &mut Vec<String>,
-    ) {
-        for obj in objects {
-            if obj.meta().namespace.as_deref() != Some(namespace) {
-                continue;
-            }
-            let spec = serde_json::to_value(obj.as_ref()).unwrap_or_default();
-            if refers(spec.get("spec").unwrap_or(&Value::Null)) {
-                out.push(format!(
-                    "{kind} {namespace}/{}",
-                    obj.meta().name.clone().unwrap_or_default()
-                ));
-            }
-        }
-    }
-    let refers = |spec: &Value| {
-        references(spec)
+        objects: Vec<Arc<K>>,
+        what: (&str, Referred, &str),
+    ) -> Vec<String> {
+        let (namespace, referred, name) = what;
+        objects
             .iter()
-            .any(|r| r.referred == referred && r.name == name)
-    };
-    let mut out = Vec::new();
-    scan("StudioDomain", stores.domains.all(), namespace, &refers, &mut out);
-    scan("UserProfile", stores.profiles.all(), namespace, &refers, &mut out);
-    scan("SharedSpace", stores.spaces.all(), namespace, &refers, &mut out);
+            .filter(|obj| refers_to(obj.as_ref(), namespace, referred, name))
+            .map(|obj| format!("{kind} {namespace}/{}", obj.meta().name.clone().unwrap_or_default()))
+            .collect()
+    }
+    let what = (namespace, referred, name);
+    let mut out = scan("StudioDomain", stores.domains.all(), what);
+    out.extend(scan("UserProfile", stores.profiles.all(), what));
+    out.extend(scan("SharedSpace", stores.spaces.all(), what));
     out.sort();
     out
+}
+
+/// Whether `obj` lives in `namespace` and its spec refers to `name`.
+fn refers_to<K: kube::Resource + serde::Serialize>(obj: &K, namespace: &str, referred: Referred, name: &str) -> bool {
+    if obj.meta().namespace.as_deref() != Some(namespace) {
+        return false;
+    }
+    let object = serde_json::to_value(obj).unwrap_or_default();
+    references(object.get("spec").unwrap_or(&Value::Null))
+        .iter()
+        .any(|r| r.referred == referred && r.name == name)
 }
 
 /// A kind settings refer to by name, and what of it a referrer resolves.
@@ -142,25 +141,39 @@ pub trait Referable:
 {
     /// Which references name it.
     const REFERRED: Referred;
-    /// What a referrer reads of it: Ready for its generation, and what it resolves to.
-    fn resolves_to(&self) -> (bool, Option<String>, Option<String>);
+    /// What the catalog knows of it, read from its spec and status.
+    fn entry(&self) -> Entry;
 }
 
 impl Referable for StudioLifecycleConfig {
     const REFERRED: Referred = Referred::LifecycleConfig;
-    fn resolves_to(&self) -> (bool, Option<String>, Option<String>) {
+    fn entry(&self) -> Entry {
         let status = self.status.clone().unwrap_or_default();
-        let (ready, _) = ready_entry(self, &status.conditions, status.observed_generation);
-        (ready, status.arn, status.app_type.map(|t| t.as_str().to_string()))
+        let (ready, why_not) = ready_entry(self, &status.conditions, status.observed_generation);
+        Entry {
+            ready,
+            why_not,
+            aws: self.spec.aws.clone(),
+            app_type: status.app_type.map(|t| t.as_str()),
+            value: status.arn,
+            config_name: None,
+        }
     }
 }
 
 impl Referable for StudioImage {
     const REFERRED: Referred = Referred::Image;
-    fn resolves_to(&self) -> (bool, Option<String>, Option<String>) {
+    fn entry(&self) -> Entry {
         let status = self.status.clone().unwrap_or_default();
-        let (ready, _) = ready_entry(self, &status.conditions, status.observed_generation);
-        (ready, status.image_name, status.app_image_config_name)
+        let (ready, why_not) = ready_entry(self, &status.conditions, status.observed_generation);
+        Entry {
+            ready,
+            why_not,
+            aws: self.spec.aws.clone(),
+            app_type: status.app_type.map(|t| t.as_str()),
+            value: status.image_name,
+            config_name: status.app_image_config_name,
+        }
     }
 }
 
@@ -182,20 +195,14 @@ where
     let changes = watcher(watched_api::<R>(&ctx.client, scope), watcher::Config::default())
         .default_backoff()
         .applied_objects()
-        .predicate_filter(|r: &R| Some(change_hash(&r.resolves_to())), Default::default());
+        .predicate_filter(|r: &R| Some(change_hash(&r.entry())), Default::default());
     controller.watches_stream(changes, move |referred: R| {
         let namespace = referred.meta().namespace.clone().unwrap_or_default();
         let name = referred.meta().name.clone().unwrap_or_default();
         referrers
             .state()
             .into_iter()
-            .filter(|k| k.meta().namespace.as_deref() == Some(namespace.as_str()))
-            .filter(|k| {
-                let spec = serde_json::to_value(k.as_ref()).unwrap_or_default();
-                references(spec.get("spec").unwrap_or(&Value::Null))
-                    .iter()
-                    .any(|r| r.referred == R::REFERRED && r.name == name)
-            })
+            .filter(|k| refers_to(k.as_ref(), &namespace, R::REFERRED, &name))
             .map(|k| ObjectRef::from_obj(k.as_ref()))
             .collect::<Vec<_>>()
     })
@@ -211,7 +218,7 @@ pub struct Resolution {
 }
 
 /// What the catalog knows of one referred resource, read from its status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Entry {
     /// Ready for its current generation.
     pub ready: bool,
@@ -251,39 +258,18 @@ fn ready_entry<K: kube::Resource>(
 impl Catalog {
     /// The StudioLifecycleConfigs and StudioImages of `namespace` in the caches.
     pub fn of(stores: &Stores, namespace: &str) -> Self {
+        fn add<R: Referable + ResourceExt>(
+            entries: &mut BTreeMap<(Referred, String), Entry>,
+            all: Vec<Arc<R>>,
+            namespace: &str,
+        ) {
+            for referred in all.iter().filter(|r| r.namespace().as_deref() == Some(namespace)) {
+                entries.insert((R::REFERRED, referred.name_any()), referred.entry());
+            }
+        }
         let mut entries = BTreeMap::new();
-        for config in stores.lifecycle_configs.all() {
-            if config.namespace().as_deref() != Some(namespace) {
-                continue;
-            }
-            let status = config.status.clone().unwrap_or_default();
-            let (ready, why_not) = ready_entry(config.as_ref(), &status.conditions, status.observed_generation);
-            let entry = Entry {
-                ready,
-                why_not,
-                aws: config.spec.aws.clone(),
-                app_type: status.app_type.map(|t| t.as_str()),
-                value: status.arn.clone(),
-                config_name: None,
-            };
-            entries.insert((Referred::LifecycleConfig, config.name_any()), entry);
-        }
-        for image in stores.images.all() {
-            if image.namespace().as_deref() != Some(namespace) {
-                continue;
-            }
-            let status = image.status.clone().unwrap_or_default();
-            let (ready, why_not) = ready_entry(image.as_ref(), &status.conditions, status.observed_generation);
-            let entry = Entry {
-                ready,
-                why_not,
-                aws: image.spec.aws.clone(),
-                app_type: status.app_type.map(|t| t.as_str()),
-                value: status.image_name.clone(),
-                config_name: status.app_image_config_name.clone(),
-            };
-            entries.insert((Referred::Image, image.name_any()), entry);
-        }
+        add(&mut entries, stores.lifecycle_configs.all(), namespace);
+        add(&mut entries, stores.images.all(), namespace);
         Self { entries }
     }
 }
