@@ -222,7 +222,8 @@ async fn apply(pass: &mut Pass<'_, StudioLifecycleConfig>) -> Result<Action, Rec
         );
         return Ok(pass.resync());
     }
-    create_and_prune(pass, &session, &owner, &wanted, script, &plan).await
+    let existing = found.iter().find(|f| f.name == wanted).map(|f| f.arn.clone());
+    create_and_prune(pass, &session, &owner, (&wanted, existing), script, &plan).await
 }
 
 /// Creates the wanted version, deletes earlier ones AWS no longer reports in use, and reports.
@@ -230,7 +231,7 @@ async fn create_and_prune(
     pass: &mut Pass<'_, StudioLifecycleConfig>,
     session: &AwsSession,
     owner: &Owner,
-    wanted: &str,
+    (wanted, mut arn): (&str, Option<String>),
     script: String,
     plan: &Plan,
 ) -> Result<Action, ReconcileError> {
@@ -242,7 +243,7 @@ async fn create_and_prune(
             content: script,
             tags: owner.tags(),
         };
-        reporter::create_config(session, &config).await?;
+        arn = reporter::create_config(session, &config).await?;
         pass.event(Happening::normal(
             "Created",
             format!("created lifecycle configuration {wanted}"),
@@ -260,12 +261,7 @@ async fn create_and_prune(
         )
         .await;
     }
-    let arn = session
-        .list_lifecycle_configs(wanted)
-        .await?
-        .into_iter()
-        .find(|c| c.name == wanted)
-        .map(|c| c.arn);
+    // Unknown only when a create met a configuration made since the listing: the next pass lists it.
     let Some(arn) = arn else {
         pass.report
             .progressing("Creating", format!("creating lifecycle configuration {wanted}"));

@@ -170,12 +170,12 @@ pub async fn create(
     Ok(())
 }
 
-/// Creates one configuration; one that already exists counts as created (by an earlier pass
-/// whose listing was older).
-pub async fn create_config(session: &AwsSession, config: &LifecycleConfigCreate) -> Result<(), AwsError> {
+/// Creates one configuration and returns its ARN; one that already exists counts as created
+/// (by an earlier pass whose listing was older), its ARN unknown (`None`).
+pub async fn create_config(session: &AwsSession, config: &LifecycleConfigCreate) -> Result<Option<String>, AwsError> {
     match session.create_lifecycle_config(config).await {
-        Ok(_) => Ok(()),
-        Err(AwsError::InUse { message }) if message.contains("already exists") => Ok(()),
+        Ok(arn) => Ok(Some(arn)),
+        Err(AwsError::InUse { message }) if message.contains("already exists") => Ok(None),
         Err(error) => Err(error),
     }
 }
