@@ -179,6 +179,16 @@ pub enum AuthMode {
     Sso,
 }
 
+impl AuthMode {
+    /// As the spec spells it (`IAM`, `SSO`), for messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMode::Iam => "IAM",
+            AuthMode::Sso => "SSO",
+        }
+    }
+}
+
 /// The domain's network.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

@@ -82,7 +82,7 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     if !rules.allowed_auth_modes.is_empty() && !rules.allowed_auth_modes.contains(&spec.auth_mode) {
         findings.push(Finding::new(
             "allowedAuthModes",
-            format!("authMode {:?}", spec.auth_mode),
+            format!("authMode {}", spec.auth_mode.as_str()),
         ));
     }
     // The rendered SCP denies CreateDomain without a sharing key (IAM cannot tell "no sharing"
@@ -515,6 +515,7 @@ mod tests {
                 "idleShutdown.required"
             ]
         );
+        assert_eq!(findings[1].value, "authMode IAM", "as the spec spells it");
         assert!(findings[2].value.contains("cost-center"), "{findings:?}");
         let compliant = domain(json!({
             "authMode": "SSO",

@@ -418,13 +418,36 @@ async fn adopting_an_existing_profile_does_not_bypass_a_guardrail() {
     drop(installed);
 }
 
+/// Applies `manifest` and returns the API server's refusal; an error when it was admitted
+/// (before the policy was active), after deleting it so that a retry is a create again.
+async fn refusal<K>(api: &Api<K>, name: &str, manifest: &Value) -> Result<String, String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    use kube::api::{Patch, PatchParams};
+
+    match api
+        .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(manifest))
+        .await
+    {
+        Ok(_) => {
+            let _ = api.delete(name, &DeleteParams::default()).await;
+            wait_gone(api, name).await;
+            Err(format!("{name} was admitted"))
+        }
+        Err(kube::Error::Api(status)) => Ok(status.message),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 /// With admission policies on (the default in production), an Enforce Guardrail is also a
-/// ValidatingAdmissionPolicy: the API server refuses what breaks it, with the reconcile-time
-/// wording, and an Audit Guardrail has none.
+/// ValidatingAdmissionPolicy: the API server refuses what breaks it (instance types, every role
+/// handed to SageMaker, idle timeouts, tags), with the reconcile-time wording, and an Audit
+/// Guardrail has none.
 #[tokio::test]
 async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
     use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicy;
-    use kube::api::{Patch, PatchParams};
+    use studio_operator::compliance::{Verdict, rules};
 
     let client = crate::support::TestEnv::get().client().await;
     let namespace = crate::support::TestNamespace::new(&client, "gr-admission").await;
@@ -436,7 +459,12 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
         &s,
         "admit",
         "Enforce",
-        json!({"allowedInstanceTypes": ["ml.t3.*"], "requiredTags": {"userProfile": ["cost-center"]}}),
+        json!({
+            "allowedInstanceTypes": ["ml.t3.*"],
+            "requiredTags": {"userProfile": ["cost-center"]},
+            "allowedExecutionRoles": ["arn:aws:iam::123456789012:role/Studio*"],
+            "idleShutdown": {"maxIdleTimeoutMinutes": 120},
+        }),
     )
     .await;
     let policies: Api<ValidatingAdmissionPolicy> = Api::all(s.client.clone());
@@ -448,31 +476,19 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
         |p: &ValidatingAdmissionPolicy| Some(p.clone()),
     )
     .await;
+    let enforced = installed.api.get(&installed.name).await.unwrap();
+    // What the reconcile check reports for a spec: the refusal must say the same.
+    let reconcile_profile = |manifest: &Value| {
+        let spec = serde_json::from_value(manifest["spec"].clone()).unwrap();
+        Verdict::of(&[&enforced], |r| rules::check_profile(r, &spec)).message()
+    };
 
     let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
     let mut gpu = profile_manifest("gpu", "platform");
     gpu["spec"]["tags"] = json!({"cost-center": "ml"});
     gpu["spec"]["userSettings"] = json!({"jupyterLab": {"defaultResourceSpec": {"instanceType": "ml.p4d.24xlarge"}}});
-    let refusal = |manifest: Value, name: &'static str| {
-        let profiles = profiles.clone();
-        async move {
-            match profiles
-                .patch(name, &PatchParams::apply("e2e-test").force(), &Patch::Apply(&manifest))
-                .await
-            {
-                Ok(_) => {
-                    // Admitted before the policy was active: remove it, so the retry is a create.
-                    let _ = profiles.delete(name, &DeleteParams::default()).await;
-                    wait_gone(&profiles, name).await;
-                    Err(format!("{name} was admitted"))
-                }
-                Err(kube::Error::Api(status)) => Ok(status.message),
-                Err(other) => Err(other.to_string()),
-            }
-        }
-    };
     // The API server picks a new policy up within a moment: retried until it refuses.
-    let message = wait::until("gpu refused", TIMEOUT, || refusal(gpu.clone(), "gpu")).await;
+    let message = wait::until("gpu refused", TIMEOUT, || refusal(&profiles, "gpu", &gpu)).await;
     assert!(
         message.contains(&format!(
             "allowedInstanceTypes: ml.p4d.24xlarge (userSettings.jupyterLabAppSettings) (Guardrail {}, Enforce)",
@@ -480,13 +496,93 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
         )),
         "{message}"
     );
+    assert!(message.contains(&reconcile_profile(&gpu)), "{message}");
     let untagged = profile_manifest("untagged", "platform");
-    let message = wait::until("untagged refused", TIMEOUT, || refusal(untagged.clone(), "untagged")).await;
-    assert!(message.contains("requiredTags: cost-center is missing"), "{message}");
-    let mut fine = profile_manifest("fine", "platform");
-    fine["spec"]["tags"] = json!({"cost-center": "ml"});
+    let message = wait::until("untagged refused", TIMEOUT, || {
+        refusal(&profiles, "untagged", &untagged)
+    })
+    .await;
+    assert!(message.contains(&reconcile_profile(&untagged)), "{message}");
+    assert!(
+        message.contains("requiredTags: tag cost-center is missing"),
+        "{message}"
+    );
+
+    let role = |name: &str| format!("arn:aws:iam::123456789012:role/{name}");
+    let with_settings = |name: &str, settings: Value| {
+        let mut manifest = profile_manifest(name, "platform");
+        manifest["spec"]["tags"] = json!({"cost-center": "ml"});
+        manifest["spec"]["userSettings"] = settings;
+        manifest
+    };
+    let refused = [
+        (
+            with_settings(
+                "emr",
+                json!({"jupyterLabAppSettings": {"emrSettings": {"assumableRoleArns": [role("StudioEmr"), role("emr-admin")]}}}),
+            ),
+            format!(
+                "allowedExecutionRoles: {} (userSettings.jupyterLabAppSettings.emrSettings.assumableRoleArns)",
+                role("emr-admin")
+            ),
+        ),
+        (
+            with_settings(
+                "canvas",
+                json!({"canvasAppSettings": {"generativeAiSettings": {"amazonBedrockRoleArn": role("bedrock-admin")}}}),
+            ),
+            format!(
+                "allowedExecutionRoles: {} (userSettings.canvasAppSettings.generativeAiSettings.amazonBedrockRoleArn)",
+                role("bedrock-admin")
+            ),
+        ),
+        (
+            with_settings("idle", json!({"codeEditor": {"idle": {"idleTimeoutMinutes": 600}}})),
+            "idleShutdown.maxIdleTimeoutMinutes: userSettings.codeEditorAppSettings.appLifecycleManagement.idleSettings.idleTimeoutInMinutes 600 exceeds 120".to_string(),
+        ),
+    ];
+    for (manifest, expected) in &refused {
+        let name = manifest["metadata"]["name"].as_str().unwrap();
+        let message = wait::until(&format!("{name} refused"), TIMEOUT, || {
+            refusal(&profiles, name, manifest)
+        })
+        .await;
+        assert!(
+            message.contains(&format!("{expected} (Guardrail {}, Enforce)", installed.name)),
+            "{message}"
+        );
+        assert!(message.contains(&reconcile_profile(manifest)), "{message}");
+    }
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut idle_space = crate::space::space_manifest("idle-space", "Shared", "fine", "CodeEditor");
+    idle_space["spec"]["settings"]["idleTimeoutMinutes"] = json!(600);
+    let message = wait::until("idle-space refused", TIMEOUT, || {
+        refusal(&spaces, "idle-space", &idle_space)
+    })
+    .await;
+    let spec = serde_json::from_value(idle_space["spec"].clone()).unwrap();
+    let reconcile = Verdict::of(&[&enforced], |r| rules::check_space(r, &spec)).message();
+    assert!(
+        reconcile.contains(
+            "settings.codeEditorAppSettings.appLifecycleManagement.idleSettings.idleTimeoutInMinutes 600 exceeds 120"
+        ),
+        "{reconcile}"
+    );
+    assert!(message.contains(&reconcile), "{message}");
+
+    let fine = with_settings(
+        "fine",
+        json!({
+            "jupyterLabAppSettings": {"emrSettings": {"assumableRoleArns": [role("StudioEmr")], "executionRoleArns": [role("StudioEmrJobs")]}},
+            "canvasAppSettings": {"generativeAiSettings": {"amazonBedrockRoleArn": role("StudioBedrock")}},
+            "codeEditor": {"idle": {"idleTimeoutMinutes": 90}},
+        }),
+    );
+    assert_eq!(reconcile_profile(&fine), "", "the reconcile check finds nothing either");
     apply(&profiles, "fine", &fine).await;
-    assert!(profiles.get_opt("gpu").await.unwrap().is_none());
+    for name in ["gpu", "emr", "canvas", "idle"] {
+        assert!(profiles.get_opt(name).await.unwrap().is_none(), "{name}");
+    }
 
     // Audit: the policy goes, the reconcile-time report stays.
     let mut audit = guardrail(&s, "admit", "Audit", json!({"allowedInstanceTypes": ["ml.t3.*"]})).1;
