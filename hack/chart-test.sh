@@ -20,7 +20,8 @@
 #       as the chart's ServiceAccount (a `kubectl create token` kubeconfig) against the AWS
 #       emulator: a StudioDomain, UserProfile, SharedSpace and Guardrail become Ready (the
 #       Guardrail's policy ConfigMap in the release namespace), are deleted, and the operator log
-#       holds no `forbidden`/403
+#       holds no `forbidden`/403; its /metrics (--metrics-auth=kubernetes) answers 401 without a
+#       token, 403 to a ServiceAccount without the metrics-reader ClusterRole, 200 to one bound to it
 # Prints a summary; exits non-zero on any failure.
 #
 # Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`); (h) builds the operator and the
@@ -188,8 +189,9 @@ assert "rbac.authorization.k8s.io/aggregate-to-view: \"true\"" in view, view
 for d in (edit, view):
     assert "guardrails" not in d and "/status" not in d, d
 ' "$R" "$RELEASE"
-check "admission.enabled=false, rbac.aggregateToDefaultRoles=false: no policy, no aggregated ClusterRoles" \
-  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set admission.enabled=false --set rbac.aggregateToDefaultRoles=false >'$WORK/render-noadmission.yaml' \
+check "admission.enabled=false, rbac.aggregateToDefaultRoles=false, metrics.authentication.enabled=false: no policy, no aggregated or metrics ClusterRoles, --metrics-auth=none" \
+  sh -c "'$HELM' template '$RELEASE' '$CHART' --namespace '$NS' $ID --set admission.enabled=false --set rbac.aggregateToDefaultRoles=false \
+    --set metrics.authentication.enabled=false >'$WORK/render-noadmission.yaml' && grep -q -- '- --metrics-auth=none$' '$WORK/render-noadmission.yaml' \
     && ! grep -q '^kind: ValidatingAdmissionPolicy' '$WORK/render-noadmission.yaml' \
     && [ \"\$(grep -c '^kind: ClusterRole$' '$WORK/render-noadmission.yaml')\" = 1 ]"
 check "admission.approverGroups=[]: only the operator (the messages say so); two groups: both named; another ServiceAccount" \
@@ -214,6 +216,30 @@ check "2 replicas without leader election: refused, naming leaderElection" \
 R="$WORK/render-monitoring.yaml"
 check "monitoring: ServiceMonitor and NetworkPolicy (ingress to http-metrics only)" \
   sh -c "grep -q '^kind: ServiceMonitor$' '$R' && grep -q '^kind: NetworkPolicy$' '$R' && grep -A4 'ingress:' '$R' | grep -q 'port: http-metrics'"
+check "default: /metrics authenticated (--metrics-auth=kubernetes, no TLS); ClusterRole $RELEASE-metrics-auth (create tokenreviews, subjectaccessreviews) bound to the ServiceAccount; ClusterRole $RELEASE-metrics-reader (get /metrics)" python3 -c '
+import re, sys
+text = open(sys.argv[1]).read()
+assert "- --metrics-auth=kubernetes\n" in text and "--metrics-tls" not in text, "args"
+key = lambda d: tuple(re.search(r"^%s: (\S+)$" % f, d, re.M).group(1) for f in ("kind", "  name"))
+objs = {key(d): d for d in text.split("\n---\n") if re.search(r"^kind: ", d, re.M)}
+auth = objs[("ClusterRole", sys.argv[2] + "-metrics-auth")]
+rules = re.findall(r"- apiGroups: (.*)\n\s+resources: (.*)\n\s+verbs: (.*)", auth)
+assert rules == [("[\"authentication.k8s.io\"]", "[\"tokenreviews\"]", "[\"create\"]"),
+                 ("[\"authorization.k8s.io\"]", "[\"subjectaccessreviews\"]", "[\"create\"]")], rules
+binding = objs[("ClusterRoleBinding", sys.argv[2] + "-metrics-auth")]
+assert "  name: %s-metrics-auth\n" % sys.argv[2] in binding and "kind: ServiceAccount\n    name: %s\n" % sys.argv[2] in binding, binding
+reader = objs[("ClusterRole", sys.argv[2] + "-metrics-reader")]
+assert re.findall(r"^  - (.*)\n\s+verbs: (.*)", reader, re.M) == [("nonResourceURLs: [\"/metrics\"]", "[\"get\"]")], reader
+' "$WORK/render-default.yaml" "$RELEASE"
+check "monitoring: the ServiceMonitor sends the Prometheus ServiceAccount token (bearerTokenFile) over http" \
+  sh -c "grep -q 'bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token$' '$R' && ! grep -q 'scheme: https' '$R'"
+R="$WORK/render-metrics-tls.yaml"
+check "metrics-tls: HTTPS on https-metrics from the mounted Secret (args, probes), ServiceMonitor with its ca.crt and the given authorization" \
+  sh -c "grep -q -- '- --metrics-tls-cert=/etc/studio-operator/metrics-tls/tls.crt$' '$R' \
+    && grep -q -- '- --metrics-tls-key=/etc/studio-operator/metrics-tls/tls.key$' '$R' && grep -q 'secretName: studio-operator-metrics-tls$' '$R' \
+    && [ \"\$(grep -c 'scheme: HTTPS$' '$R')\" = 2 ] && grep -q 'scheme: https$' '$R' && ! grep -q 'http-metrics' '$R' \
+    && grep -A5 'tlsConfig:' '$R' | grep -q 'key: ca.crt' && grep -A4 '^      authorization:' '$R' | grep -q 'name: prometheus-token' \
+    && ! grep -q bearerTokenFile '$R'"
 R="$WORK/render-irsa.yaml"
 check "irsa: role-arn annotation, --watch-namespace=ml-platform,team-a, AWS_REGION eu-west-1" \
   sh -c "grep -q 'eks.amazonaws.com/role-arn: arn:aws:iam::111122223333:role/studio-operator' '$R' \
@@ -257,6 +283,8 @@ invalid deny-and-warn "validationActions" $'admission:\n  enabled: true\n  valid
 invalid no-action "validationActions" $'admission:\n  enabled: true\n  validationActions: []'
 invalid admission-flag "enabled" $'admission:\n  enabled: "yes"'
 invalid aggregate "aggregateToDefaultRoles" $'rbac:\n  aggregateToDefaultRoles: "true"'
+invalid metrics-auth "authentication" $'metrics:\n  authentication:\n    enabled: "yes"'
+invalid metrics-tls "secretName" $'metrics:\n  tls:\n    secretName: Metrics_TLS'
 invalid cluster-id-missing "clusterId" '{}' ''
 invalid cluster-id-default "clusterId" $'operator:\n  clusterId: default' ''
 
@@ -317,6 +345,8 @@ check "helm list shows $RELEASE deployed" \
 check "kubectl get deploy,sa,svc,role,rolebinding in $NS" \
   K get -n "$NS" "deploy/$RELEASE" "sa/$RELEASE" "svc/$RELEASE-metrics" "role/$RELEASE" "rolebinding/$RELEASE"
 check "kubectl get clusterrole,clusterrolebinding $RELEASE" K get "clusterrole/$RELEASE" "clusterrolebinding/$RELEASE"
+check "kubectl get clusterrole,clusterrolebinding $RELEASE-metrics-auth, clusterrole $RELEASE-metrics-reader" \
+  K get "clusterrole/$RELEASE-metrics-auth" "clusterrolebinding/$RELEASE-metrics-auth" "clusterrole/$RELEASE-metrics-reader"
 check "kubectl get clusterrole $RELEASE-edit $RELEASE-view, validatingadmissionpolicy(binding) $RELEASE-restricted-changes" \
   K get "clusterrole/$RELEASE-edit" "clusterrole/$RELEASE-view" "validatingadmissionpolicy/$RELEASE-restricted-changes" \
   "validatingadmissionpolicybinding/$RELEASE-restricted-changes"
@@ -365,6 +395,9 @@ done
 cannot create validatingwebhookconfigurations.admissionregistration.k8s.io
 cannot create mutatingwebhookconfigurations.admissionregistration.k8s.io
 can create events.events.k8s.io -n team-a
+# TokenReviews and SubjectAccessReviews: authentication and authorization of /metrics requests.
+can create tokenreviews.authentication.k8s.io
+can create subjectaccessreviews.authorization.k8s.io
 can patch events.events.k8s.io -n team-a
 can list namespaces
 can watch namespaces
@@ -722,13 +755,32 @@ wait_until() { # SECONDS CMD...: polls CMD every second while the operator runs
 }
 ready() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$METRICS_PORT/readyz")" = 200 ]; }
 check "operator Ready (leader lease held, caches synced)" wait_until 60 ready
+# /metrics of the running operator (--metrics-auth=kubernetes, the chart's default): the API server
+# authenticates the bearer token (TokenReview) and authorizes get on /metrics (SubjectAccessReview);
+# only a ServiceAccount bound to $RELEASE-metrics-reader reads it. /readyz (above) needs no token.
+metrics_scrapers() {
+  K -n "$NS" create serviceaccount metrics-scraper && K -n "$NS" create serviceaccount metrics-intruder &&
+    K create clusterrolebinding metrics-scraper --clusterrole="$RELEASE-metrics-reader" --serviceaccount="$NS:metrics-scraper"
+}
+check "ServiceAccounts metrics-scraper (bound to $RELEASE-metrics-reader) and metrics-intruder (not bound)" metrics_scrapers
+SCRAPER_TOKEN="$(K -n "$NS" create token metrics-scraper --duration=1h)" || SCRAPER_TOKEN=""
+INTRUDER_TOKEN="$(K -n "$NS" create token metrics-intruder --duration=1h)" || INTRUDER_TOKEN=""
+metrics_answers() { # CODE [CURL-ARGS...]: GET /metrics answers CODE
+  local want="$1" got
+  shift
+  got="$(curl -s -o /dev/null -w '%{http_code}' "$@" "http://127.0.0.1:$METRICS_PORT/metrics")"
+  [ "$got" = "$want" ] || { echo "answered $got, not $want"; return 1; }
+}
+check "/metrics without a token: 401" metrics_answers 401
+check "/metrics with a token of metrics-intruder: 403" metrics_answers 403 -H "Authorization: Bearer $INTRUDER_TOKEN"
+check "/metrics with a token of metrics-scraper: 200" metrics_answers 200 -H "Authorization: Bearer $SCRAPER_TOKEN"
 holds_lease() {
   local holder
   holder="$(K -n "$NS" get lease "$RELEASE" -o jsonpath='{.spec.holderIdentity}')"
   [ "${holder%%_*}" = chart-test ] || { echo "holder: $holder"; return 1; }
 }
 check "Lease $NS/$RELEASE held by the operator" holds_lease
-is_leader() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qx 'studio_operator_leader 1'; }
+is_leader() { curl -s -H "Authorization: Bearer $SCRAPER_TOKEN" "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qx 'studio_operator_leader 1'; }
 check "metric studio_operator_leader 1" is_leader
 
 cat >"$WORK/studio.yaml" <<EOF
@@ -839,7 +891,8 @@ fi
 echo "== helm uninstall"
 check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" --namespace "$NS" --wait=false --timeout 2m
 check "ClusterRoles gone after uninstall" sh -c "! '$KUBECTL' get clusterrole '$RELEASE' 2>/dev/null \
-  && ! '$KUBECTL' get clusterrole '$RELEASE-edit' 2>/dev/null && ! '$KUBECTL' get clusterrole '$RELEASE-view' 2>/dev/null"
+  && ! '$KUBECTL' get clusterrole '$RELEASE-edit' 2>/dev/null && ! '$KUBECTL' get clusterrole '$RELEASE-view' 2>/dev/null \
+  && ! '$KUBECTL' get clusterrole '$RELEASE-metrics-auth' 2>/dev/null && ! '$KUBECTL' get clusterrole '$RELEASE-metrics-reader' 2>/dev/null"
 check "ValidatingAdmissionPolicy and binding gone after uninstall" sh -c "! '$KUBECTL' get validatingadmissionpolicy '$RELEASE-restricted-changes' 2>/dev/null \
   && ! '$KUBECTL' get validatingadmissionpolicybinding '$RELEASE-restricted-changes' 2>/dev/null"
 check "CRDs kept after uninstall (helm never deletes crds/)" K get crd studiodomains.studio-operator.io

@@ -360,9 +360,17 @@ echo "== (d) 2 replicas: one leader, handover on deletion"
 check "helm upgrade --set replicaCount=2" H upgrade "$RELEASE" "$CHART" --reuse-values --set replicaCount=2 --wait=false
 two_running() { [ "$(pods | python3 -c 'import json,sys; print(sum(1 for i in json.load(sys.stdin)["items"] if i["status"].get("phase")=="Running" and not i["metadata"].get("deletionTimestamp")))')" = 2 ]; }
 check "two pods Running" wait_until 120 two_running
+# /metrics needs a token allowed get on /metrics (metrics.authentication.enabled, the default).
+metrics_scraper() {
+  K -n "$NS" create serviceaccount metrics-scraper &&
+    K create clusterrolebinding metrics-scraper --clusterrole="$RELEASE-metrics-reader" --serviceaccount="$NS:metrics-scraper"
+}
+check "ServiceAccount metrics-scraper bound to $RELEASE-metrics-reader" metrics_scraper
+METRICS_TOKEN="$(K -n "$NS" create token metrics-scraper --duration=1h)" || METRICS_TOKEN=""
+export METRICS_TOKEN
 leader_report() { # prints "READY_PODS LEADER_METRIC_PODS": pods whose Ready is True / whose metric says leader
   pods | python3 -c '
-import json, sys, urllib.request
+import json, os, sys, urllib.request
 ready, leading = [], []
 for p in json.load(sys.stdin)["items"]:
     if p["metadata"].get("deletionTimestamp") or p["status"].get("phase") != "Running":
@@ -370,7 +378,9 @@ for p in json.load(sys.stdin)["items"]:
     name = p["metadata"]["name"]
     if any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", [])):
         ready.append(name)
-    metrics = urllib.request.urlopen("http://%s:8080/metrics" % p["status"]["podIP"], timeout=5).read().decode()
+    scrape = urllib.request.Request("http://%s:8080/metrics" % p["status"]["podIP"],
+                                    headers={"Authorization": "Bearer " + os.environ["METRICS_TOKEN"]})
+    metrics = urllib.request.urlopen(scrape, timeout=5).read().decode()
     if "studio_operator_leader 1" in metrics.splitlines():
         leading.append(name)
 print(",".join(sorted(ready)), ",".join(sorted(leading)))

@@ -11,14 +11,14 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::api::{Guardrail, SharedSpace, StudioDomain, StudioImage, StudioLifecycleConfig, UserProfile};
 use crate::aws::AwsClients;
 use crate::controller::{self, Context, ControllerConfig};
 use crate::leader::{Elector, LeaderElection, Leadership};
 use crate::metrics::{AwsCallLabels, Metrics};
-use crate::server::{self, Health};
+use crate::server::{self, Health, MetricsAuth, MetricsSecurity, ServeError};
 
 /// Errors that stop the operator.
 #[derive(Debug, thiserror::Error)]
@@ -34,9 +34,9 @@ pub enum RuntimeError {
     /// A cache stopped before it was filled.
     #[error("the {0} cache closed before it was filled")]
     CacheClosed(&'static str),
-    /// Binding or serving the HTTP endpoints failed.
+    /// Binding or serving the HTTP endpoints failed, or their TLS files are not usable.
     #[error("cannot serve health and metrics on {addr}: {source}")]
-    Serve { addr: SocketAddr, source: std::io::Error },
+    Serve { addr: SocketAddr, source: ServeError },
     /// The leader Lease cannot be read or created.
     #[error("cannot read or create the leader election Lease {lease}: {source}")]
     Lease {
@@ -76,6 +76,8 @@ impl RuntimeError {
 pub struct RunOptions {
     /// Where `/healthz`, `/readyz` and `/metrics` listen.
     pub metrics_addr: SocketAddr,
+    /// Who may read `/metrics`, and HTTPS.
+    pub metrics_security: MetricsSecurity,
     /// Settings shared by the controllers.
     pub controllers: ControllerConfig,
     /// Leader election; `None` runs the controllers at once (a single replica).
@@ -86,6 +88,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             metrics_addr: ([0, 0, 0, 0], 8080).into(),
+            metrics_security: MetricsSecurity::default(),
             controllers: ControllerConfig::default(),
             leader_election: None,
         }
@@ -202,13 +205,18 @@ pub async fn run(
         }
     };
     let health = Health::new(metrics.clone());
-    let (addr, serve) = server::bind(options.metrics_addr, health.clone(), stopped())
+    let security = &options.metrics_security;
+    let (addr, serve) = server::bind(options.metrics_addr, health.clone(), security, &client, stopped())
         .await
         .map_err(|source| RuntimeError::Serve {
             addr: options.metrics_addr,
             source,
         })?;
-    info!(%addr, resync_interval_s = options.controllers.resync_interval.as_secs(), "serving /healthz, /readyz and /metrics");
+    let (auth, tls) = (security.auth, security.tls.is_some());
+    info!(%addr, ?auth, tls, resync_interval_s = options.controllers.resync_interval.as_secs(), "serving /healthz, /readyz and /metrics");
+    if auth == MetricsAuth::Kubernetes && !tls {
+        warn!(%addr, "/metrics takes bearer tokens over plain HTTP: set --metrics-tls-cert and --metrics-tls-key so that they are not sent in clear text");
+    }
     let server = tokio::spawn(serve);
     let outcome = lead(client, aws, metrics.clone(), options, &health, &stopped).await;
     health.set_ready(false);
@@ -217,7 +225,10 @@ pub async fn run(
     let served = server.await;
     outcome?;
     if let Ok(Err(source)) = served {
-        return Err(RuntimeError::Serve { addr, source });
+        return Err(RuntimeError::Serve {
+            addr,
+            source: source.into(),
+        });
     }
     info!("shut down");
     Ok(())

@@ -1,6 +1,12 @@
 //! The HTTP endpoints Kubernetes and Prometheus use: `/healthz`, `/readyz` and `/metrics`.
+//! The probes are always open (the kubelet sends no credentials); `/metrics` can require a
+//! token the API server allows to read it ([`auth`]), and the port can serve HTTPS ([`tls`]).
+
+pub mod auth;
+pub mod tls;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -9,11 +15,56 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use futures::future::BoxFuture;
+use kube::Client;
 use kube::runtime::watcher;
 use tokio::net::TcpListener;
 use tokio::sync::watch as channel;
 
 use crate::metrics::Metrics;
+pub use auth::MetricsAuthorizer;
+pub use tls::{TlsFiles, TlsListener};
+
+/// Errors of the endpoints: binding and serving, the TLS files, the reviews of `/metrics`.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The socket cannot be bound or served.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A TLS file cannot be read.
+    #[error("cannot read the metrics TLS file {}: {source}", path.display())]
+    TlsFile { path: PathBuf, source: std::io::Error },
+    /// A TLS file holds no usable PEM block.
+    #[error("the metrics TLS {what} file is not usable PEM: {reason}")]
+    TlsPem { what: &'static str, reason: String },
+    /// The certificate and key do not make a TLS configuration (e.g. the key is not the
+    /// certificate's).
+    #[error("the metrics TLS certificate and key do not fit: {0}")]
+    TlsConfig(rustls::Error),
+    /// The API server could not answer a TokenReview or SubjectAccessReview.
+    #[error("the {review} of a metrics request failed: {source}")]
+    Review { review: &'static str, source: kube::Error },
+}
+
+/// Who may read `/metrics` (`run --metrics-auth`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsAuth {
+    /// Anyone who reaches the port (limit that with a NetworkPolicy).
+    #[default]
+    None,
+    /// A bearer token the API server authenticates (TokenReview) whose user may `get` the
+    /// non-resource URL `/metrics` (SubjectAccessReview).
+    Kubernetes,
+}
+
+/// How the endpoints are protected.
+#[derive(Clone, Debug, Default)]
+pub struct MetricsSecurity {
+    /// Who may read `/metrics`.
+    pub auth: MetricsAuth,
+    /// HTTPS with these files; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
 
 /// State the endpoints report on.
 #[derive(Clone)]
@@ -114,21 +165,52 @@ async fn metrics(State(health): State<Health>) -> impl IntoResponse {
     )
 }
 
+/// The routes; `/metrics` behind the authorizer when there is one.
+fn router(health: Health, authorizer: Option<Arc<MetricsAuthorizer>>) -> Router {
+    let mut scrape = Router::new().route(auth::METRICS_PATH, get(metrics));
+    if let Some(authorizer) = authorizer {
+        scrape = scrape.route_layer(axum::middleware::from_fn_with_state(
+            authorizer,
+            auth::require_metrics_reader,
+        ));
+    }
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(scrape)
+        .with_state(health)
+}
+
 /// Binds the endpoints; returns the bound address (port 0 picks a free one) and the server future.
+/// `client` makes the reviews of `/metrics` requests when `security.auth` asks for them.
 pub async fn bind(
     addr: SocketAddr,
     health: Health,
+    security: &MetricsSecurity,
+    client: &Client,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = std::io::Result<()>>)> {
+) -> Result<(SocketAddr, BoxFuture<'static, std::io::Result<()>>), ServeError> {
+    let authorizer =
+        (security.auth == MetricsAuth::Kubernetes).then(|| Arc::new(MetricsAuthorizer::new(client.clone())));
+    let app = router(health, authorizer);
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(health);
-    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-    Ok((local, async move { serve.await }))
+    let serve: BoxFuture<'static, std::io::Result<()>> = match &security.tls {
+        Some(files) => {
+            let listener = TlsListener::new(listener, files.clone()).await?;
+            Box::pin(
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .into_future(),
+            )
+        }
+        None => Box::pin(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .into_future(),
+        ),
+    };
+    Ok((local, serve))
 }
 
 #[cfg(test)]

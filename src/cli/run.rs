@@ -1,6 +1,7 @@
 //! `studio-operator run`: the flags, and the operator built from them.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::aws::limiter::LimiterConfig;
 use crate::controller::ControllerConfig;
 use crate::leader::{self, LeaderElection};
 use crate::runtime::{self, RunOptions};
+use crate::server::{MetricsAuth, MetricsSecurity, TlsFiles};
 use crate::telemetry::{self, LogFormat};
 
 /// The flags of `run` (each also an environment variable).
@@ -20,6 +22,19 @@ pub struct RunArgs {
     /// Address of /healthz, /readyz and /metrics.
     #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:8080")]
     pub metrics_addr: SocketAddr,
+    /// Who may read /metrics: `kubernetes` requires a bearer token that the API server
+    /// authenticates (TokenReview) and allows `get` on the non-resource URL /metrics
+    /// (SubjectAccessReview; the chart's `<fullname>-metrics-reader` ClusterRole), `none` serves
+    /// anyone who reaches the port. /healthz and /readyz stay open for the kubelet.
+    #[arg(long, env = "METRICS_AUTH", value_enum, default_value_t = MetricsAuth::None)]
+    pub metrics_auth: MetricsAuth,
+    /// PEM certificate chain (e.g. `tls.crt` of a cert-manager Secret): serve the metrics port
+    /// over HTTPS, so that bearer tokens are not sent in clear text. Read again every minute.
+    #[arg(long, env = "METRICS_TLS_CERT", value_name = "FILE", requires = "metrics_tls_key")]
+    pub metrics_tls_cert: Option<PathBuf>,
+    /// PEM private key of --metrics-tls-cert (`tls.key`).
+    #[arg(long, env = "METRICS_TLS_KEY", value_name = "FILE", requires = "metrics_tls_cert")]
+    pub metrics_tls_key: Option<PathBuf>,
     /// How often every resource is compared with AWS when nothing changed, e.g. 5m, 90s.
     #[arg(long, env = "RESYNC_INTERVAL", default_value = "5m", value_parser = parse_duration)]
     pub resync_interval: Duration,
@@ -127,6 +142,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
     });
     let options = RunOptions {
         metrics_addr: args.metrics_addr,
+        metrics_security: args.metrics_security(),
         controllers: args.controllers(),
         leader_election,
     };
@@ -136,6 +152,21 @@ async fn operate(args: RunArgs) -> Result<(), String> {
 }
 
 impl RunArgs {
+    /// Who may read /metrics, and HTTPS (clap makes sure both files or neither are given).
+    fn metrics_security(&self) -> MetricsSecurity {
+        let tls = match (&self.metrics_tls_cert, &self.metrics_tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => None,
+        };
+        MetricsSecurity {
+            auth: self.metrics_auth,
+            tls,
+        }
+    }
+
     /// The controllers' settings.
     fn controllers(&self) -> ControllerConfig {
         ControllerConfig {

@@ -17,6 +17,7 @@ mod images;
 mod leader;
 mod lifecycle;
 mod manifests;
+mod metrics_auth;
 mod observation;
 mod profile;
 mod robustness;

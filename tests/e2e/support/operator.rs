@@ -145,6 +145,7 @@ impl TestOperator {
             metrics_addr,
             controllers,
             leader_election: None,
+            ..Default::default()
         };
         let aws = AwsClients::from_conf(sdk_config(&emulator.endpoint()));
         let (stop, stopped) = oneshot::channel::<()>();
