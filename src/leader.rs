@@ -17,13 +17,24 @@
 //! restart proves it. On SIGTERM the leader stops its controllers first and then releases the
 //! lease, so a starting replica takes it at once (a running standby checks again when the lease
 //! it last saw would expire: kube-lease-manager does not watch the Lease).
+//!
+//! **Fencing.** The elector's state alone is not enough: a leader frozen longer than the lease
+//! (CPU throttling, a paused node) resumes believing it leads until its next renewal fails. So
+//! the Lease client records when each of its confirmed lease writes was sent ([`LeaseWrites`]),
+//! and the fence the AWS sessions ask before every mutating call holds only while the newest one
+//! is younger than [`fence_bound`], a bound inside the lease's validity.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use kube::Client;
 use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseParams};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use crate::backoff::Backoff;
@@ -38,8 +49,10 @@ pub const DEFAULT_RENEW_DEADLINE: Duration = Duration::from_secs(10);
 /// Settings of leader election.
 #[derive(Clone)]
 pub struct LeaderElection {
-    /// Client for the Lease requests only (see [`lease_client_config`]).
+    /// Client for the Lease requests only (see [`lease_client`]).
     pub client: Client,
+    /// The confirmed writes of that client.
+    pub writes: LeaseWrites,
     /// Namespace of the Lease (the operator's own).
     pub namespace: String,
     /// Name of the Lease.
@@ -91,17 +104,109 @@ pub fn validate_durations(lease_duration: Duration, renew_deadline: Duration) ->
 /// The kube client settings for the Lease requests: `config` with connect, read and write
 /// timeouts of half the renewal margin (at least 500 ms), so a renewal either succeeds or fails
 /// before the lease expires.
-pub fn lease_client_config(
-    mut config: kube::Config,
-    lease_duration: Duration,
-    renew_deadline: Duration,
-) -> kube::Config {
+fn lease_client_config(mut config: kube::Config, lease_duration: Duration, renew_deadline: Duration) -> kube::Config {
     let margin = lease_duration.saturating_sub(renew_deadline);
     let timeout = (margin / 2).max(Duration::from_millis(500));
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
     config
+}
+
+/// The Lease client: `config` with [`lease_client_config`]'s timeouts, and a layer that records
+/// its confirmed writes in the returned [`LeaseWrites`].
+pub fn lease_client(
+    config: kube::Config,
+    lease_duration: Duration,
+    renew_deadline: Duration,
+) -> Result<(Client, LeaseWrites), kube::Error> {
+    let config = lease_client_config(config, lease_duration, renew_deadline);
+    let writes = LeaseWrites::default();
+    let client = kube::client::ClientBuilder::try_from(config)?
+        .with_layer(&RecordWrites(writes.clone()))
+        .build();
+    Ok((client, writes))
+}
+
+/// How long after sending its newest confirmed lease write a leader may still make a mutating
+/// call: the renewal interval plus half the margin before expiry. The lease requests time out
+/// within that half margin ([`lease_client_config`]), so a leader that renews on time is never
+/// fenced, and one whose renewals stopped is fenced before any other replica may take the lease
+/// (the other half is the clock skew the election tolerates).
+pub fn fence_bound(lease_duration: Duration, renew_deadline: Duration) -> Duration {
+    renew_deadline + lease_duration.saturating_sub(renew_deadline) / 2
+}
+
+/// When the newest lease write that the API server confirmed was sent. A write's time is taken
+/// when it is sent, because the lease it writes is valid from the holder's clock at that moment.
+#[derive(Clone, Debug, Default)]
+pub struct LeaseWrites(Arc<Mutex<Option<Instant>>>);
+
+impl LeaseWrites {
+    fn confirm(&self, sent: Instant) {
+        let mut newest = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if newest.is_none_or(|newest| newest < sent) {
+            *newest = Some(sent);
+        }
+    }
+
+    /// Whether a confirmed write was sent less than `bound` ago.
+    pub fn confirmed_within(&self, bound: Duration) -> bool {
+        let newest = *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        newest.is_some_and(|sent| sent.elapsed() < bound)
+    }
+}
+
+/// The tower layer of the Lease client that feeds [`LeaseWrites`].
+struct RecordWrites(LeaseWrites);
+
+impl<S> tower::Layer<S> for RecordWrites {
+    type Service = WriteRecorder<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WriteRecorder {
+            inner,
+            writes: self.0.clone(),
+        }
+    }
+}
+
+/// Records the send time of every successful non-GET request (the Lease client sends nothing
+/// else than lease reads and writes).
+#[derive(Clone)]
+pub struct WriteRecorder<S> {
+    inner: S,
+    writes: LeaseWrites,
+}
+
+type Recorded<R, E> = Pin<Box<dyn Future<Output = Result<R, E>> + Send>>;
+
+impl<S, B> tower::Service<http::Request<kube::client::Body>> for WriteRecorder<S>
+where
+    S: tower::Service<http::Request<kube::client::Body>, Response = http::Response<B>>,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Recorded<S::Response, S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<kube::client::Body>) -> Self::Future {
+        let write = request.method() != http::Method::GET;
+        let sent = Instant::now();
+        let writes = self.writes.clone();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            if write && response.status().is_success() {
+                writes.confirm(sent);
+            }
+            Ok(response)
+        })
+    }
 }
 
 /// A holder identity: `base` (the pod name) and a suffix unique to this process, so a restarted
@@ -128,6 +233,8 @@ pub enum Leadership {
 /// A running campaign for the lease.
 pub struct Elector {
     state: watch::Receiver<Leadership>,
+    writes: LeaseWrites,
+    fence_bound: Duration,
     release: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
     lease: String,
@@ -159,17 +266,22 @@ impl Elector {
         let task = tokio::spawn(campaign(manager, lease.clone(), state_tx, release_rx));
         Ok(Elector {
             state,
+            writes: config.writes.clone(),
+            fence_bound: fence_bound(config.lease_duration, config.renew_deadline),
             release: Some(release),
             task,
             lease,
         })
     }
 
-    /// Whether this process leads right now: the fence its AWS sessions ask before every
-    /// mutating call (see [`crate::aws::clients::Fence`]).
+    /// Whether this process leads right now, by the elector's state and by the age of its newest
+    /// confirmed lease write: the fence its AWS sessions ask before every mutating call (see
+    /// [`crate::aws::clients::Fence`]).
     pub fn fence(&self) -> crate::aws::clients::Fence {
         let state = self.state.clone();
-        std::sync::Arc::new(move || *state.borrow() == Leadership::Leader)
+        let writes = self.writes.clone();
+        let bound = self.fence_bound;
+        Arc::new(move || *state.borrow() == Leadership::Leader && writes.confirmed_within(bound))
     }
 
     /// `namespace/name` of the Lease.
@@ -300,6 +412,56 @@ mod tests {
         assert_eq!(config.write_timeout, Some(Duration::from_millis(2500)));
         let config = lease_client_config(config, Duration::from_secs(2), Duration::from_secs(1));
         assert_eq!(config.read_timeout, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn the_fence_bound_lies_between_the_renewal_and_the_expiry() {
+        assert_eq!(
+            fence_bound(Duration::from_secs(15), Duration::from_secs(10)),
+            Duration::from_millis(12500)
+        );
+        assert_eq!(
+            fence_bound(Duration::from_secs(2), Duration::from_secs(1)),
+            Duration::from_millis(1500)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leader_whose_lease_writes_stopped_is_fenced_before_its_lease_expires() {
+        let (state_tx, state) = watch::channel(Leadership::Leader);
+        let writes = LeaseWrites::default();
+        let (task_release, _) = oneshot::channel();
+        let elector = Elector {
+            state,
+            writes: writes.clone(),
+            fence_bound: fence_bound(Duration::from_secs(15), Duration::from_secs(10)),
+            release: Some(task_release),
+            task: tokio::spawn(async {}),
+            lease: "ns/lease".into(),
+        };
+        let fence = elector.fence();
+        assert!(!fence(), "no confirmed write yet: not fenced in");
+        writes.confirm(Instant::now());
+        assert!(fence());
+        // Renewed on time: the elector renews every 10 s and the request takes under 2.5 s.
+        tokio::time::advance(Duration::from_secs(12)).await;
+        assert!(fence());
+        writes.confirm(Instant::now() - Duration::from_secs(1));
+        tokio::time::advance(Duration::from_secs(11)).await;
+        assert!(
+            fence(),
+            "a renewal sent 1 s before it was confirmed counts from its send time"
+        );
+        // Frozen: the elector still says Leader, but nothing was confirmed for 12.5 s.
+        tokio::time::advance(Duration::from_millis(1500)).await;
+        assert!(!fence(), "fenced before the 15 s lease could expire");
+        // An older confirmation arriving late does not move the newest one back.
+        writes.confirm(Instant::now() - Duration::from_secs(20));
+        assert!(!fence());
+        writes.confirm(Instant::now());
+        assert!(fence());
+        state_tx.send_replace(Leadership::Lost("another replica holds the lease".into()));
+        assert!(!fence(), "a lost lease fences whatever the writes say");
     }
 
     #[test]

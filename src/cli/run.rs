@@ -119,12 +119,12 @@ async fn operate(args: RunArgs) -> Result<(), String> {
     };
     let config = kube::Config::infer().await.map_err(|e| cannot_connect(&e))?;
     let client = kube::Client::try_from(config.clone()).map_err(|e| cannot_connect(&e))?;
-    let lease_config = leader::lease_client_config(
+    let (lease_client, lease_writes) = leader::lease_client(
         config.clone(),
         args.leader_election_lease_duration,
         args.leader_election_renew_deadline,
-    );
-    let lease_client = kube::Client::try_from(lease_config).map_err(|e| cannot_connect(&e))?;
+    )
+    .map_err(|e| cannot_connect(&e))?;
     let leader_election = args.leader_election.then(|| LeaderElection {
         namespace: args
             .leader_election_namespace
@@ -135,6 +135,7 @@ async fn operate(args: RunArgs) -> Result<(), String> {
         lease_duration: args.leader_election_lease_duration,
         renew_deadline: args.leader_election_renew_deadline,
         client: lease_client,
+        writes: lease_writes,
     });
     let aws = AwsClients::from_env().await.with_rate_limits(LimiterConfig {
         max_rate: args.aws_max_rate,
