@@ -109,14 +109,14 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
     if !rules.allowed_aws_roles.is_empty() {
         let path = "aws.roleArn";
         let value = object(path);
-        checks.push(Check {
-            expression: when_set(
-                "StudioDomain",
-                path,
-                &matches(&value, &glob_regex(&rules.allowed_aws_roles)),
-            ),
-            message_expression: wording.at("allowedAwsRoles", &value, path),
-        });
+        let allowed = matches(&value, &glob_regex(&rules.allowed_aws_roles));
+        // Every kind that assumes a role of its own (members use their domain's).
+        checks.extend(
+            ["StudioDomain", "StudioLifecycleConfig", "StudioImage"].map(|kind| Check {
+                expression: when_set(kind, path, &allowed),
+                message_expression: wording.at("allowedAwsRoles", &value, path),
+            }),
+        );
     }
     checks.extend(domain_checks(rules, wording));
     if let Some(idle) = &rules.idle_shutdown {
@@ -780,8 +780,19 @@ mod tests {
         };
         let checks = checks("prod", &rules);
         // Blocks: 2 user settings x (6 + 3 short names), the space defaults' 3 + 2 short names,
-        // RStudio's, a space's 4 and its shortcut; then the role, VpcOnly, auth modes, one tag.
-        assert_eq!(checks.len(), 2 * 9 + 5 + 1 + 5 + 4);
+        // RStudio's, a space's 4 and its shortcut; then the role (of a domain, a lifecycle
+        // configuration and an image), VpcOnly, auth modes, one tag.
+        assert_eq!(checks.len(), 2 * 9 + 5 + 1 + 5 + 3 + 3);
+        let roles: Vec<&Check> = checks.iter().filter(|c| c.expression.contains("aws.roleArn")).collect();
+        for (check, kind) in roles
+            .iter()
+            .zip(["StudioDomain", "StudioLifecycleConfig", "StudioImage"])
+        {
+            assert!(
+                check.expression.starts_with(&format!("request.kind.kind != '{kind}'")),
+                "{check:?}"
+            );
+        }
         let space = reading(&checks, "settings.defaultResourceSpec.instanceType");
         assert_eq!(
             space.expression,

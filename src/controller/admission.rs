@@ -56,7 +56,13 @@ fn documents(name: &str, guardrail: &Guardrail, checks: &[Check], owner: OwnerRe
     let resources: &[&str] = if selector.domain_selector.is_some() {
         &["studiodomains"]
     } else {
-        &["studiodomains", "userprofiles", "sharedspaces"]
+        &[
+            "studiodomains",
+            "userprofiles",
+            "sharedspaces",
+            "studiolifecycleconfigs",
+            "studioimages",
+        ]
     };
     let validations: Vec<Value> = checks
         .iter()

@@ -463,6 +463,7 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
             "allowedInstanceTypes": ["ml.t3.*"],
             "requiredTags": {"userProfile": ["cost-center"]},
             "allowedExecutionRoles": ["arn:aws:iam::123456789012:role/Studio*"],
+            "allowedAwsRoles": ["arn:aws:iam::*:role/studio-operator-*"],
             "idleShutdown": {"maxIdleTimeoutMinutes": 120},
         }),
     )
@@ -569,6 +570,22 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
         "{reconcile}"
     );
     assert!(message.contains(&reconcile), "{message}");
+
+    // The kinds that assume a role of their own.
+    let configs: Api<studio_operator::api::StudioLifecycleConfig> =
+        Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut config = crate::lifecycle::config_manifest("pip", "JupyterLab", None);
+    config["spec"]["aws"]["roleArn"] = json!("arn:aws:iam::210987654321:role/other-team-admin");
+    let message = wait::until("pip refused", TIMEOUT, || refusal(&configs, "pip", &config)).await;
+    assert!(
+        message.contains(&format!(
+            "allowedAwsRoles: arn:aws:iam::210987654321:role/other-team-admin (aws.roleArn) (Guardrail {}, Enforce)",
+            installed.name
+        )),
+        "{message}"
+    );
+    config["spec"]["aws"]["roleArn"] = json!("arn:aws:iam::210987654321:role/studio-operator-team");
+    apply(&configs, "pip", &config).await;
 
     let fine = with_settings(
         "fine",

@@ -13,7 +13,7 @@ use crate::domain::{domain_manifest, setup};
 use crate::profile::{apply, profile_manifest, ready_domain, tags_of, wait_for, wait_gone};
 use crate::support::wait::{condition, has};
 
-fn config_manifest(name: &str, app_type: &str, script_from: Option<&str>) -> Value {
+pub fn config_manifest(name: &str, app_type: &str, script_from: Option<&str>) -> Value {
     let mut spec = json!({"aws": {"region": "us-east-1"}, "appType": app_type});
     match script_from {
         Some(config_map) => spec["scriptFrom"] = json!({"configMapKeyRef": {"name": config_map, "key": "on-start.sh"}}),
