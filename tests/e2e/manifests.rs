@@ -170,6 +170,29 @@ fn parse_condition(line: &str) -> Expected {
     }
 }
 
+/// A fixture's `# console: UserProfile <StudioDomain> <profile> [<SSO user>]` line: a profile
+/// made behind the operator's back (no ownership tags) in that Ready domain.
+async fn console_profile(sagemaker: &aws_sdk_sagemaker::Client, namespace: &str, line: &str) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let ["UserProfile", domain, profile, sso @ ..] = words.as_slice() else {
+        panic!("# console: UserProfile <StudioDomain> <profile> [<SSO user>], not {line:?}");
+    };
+    let domains: kube::Api<studio_operator::api::StudioDomain> =
+        kube::Api::namespaced(TestEnv::get().client().await, namespace);
+    let status = domains.get(domain).await.unwrap().status.unwrap_or_default();
+    let domain_id = status.domain_id.expect("the console's domain is Ready");
+    let mut request = sagemaker
+        .create_user_profile()
+        .domain_id(domain_id)
+        .user_profile_name(*profile);
+    if let Some(user) = sso.first() {
+        request = request
+            .single_sign_on_user_identifier("UserName")
+            .single_sign_on_user_value(*user);
+    }
+    request.send().await.unwrap();
+}
+
 #[tokio::test]
 async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_change() {
     let env = TestEnv::get();
@@ -177,7 +200,9 @@ async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_cha
     let platform = TestNamespace::new(&client, "rejected").await;
     let tenant = TestNamespace::new(&client, "rejected-tenant").await;
     let operator = crate::support::TestOperator::start_watching(&client, &[&platform.name, &tenant.name]).await;
-    let kms = aws_sdk_kms::Client::new(&crate::support::operator::sdk_config(&operator.emulator.endpoint()));
+    let sdk = crate::support::operator::sdk_config(&operator.emulator.endpoint());
+    let kms = aws_sdk_kms::Client::new(&sdk);
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
     let key = kms.create_key().send().await.unwrap().key_metadata.unwrap();
     kms.create_alias()
         .alias_name("alias/studio")
@@ -229,6 +254,9 @@ async fn what_only_the_operator_can_judge_gets_a_condition_that_says_what_to_cha
                 guardrails.push(name.clone());
             }
             wait_ready(env, &format!("{kind}/{name}"), &namespace).await;
+        }
+        for console in text.lines().filter_map(|l| l.strip_prefix("# console: ")) {
+            console_profile(&sagemaker, &platform.name, console).await;
         }
         let subject = documents[documents.len() - 1];
         kubectl_apply(env, subject);
