@@ -248,6 +248,23 @@ check "irsa: --sweep-interval=10m and the quoted --guardrail-selector" \
   sh -c "grep -q -- '- --sweep-interval=10m$' '$R' && grep -q -- '- \"--guardrail-selector=tier in (prod,staging)\"$' '$R'"
 check "irsa: --tag-audit-interval=1h --aws-max-rate=20" \
   sh -c "grep -q -- '- --tag-audit-interval=1h$' '$R' && grep -q -- '- --aws-max-rate=20$' '$R'"
+check "irsa (watchNamespaces): the namespaced kinds in a Role $RELEASE-watch per watched namespace, Events also in default; the ClusterRole keeps Guardrails and Namespaces only" python3 -c '
+import re, sys
+docs = open(sys.argv[1]).read().split("\n---\n")
+field = lambda d, f: (re.search(r"^%s: (\S+)$" % f, d, re.M) or [None, None])[1]
+kinds = "studiodomains", "userprofiles", "sharedspaces", "studiolifecycleconfigs", "studioimages"
+cluster, = [d for d in docs if field(d, "kind") == "ClusterRole" and field(d, "  name") == sys.argv[2]]
+assert not any(k in cluster for k in kinds) and "events" not in cluster and "configmaps" not in cluster, cluster
+assert "\"guardrails\"" in cluster and "\"namespaces\"" in cluster, cluster
+watch = {field(d, "  namespace"): d for d in docs if field(d, "kind") == "Role" and field(d, "  name") == sys.argv[2] + "-watch"}
+assert sorted(watch) == ["default", "ml-platform", "team-a"], sorted(watch)
+for ns in ("ml-platform", "team-a"):
+    assert all(k in watch[ns] for k in kinds) and "\"events\"" in watch[ns], watch[ns]
+    assert re.findall(r"resources: \[\"configmaps\"\]\n\s+verbs: (.*)", watch[ns]) == ["[\"get\"]"], watch[ns]
+assert not any(k in watch["default"] for k in kinds) and "\"events\"" in watch["default"], watch["default"]
+bindings = [field(d, "  namespace") for d in docs if field(d, "kind") == "RoleBinding" and field(d, "  name") == sys.argv[2] + "-watch"]
+assert sorted(bindings) == ["default", "ml-platform", "team-a"], bindings
+' "$R" "$RELEASE"
 
 echo "== (d) invalid values fail values.schema.json"
 # invalid NAME FIELD YAML: helm template must fail and its message must name FIELD.
@@ -332,6 +349,8 @@ EOF
 check "minimal ServiceMonitor CRD" K apply --server-side -f "$WORK/servicemonitor-crd.yaml"
 check "ServiceMonitor CRD Established" K wait --for condition=Established --timeout=60s crd/servicemonitors.monitoring.coreos.com
 check "namespace $NS" K create namespace "$NS"
+# The irsa rendering's watched namespaces: it has a Role in each.
+check "namespaces ml-platform and team-a" sh -c "'$KUBECTL' create namespace ml-platform && '$KUBECTL' create namespace team-a"
 for v in "${VALUE_SETS[@]}"; do
   n="$(set_name "$v")"
   check "dry-run=server apply of the $n rendering" \
@@ -405,10 +424,16 @@ can get namespaces
 # ConfigMaps (the Guardrails' policies) and Leases (leader election): the release namespace only.
 for v in get list watch create update patch; do
   can "$v" configmaps -n "$NS"
-  can "$v" leases.coordination.k8s.io -n "$NS"
 done
 cannot delete configmaps -n "$NS"
-cannot delete leases.coordination.k8s.io -n "$NS"
+# The Lease: created when missing, then read and renewed by its name only.
+can create leases.coordination.k8s.io -n "$NS"
+can get "leases.coordination.k8s.io/$RELEASE" -n "$NS"
+can patch "leases.coordination.k8s.io/$RELEASE" -n "$NS"
+for v in get patch update delete; do cannot "$v" leases.coordination.k8s.io/another-lease -n "$NS"; done
+cannot list leases.coordination.k8s.io -n "$NS"
+cannot watch leases.coordination.k8s.io -n "$NS"
+cannot delete "leases.coordination.k8s.io/$RELEASE" -n "$NS"
 for other in team-a kube-system default; do
   # get by name only, for a StudioLifecycleConfig's scriptFrom in its own namespace.
   cannot list configmaps -n "$other"
@@ -470,7 +495,7 @@ poll() { # SECONDS CMD...: CMD until it succeeds; a status of 2 stops at once
 }
 check "$VAP type-checked against the CRDs with no expression warning" poll 60 vap_type_checked
 check "namespace $TENANT_NS, RoleBindings of ClusterRole edit for $TENANT and $APPROVER" sh -c "
-  '$KUBECTL' create namespace '$TENANT_NS' && '$KUBECTL' -n '$TENANT_NS' create rolebinding tenant-edit --clusterrole=edit --user='$TENANT' \
+  '$KUBECTL' get namespace '$TENANT_NS' >/dev/null && '$KUBECTL' -n '$TENANT_NS' create rolebinding tenant-edit --clusterrole=edit --user='$TENANT' \
   && '$KUBECTL' -n '$TENANT_NS' create rolebinding approver-edit --clusterrole=edit --user='$APPROVER'"
 edit_aggregated() { [ "$("$KUBECTL" auth can-i --as "$TENANT" create studiodomains.studio-operator.io -n "$TENANT_NS" 2>/dev/null)" = yes ]; }
 check "ClusterRole edit aggregates $RELEASE-edit (clusterrole-aggregation controller)" poll 60 edit_aggregated

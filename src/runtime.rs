@@ -95,21 +95,32 @@ impl Default for RunOptions {
     }
 }
 
-/// Fails with install instructions when a CRD of ours is missing.
-pub async fn check_crds(client: &Client) -> Result<(), RuntimeError> {
-    check_crd::<StudioDomain>(client).await?;
-    check_crd::<UserProfile>(client).await?;
-    check_crd::<SharedSpace>(client).await?;
-    check_crd::<StudioLifecycleConfig>(client).await?;
-    check_crd::<StudioImage>(client).await?;
-    check_crd::<Guardrail>(client).await
+/// Fails with install instructions when a CRD of ours is missing. The namespaced kinds are
+/// listed in `namespace` (the first watched one of a namespace-scoped installation, whose RBAC
+/// allows nothing cluster-wide), or across the cluster.
+pub async fn check_crds(client: &Client, namespace: Option<&str>) -> Result<(), RuntimeError> {
+    check_crd(scoped::<StudioDomain>(client, namespace)).await?;
+    check_crd(scoped::<UserProfile>(client, namespace)).await?;
+    check_crd(scoped::<SharedSpace>(client, namespace)).await?;
+    check_crd(scoped::<StudioLifecycleConfig>(client, namespace)).await?;
+    check_crd(scoped::<StudioImage>(client, namespace)).await?;
+    check_crd(Api::<Guardrail>::all(client.clone())).await
 }
 
-async fn check_crd<K>(client: &Client) -> Result<(), RuntimeError>
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+async fn check_crd<K>(api: Api<K>) -> Result<(), RuntimeError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
-    let api: Api<K> = Api::all(client.clone());
     match api.list_metadata(&ListParams::default().limit(1)).await {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(status)) if status.code == 404 => Err(RuntimeError::CrdMissing {
@@ -176,7 +187,7 @@ pub async fn run(
     options: RunOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RuntimeError> {
-    check_crds(&client).await?;
+    check_crds(&client, options.controllers.namespaces.first().map(String::as_str)).await?;
     let metrics = Arc::new(Metrics::default());
     let observed_metrics = metrics.clone();
     let aws = aws.with_call_observer(Arc::new(move |operation, outcome| {

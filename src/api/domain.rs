@@ -296,6 +296,22 @@ pub struct Tenancy {
     /// domain's own namespace is always allowed; an empty selector allows every namespace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub allowed_namespaces: Option<LabelSelector>,
+    /// Which AWS names members from other namespaces may claim. Profile and space names are
+    /// first come, first served in a domain: `NamespacePrefix` keeps one tenant from claiming
+    /// the name another tenant's user will open (`alice`), by requiring the `<namespace>-`
+    /// prefix. Members of the domain's own namespace are not restricted.
+    #[serde(default)]
+    pub name_policy: NamePolicy,
+}
+
+/// The AWS names tenants may give their profiles and spaces.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum NamePolicy {
+    /// Any name not taken yet.
+    #[default]
+    Any,
+    /// Names that start with the member's namespace and a dash (`team-a-alice`).
+    NamespacePrefix,
 }
 
 /// Idle shutdown of apps: native settings, the activity reporter and the operator's sweeper.

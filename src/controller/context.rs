@@ -104,6 +104,12 @@ impl ControllerConfig {
         }
     }
 
+    /// Whether this installation watches `namespace`. A namespace-scoped installation has RBAC in
+    /// its namespaces only, so it never reads or follows anything outside them.
+    pub fn watches(&self, namespace: &str) -> bool {
+        self.namespaces.is_empty() || self.namespaces.iter().any(|n| n == namespace)
+    }
+
     /// How many caches the controllers register: the Guardrail controller, and per watched
     /// scope the StudioDomain, UserProfile, SharedSpace, StudioLifecycleConfig and StudioImage
     /// controllers.

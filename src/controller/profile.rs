@@ -185,6 +185,11 @@ async fn space_manager(
     if tags.get(ownership::TAG_CLUSTER) != Some(&ctx.config.cluster_id) {
         return Ok(Some(format!("{namespace}/{name} of another cluster")));
     }
+    if !ctx.config.watches(namespace) {
+        return Ok(Some(format!(
+            "{namespace}/{name}, in a namespace this installation does not watch"
+        )));
+    }
     let spaces: Api<SharedSpace> = Api::namespaced(ctx.client.clone(), namespace);
     let manager = spaces.get_opt(name).await?;
     Ok(manager

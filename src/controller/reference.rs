@@ -8,7 +8,7 @@ use kube::core::{Selector, SelectorExt};
 use kube::{Api, Client, ResourceExt};
 
 use crate::api::condition_type::READY;
-use crate::api::{AccessType, AuthMode, AwsTarget, DomainRef, SpaceBackup, StudioDomain};
+use crate::api::{AccessType, AuthMode, AwsTarget, DomainRef, NamePolicy, SpaceBackup, StudioDomain};
 use crate::controller::space_data::WAITING_FOR_SPACE;
 use crate::status;
 
@@ -53,16 +53,41 @@ pub struct DomainTarget {
     pub restore_from: BTreeMap<String, String>,
     /// The idle timeouts the domain allows its members (`idleShutdown` min and max minutes).
     pub idle_bounds: (Option<i32>, Option<i32>),
+    /// The AWS names members from other namespaces may claim.
+    pub name_policy: NamePolicy,
+}
+
+impl DomainTarget {
+    /// Whether a member of `namespace` may claim the AWS name `name` in this domain; otherwise
+    /// why not and what name would do.
+    pub fn name_allowed(&self, namespace: &str, name: &str) -> Result<(), String> {
+        let prefix = format!("{namespace}-");
+        match self.name_policy {
+            NamePolicy::NamespacePrefix if namespace != self.namespace && !name.starts_with(&prefix) => Err(format!(
+                "StudioDomain {} gives members from other namespaces only names that start with {prefix:?} (spec.tenancy.namePolicy NamespacePrefix), not {name:?}: name it {prefix}{name}",
+                self.key
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Looks the referenced domain up and checks tenancy. Only a cross-namespace reference reads
-/// the referring Namespace (for its labels).
+/// the referring Namespace (for its labels). A namespace-scoped installation does not look
+/// outside the namespaces it watches (`watched`).
 pub async fn resolve(
     client: &Client,
+    watched: impl Fn(&str) -> bool,
     referrer_namespace: &str,
     domain_ref: &DomainRef,
 ) -> Result<Resolved, kube::Error> {
     let namespace = domain_ref.namespace.as_deref().unwrap_or(referrer_namespace);
+    if !watched(namespace) {
+        return Ok(Resolved::NotFound(format!(
+            "StudioDomain {namespace}/{} is in a namespace this installation does not watch (--watch-namespace): refer to a domain in a watched namespace, or add {namespace} to the chart's operator.watchNamespaces",
+            domain_ref.name
+        )));
+    }
     let domains: Api<StudioDomain> = Api::namespaced(client.clone(), namespace);
     let Some(domain) = domains.get_opt(&domain_ref.name).await? else {
         return Ok(Resolved::NotFound(format!(
@@ -146,6 +171,7 @@ pub fn target(domain: &StudioDomain) -> DomainTarget {
         idle_bounds: domain.spec.idle_shutdown.as_ref().map_or((None, None), |idle| {
             (idle.min_idle_timeout_minutes, idle.max_idle_timeout_minutes)
         }),
+        name_policy: domain.spec.tenancy.as_ref().map(|t| t.name_policy).unwrap_or_default(),
         restore_from: status
             .migration_plan
             .iter()
@@ -180,6 +206,7 @@ mod tests {
         .unwrap();
         domain.spec.tenancy = tenancy.map(|s| Tenancy {
             allowed_namespaces: Some(s),
+            ..Default::default()
         });
         domain
     }
@@ -222,6 +249,23 @@ mod tests {
         );
         let everyone = domain(Some(LabelSelector::default()));
         assert!(tenancy_allows(&everyone, "any", &BTreeMap::new()).is_ok());
+    }
+
+    #[test]
+    fn namespace_prefix_names_bind_tenants_to_their_own_prefix() {
+        let mut d = domain(Some(LabelSelector::default()));
+        assert!(target(&d).name_allowed("team-a", "alice").is_ok(), "Any by default");
+        d.spec.tenancy.as_mut().unwrap().name_policy = NamePolicy::NamespacePrefix;
+        let target = target(&d);
+        let refused = target.name_allowed("team-a", "alice").unwrap_err();
+        assert!(refused.contains(r#"start with "team-a-""#), "{refused}");
+        assert!(refused.contains("name it team-a-alice"), "{refused}");
+        assert!(target.name_allowed("team-a", "team-b-alice").is_err());
+        assert!(target.name_allowed("team-a", "team-a-alice").is_ok());
+        assert!(
+            target.name_allowed("platform", "alice").is_ok(),
+            "the domain's own namespace"
+        );
     }
 
     #[test]

@@ -270,3 +270,49 @@ async fn a_member_that_says_retain_blocks_the_deletion_of_its_domain() {
         .unwrap();
     assert_eq!(described.status().map(|st| st.as_str()), Some("InService"));
 }
+
+/// M5: a tenant claims the AWS name of another team's user (`alice`) in a shared domain whose
+/// `tenancy.namePolicy` is `NamespacePrefix`. Nothing is created under that name; a name with the
+/// tenant's own prefix is.
+#[tokio::test]
+async fn a_tenant_cannot_squat_a_name_outside_its_prefix() {
+    let (s, tenant, attacker) = platform_and_tenant("atk-squat").await;
+    let mut domain = domain_manifest("platform", "alias/studio");
+    domain["spec"]["tenancy"] = json!({
+        "allowedNamespaces": {"matchLabels": {"kubernetes.io/metadata.name": tenant.name}},
+        "namePolicy": "NamespacePrefix",
+    });
+    ready_domain(&s, domain).await;
+    let theirs: Api<UserProfile> = Api::namespaced(attacker, &tenant.name);
+    let mut squat = profile_manifest("squat", "platform");
+    squat["spec"]["domainRef"]["namespace"] = json!(s.namespace.name);
+    squat["spec"]["userProfileName"] = json!("alice");
+    apply(&theirs, "squat", &squat).await;
+    let status = wait_profile(&theirs, "squat", "Stalled", "True").await;
+    let stalled = condition(&status.conditions, "Stalled").unwrap();
+    assert_eq!(stalled.reason, "NameNotAllowed");
+    let prefixed = format!("{}-alice", tenant.name);
+    assert!(
+        stalled.message.contains(&format!("name it {prefixed}")),
+        "{}",
+        stalled.message
+    );
+    assert!(stalled.message.contains("spec.userProfileName"), "{}", stalled.message);
+    assert_eq!(s.control().count("CreateUserProfile", None), 0, "alice stays free");
+
+    squat["spec"]["userProfileName"] = json!(prefixed);
+    apply(&theirs, "squat", &squat).await;
+    let status = wait_profile(&theirs, "squat", "Ready", "True").await;
+    assert_eq!(status.user_profile_name.as_deref(), Some(prefixed.as_str()));
+    // The platform's own namespace is not bound by the policy.
+    let platform: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    apply(&platform, "alice", &profile_manifest("alice", "platform")).await;
+    let status = wait_profile(&platform, "alice", "Ready", "True").await;
+    assert_eq!(status.user_profile_name.as_deref(), Some("alice"));
+    assert_eq!(s.control().count("CreateUserProfile", Some("ok")), 2);
+    assert!(
+        destructive_calls(&s).iter().all(|(op, _)| *op == "AddTags"),
+        "{:?}",
+        destructive_calls(&s)
+    );
+}

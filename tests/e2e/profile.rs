@@ -412,6 +412,38 @@ async fn deleting_a_profile_deletes_its_apps_then_its_spaces_then_the_profile() 
     assert!(!s.events("Deleted").await.is_empty());
 }
 
+/// A namespace-scoped installation neither reads nor follows a domain in a namespace it does not
+/// watch (its RBAC would not allow it): the member says so.
+#[tokio::test]
+async fn a_scoped_installation_never_follows_a_reference_out_of_its_namespaces() {
+    let client = TestEnv::get().client().await;
+    let watched = TestNamespace::new(&client, "up-scoped").await;
+    let other = TestNamespace::new(&client, "up-unwatched").await;
+    let operator = TestOperator::start_watching(&client, &[&watched.name]).await;
+    let domains: Api<studio_operator::api::StudioDomain> = Api::namespaced(client.clone(), &other.name);
+    apply(&domains, "platform", &domain_manifest("platform", "alias/studio")).await;
+    let profiles: Api<UserProfile> = Api::namespaced(client.clone(), &watched.name);
+    let mut alice = profile_manifest("alice", "platform");
+    alice["spec"]["domainRef"]["namespace"] = json!(other.name);
+    apply(&profiles, "alice", &alice).await;
+    let status = wait_profile(&profiles, "alice", "DomainReady", "False").await;
+    let domain_ready = wait::condition(&status.conditions, "DomainReady").unwrap();
+    assert_eq!(domain_ready.reason, "DomainNotFound");
+    assert!(
+        domain_ready
+            .message
+            .contains("a namespace this installation does not watch"),
+        "{}",
+        domain_ready.message
+    );
+    let untouched = domains.get("platform").await.unwrap();
+    assert!(
+        untouched.metadata.finalizers.is_none(),
+        "the unwatched domain is not ours"
+    );
+    assert_eq!(operator.emulator.control().count("CreateUserProfile", None), 0);
+}
+
 #[tokio::test]
 async fn cross_namespace_reference_is_denied_until_the_domain_allows_the_namespace() {
     let client = TestEnv::get().client().await;

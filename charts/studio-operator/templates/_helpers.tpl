@@ -67,3 +67,29 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- printf "only members of the groups %s may do this" (join ", " $groups) }}
 {{- end }}
 {{- end }}
+
+{{/* The operator's rules for the namespaced kinds: in its ClusterRole, or (operator.watchNamespaces)
+in a Role per watched namespace. */}}
+{{- define "studio-operator.namespacedRules" -}}
+# The custom resources: watched, and finalizers added/removed with patches.
+- apiGroups: ["studio-operator.io"]
+  resources: ["studiodomains", "userprofiles", "sharedspaces", "studiolifecycleconfigs", "studioimages"]
+  verbs: ["get", "list", "watch", "patch"]
+# Status is written with server-side apply (a patch).
+- apiGroups: ["studio-operator.io"]
+  resources: ["studiodomains/status", "userprofiles/status", "sharedspaces/status", "studiolifecycleconfigs/status", "studioimages/status"]
+  verbs: ["patch"]
+# Needed when the OwnerReferencesPermissionEnforcement admission plugin is on.
+- apiGroups: ["studio-operator.io"]
+  resources: ["studiodomains/finalizers", "userprofiles/finalizers", "sharedspaces/finalizers", "studiolifecycleconfigs/finalizers", "studioimages/finalizers"]
+  verbs: ["update", "patch"]
+# Kubernetes Events (kube-runtime's Recorder uses events.k8s.io/v1).
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+# A StudioLifecycleConfig's `scriptFrom`: one named ConfigMap of its own namespace, read by
+# name (no list or watch, so no ConfigMap contents are cached).
+- apiGroups: [""]
+  resources: ["configmaps"]
+  verbs: ["get"]
+{{- end }}

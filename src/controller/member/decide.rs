@@ -567,6 +567,7 @@ mod tests {
             space_backup: None,
             restore_from: BTreeMap::new(),
             idle_bounds: (None, None),
+            name_policy: Default::default(),
         }
     }
 

@@ -410,12 +410,28 @@ fn running_apps<'a>(apps: impl IntoIterator<Item = &'a AppSummary>) -> Vec<Runni
         .collect()
 }
 
+/// Whether the domain's name policy refuses the AWS name this member is about to claim. A name
+/// the member already holds is not judged again: a policy added later never strands it.
+fn name_problem<K: MemberKind>(
+    domain: &DomainTarget,
+    namespace: &str,
+    name: &str,
+    held: &Option<String>,
+) -> Option<Problem> {
+    if held.as_deref() == Some(name) {
+        return None;
+    }
+    let message = domain.name_allowed(namespace, name).err()?;
+    Some(Problem::new("NameNotAllowed", format!("{message} ({})", K::NAME_FIELD)))
+}
+
 /// A member's reconcile: observe the cluster, decide; if the gates pass, observe AWS and decide
 /// again; then act on the plan.
 pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, ReconcileError> {
     let obj = pass.obj;
     let ctx = pass.ctx;
-    let domain = reference::resolve(&ctx.client, &pass.namespace(), obj.domain_ref()).await?;
+    let watched = |namespace: &str| ctx.config.watches(namespace);
+    let domain = reference::resolve(&ctx.client, watched, &pass.namespace(), obj.domain_ref()).await?;
     let record = K::record(&pass.status);
     let owner = owner(pass);
     let mut facts = Facts {
@@ -436,7 +452,8 @@ pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Reco
     };
     if let Some(target) = &target {
         facts.guardrails = Some(guardrails(ctx, obj, target).await?);
-        facts.precondition = obj.precondition(target);
+        facts.precondition = name_problem::<K>(target, &pass.namespace(), &facts.name, &facts.recorded.1)
+            .or_else(|| obj.precondition(target));
     }
     let references = target
         .as_ref()
@@ -948,7 +965,8 @@ pub fn decide_cleanup(exists: Option<&Claim>, was_deleting: bool, policy: Deleti
 /// ownership tags; `Delete` retires the member in order.
 pub async fn cleanup<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, ReconcileError> {
     let record = K::record(&pass.status);
-    let resolved = reference::resolve(&pass.ctx.client, &pass.namespace(), pass.obj.domain_ref()).await?;
+    let watched = |namespace: &str| pass.ctx.config.watches(namespace);
+    let resolved = reference::resolve(&pass.ctx.client, watched, &pass.namespace(), pass.obj.domain_ref()).await?;
     // Never created, or its domain is gone (it took its members along). A domain that no longer
     // allows this namespace still holds what was created before: it is deleted or retained as
     // the policy says (only what carries this resource's ownership tags), never left orphaned.
