@@ -22,6 +22,9 @@
 #       Guardrail's policy ConfigMap in the release namespace), are deleted, and the operator log
 #       holds no `forbidden`/403; its /metrics (--metrics-auth=kubernetes) answers 401 without a
 #       token, 403 to a ServiceAccount without the metrics-reader ClusterRole, 200 to one bound to it
+#   (i) a namespace-scoped second install (operator.watchNamespaces): its ServiceAccount reaches the
+#       namespaced kinds only in the watched namespace (can-i), and its real operator makes a
+#       StudioDomain and a UserProfile there Ready with no forbidden call
 # Prints a summary; exits non-zero on any failure.
 #
 # Needs hack/bin/kube-testenv and hack/bin/kubectl (`make testenv`); (h) builds the operator and the
@@ -381,7 +384,7 @@ can_i() {
   local want="$1" out
   shift
   # stdout is exactly yes/no (warnings such as "not namespace scoped" go to stderr).
-  out="$("$KUBECTL" auth can-i --as="$SA" "$@" 2>"$WORK/can-i.err" || true)"
+  out="$("$KUBECTL" auth can-i --as="${CAN_AS:-$SA}" "$@" 2>"$WORK/can-i.err" || true)"
   if [ "$out" = "$want" ]; then
     pass "$([ "$want" = yes ] && echo can || echo cannot) $*"
   else
@@ -702,29 +705,30 @@ else
 fi
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
-# A kubeconfig with a TokenRequest token of the chart's ServiceAccount.
+# make_sa_kubeconfig SERVICEACCOUNT FILE: a kubeconfig with a TokenRequest token of a
+# ServiceAccount of $NS.
 SA_KUBECONFIG="$WORK/sa.kubeconfig"
 make_sa_kubeconfig() {
   local token server ca
-  token="$(K -n "$NS" create token "$RELEASE" --duration=1h)" || return 1
+  token="$(K -n "$NS" create token "$1" --duration=1h)" || return 1
   server="$(K config view --raw --minify -o jsonpath='{.clusters[0].cluster.server}')"
   ca="$(K config view --raw --minify -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')"
-  cat >"$SA_KUBECONFIG" <<EOF
+  cat >"$2" <<EOF
 apiVersion: v1
 kind: Config
 clusters:
   - name: testenv
     cluster: {server: "$server", certificate-authority-data: "$ca"}
 users:
-  - name: $RELEASE
+  - name: $1
     user: {token: "$token"}
 contexts:
-  - name: $RELEASE
-    context: {cluster: testenv, user: $RELEASE, namespace: "$NS"}
-current-context: $RELEASE
+  - name: $1
+    context: {cluster: testenv, user: $1, namespace: "$NS"}
+current-context: $1
 EOF
 }
-check "kubectl create token $RELEASE: a kubeconfig for the ServiceAccount" make_sa_kubeconfig
+check "kubectl create token $RELEASE: a kubeconfig for the ServiceAccount" make_sa_kubeconfig "$RELEASE" "$SA_KUBECONFIG"
 whoami_is_sa() {
   [ "$("$KUBECTL" --kubeconfig "$SA_KUBECONFIG" auth whoami -o jsonpath='{.status.userInfo.username}')" = "$SA" ]
 }
@@ -748,11 +752,13 @@ make_key() {
 }
 check "emulator on $EMU with KMS key alias/chart-test" make_key
 
-# The installed Deployment's args, with the metrics address moved to a free local port and faster
-# polling; its env as the kubelet would set it (POD_NAMESPACE from the downward API).
-METRICS_PORT="$(free_port)"
-mapfile -t OP_ARGS < <(K -n "$NS" get deploy "$RELEASE" -o jsonpath='{.spec.template.spec.containers[0].args}' |
-  python3 -c '
+# start_operator DEPLOYMENT KUBECONFIG LOG: the installed Deployment's args, with the metrics
+# address moved to a free local port ($METRICS_PORT) and faster polling, and its env as the kubelet
+# would set it (POD_NAMESPACE from the downward API); the process is $OP_PID.
+start_operator() {
+  METRICS_PORT="$(free_port)"
+  mapfile -t OP_ARGS < <(K -n "$NS" get deploy "$1" -o jsonpath='{.spec.template.spec.containers[0].args}' |
+    python3 -c '
 import json, sys
 for arg in json.load(sys.stdin):
     if not arg.startswith(("--metrics-addr=", "--poll-interval=", "--resync-interval=")):
@@ -761,14 +767,16 @@ print("--metrics-addr=127.0.0.1:" + sys.argv[1])
 print("--poll-interval=1s")
 print("--resync-interval=20s")
 ' "$METRICS_PORT")
+  log "operator: studio-operator ${OP_ARGS[*]}"
+  KUBECONFIG="$2" POD_NAMESPACE="$NS" POD_NAME=chart-test AWS_ENDPOINT_URL="$EMU" AWS_REGION=us-east-1 \
+    AWS_ACCESS_KEY_ID=chart AWS_SECRET_ACCESS_KEY=chart RUST_LOG=info \
+    target/debug/studio-operator "${OP_ARGS[@]}" >"$3" 2>&1 &
+  OP_PID=$!
+  BG_PIDS+=("$OP_PID")
+}
+start_operator "$RELEASE" "$SA_KUBECONFIG" "$WORK/operator.log"
 runs_elected() { printf '%s\n' "${OP_ARGS[@]}" | grep -qx -- --leader-election; }
 check "the Deployment's args include --leader-election" runs_elected
-log "operator: studio-operator ${OP_ARGS[*]}"
-KUBECONFIG="$SA_KUBECONFIG" POD_NAMESPACE="$NS" POD_NAME=chart-test AWS_ENDPOINT_URL="$EMU" AWS_REGION=us-east-1 \
-  AWS_ACCESS_KEY_ID=chart AWS_SECRET_ACCESS_KEY=chart RUST_LOG=info \
-  target/debug/studio-operator "${OP_ARGS[@]}" >"$WORK/operator.log" 2>&1 &
-OP_PID=$!
-BG_PIDS+=("$OP_PID")
 wait_until() { # SECONDS CMD...: polls CMD every second while the operator runs
   local deadline=$((SECONDS + $1))
   shift
@@ -808,6 +816,39 @@ check "Lease $NS/$RELEASE held by the operator" holds_lease
 is_leader() { curl -s -H "Authorization: Bearer $SCRAPER_TOKEN" "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qx 'studio_operator_leader 1'; }
 check "metric studio_operator_leader 1" is_leader
 
+# domain_and_profile NAMESPACE: the StudioDomain studio (KMS alias/chart-test, deletionPolicy
+# Delete) and the UserProfile alice in it.
+domain_and_profile() {
+  cat <<EOF
+apiVersion: studio-operator.io/v1alpha1
+kind: StudioDomain
+metadata:
+  name: studio
+  namespace: $1
+spec:
+  aws:
+    region: us-east-1
+  network:
+    vpcId: vpc-0a1b2c3d4e5f67890
+    subnetIds: [subnet-0a1b2c3d4e5f67891]
+  encryption:
+    kmsKeyId: alias/chart-test
+  defaultUserSettings:
+    executionRole: arn:aws:iam::123456789012:role/StudioDefault
+  defaultSpaceSettings:
+    executionRole: arn:aws:iam::123456789012:role/StudioSpace
+  deletionPolicy: Delete
+---
+apiVersion: studio-operator.io/v1alpha1
+kind: UserProfile
+metadata:
+  name: alice
+  namespace: $1
+spec:
+  domainRef:
+    name: studio
+EOF
+}
 cat >"$WORK/studio.yaml" <<EOF
 apiVersion: v1
 kind: Namespace
@@ -828,33 +869,7 @@ spec:
     requireCustomerManagedKey: true
     allowedInstanceTypes: ["ml.t3.*", "ml.m5.*"]
 ---
-apiVersion: studio-operator.io/v1alpha1
-kind: StudioDomain
-metadata:
-  name: studio
-  namespace: $RUN_NS
-spec:
-  aws:
-    region: us-east-1
-  network:
-    vpcId: vpc-0a1b2c3d4e5f67890
-    subnetIds: [subnet-0a1b2c3d4e5f67891]
-  encryption:
-    kmsKeyId: alias/chart-test
-  defaultUserSettings:
-    executionRole: arn:aws:iam::123456789012:role/StudioDefault
-  defaultSpaceSettings:
-    executionRole: arn:aws:iam::123456789012:role/StudioSpace
-  deletionPolicy: Delete
----
-apiVersion: studio-operator.io/v1alpha1
-kind: UserProfile
-metadata:
-  name: alice
-  namespace: $RUN_NS
-spec:
-  domainRef:
-    name: studio
+$(domain_and_profile "$RUN_NS")
 ---
 apiVersion: studio-operator.io/v1alpha1
 kind: SharedSpace
@@ -888,30 +903,77 @@ check "an approver approves the data loss with the token in status.spaceData.pen
 check "delete the SharedSpace, UserProfile and StudioDomain (the operator releases their finalizers)" \
   "$KUBECTL" -n "$RUN_NS" delete sharedspace/team userprofile/alice studiodomain/studio --timeout=180s
 check "delete the Guardrail" K delete guardrail/chart-test --timeout=60s
-kill -TERM "$OP_PID" 2>/dev/null || true
-for _ in $(seq 60); do kill -0 "$OP_PID" 2>/dev/null || break; sleep 0.5; done
-if kill -0 "$OP_PID" 2>/dev/null; then
-  fail "the operator did not exit within 30 s of SIGTERM"
-elif wait "$OP_PID"; then
-  pass "SIGTERM: the operator exited 0"
-else
-  fail "SIGTERM: the operator exited $?"
-fi
-check "operator log: released the leader lease" grep -q 'released the leader lease' "$WORK/operator.log"
-# Kubernetes' Forbidden (403) answers say "forbidden"; a bare status 403 shows as 403 (not part of
-# a longer number or of a timestamp's fraction).
-FORBIDDEN='forbidden|(^|[^0-9.:])403([^0-9]|$)'
-if grep -Eiq "$FORBIDDEN" "$WORK/operator.log"; then
-  fail "operator log has forbidden/403:"
-  grep -Ei "$FORBIDDEN" "$WORK/operator.log" | head -10 | sed 's/^/        | /'
-else
-  pass "operator log has no forbidden/403 ($(wc -l <"$WORK/operator.log") lines)"
-fi
-if [ "$FAILED" -gt 0 ]; then
-  log "operator log (panics, then the last 30 lines):"
-  grep -A4 'panicked at' "$WORK/operator.log" | head -20 | sed 's/^/        | /' >&2 || true
-  tail -30 "$WORK/operator.log" | sed 's/^/        | /' >&2
-fi
+# stop_operator LOG: SIGTERM; the operator exits 0, releases its lease, and LOG holds no
+# forbidden/403 (the RBAC sufficed for every call).
+stop_operator() {
+  local failed_before="$FAILED"
+  kill -TERM "$OP_PID" 2>/dev/null || true
+  for _ in $(seq 60); do kill -0 "$OP_PID" 2>/dev/null || break; sleep 0.5; done
+  if kill -0 "$OP_PID" 2>/dev/null; then
+    fail "the operator did not exit within 30 s of SIGTERM"
+  elif wait "$OP_PID"; then
+    pass "SIGTERM: the operator exited 0"
+  else
+    fail "SIGTERM: the operator exited $?"
+  fi
+  check "operator log: released the leader lease" grep -q 'released the leader lease' "$1"
+  # Kubernetes' Forbidden (403) answers say "forbidden"; a bare status 403 shows as 403 (not part
+  # of a longer number or of a timestamp's fraction).
+  local forbidden='forbidden|(^|[^0-9.:])403([^0-9]|$)'
+  if grep -Eiq "$forbidden" "$1"; then
+    fail "operator log has forbidden/403:"
+    grep -Ei "$forbidden" "$1" | head -10 | sed 's/^/        | /'
+  else
+    pass "operator log has no forbidden/403 ($(wc -l <"$1") lines)"
+  fi
+  if [ "$FAILED" -gt "$failed_before" ]; then
+    log "operator log (panics, then the last 30 lines):"
+    grep -A4 'panicked at' "$1" | head -20 | sed 's/^/        | /' >&2 || true
+    tail -30 "$1" | sed 's/^/        | /' >&2
+  fi
+}
+stop_operator "$WORK/operator.log"
+
+echo "== (i) a namespace-scoped install (operator.watchNamespaces) run as its own ServiceAccount"
+# A second release whose operator watches one namespace: its rights to the namespaced kinds are a
+# Role there (can-i), and the real operator, as that ServiceAccount with that Deployment's args,
+# makes a StudioDomain and a UserProfile there Ready with no forbidden call.
+SCOPED=scoped
+SCOPED_FULL="$SCOPED-studio-operator"
+SCOPED_NS=chart-scoped
+check "helm install $SCOPED with operator.watchNamespaces={$SCOPED_NS}" sh -c "'$KUBECTL' create namespace '$SCOPED_NS' \
+  && '$HELM' install '$SCOPED' '$CHART' --namespace '$NS' --set operator.clusterId=chart-scoped \
+     --set 'operator.watchNamespaces={$SCOPED_NS}' --set admission.enabled=false --set rbac.aggregateToDefaultRoles=false \
+     --wait=false --timeout 2m"
+CAN_AS="system:serviceaccount:$NS:$SCOPED_FULL"
+for r in studiodomains userprofiles sharedspaces studiolifecycleconfigs studioimages; do
+  can list "$r.studio-operator.io" -n "$SCOPED_NS"
+  can patch "$r.studio-operator.io" --subresource=status -n "$SCOPED_NS"
+  cannot list "$r.studio-operator.io" --all-namespaces
+  cannot get "$r.studio-operator.io" -n "$RUN_NS"
+done
+can list guardrails.studio-operator.io
+can create events.events.k8s.io -n "$SCOPED_NS"
+can create events.events.k8s.io -n default
+cannot create events.events.k8s.io -n "$RUN_NS"
+can get configmaps -n "$SCOPED_NS"
+cannot get configmaps -n "$RUN_NS"
+unset CAN_AS
+check "kubectl create token $SCOPED_FULL: a kubeconfig" make_sa_kubeconfig "$SCOPED_FULL" "$WORK/scoped.kubeconfig"
+start_operator "$SCOPED_FULL" "$WORK/scoped.kubeconfig" "$WORK/scoped-operator.log"
+watches_one() { printf '%s\n' "${OP_ARGS[@]}" | grep -qx -- "--watch-namespace=$SCOPED_NS"; }
+check "the scoped Deployment's args include --watch-namespace=$SCOPED_NS" watches_one
+check "scoped operator Ready (CRD checks, caches and lease with its RBAC)" wait_until 60 ready
+domain_and_profile "$SCOPED_NS" >"$WORK/scoped.yaml"
+check "apply a StudioDomain and a UserProfile in $SCOPED_NS" K apply --server-side -f "$WORK/scoped.yaml"
+for r in studiodomain/studio userprofile/alice; do
+  check "$SCOPED_NS $r Ready" "$KUBECTL" -n "$SCOPED_NS" wait --for=condition=Ready --timeout=180s "$r"
+done
+check "delete them (the scoped operator releases their finalizers)" \
+  "$KUBECTL" -n "$SCOPED_NS" delete userprofile/alice studiodomain/studio --timeout=180s
+stop_operator "$WORK/scoped-operator.log"
+check "helm uninstall $SCOPED: its Roles go with it" sh -c "'$HELM' uninstall '$SCOPED' --namespace '$NS' --wait=false --timeout 2m \
+  && ! '$KUBECTL' -n '$SCOPED_NS' get role '$SCOPED_FULL-watch' 2>/dev/null"
 
 echo "== helm uninstall"
 check "helm uninstall $RELEASE" "$HELM" uninstall "$RELEASE" --namespace "$NS" --wait=false --timeout 2m

@@ -718,6 +718,15 @@ async fn cleanup(pass: &mut Pass<'_, StudioDomain>) -> Result<Action, ReconcileE
             return Ok(pass.blocked());
         }
     }
+    delete_emptied_domain(pass, &session, &observed).await
+}
+
+/// DeleteDomain for an emptied domain, once: ownership is checked again right before it.
+async fn delete_emptied_domain(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    observed: &ObservedDomain,
+) -> Result<Action, ReconcileError> {
     if observed.status != "Deleting" {
         if !owner(pass).owns(&session.list_tags(&observed.arn).await?) {
             pass.report.stalled(
