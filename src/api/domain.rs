@@ -299,7 +299,8 @@ pub struct Tenancy {
     /// Which AWS names members from other namespaces may claim. Profile and space names are
     /// first come, first served in a domain: `NamespacePrefix` keeps one tenant from claiming
     /// the name another tenant's user will open (`alice`), by requiring the `<namespace>-`
-    /// prefix. Members of the domain's own namespace are not restricted.
+    /// prefix (and not the longer prefix of another existing namespace: `team` may not claim
+    /// `team-a-alice`). Members of the domain's own namespace are not restricted.
     #[serde(default)]
     pub name_policy: NamePolicy,
 }

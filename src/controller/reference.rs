@@ -58,18 +58,42 @@ pub struct DomainTarget {
 }
 
 impl DomainTarget {
+    /// Whether the domain restricts the AWS names members of `namespace` may claim.
+    pub fn restricts_names_of(&self, namespace: &str) -> bool {
+        self.name_policy == NamePolicy::NamespacePrefix && namespace != self.namespace
+    }
+
     /// Whether a member of `namespace` may claim the AWS name `name` in this domain; otherwise
-    /// why not and what name would do.
-    pub fn name_allowed(&self, namespace: &str, name: &str) -> Result<(), String> {
+    /// why not and what name would do. `namespaces` are the cluster's: names are not separated
+    /// from their prefix unambiguously (`team-a-alice` starts with `team-` too), so a name that
+    /// carries the longer prefix of another namespace is that namespace's.
+    pub fn name_allowed(&self, namespace: &str, name: &str, namespaces: &[String]) -> Result<(), String> {
+        if !self.restricts_names_of(namespace) {
+            return Ok(());
+        }
         let prefix = format!("{namespace}-");
-        match self.name_policy {
-            NamePolicy::NamespacePrefix if namespace != self.namespace && !name.starts_with(&prefix) => Err(format!(
-                "StudioDomain {} gives members from other namespaces only names that start with {prefix:?} (spec.tenancy.namePolicy NamespacePrefix), not {name:?}: name it {prefix}{name}",
-                self.key
+        let policy = format!(
+            "StudioDomain {} gives members from other namespaces only names that start with {prefix:?} (spec.tenancy.namePolicy NamespacePrefix)",
+            self.key
+        );
+        if !name.starts_with(&prefix) {
+            return Err(format!("{policy}, not {name:?}: name it {prefix}{name}"));
+        }
+        let longer = |other: &&String| other.len() > namespace.len() && name.starts_with(&format!("{other}-"));
+        match namespaces.iter().find(longer) {
+            Some(_) => Err(format!(
+                "{policy}; {name:?} also starts with the prefix of another, longer namespace name, whose names it is: choose one that does not"
             )),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
+}
+
+/// The names of the cluster's namespaces, for [`DomainTarget::name_allowed`].
+pub async fn namespace_names(client: &Client) -> Result<Vec<String>, kube::Error> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let listed = namespaces.list_metadata(&Default::default()).await?;
+    Ok(listed.items.into_iter().map(|n| n.name_any()).collect())
 }
 
 /// Looks the referenced domain up and checks tenancy. Only a cross-namespace reference reads
@@ -254,18 +278,31 @@ mod tests {
     #[test]
     fn namespace_prefix_names_bind_tenants_to_their_own_prefix() {
         let mut d = domain(Some(LabelSelector::default()));
-        assert!(target(&d).name_allowed("team-a", "alice").is_ok(), "Any by default");
+        assert!(
+            target(&d).name_allowed("team-a", "alice", &[]).is_ok(),
+            "Any by default"
+        );
         d.spec.tenancy.as_mut().unwrap().name_policy = NamePolicy::NamespacePrefix;
         let target = target(&d);
-        let refused = target.name_allowed("team-a", "alice").unwrap_err();
+        let namespaces: Vec<String> = ["platform", "team", "team-a", "team-b"].map(String::from).to_vec();
+        let refused = target.name_allowed("team-a", "alice", &namespaces).unwrap_err();
         assert!(refused.contains(r#"start with "team-a-""#), "{refused}");
         assert!(refused.contains("name it team-a-alice"), "{refused}");
-        assert!(target.name_allowed("team-a", "team-b-alice").is_err());
-        assert!(target.name_allowed("team-a", "team-a-alice").is_ok());
+        assert!(target.name_allowed("team-a", "team-b-alice", &namespaces).is_err());
+        assert!(target.name_allowed("team-a", "team-a-alice", &namespaces).is_ok());
+        assert!(target.name_allowed("team", "team-bob", &namespaces).is_ok());
+        let squat = target.name_allowed("team", "team-a-alice", &namespaces).unwrap_err();
+        assert!(squat.contains("longer namespace name"), "{squat}");
+        assert!(!squat.contains("team-a\""), "the other namespace is not named: {squat}");
         assert!(
-            target.name_allowed("platform", "alice").is_ok(),
+            target.name_allowed("team", "team-c-alice", &namespaces).is_ok(),
+            "no such namespace"
+        );
+        assert!(
+            target.name_allowed("platform", "alice", &namespaces).is_ok(),
             "the domain's own namespace"
         );
+        assert!(!target.restricts_names_of("platform"));
     }
 
     #[test]

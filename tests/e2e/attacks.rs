@@ -299,6 +299,26 @@ async fn a_tenant_cannot_squat_a_name_outside_its_prefix() {
     );
     assert!(stalled.message.contains("spec.userProfileName"), "{}", stalled.message);
     assert_eq!(s.control().count("CreateUserProfile", None), 0, "alice stays free");
+    // Names are not separated from their prefix unambiguously: a namespace whose name extends the
+    // tenant's (`<tenant>-b-...`) owns the names with its own, longer prefix.
+    let client = TestEnv::get().client().await;
+    let longer = TestNamespace::new(&client, &format!("{}-b", tenant.name)).await;
+    squat["spec"]["userProfileName"] = json!(format!("{}-alice", longer.name));
+    apply(&theirs, "squat", &squat).await;
+    wait::until("the longer prefix refused", crate::profile::TIMEOUT, || async {
+        let status = theirs
+            .get("squat")
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .unwrap_or_default();
+        match condition(&status.conditions, "Stalled") {
+            Some(c) if c.reason == "NameNotAllowed" && c.message.contains("longer namespace name") => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(s.control().count("CreateUserProfile", None), 0);
 
     squat["spec"]["userProfileName"] = json!(prefixed);
     apply(&theirs, "squat", &squat).await;

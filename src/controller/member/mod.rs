@@ -412,17 +412,21 @@ fn running_apps<'a>(apps: impl IntoIterator<Item = &'a AppSummary>) -> Vec<Runni
 
 /// Whether the domain's name policy refuses the AWS name this member is about to claim. A name
 /// the member already holds is not judged again: a policy added later never strands it.
-fn name_problem<K: MemberKind>(
+async fn name_problem<K: MemberKind>(
+    ctx: &Context,
     domain: &DomainTarget,
     namespace: &str,
     name: &str,
     held: &Option<String>,
-) -> Option<Problem> {
-    if held.as_deref() == Some(name) {
-        return None;
+) -> Result<Option<Problem>, kube::Error> {
+    if held.as_deref() == Some(name) || !domain.restricts_names_of(namespace) {
+        return Ok(None);
     }
-    let message = domain.name_allowed(namespace, name).err()?;
-    Some(Problem::new("NameNotAllowed", format!("{message} ({})", K::NAME_FIELD)))
+    let namespaces = reference::namespace_names(&ctx.client).await?;
+    Ok(domain
+        .name_allowed(namespace, name, &namespaces)
+        .err()
+        .map(|message| Problem::new("NameNotAllowed", format!("{message} ({})", K::NAME_FIELD))))
 }
 
 /// A member's reconcile: observe the cluster, decide; if the gates pass, observe AWS and decide
@@ -452,8 +456,8 @@ pub async fn apply<K: MemberKind>(pass: &mut Pass<'_, K>) -> Result<Action, Reco
     };
     if let Some(target) = &target {
         facts.guardrails = Some(guardrails(ctx, obj, target).await?);
-        facts.precondition = name_problem::<K>(target, &pass.namespace(), &facts.name, &facts.recorded.1)
-            .or_else(|| obj.precondition(target));
+        let name = name_problem::<K>(ctx, target, &pass.namespace(), &facts.name, &facts.recorded.1).await?;
+        facts.precondition = name.or_else(|| obj.precondition(target));
     }
     let references = target
         .as_ref()
