@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -146,6 +147,13 @@ class Admin:
 
     def set_date_skew(self, seconds: float) -> None:
         self.request("POST", "date-skew", {"seconds": seconds})
+
+    def s3_objects(self, bucket: str, prefix: str = "") -> list[dict]:
+        query = urllib.parse.urlencode({"bucket": bucket, "prefix": prefix})
+        return self.request("GET", f"s3/objects?{query}")
+
+    def s3_deny_delete(self, bucket: str, prefix: str) -> None:
+        self.request("POST", "s3/deny-delete", {"bucket": bucket, "prefix": prefix})
 
     def set_role_trust(self, role_arn: str, external_id: str | None = None,
                        required_session_tags: list[str] | None = None) -> None:

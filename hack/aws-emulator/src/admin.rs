@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -49,6 +49,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/domains", get(domains))
         .route("/efs", get(efs))
         .route("/ebs", get(ebs))
+        .route("/s3/buckets", post(s3_create_bucket))
+        .route("/s3/objects", get(s3_objects).post(s3_put_object))
+        .route("/s3/deny-delete", post(s3_deny_delete))
 }
 
 fn control(shared: Arc<Shared>) -> Control {
@@ -351,4 +354,54 @@ async fn efs(State(s): Shr) -> Response {
 
 async fn ebs(State(s): Shr) -> Response {
     Json(control(s).ebs_volumes()).into_response()
+}
+
+async fn s3_create_bucket(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        bucket: String,
+    }
+    let run = || -> Result<Value, ApiError> {
+        let scope = parse::<ScopeArg>(&body)?.scope(&s);
+        let r: Req = parse(&body)?;
+        control(s.clone()).s3_create_bucket(&scope, &r.bucket)?;
+        Ok(json!({}))
+    };
+    answer(run())
+}
+
+/// `GET /_emulator/s3/objects?bucket=B&prefix=P`.
+async fn s3_objects(State(s): Shr, RawQuery(query): RawQuery) -> Response {
+    let params: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .into_owned()
+            .collect();
+    let run = || -> Result<Value, ApiError> {
+        let bucket = params
+            .get("bucket")
+            .ok_or_else(|| ApiError::validation("the query parameter bucket is required"))?;
+        let prefix = params.get("prefix").map(String::as_str).unwrap_or_default();
+        Ok(json!(control(s.clone()).s3_objects(bucket, prefix)?))
+    };
+    answer(run())
+}
+
+async fn s3_put_object(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        bucket: String,
+        key: String,
+        #[serde(default)]
+        body: String,
+    }
+    answer(parse::<Req>(&body).and_then(|r| control(s).s3_put_object(&r.bucket, &r.key, r.body).map(|()| json!({}))))
+}
+
+async fn s3_deny_delete(State(s): Shr, body: String) -> Response {
+    #[derive(Deserialize)]
+    struct Req {
+        bucket: String,
+        prefix: String,
+    }
+    answer(parse::<Req>(&body).and_then(|r| control(s).s3_deny_delete(&r.bucket, &r.prefix).map(|()| json!({}))))
 }

@@ -11,7 +11,7 @@ use crate::state::Tag;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CallRecord {
     pub seq: u64,
-    /// `sagemaker`, `kms` or `sts`.
+    /// `sagemaker`, `kms`, `sts`, `tagging` or `s3`.
     pub service: String,
     pub operation: String,
     /// `ok`, an error code (`ResourceInUse`, `ThrottlingException`, ...) or `dropped`.
@@ -21,7 +21,8 @@ pub struct CallRecord {
     pub account: String,
     pub region: String,
     /// Identifying request members (DomainId, UserProfileName, KeyId, ...; for STS AssumeRole
-    /// also ExternalId, SourceIdentity and the session Tags).
+    /// also ExternalId, SourceIdentity and the session Tags; for S3 Bucket, Key, Prefix, ... and
+    /// the Keys a DeleteObjects names).
     pub members: Value,
     /// ARN of the caller (`arn:aws:sts::<account>:assumed-role/<role>/<session>` for keys issued
     /// by AssumeRole); empty when the request was refused before the caller was known.

@@ -13,6 +13,7 @@ use crate::clock::{Clock, Millis, http_date, secs_to_ms, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::error::{ApiError, ApiResult};
 use crate::faults::{FaultRule, Faults, RateLimit};
+use crate::s3::S3ObjectView;
 use crate::state::{self, EbsVolume, EfsFileSystem, Owner, Scope, State, Tag, UpdateMerge, merge_patch};
 use crate::sts::RoleTrust;
 use crate::validate::Input;
@@ -505,5 +506,40 @@ impl Control {
     /// size and, once the space is gone, when it was deleted.
     pub fn ebs_volumes(&self) -> Vec<EbsVolume> {
         self.shared.state().0.ebs.clone()
+    }
+
+    /// Creates an S3 bucket in `scope`, as CreateBucket there would (naming rules, one
+    /// namespace for all accounts).
+    pub fn s3_create_bucket(&self, scope: &Scope, bucket: &str) -> ApiResult<()> {
+        let (mut state, now) = self.shared.state();
+        state.s3.create_bucket(bucket, scope, now).map_err(|e| e.error)
+    }
+
+    /// Stores an object as a plain PutObject of `body` would, at the emulated time (no
+    /// metadata, no encryption asked). The bucket must exist.
+    pub fn s3_put_object(&self, bucket: &str, key: &str, body: impl Into<Vec<u8>>) -> ApiResult<()> {
+        let (mut state, now) = self.shared.state();
+        state
+            .s3
+            .put_object(bucket, key, body.into().into(), now)
+            .map_err(|e| e.error)
+    }
+
+    /// The objects of `bucket` whose keys start with `prefix`, in key order. A bucket that
+    /// does not exist is `NoSuchBucket`, so that a misspelt name does not pass for an empty one.
+    pub fn s3_objects(&self, bucket: &str, prefix: &str) -> ApiResult<Vec<S3ObjectView>> {
+        self.shared.state().0.s3.objects(bucket, prefix).map_err(|e| e.error)
+    }
+
+    /// Makes the deletion of objects of `bucket` under `prefix` fail as a bucket policy denying
+    /// `s3:DeleteObject` there would: DeleteObject answers 403 AccessDenied, DeleteObjects an
+    /// AccessDenied entry per such key. `reset` lifts it.
+    pub fn s3_deny_delete(&self, bucket: &str, prefix: &str) -> ApiResult<()> {
+        self.shared
+            .state()
+            .0
+            .s3
+            .deny_delete(bucket, prefix)
+            .map_err(|e| e.error)
     }
 }

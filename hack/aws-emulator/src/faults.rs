@@ -27,7 +27,7 @@ pub enum FaultKind {
 }
 
 /// One fault rule. `target` is an operation name (`CreateDomain`), a family
-/// (`mutating`, `read`), a service (`sagemaker`, `kms`, `sts`) or `*`.
+/// (`mutating`, `read`), a service (`sagemaker`, `kms`, `sts`, `tagging`, `s3`) or `*`.
 /// With `count` the rule fires on the next `count` matching calls (then is
 /// removed); with `probability` each matching call fires with that chance;
 /// with both, it fires by chance at most `count` times; with neither, always.
@@ -76,7 +76,7 @@ pub enum Action {
 
 /// Operation family used by rate limits and faults: mutating calls vs reads.
 pub fn family(operation: &str) -> &'static str {
-    const READ_PREFIXES: &[&str] = &["Describe", "List", "Get"];
+    const READ_PREFIXES: &[&str] = &["Describe", "List", "Get", "Head"];
     if READ_PREFIXES.iter().any(|p| operation.starts_with(p)) {
         "read"
     } else {
@@ -251,6 +251,7 @@ mod tests {
         assert_eq!(family("CreateDomain"), "mutating");
         assert_eq!(family("AddTags"), "mutating");
         assert_eq!(family("ListTags"), "read");
+        assert_eq!(family("HeadObject"), "read");
         assert!(matches("*", "kms", "DescribeKey"));
         assert!(matches("kms", "kms", "DescribeKey"));
         assert!(!matches("mutating", "kms", "DescribeKey"));

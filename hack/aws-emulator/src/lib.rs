@@ -1,7 +1,8 @@
 //! In-memory emulator of the Amazon SageMaker AI Studio control plane
 //! (domains, user profiles, spaces, apps, tags, Studio lifecycle configs, custom
 //! images and app image configs), the KMS key APIs a Studio client needs, STS
-//! AssumeRole / GetCallerIdentity and the tagging API's GetResources — speaking
+//! AssumeRole / GetCallerIdentity, the tagging API's GetResources and a subset of S3
+//! (buckets, objects, listings, batch deletion, multipart uploads) — speaking
 //! the real wire protocols so the official SDKs, boto3 and the AWS CLI can use it
 //! as their endpoint. SageMaker requests are validated against the service model.
 //!
@@ -26,6 +27,7 @@ pub mod kms;
 pub mod model;
 pub mod pagination;
 pub mod protocol;
+pub mod s3;
 mod server;
 pub mod state;
 pub mod sts;
@@ -40,6 +42,7 @@ pub use config::{Config, Delays, Quotas};
 pub use control::{Control, DomainView, LaunchApp, ResourceRef};
 pub use error::ApiError;
 pub use faults::{FaultKind, FaultRule, RateLimit};
+pub use s3::S3ObjectView;
 pub use state::{EbsVolume, EfsFileSystem, Scope, Tag, UpdateMerge};
 pub use sts::RoleTrust;
 

@@ -4,7 +4,7 @@ use aws_emulator::{Config, Emulator};
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "In-memory SageMaker Studio / KMS / STS emulator")]
+#[command(version, about = "In-memory SageMaker Studio / KMS / STS / S3 emulator")]
 struct Args {
     /// Port to listen on (0 picks a free one).
     #[arg(long, default_value_t = 4566)]

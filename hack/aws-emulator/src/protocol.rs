@@ -1,5 +1,6 @@
 //! Wire protocol: service detection, SigV4 credential-scope parsing (signatures
-//! are not verified) and rendering of AWS JSON 1.1 and STS XML answers.
+//! are not verified) and rendering of AWS JSON 1.1 and STS XML answers (S3's REST-XML
+//! answers are rendered by [`crate::s3`]).
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Response, StatusCode, header};
@@ -17,6 +18,8 @@ pub enum Service {
     Sts,
     /// The Resource Groups Tagging API.
     Tagging,
+    /// S3 (REST-XML), recognised by the credential scope alone.
+    S3,
 }
 
 impl Service {
@@ -27,8 +30,43 @@ impl Service {
             Service::Kms => "kms",
             Service::Sts => "sts",
             Service::Tagging => "tagging",
+            Service::S3 => "s3",
         }
     }
+
+    /// Error codes for a missing Authorization header, an incomplete one, and a credential
+    /// scoped to another service, with their HTTP statuses.
+    fn auth_errors(self) -> [(u16, &'static str); 3] {
+        match self {
+            Service::Sts => [
+                (403, "MissingAuthenticationToken"),
+                (403, "IncompleteSignature"),
+                (403, "SignatureDoesNotMatch"),
+            ],
+            Service::S3 => [
+                (403, "AccessDenied"),
+                (400, "AuthorizationHeaderMalformed"),
+                (403, "SignatureDoesNotMatch"),
+            ],
+            _ => [
+                (403, "MissingAuthenticationTokenException"),
+                (403, "IncompleteSignatureException"),
+                (403, "InvalidSignatureException"),
+            ],
+        }
+    }
+}
+
+/// The service named by the credential scope of a SigV4 `Authorization` header
+/// (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`), if it has one. S3 requests carry no
+/// other sign of their service.
+pub fn credential_service(headers: &HeaderMap) -> Option<&str> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let credential = auth
+        .strip_prefix("AWS4-HMAC-SHA256 ")?
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("Credential="))?;
+    credential.split('/').nth(3)
 }
 
 /// Splits `X-Amz-Target: <Prefix>.<Operation>` into service and operation.
@@ -52,22 +90,11 @@ pub struct CredentialScope {
 /// Parses `AWS4-HMAC-SHA256 Credential=AKID/DATE/REGION/SERVICE/aws4_request, ...`.
 /// Missing or malformed headers are refused the way a real endpoint does.
 pub fn parse_authorization(headers: &HeaderMap, service: Service) -> Result<CredentialScope, ApiError> {
+    let [missing, incomplete, wrong_service] = service.auth_errors();
     let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        let code = if service == Service::Sts {
-            "MissingAuthenticationToken"
-        } else {
-            "MissingAuthenticationTokenException"
-        };
-        return Err(ApiError::new(403, code, "Missing Authentication Token"));
+        return Err(ApiError::new(missing.0, missing.1, "Missing Authentication Token"));
     };
-    let incomplete = |why: &str| {
-        let code = if service == Service::Sts {
-            "IncompleteSignature"
-        } else {
-            "IncompleteSignatureException"
-        };
-        ApiError::new(403, code, format!("{why} Authorization={auth}"))
-    };
+    let incomplete = |why: &str| ApiError::new(incomplete.0, incomplete.1, format!("{why} Authorization={auth}"));
     let Some(params) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
         return Err(incomplete(
             "Authorization header requires the AWS4-HMAC-SHA256 algorithm.",
@@ -91,14 +118,9 @@ pub fn parse_authorization(headers: &HeaderMap, service: Service) -> Result<Cred
         ));
     }
     if parts[3] != service.signing_name() {
-        let code = if service == Service::Sts {
-            "SignatureDoesNotMatch"
-        } else {
-            "InvalidSignatureException"
-        };
         return Err(ApiError::new(
-            403,
-            code,
+            wrong_service.0,
+            wrong_service.1,
             format!(
                 "Credential should be scoped to correct service: '{}'.",
                 service.signing_name()
@@ -175,6 +197,22 @@ mod tests {
         assert_eq!(err.code, "IncompleteSignatureException");
         let err = parse_authorization(&HeaderMap::new(), Service::Sts).unwrap_err();
         assert_eq!(err.code, "MissingAuthenticationToken");
+        let err = parse_authorization(
+            &headers("AWS4-HMAC-SHA256 Credential=A/D/R/s3/aws4_request"),
+            Service::S3,
+        )
+        .unwrap_err();
+        assert_eq!((err.status, err.code.as_str()), (400, "AuthorizationHeaderMalformed"));
+    }
+
+    #[test]
+    fn service_of_the_credential_scope() {
+        let h = headers(
+            "AWS4-HMAC-SHA256 Credential=AKID/20261128/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=abc",
+        );
+        assert_eq!(credential_service(&h), Some("s3"));
+        assert_eq!(credential_service(&headers("Bearer x")), None);
+        assert_eq!(credential_service(&HeaderMap::new()), None);
     }
 
     #[test]

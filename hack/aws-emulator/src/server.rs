@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State as AxumState;
-use axum::http::{HeaderMap, HeaderValue, Response, header};
+use axum::extract::{DefaultBodyLimit, State as AxumState};
+use axum::http::{HeaderMap, HeaderValue, Method, Response, Uri, header};
 use axum::{Extension, routing::any};
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
@@ -22,7 +22,12 @@ use crate::control::Shared;
 use crate::error::ApiError;
 use crate::faults::Action;
 use crate::protocol::{self, Service};
+use crate::s3::{self, S3Error};
 use crate::{api, sts};
+
+/// The largest request body: S3's limit for one PutObject or UploadPart (5 GiB), as objects are
+/// request bodies; the other services' requests are far smaller.
+const MAX_BODY_BYTES: usize = 5 << 30;
 
 /// Lets a handler close its connection without answering (dropped-connection faults).
 #[derive(Clone)]
@@ -33,6 +38,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .nest("/_emulator", crate::admin::routes())
         .route("/", any(handle_api))
         .fallback(handle_api)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response_with_state(shared.clone(), date_header))
         .with_state(shared)
 }
@@ -125,10 +131,16 @@ async fn gate(shared: &Shared, signal: &DropSignal, service: &str, op: &str) -> 
 async fn handle_api(
     AxumState(shared): AxumState<Arc<Shared>>,
     Extension(signal): Extension<DropSignal>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response<Body> {
     let request_id = shared.request_id();
+    if protocol::credential_service(&headers) == Some(Service::S3.signing_name()) {
+        let request = s3::Request::parse(&method, &uri, &headers, body);
+        return handle_s3(&shared, &signal, &headers, request, method == Method::HEAD, &request_id).await;
+    }
     if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
         return handle_json(&shared, &signal, &headers, target, &body, &request_id).await;
     }
@@ -251,6 +263,50 @@ async fn handle_sts(
         }
         Err(e) => {
             record(shared, "sts", &action, &e.code, Some(&who), members);
+            error(&e)
+        }
+    }
+}
+
+async fn handle_s3(
+    shared: &Shared,
+    signal: &DropSignal,
+    headers: &HeaderMap,
+    request: s3::Request,
+    head: bool,
+    request_id: &str,
+) -> Response<Body> {
+    let op = request.op.name().to_string();
+    let members = request.members();
+    let error = |e: &S3Error| e.response(request_id, head);
+    let who = match caller(shared, headers, Service::S3) {
+        Ok(c) => c,
+        Err(e) => {
+            record(shared, "s3", &op, &e.code, None, members);
+            return error(&e.into());
+        }
+    };
+    if let Err(fault) = gate(shared, signal, "s3", &op).await {
+        let fault = fault.map(S3Error::from_fault);
+        let outcome = fault.as_ref().map_or("dropped", |e| e.code());
+        record(shared, "s3", &op, outcome, Some(&who), members);
+        return match fault {
+            Some(e) => error(&e),
+            None => std::future::pending().await,
+        };
+    }
+    let scope = crate::state::Scope::new(who.account.clone(), who.region.clone());
+    let result = {
+        let (mut state, now) = shared.state();
+        s3::execute(&mut state, &scope, now, &request)
+    };
+    match result {
+        Ok(answer) => {
+            record(shared, "s3", &op, "ok", Some(&who), members);
+            answer.response(request_id)
+        }
+        Err(e) => {
+            record(shared, "s3", &op, e.code(), Some(&who), members);
             error(&e)
         }
     }

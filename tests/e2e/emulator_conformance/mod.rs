@@ -1,8 +1,9 @@
 //! Conformance of the AWS emulator (hack/aws-emulator) with the real services'
-//! wire behaviour, driven through the real aws-sdk-sagemaker, aws-sdk-kms and
-//! aws-sdk-sts clients: typed errors, retries, paginators, account isolation
-//! and status lifecycles under the emulated clock. One file per concern; the
-//! helpers they share (emulator start-up, SDK clients, request builders) are here.
+//! wire behaviour, driven through the real aws-sdk-sagemaker, aws-sdk-kms,
+//! aws-sdk-sts and aws-sdk-s3 clients: typed errors, retries, paginators,
+//! account isolation and status lifecycles under the emulated clock. One file per
+//! concern; the helpers they share (emulator start-up, SDK clients, request
+//! builders) are here.
 
 mod apps;
 mod control;
@@ -12,6 +13,7 @@ mod kms;
 mod lifecycle_configs;
 mod members;
 mod pagination;
+mod s3;
 mod sagemaker_domains;
 mod storage;
 mod sts;

@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 use crate::clock::{Millis, to_epoch_secs};
 use crate::config::{Config, Delays, Quotas};
 use crate::kms::KmsPartition;
+use crate::s3::S3State;
 use crate::sts::RoleTrust;
 
 pub use app::{App, Owner};
@@ -219,6 +220,8 @@ pub struct State {
     pub role_trusts: BTreeMap<String, RoleTrust>,
     /// How Update operations merge settings structures (control API).
     pub update_merge: UpdateMerge,
+    /// S3 buckets and objects (all accounts and regions).
+    pub s3: S3State,
     rng: StdRng,
 }
 
@@ -235,6 +238,7 @@ impl State {
             identities: HashMap::new(),
             role_trusts: BTreeMap::new(),
             update_merge: UpdateMerge::default(),
+            s3: S3State::default(),
             rng: StdRng::seed_from_u64(config.seed),
         }
     }
@@ -364,6 +368,7 @@ impl State {
             "EbsVolumes": self.ebs,
             "Identities": self.identities,
             "RoleTrusts": self.role_trusts.values().collect::<Vec<_>>(),
+            "S3Buckets": self.s3.snapshot(),
         })
     }
 }
