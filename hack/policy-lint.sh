@@ -23,7 +23,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 "$BIN" iam-policy --cluster-id lint \
   --execution-role-arn arn:aws:iam::123456789012:role/studio-execution \
-  --role-arn-pattern 'arn:aws:iam::*:role/studio-operator-*' >"$WORK/operator.json"
+  --role-arn-pattern 'arn:aws:iam::*:role/studio-operator-*' \
+  --backup-bucket acme-studio-backups >"$WORK/operator.json"
 
 # `policy render` prints each policy after a `# file-name` line.
 render() {

@@ -149,8 +149,10 @@ pub struct SpaceBackup {
     #[serde(default = "default_backup_minutes")]
     #[schemars(range(min = 1, max = 120))]
     pub final_backup_timeout_minutes: i32,
-    /// What happens to a deleted space's backup. Only `Retain` (kept in S3 for a person or a
-    /// bucket lifecycle rule to remove) is offered: the operator has no S3 access of its own.
+    /// What happens to the backup of a space that is gone for good (deleted, and no space of
+    /// that name exists in the domain or is declared for it): `Retain` keeps it in S3; `<N>d`
+    /// (1 to 9999 days) has the operator delete it N days after it first saw the space gone.
+    /// Backups that a recreation restores from are never retired.
     #[serde(default)]
     pub retention: BackupRetention,
 }
@@ -159,12 +161,75 @@ fn default_backup_minutes() -> i32 {
     15
 }
 
-/// What happens to a deleted space's backup.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What happens to a deleted space's backup; spelled `Retain` or `<days>d` in the spec.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum BackupRetention {
     /// Kept in S3.
     #[default]
     Retain,
+    /// Deleted this many days after the space is gone for good.
+    Days(u16),
+}
+
+impl BackupRetention {
+    /// The most days `<N>d` may say (four digits, as the schema's pattern allows).
+    pub const MAX_DAYS: u16 = 9999;
+}
+
+impl std::fmt::Display for BackupRetention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackupRetention::Retain => f.write_str("Retain"),
+            BackupRetention::Days(days) => write!(f, "{days}d"),
+        }
+    }
+}
+
+impl std::str::FromStr for BackupRetention {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "Retain" {
+            return Ok(BackupRetention::Retain);
+        }
+        text.strip_suffix('d')
+            .filter(|days| !days.starts_with('0'))
+            .and_then(|days| days.parse::<u16>().ok())
+            .filter(|days| (1..=Self::MAX_DAYS).contains(days))
+            .map(BackupRetention::Days)
+            .ok_or_else(|| format!("retention must be Retain or 1d to {}d, not {text:?}", Self::MAX_DAYS))
+    }
+}
+
+impl Serialize for BackupRetention {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for BackupRetention {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+impl JsonSchema for BackupRetention {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "BackupRetention".into()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^(Retain|[1-9][0-9]{0,3}d)$",
+        })
+    }
 }
 
 /// `AuthMode` of a domain.

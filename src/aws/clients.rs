@@ -216,7 +216,7 @@ impl AwsClients {
             .region(Region::new(region.to_string()))
             .retry_config(retry)
             .timeout_config(timeouts)
-            // Shared by the three clients, so a role is assumed once per session, not per client.
+            // Shared by the session's clients, so a role is assumed once per session, not per client.
             .identity_cache(IdentityCache::lazy().build())
             .build();
         if let Some(role) = role {
@@ -241,6 +241,13 @@ impl AwsClients {
             sagemaker: aws_sdk_sagemaker::Client::from_conf(sagemaker_conf),
             clock,
             kms: aws_sdk_kms::Client::new(&conf),
+            // Behind an endpoint override (an S3-compatible store, the emulator) bucket names
+            // cannot become host names: address buckets by path there.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(&conf)
+                    .force_path_style(conf.endpoint_url().is_some())
+                    .build(),
+            ),
             sts: aws_sdk_sts::Client::new(&conf),
             tagging: aws_sdk_resourcegroupstagging::Client::new(&conf),
             region: region.to_string(),
@@ -283,6 +290,7 @@ fn check_role_arn(arn: &str) -> Result<(), AwsError> {
 pub struct AwsSession {
     pub(super) sagemaker: aws_sdk_sagemaker::Client,
     pub(super) kms: aws_sdk_kms::Client,
+    pub(super) s3: aws_sdk_s3::Client,
     sts: aws_sdk_sts::Client,
     pub(super) tagging: aws_sdk_resourcegroupstagging::Client,
     region: String,

@@ -91,14 +91,17 @@ impl AwsError {
     /// Classifies a service error by its code (and HTTP status for unknown codes).
     pub fn from_code(code: &str, message: String, status: Option<u16>) -> Self {
         match code {
-            "ResourceNotFound" | "ResourceNotFoundException" | "NotFoundException" => AwsError::NotFound { message },
+            "ResourceNotFound" | "ResourceNotFoundException" | "NotFoundException" | "NoSuchBucket" | "NoSuchKey" => {
+                AwsError::NotFound { message }
+            }
             "ValidationException" if message.contains("RecordNotFound") => AwsError::NotFound { message },
             "ResourceInUse" | "ResourceInUseException" | "ConflictException" => AwsError::InUse { message },
             "ThrottlingException"
             | "Throttling"
             | "ThrottledException"
             | "TooManyRequestsException"
-            | "RequestLimitExceeded" => AwsError::Throttled { message },
+            | "RequestLimitExceeded"
+            | "SlowDown" => AwsError::Throttled { message },
             "ValidationException" | "InvalidArnException" | "ValidationError" => AwsError::Validation { message },
             "ResourceLimitExceeded" | "LimitExceededException" => AwsError::LimitExceeded { message },
             c if c.starts_with("AccessDenied") => AwsError::AccessDenied { message },

@@ -58,6 +58,8 @@ pub fn family(operation: &str) -> (&'static str, Priority) {
         "sts"
     } else if operation == "GetResources" {
         "tagging"
+    } else if matches!(operation, "ListObjectsV2" | "PutObject" | "DeleteObjects") {
+        "s3"
     } else if priority == Priority::Read {
         "sagemaker:read"
     } else {
@@ -441,6 +443,8 @@ mod tests {
         assert_eq!(family("DescribeSpace"), ("sagemaker:read", Priority::Read));
         assert_eq!(family("DescribeKey"), ("kms", Priority::Read));
         assert_eq!(family("GetCallerIdentity"), ("sts", Priority::Read));
+        assert_eq!(family("ListObjectsV2"), ("s3", Priority::Read));
+        assert_eq!(family("DeleteObjects"), ("s3", Priority::Mutating));
     }
 
     #[test]

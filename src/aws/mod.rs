@@ -7,6 +7,7 @@ pub mod error;
 pub mod kms;
 pub mod limiter;
 pub mod model;
+pub mod s3;
 pub mod sagemaker;
 pub mod tagging;
 

@@ -49,6 +49,10 @@ pub enum Command {
         /// roles can reach users' apps, whatever a tenant writes in a spec.
         #[arg(long = "execution-role-arn", value_name = "ARN", value_parser = parse_arn, required = true)]
         execution_role_arns: Vec<String>,
+        /// Bucket of a spec.spaceBackup.s3Uri with `retention: <N>d`, whose retired backups the
+        /// operator deletes; repeatable. Without it the policy grants no S3 access.
+        #[arg(long = "backup-bucket", value_name = "BUCKET")]
+        backup_buckets: Vec<String>,
     },
     /// IAM policies rendered from Guardrails.
     Policy {
@@ -83,7 +87,8 @@ pub async fn dispatch(cli: Cli) -> ExitCode {
             cluster_id,
             role_arn_patterns,
             execution_role_arns,
-        } => print::iam_policy(cluster_id, role_arn_patterns, execution_role_arns),
+            backup_buckets,
+        } => print::iam_policy(cluster_id, role_arn_patterns, execution_role_arns, backup_buckets),
         Command::Policy {
             command: PolicyCommand::Render { name, file },
         } => print::guardrail_policies(&name, file.as_deref()).await,

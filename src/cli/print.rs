@@ -12,11 +12,13 @@ pub fn iam_policy(
     cluster_id: String,
     role_arn_patterns: Vec<String>,
     execution_role_arns: Vec<String>,
+    backup_buckets: Vec<String>,
 ) -> Result<(), String> {
     let policy = operator_policy(&OperatorPolicyOptions {
         cluster_id,
         role_arn_patterns,
         execution_role_arns,
+        backup_buckets,
     });
     print!("{}", policy.pretty());
     policy.check_size("the operator policy").map_err(|e| e.to_string())

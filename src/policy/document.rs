@@ -230,7 +230,9 @@ pub(crate) fn grammar_problems(policy: &Policy) -> Vec<String> {
         for action in &s.action.0 {
             let ok = action.split_once(':').is_some_and(|(service, op)| {
                 !service.is_empty()
-                    && service.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    && service
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                     && !op.is_empty()
                     && op.chars().all(|c| c.is_ascii_alphanumeric() || c == '*')
             });

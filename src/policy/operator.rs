@@ -15,10 +15,11 @@ use std::collections::BTreeSet;
 
 use Dependency::*;
 use Resource::{
-    Any, App, AppImageConfig, Domain, Image, ImageVersion, KmsKey, Space, StudioLifecycleConfig, UserProfile,
+    Any, App, AppImageConfig, Domain, Image, ImageVersion, KmsKey, S3Bucket, S3Object, Space, StudioLifecycleConfig,
+    UserProfile,
 };
 use Scope::*;
-use Service::{Kms, SageMaker, Sts, Tagging};
+use Service::{Kms, S3, SageMaker, Sts, Tagging};
 
 use super::document::{Effect, Policy, PolicyKind, Statement};
 use crate::ownership::TAG_CLUSTER;
@@ -38,6 +39,8 @@ pub enum Service {
     Sts,
     /// `tag:` (the Resource Groups Tagging API).
     Tagging,
+    /// `s3:` (only the expiry of retired space backups).
+    S3,
 }
 
 impl Service {
@@ -48,6 +51,7 @@ impl Service {
             Service::Kms => "kms",
             Service::Sts => "sts",
             Service::Tagging => "tag",
+            Service::S3 => "s3",
         }
     }
 
@@ -57,6 +61,7 @@ impl Service {
             Service::Kms => "Kms",
             Service::Sts => "Sts",
             Service::Tagging => "Tagging",
+            Service::S3 => "S3",
         }
     }
 }
@@ -71,6 +76,9 @@ pub enum Scope {
     /// Changes a resource that is this cluster's or no operator's (adoption; apps users
     /// launched carry no tags): never one another cluster's operator tagged.
     Owned,
+    /// Objects under the backup keys of StudioDomains (retirement markers, expired backups):
+    /// S3 objects carry no resource tags IAM could condition on; scope the buckets instead.
+    BackupObjects,
     /// Needs no IAM permission (sts:GetCallerIdentity).
     Free,
 }
@@ -81,6 +89,7 @@ impl Scope {
             Scope::Read => "Read",
             Scope::Create => "CreateOwned",
             Scope::Owned => "ChangeOwnedOrUnmanaged",
+            Scope::BackupObjects => "BackupObjects",
             Scope::Free => "Free",
         }
     }
@@ -109,6 +118,10 @@ pub enum Resource {
     AppImageConfig,
     /// KMS keys (aliases resolve to them).
     KmsKey,
+    /// S3 buckets (of `spec.spaceBackup.s3Uri`).
+    S3Bucket,
+    /// S3 objects in them.
+    S3Object,
 }
 
 impl Resource {
@@ -125,6 +138,8 @@ impl Resource {
             Resource::ImageVersion => "arn:*:sagemaker:*:*:image-version/*/*",
             Resource::AppImageConfig => "arn:*:sagemaker:*:*:app-image-config/*",
             Resource::KmsKey => "arn:*:kms:*:*:key/*",
+            Resource::S3Bucket => "arn:*:s3:::*",
+            Resource::S3Object => "arn:*:s3:::*/*",
         }
     }
 }
@@ -139,6 +154,8 @@ pub enum Dependency {
     /// SageMaker creates the domain's EFS volume, encrypted with the domain's customer managed
     /// key, with the caller's credentials (forward access sessions).
     DomainStorage,
+    /// A retirement marker is written with SSE-KMS under the backup's customer managed key.
+    BackupEncryption,
 }
 
 /// One AWS operation the adapter calls.
@@ -146,8 +163,10 @@ pub enum Dependency {
 pub struct Operation {
     /// Service.
     pub service: Service,
-    /// Operation name as passed to `AwsSession::call`, which is also the IAM action name.
+    /// Operation name as passed to `AwsSession::call`.
     pub name: &'static str,
+    /// The IAM action: the operation's name, except where S3 names it otherwise.
+    pub action: &'static str,
     /// Which resources it may act on.
     pub scope: Scope,
     /// Resource types it acts on.
@@ -166,6 +185,25 @@ const fn operation(
     Operation {
         service,
         name,
+        action: name,
+        scope,
+        resources,
+        dependencies,
+    }
+}
+
+/// An S3 operation, whose IAM action may have another name (ListObjectsV2 is s3:ListBucket).
+const fn s3_operation(
+    name: &'static str,
+    action: &'static str,
+    scope: Scope,
+    resources: &'static [Resource],
+    dependencies: &'static [Dependency],
+) -> Operation {
+    Operation {
+        service: S3,
+        name,
+        action,
         scope,
         resources,
         dependencies,
@@ -266,6 +304,15 @@ pub const OPERATIONS: &[Operation] = &[
     operation(Kms, "DescribeKey", Read, &[KmsKey], &[]),
     operation(Sts, "GetCallerIdentity", Free, &[], &[]),
     operation(Tagging, "GetResources", Read, &[Any], &[]),
+    s3_operation("ListObjectsV2", "ListBucket", Read, &[S3Bucket], &[]),
+    s3_operation(
+        "PutObject",
+        "PutObject",
+        BackupObjects,
+        &[S3Object],
+        &[BackupEncryption],
+    ),
+    s3_operation("DeleteObjects", "DeleteObject", BackupObjects, &[S3Object], &[]),
 ];
 
 /// Options of `studio-operator iam-policy`.
@@ -279,6 +326,31 @@ pub struct OperatorPolicyOptions {
     /// Execution roles it may pass to SageMaker (at least one: the CLI requires it), so a
     /// tenant naming another role in a spec gets AccessDenied from IAM.
     pub execution_role_arns: Vec<String>,
+    /// Buckets of `spec.spaceBackup.s3Uri` whose retired backups the operator expires
+    /// (`retention: <N>d`); none leaves S3 out of the policy.
+    pub backup_buckets: Vec<String>,
+}
+
+impl OperatorPolicyOptions {
+    /// The operations the policy grants: S3's only for backup buckets.
+    fn granted(&self) -> impl Iterator<Item = &'static Operation> + '_ {
+        OPERATIONS
+            .iter()
+            .filter(|op| op.service != S3 || !self.backup_buckets.is_empty())
+    }
+
+    /// The ARNs of an operation's resources: S3's name the backup buckets.
+    fn arns(&self, resource: Resource) -> Vec<String> {
+        match resource {
+            S3Bucket => self.backup_buckets.iter().map(|b| format!("arn:*:s3:::{b}")).collect(),
+            S3Object => self
+                .backup_buckets
+                .iter()
+                .map(|b| format!("arn:*:s3:::{b}/*"))
+                .collect(),
+            other => vec![other.arn().to_string()],
+        }
+    }
 }
 
 /// The operator's policy. With per-domain roles, attach it to the operator's own identity (for
@@ -290,21 +362,21 @@ pub fn operator_policy(options: &OperatorPolicyOptions) -> Policy {
     // the others keep their resource patterns. Joining resource types in one statement grants
     // nothing extra: an action only ever matches ARNs of its own resource type.
     let mut groups: BTreeSet<(Service, Scope, bool)> = BTreeSet::new();
-    for op in OPERATIONS.iter().filter(|op| op.scope != Free) {
+    for op in options.granted().filter(|op| op.scope != Free) {
         groups.insert((op.service, op.scope, op.resources.contains(&Any)));
     }
     for (service, scope, any) in groups {
-        let members: Vec<&Operation> = OPERATIONS
-            .iter()
+        let members: Vec<&Operation> = options
+            .granted()
             .filter(|op| op.service == service && op.scope == scope && op.resources.contains(&Any) == any)
             .collect();
         let actions: BTreeSet<String> = members
             .iter()
-            .map(|op| format!("{}:{}", service.prefix(), op.name))
+            .map(|op| format!("{}:{}", service.prefix(), op.action))
             .collect();
-        let resources: BTreeSet<&str> = members
+        let resources: BTreeSet<String> = members
             .iter()
-            .flat_map(|op| op.resources.iter().map(|r| r.arn()))
+            .flat_map(|op| op.resources.iter().flat_map(|r| options.arns(*r)))
             .collect();
         let sid = format!("{}{}{}", service.sid(), scope.sid(), if any { "Unscoped" } else { "" });
         let statement = Statement::new(sid, Effect::Allow, actions, resources);
@@ -319,11 +391,11 @@ pub fn operator_policy(options: &OperatorPolicyOptions) -> Policy {
                 format!("aws:ResourceTag/{TAG_CLUSTER}"),
                 [&options.cluster_id],
             ),
-            Read | Free => statement,
+            Read | BackupObjects | Free => statement,
         });
     }
-    let dependencies: BTreeSet<Dependency> = OPERATIONS
-        .iter()
+    let dependencies: BTreeSet<Dependency> = options
+        .granted()
         .flat_map(|op| op.dependencies.iter().copied())
         .collect();
     for dependency in dependencies {
@@ -386,6 +458,15 @@ fn dependency_statements(dependency: Dependency, options: &OperatorPolicyOptions
             )
             .when("Bool", "aws:ViaAWSService", ["true"]),
         ],
+        BackupEncryption => vec![
+            Statement::new(
+                "KmsEncryptBackupMarkersThroughS3",
+                Effect::Allow,
+                ["kms:GenerateDataKey"],
+                [Resource::KmsKey.arn()],
+            )
+            .when("StringLike", "kms:ViaService", ["s3.*.amazonaws.com"]),
+        ],
     }
 }
 
@@ -432,7 +513,7 @@ mod tests {
         calls
     }
 
-    /// The one client (`self.sagemaker`, `self.kms`, `self.sts`, `self.tagging`) the function around a call uses
+    /// The one client (`self.sagemaker`, `self.kms`, `self.sts`, `self.tagging`, `self.s3`) the function around a call uses
     /// up to the call's `.await`.
     fn service_around(text: &str, at: usize, path: &Path) -> Service {
         let start = text[..at].rfind("fn ").unwrap_or(0);
@@ -443,10 +524,16 @@ mod tests {
             Service::Tagging => "tagging",
             other => other.prefix(),
         };
-        let found: Vec<Service> = [Service::SageMaker, Service::Kms, Service::Sts, Service::Tagging]
-            .into_iter()
-            .filter(|s| window.contains(&format!("self.{}.", client(*s))))
-            .collect();
+        let found: Vec<Service> = [
+            Service::SageMaker,
+            Service::Kms,
+            Service::Sts,
+            Service::Tagging,
+            Service::S3,
+        ]
+        .into_iter()
+        .filter(|s| window.contains(&format!("self.{}.", client(*s))))
+        .collect();
         match found.as_slice() {
             [one] => *one,
             _ => panic!(
@@ -488,6 +575,7 @@ mod tests {
             cluster_id: "prod-eu".into(),
             role_arn_patterns: Vec::new(),
             execution_role_arns: vec!["arn:aws:iam::123456789012:role/studio-exec".into()],
+            backup_buckets: Vec::new(),
         }
     }
 
@@ -501,19 +589,51 @@ mod tests {
 
     #[test]
     fn policy_grants_every_listed_action_and_nothing_free() {
-        let policy = operator_policy(&options());
+        let policy = operator_policy(&OperatorPolicyOptions {
+            backup_buckets: vec!["acme-backups".into()],
+            ..options()
+        });
         let actions: BTreeSet<String> = policy
             .statements
             .iter()
             .flat_map(|s| s.action.0.iter().cloned())
             .collect();
         for op in OPERATIONS {
-            let action = format!("{}:{}", op.service.prefix(), op.name);
+            let action = format!("{}:{}", op.service.prefix(), op.action);
             assert_eq!(actions.contains(&action), op.scope != Free, "{action}");
         }
         assert!(!actions.contains("sts:AssumeRole"), "no roles, no AssumeRole");
         assert_eq!(grammar_problems(&policy), Vec::<String>::new());
         policy.check_size("iam-policy.json").unwrap();
+    }
+
+    #[test]
+    fn s3_is_granted_only_on_the_backup_buckets() {
+        let without = operator_policy(&options());
+        assert!(
+            without
+                .statements
+                .iter()
+                .all(|s| s.action.0.iter().all(|a| !a.starts_with("s3:")) && !s.sid.contains("ThroughS3")),
+            "no backup bucket, no S3"
+        );
+        let with = by_sid(&operator_policy(&OperatorPolicyOptions {
+            backup_buckets: vec!["acme-backups".into()],
+            ..options()
+        }));
+        assert_eq!(
+            with["S3Read"],
+            serde_json::json!({"Sid": "S3Read", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:*:s3:::acme-backups"})
+        );
+        assert_eq!(
+            with["S3BackupObjects"]["Action"],
+            serde_json::json!(["s3:DeleteObject", "s3:PutObject"])
+        );
+        assert_eq!(with["S3BackupObjects"]["Resource"], "arn:*:s3:::acme-backups/*");
+        assert_eq!(
+            with["KmsEncryptBackupMarkersThroughS3"]["Condition"],
+            serde_json::json!({"StringLike": {"kms:ViaService": "s3.*.amazonaws.com"}})
+        );
     }
 
     #[test]

@@ -163,11 +163,22 @@ fn domain(vpc: &str) -> Value {
     })
 }
 
-/// Plays the space-backup agent: the spaces' homes are backed up now (tags written through the
+/// Plays the space-backup agent: the spaces' homes were last backed up `backup_age` ago, two
+/// minutes after their last activity, or before it when `stale` (tags written through the
 /// faulty emulator, retried).
-async fn agent_backs_up(spaces: &Api<SharedSpace>, sagemaker: &aws_sdk_sagemaker::Client, report: &mut RunReport) {
+async fn agent_backs_up(
+    spaces: &Api<SharedSpace>,
+    sagemaker: &aws_sdk_sagemaker::Client,
+    report: &mut RunReport,
+    stale: bool,
+) {
     let now = chrono::Utc::now();
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let (activity, backup) = if stale {
+        (now, now - chrono::Duration::hours(1))
+    } else {
+        (now - chrono::Duration::seconds(120), now)
+    };
     for name in SPACES {
         let arn = spaces.get(name).await.ok().and_then(|s| s.status?.space_arn);
         let Some(arn) = arn else {
@@ -175,11 +186,8 @@ async fn agent_backs_up(spaces: &Api<SharedSpace>, sagemaker: &aws_sdk_sagemaker
             continue;
         };
         let tags = [
-            (
-                "studio-operator.io/last-activity",
-                stamp(now - chrono::Duration::seconds(120)),
-            ),
-            ("studio-operator.io/last-backup", stamp(now)),
+            ("studio-operator.io/last-activity", stamp(activity)),
+            ("studio-operator.io/last-backup", stamp(backup)),
         ]
         .map(|(k, v)| aws_sdk_sagemaker::types::Tag::builder().key(k).value(v).build());
         let mut written = false;
@@ -335,6 +343,50 @@ where
             Err(last) if Instant::now() > deadline => return Err(format!("{what}: {last}")),
             Err(_) => tokio::time::sleep(Duration::from_millis(300)).await,
         }
+    }
+}
+
+/// The recreation waits at the gate (`Recreating=False BackupPending`) through SIGKILLs, and no
+/// deleting call reaches AWS meanwhile.
+async fn hold_under_kills(
+    rng: &mut StdRng,
+    operator: &mut Operator,
+    domains: &Api<StudioDomain>,
+    emulator: &Emulator,
+    report: &mut RunReport,
+) {
+    let deletes = |emulator: &Emulator| {
+        ["DeleteApp", "DeleteSpace", "DeleteUserProfile", "DeleteDomain"]
+            .iter()
+            .map(|op| emulator.control().count(op, None))
+            .sum::<u64>()
+    };
+    let before = deletes(emulator);
+    let held = || async {
+        let domain = domains.get("platform").await.map_err(|e| e.to_string())?;
+        let conditions = domain.status.map(|s| s.conditions).unwrap_or_default();
+        let recreating = conditions.iter().find(|c| c.type_ == "Recreating");
+        match recreating {
+            Some(c) if c.status == "False" && c.reason == "BackupPending" => Ok(()),
+            other => Err(format!("not held at the gate: {other:?}")),
+        }
+    };
+    if let Err(e) = converge_under_kills(rng, operator, "recreate held", held).await {
+        report.violations.push(e);
+    }
+    // More kills while it holds: a restarted operator must hold it again, not delete.
+    for _ in 0..2 {
+        operator.restart();
+        tokio::time::sleep(Duration::from_millis(rng.random_range(1500..3000))).await;
+    }
+    if let Err(e) = held().await {
+        report.violations.push(format!("recreate held: {e}"));
+    }
+    let deleted = deletes(emulator) - before;
+    if deleted > 0 {
+        report.violations.push(format!(
+            "recreate held: {deleted} deleting calls while the backups were stale"
+        ));
     }
 }
 
@@ -625,11 +677,14 @@ pub async fn chaos_run(seed: u64) -> RunReport {
     neighbour.check(&emulator, &mut report, "update");
 
     // Recreate: a new VPC (immutable) recreates the domain, members and all, once the spaces'
-    // homes are backed up (the gate runs under kills and faults too).
-    agent_backs_up(&cluster.spaces, &sagemaker, &mut report).await;
+    // homes are backed up. First the backups are stale: the gate holds the recreation through
+    // kills and faults, and nothing is deleted; then the agent catches up and it proceeds.
+    agent_backs_up(&cluster.spaces, &sagemaker, &mut report, true).await;
     let mut moved = updated.clone();
     moved["spec"]["network"]["vpcId"] = json!("vpc-0f1e2d3c4b5a69788");
     apply(&cluster.domains, "platform", &moved).await;
+    hold_under_kills(&mut rng, &mut operator, &cluster.domains, &emulator, &mut report).await;
+    agent_backs_up(&cluster.spaces, &sagemaker, &mut report, false).await;
     if let Err(e) = converge_under_kills(&mut rng, &mut operator, "recreate", all_ready).await {
         report.violations.push(e);
     }

@@ -1,9 +1,10 @@
 //! Space data across deletions, end to end: the gate before every DeleteSpace (a stale backup
 //! holds a recreation, a running app is asked for a final backup and stopped only after it, a
 //! space without backup needs the data-loss approval naming its EBS size), the agent installed
-//! as lifecycle configurations, and new spaces restored from their predecessors' backups. The
-//! test plays the in-app agent: it writes the tags the agent writes (`last-activity`,
-//! `last-backup`) with the real SageMaker client.
+//! as lifecycle configurations, new spaces restored from their predecessors' backups, and the
+//! expiry of a gone space's backup under `retention: <N>d` (in the emulator's S3, through the
+//! real S3 client). The tests play the in-app agent: they write the tags the agent writes
+//! (`last-activity`, `last-backup`) with the real SageMaker client.
 
 use std::time::Duration;
 
@@ -389,4 +390,157 @@ async fn deleting_a_domain_holds_for_a_stale_space_until_its_backup_catches_up()
     wait_gone(&s.domains, "platform").await;
     assert_eq!(s.control().count("DeleteSpace", None), 1);
     assert_eq!(s.control().count("DeleteDomain", None), 1);
+}
+
+/// Objects under `prefix` in the emulator's S3, through the real S3 client.
+async fn s3_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+    out.contents()
+        .iter()
+        .filter_map(|o| o.key().map(String::from))
+        .collect()
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from_static(b"data"))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Waits until the keys under `prefix` satisfy `ok`.
+async fn wait_keys(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str, what: &str, ok: impl Fn(&[String]) -> bool) {
+    wait::until(what, Duration::from_secs(60), || {
+        let keys = s3_keys(s3, bucket, prefix);
+        let ok = &ok;
+        async move {
+            let keys = keys.await;
+            if ok(&keys) { Ok(()) } else { Err(keys) }
+        }
+    })
+    .await;
+}
+
+/// Waits for an Event with `reason` whose note contains `text`.
+async fn wait_event(s: &Setup, reason: &str, text: &str) {
+    wait::until(&format!("{reason} event: {text}"), Duration::from_secs(30), || async {
+        let events = s.events(reason).await;
+        let notes: Vec<String> = events.iter().filter_map(|e| e.note.clone()).collect();
+        if notes.iter().any(|n| n.contains(text)) {
+            Ok(())
+        } else {
+            Err(notes)
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_nothing_else_is() {
+    let s = crate::domain::setup_sweeping("sd-retention").await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&crate::support::operator::sdk_config(&s.operator.emulator.endpoint()))
+            .force_path_style(true)
+            .build(),
+    );
+    let bucket = "retention-backups";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let key = format!("team/e2e/{}/platform/", s.namespace.name);
+    let hash = "ab".repeat(32);
+    // A backup of a space that no longer exists, one of the live space lab with a marker left
+    // over from an earlier absence, and a folder that is not the agent's layout.
+    for space in ["gone", "lab"] {
+        put(&s3, bucket, &format!("{key}{space}/objects/{hash}")).await;
+        put(
+            &s3,
+            bucket,
+            &format!("{key}{space}/manifests/20261201T000000-000001.json"),
+        )
+        .await;
+    }
+    put(&s3, bucket, &format!("{key}odd/notes.txt")).await;
+    put(&s3, bucket, &format!("{key}.retired/lab")).await;
+    let mut domain = domain_manifest("platform", "alias/studio");
+    domain["spec"]["spaceBackup"] =
+        json!({"s3Uri": "s3://retention-backups/team", "kmsKeyId": "alias/studio", "retention": "2d"});
+    let arns = domain_with_spaces(&s, domain, &[("lab", "JupyterLab")]).await;
+
+    let markers = format!("{key}.retired/");
+    let retired = |names: &[&str]| {
+        let want: Vec<String> = names.iter().map(|n| format!("{markers}{n}")).collect();
+        move |keys: &[String]| keys == want.as_slice()
+    };
+    wait_keys(
+        &s3,
+        bucket,
+        &markers,
+        "gone and odd retired, lab kept",
+        retired(&["gone", "odd"]),
+    )
+    .await;
+    wait_event(
+        &s,
+        "BackupRetired",
+        &format!("space gone is gone; its backup s3://{bucket}/{key}gone/ is deleted after"),
+    )
+    .await;
+    wait_event(&s, "BackupRetired", "(retention 2d)").await;
+    wait_event(&s, "BackupKept", "space lab is in use again").await;
+
+    // A day later nothing is deleted; after two the gone space's backup is, and only it.
+    s.control().advance(86_400.0);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(s3_keys(&s3, bucket, &format!("{key}gone/")).await.len(), 2);
+    s.control().advance(86_400.0 + 60.0);
+    wait_keys(&s3, bucket, &format!("{key}gone/"), "gone's backup deleted", |k| {
+        k.is_empty()
+    })
+    .await;
+    wait_keys(&s3, bucket, &markers, "gone's marker dropped", retired(&["odd"])).await;
+    assert_eq!(
+        s3_keys(&s3, bucket, &format!("{key}lab/")).await.len(),
+        2,
+        "lab's backup is kept"
+    );
+    assert_eq!(
+        s3_keys(&s3, bucket, &format!("{key}odd/")).await.len(),
+        1,
+        "odd is not a backup"
+    );
+    wait_event(
+        &s,
+        "BackupNotExpired",
+        &format!("{key}odd/notes.txt is not part of a space backup"),
+    )
+    .await;
+    let deleted: Vec<String> = s
+        .control()
+        .calls()
+        .iter()
+        .filter(|c| c.operation == "DeleteObjects")
+        .flat_map(|c| c.members["Keys"].as_array().cloned().unwrap_or_default())
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    assert!(
+        deleted
+            .iter()
+            .all(|k| k.starts_with(&format!("{key}gone/")) || k.starts_with(&markers)),
+        "{deleted:?}"
+    );
+
+    // Deleting the SharedSpace (its backup current) retires its backup, which goes two days later.
+    agent_tags(&s, &arns[0], &[(LAST_ACTIVITY, ago(300)), (LAST_BACKUP, ago(200))]).await;
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    spaces.delete("lab", &DeleteParams::default()).await.unwrap();
+    wait_gone(&spaces, "lab").await;
+    wait_keys(&s3, bucket, &markers, "lab retired", retired(&["lab", "odd"])).await;
+    assert_eq!(s3_keys(&s3, bucket, &format!("{key}lab/")).await.len(), 2);
+    s.control().advance(2.0 * 86_400.0 + 60.0);
+    wait_keys(&s3, bucket, &format!("{key}lab/"), "lab's backup deleted", |k| {
+        k.is_empty()
+    })
+    .await;
 }

@@ -4,6 +4,7 @@
 //! observes the spaces, asks running apps for a final backup and keeps the status.
 
 pub mod gate;
+pub mod retention;
 
 use std::collections::BTreeMap;
 

@@ -21,6 +21,7 @@ use self::decide::{AppRules, Decision, HolderSpec, KEEP_ALIVE_TAG, LAST_ACTIVITY
 use super::context::Context;
 use super::error::ReconcileError;
 use super::report::Happening;
+use super::space_data::retention;
 use crate::api::{Guardrail, SharedSpace, StudioDomain, SweepMode, UserProfile, Violation};
 use crate::aws::clients::AwsSession;
 use crate::aws::model::AppSummary;
@@ -106,7 +107,12 @@ async fn sweep_domain(ctx: &Context, domain: &StudioDomain) -> Result<(), Reconc
         ctx.publish(domain, Happening::warning("ClockSkew", note)).await;
         return Ok(());
     }
-    sweep(ctx, domain, &session, domain_id, &apps, &guardrails).await
+    let swept = sweep(ctx, domain, &session, domain_id, &apps, &guardrails).await;
+    // Backups are looked after even when a stop failed, and the other way round.
+    if let Err(error) = retention::apply(ctx, domain, &session, domain_id).await {
+        warn!(domain = %name, %error, category = error.category().label(), "applying the backup retention failed");
+    }
+    swept
 }
 
 /// How far the local clock is from AWS's, when it is too far to trust.
