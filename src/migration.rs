@@ -33,6 +33,12 @@ pub fn render_script(plan: &MigrationPlan, region: &str) -> String {
                 entry.name,
                 entry.restore.as_deref().unwrap_or("-")
             ));
+            if let Some(space) = &entry.unmanaged_space {
+                out.push_str(&format!(
+                    "#   made outside the operator; it makes the space again in the new domain as it was ({} {} space of {}), once its owner is there\n",
+                    space.sharing_type, space.app_type, space.owner
+                ));
+            }
         } else if let Some(restore) = &entry.restore {
             out.push_str(&format!(
                 "# {} {}: EBS home directory {restore}\n",
@@ -79,6 +85,21 @@ mod tests {
                     new_uid: None,
                     backup_location: Some("s3://b/c/ns/studio/team/".into()),
                     restore: Some("Pending".into()),
+                    ..Default::default()
+                },
+                MigrationEntry {
+                    kind: "Space".into(),
+                    name: "notes".into(),
+                    backup_location: Some("s3://b/c/ns/studio/notes/".into()),
+                    restore: Some("WaitingForSpace".into()),
+                    unmanaged_space: Some(crate::api::UnmanagedSpace {
+                        owner: "alice".into(),
+                        sharing_type: "Private".into(),
+                        app_type: "CodeEditor".into(),
+                        ebs_gb: None,
+                        display_name: None,
+                    }),
+                    ..Default::default()
                 },
             ],
         };
@@ -90,6 +111,9 @@ mod tests {
         assert!(script.contains("nfsvers=4.1,ro"), "the old volume is mounted read-only");
         assert!(script.contains(
             "# Space team: its EBS home directory is restored by the space-backup agent from s3://b/c/ns/studio/team/ (restore: Pending)"
+        ));
+        assert!(script.contains(
+            "# Space notes: its EBS home directory is restored by the space-backup agent from s3://b/c/ns/studio/notes/ (restore: WaitingForSpace)\n#   made outside the operator; it makes the space again in the new domain as it was (Private CodeEditor space of alice), once its owner is there\n"
         ));
     }
 }

@@ -574,6 +574,30 @@ pub struct MemberBackup {
     /// prefix of its backup), or why it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space_data: Option<String>,
+    /// A backed-up space made outside the operator (in the Studio UI): what it takes to make
+    /// it again in the new domain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmanaged_space: Option<UnmanagedSpace>,
+}
+
+/// A space made outside the operator, as the operator makes it again in the new domain of a
+/// recreation so that its backup is restored: same name, owner, sharing, app type and EBS size,
+/// tagged `restore-from`, and left unmanaged (only the cluster tag that IAM asks for on create).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct UnmanagedSpace {
+    /// `OwnershipSettings.OwnerUserProfileName`.
+    pub owner: String,
+    /// `SpaceSharingSettings.SharingType`: `Private` or `Shared`.
+    pub sharing_type: String,
+    /// `SpaceSettings.AppType`: `JupyterLab` or `CodeEditor`.
+    pub app_type: String,
+    /// `EbsVolumeSizeInGb`, if it was set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ebs_gb: Option<i64>,
+    /// `SpaceDisplayName`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
 }
 
 /// What to copy after a recreation (the whitepaper's backup-and-restore appendix).
@@ -618,4 +642,8 @@ pub struct MigrationEntry {
     /// `restored` tag), or `Lost (approved)` (deleted without a backup, as approved).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore: Option<String>,
+    /// A space made outside the operator: the operator makes it again in the new domain (once
+    /// its owner is there and no SharedSpace resource declares the name) to restore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unmanaged_space: Option<UnmanagedSpace>,
 }

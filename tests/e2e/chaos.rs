@@ -26,7 +26,9 @@ use crate::support::{TestEnv, TestNamespace};
 const BINARY: &str = env!("CARGO_BIN_EXE_studio-operator");
 const PROFILES: [&str; 3] = ["alice", "bob", "carol"];
 const SPACES: [&str; 2] = ["team", "lab"];
-const PHASE_TIMEOUT: Duration = Duration::from_secs(150);
+/// How long a phase may take to converge under faults and kills. A liveness bound, not a
+/// timing: a recreation under throttling beside the rest of the suite has taken over 150 s.
+const PHASE_TIMEOUT: Duration = Duration::from_secs(240);
 /// Recognisable fake credentials: none of them may ever appear in the operator's logs.
 const ACCESS_KEY_ID: &str = "AKIDCHAOSLOGSCAN0001";
 const SECRET_ACCESS_KEY: &str = "chaos-secret-must-never-be-logged";

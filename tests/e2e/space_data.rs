@@ -544,3 +544,119 @@ async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_n
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_restores_it() {
+    let s = setup("sd-ui-space").await;
+    domain_with_spaces(&s, backed_up_domain(), &[]).await;
+    let old_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    ui_private_space(&s, &old_id, "alice-notes", "alice", Some(30)).await;
+    let old = s
+        .sagemaker
+        .describe_space()
+        .domain_id(&old_id)
+        .space_name("alice-notes")
+        .send()
+        .await
+        .unwrap();
+    let arn = old.space_arn().unwrap().to_string();
+    agent_tags(&s, &arn, &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(300))]).await;
+
+    let mut domain = backed_up_domain();
+    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
+    s.apply("platform", &domain).await;
+    // The UI space is no resource's: deleting it needs the recreation's approval.
+    let blocked = s.wait_condition("platform", "Stalled", "True").await.status.unwrap();
+    let blocked = blocked.pending_approval.expect("the request is in status");
+    assert!(
+        blocked
+            .deletes
+            .iter()
+            .any(|d| d.contains("space alice-notes (not managed by studio-operator; EBS 30 GB, backed up to")),
+        "{blocked:?}"
+    );
+    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": blocked.token}}});
+    s.domains
+        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
+
+    let location = format!(
+        "s3://studio-backups/team/e2e/{}/platform/alice-notes/",
+        s.namespace.name
+    );
+    let domains = s.domains.clone();
+    let (new_id, entry) = wait::until(
+        "alice-notes made again, restore pending",
+        Duration::from_secs(120),
+        || {
+            let domains = domains.clone();
+            async move {
+                let st = domains
+                    .get("platform")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .status
+                    .unwrap_or_default();
+                let plan = st.migration_plan.clone().ok_or_else(|| format!("{st:#?}"))?;
+                let entry = plan.entries.iter().find(|e| e.name == "alice-notes").cloned();
+                match entry {
+                    Some(e) if e.restore.as_deref() == Some("Pending") => Ok((plan.new_domain_id.clone(), e)),
+                    _ => Err(format!("{st:#?}")),
+                }
+            }
+        },
+    )
+    .await;
+    assert_ne!(new_id, old_id);
+    assert_eq!(entry.backup_location.as_deref(), Some(location.as_str()));
+    let made = entry.unmanaged_space.expect("the plan says how it was made again");
+    assert_eq!((made.owner.as_str(), made.ebs_gb), ("alice", Some(30)));
+
+    // As it was: alice's private JupyterLab space of 30 GB, restoring its backup, unmanaged.
+    let new = s
+        .sagemaker
+        .describe_space()
+        .domain_id(&new_id)
+        .space_name("alice-notes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        new.ownership_settings().and_then(|o| o.owner_user_profile_name()),
+        Some("alice")
+    );
+    assert_eq!(
+        new.space_sharing_settings()
+            .and_then(|o| o.sharing_type())
+            .map(|t| t.as_str()),
+        Some("Private")
+    );
+    let settings = new.space_settings().unwrap();
+    assert_eq!(settings.app_type().map(|t| t.as_str()), Some("JupyterLab"));
+    assert_eq!(
+        settings
+            .space_storage_settings()
+            .and_then(|s| s.ebs_storage_settings())
+            .and_then(|e| e.ebs_volume_size_in_gb()),
+        Some(30)
+    );
+    let new_arn = new.space_arn().unwrap();
+    assert_eq!(tag(&s, new_arn, RESTORE_FROM).await.as_deref(), Some(location.as_str()));
+    assert_eq!(
+        tag(&s, new_arn, "studio-operator.io/uid").await,
+        None,
+        "no resource manages it"
+    );
+    wait_event(
+        &s,
+        "UnmanagedSpaceRecreated",
+        "space alice-notes (Private JupyterLab space of alice",
+    )
+    .await;
+    assert_eq!(
+        s.control().count("CreateSpace", Some("ok")),
+        2,
+        "once by the user, once again"
+    );
+}

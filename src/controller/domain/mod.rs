@@ -220,16 +220,19 @@ async fn survey(
             ),
         };
         let Some(details) = details else { continue };
-        if let Standing::Foreign(_) = held.standing {
+        let unmanaged = matches!(held.standing, Standing::Foreign(_));
+        if unmanaged {
             survey.unmanaged.push(held.label());
         }
-        let mut space_data = None;
+        let (mut space_data, mut unmanaged_space) = (None, None);
         if held.kind == MemberType::Space {
             let observed = space_data::observe(session, &domain.id, std::slice::from_ref(&held.name), &apps).await?;
             if let Some((facts, _)) = observed.first() {
                 let (fate, lost) = space_data::fate(facts, backup.as_ref(), Utc::now());
                 if lost {
                     survey.data_loss.push(held.name.clone());
+                } else if unmanaged && fate.is_some() {
+                    unmanaged_space = space_data::shape(session, &domain.id, &held.name).await?;
                 }
                 space_data = fate;
             }
@@ -240,6 +243,7 @@ async fn survey(
             efs_uid: details.home_efs_uid,
             execution_role: details.execution_role,
             space_data,
+            unmanaged_space,
         });
     }
     Ok(survey)
@@ -336,6 +340,7 @@ async fn observe(
     let in_service = ours && domain.as_ref().is_some_and(|d| d.status == "InService");
     let apps = match &domain {
         Some(observed) if in_service => {
+            recreate::make_unmanaged_spaces(pass, session, &observed.id).await?;
             recreate::fill_new_uids(pass, session, &observed.id).await?;
             // Listed now (updates decide on it) and shared with the members' passes.
             session_apps(pass.ctx, session, &observed.id).await?

@@ -3,15 +3,18 @@
 //! one, and record the migration plan. Every step is in status, so a restart resumes it.
 
 use crate::api::condition_type::{RECREATING, SYNCED};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use kube::ResourceExt;
 
 use super::rules;
 use crate::api::{
     ApprovalRequest, MemberBackup, MigrationEntry, MigrationPlan, RecreationStatus, SpaceDataStatus, StudioDomain,
+    UnmanagedSpace,
 };
+use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
+use crate::aws::model::SpaceCreate;
 use crate::aws::model::{MemberType, ObservedDomain};
 use crate::controller::driver::Pass;
 use crate::controller::error::ReconcileError;
@@ -19,6 +22,7 @@ use crate::controller::holdings::{self, Standing};
 use crate::controller::report::Happening;
 use crate::controller::space_data::{self, WAITING_FOR_SPACE};
 use crate::controller::teardown::TeardownState;
+use crate::ownership;
 use crate::status::Want;
 
 use super::decide::End;
@@ -242,6 +246,7 @@ pub fn migration_plan(
                     name: m.name.clone(),
                     old_uid: m.efs_uid.clone(),
                     new_uid: None,
+                    unmanaged_space: m.unmanaged_space.clone().filter(|_| backup_location.is_some()),
                     backup_location,
                     restore,
                 }
@@ -270,6 +275,92 @@ pub async fn finish(pass: &mut Pass<'_, StudioDomain>, new: &ObservedDomain) {
     pass.event(Happening::normal("RecreationCompleted", message)).await;
     pass.report
         .want(Want::false_(RECREATING, "Recreated", "recreation completed"));
+}
+
+/// A space made outside the operator that the new domain should get again now: its owner is
+/// InService there, no space of that name exists, and no SharedSpace resource declares the name
+/// (its controller makes that one). Pure.
+pub fn unmanaged_to_make<'a>(
+    plan: &'a MigrationPlan,
+    owner_ready: impl Fn(&str) -> bool,
+    space_exists: impl Fn(&str) -> bool,
+    declared: &BTreeSet<String>,
+) -> Vec<(&'a MigrationEntry, &'a UnmanagedSpace, &'a str)> {
+    plan.entries
+        .iter()
+        .filter(|e| e.kind == KIND_SPACE && e.restore.as_deref() == Some(WAITING_FOR_SPACE))
+        .filter_map(|e| Some((e, e.unmanaged_space.as_ref()?, e.backup_location.as_deref()?)))
+        .filter(|(e, space, _)| owner_ready(&space.owner) && !space_exists(&e.name) && !declared.contains(&e.name))
+        .collect()
+}
+
+/// Makes again, in the new domain, the backed-up spaces made outside the operator (in the
+/// Studio UI), tagged `restore-from` so their agent restores them, and left unmanaged: only the
+/// cluster tag IAM asks for on create, no resource's ownership tags.
+pub async fn make_unmanaged_spaces(
+    pass: &mut Pass<'_, StudioDomain>,
+    session: &AwsSession,
+    domain_id: &str,
+) -> Result<(), ReconcileError> {
+    let Some(plan) = pass
+        .status
+        .migration_plan
+        .as_ref()
+        .filter(|p| p.new_domain_id == domain_id)
+    else {
+        return Ok(());
+    };
+    if !plan
+        .entries
+        .iter()
+        .any(|e| e.unmanaged_space.is_some() && e.restore.as_deref() == Some(WAITING_FOR_SPACE))
+    {
+        return Ok(());
+    }
+    let ctx = pass.ctx;
+    let ttl = ctx.list_age(false);
+    let profiles = ctx
+        .listings
+        .members(session, domain_id, MemberType::UserProfile, ttl)
+        .await?;
+    let spaces = ctx.listings.members(session, domain_id, MemberType::Space, ttl).await?;
+    let declared = space_data::declared_spaces(ctx, &pass.namespace(), &pass.obj.name_any());
+    let owner_ready = |owner: &str| profiles.get(owner).is_some_and(|p| p.status == "InService");
+    let mut made = Vec::new();
+    for (entry, space, location) in unmanaged_to_make(plan, owner_ready, |name| spaces.get(name).is_some(), &declared) {
+        let mut settings = serde_json::Map::new();
+        settings.insert("AppType".into(), space.app_type.clone().into());
+        if let Some(gb) = space.ebs_gb {
+            settings.insert(
+                "SpaceStorageSettings".into(),
+                serde_json::json!({"EbsStorageSettings": {"EbsVolumeSizeInGb": gb}}),
+            );
+        }
+        let create = SpaceCreate {
+            name: entry.name.clone(),
+            display_name: space.display_name.clone(),
+            owner: space.owner.clone(),
+            sharing_type: space.sharing_type.clone(),
+            settings,
+            tags: BTreeMap::from([
+                (ownership::TAG_CLUSTER.to_string(), ctx.config.cluster_id.clone()),
+                (space_data::gate::RESTORE_FROM.to_string(), location.to_string()),
+            ]),
+        };
+        match session.create_space(domain_id, &create).await {
+            // Made meanwhile (by a person, or by this pass before a restart): the plan reports it.
+            Ok(_) | Err(AwsError::InUse { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        made.push(format!(
+            "space {} ({} {} space of {}, made outside the operator) made again in domain {domain_id} to restore its home from {location}; it stays unmanaged",
+            entry.name, space.sharing_type, space.app_type, space.owner
+        ));
+    }
+    for note in made {
+        pass.event(Happening::normal("UnmanagedSpaceRecreated", note)).await;
+    }
+    Ok(())
 }
 
 /// Fills in the new UIDs of the migration plan as the members appear in the new domain: only
@@ -322,4 +413,50 @@ pub async fn fill_new_uids(
     }
     pass.status.migration_plan = Some(plan);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, restore: &str, owner: Option<&str>) -> MigrationEntry {
+        MigrationEntry {
+            kind: KIND_SPACE.into(),
+            name: name.into(),
+            backup_location: Some(format!("s3://b/c/ns/studio/{name}/")),
+            restore: Some(restore.into()),
+            unmanaged_space: owner.map(|owner| UnmanagedSpace {
+                owner: owner.into(),
+                sharing_type: "Private".into(),
+                app_type: "JupyterLab".into(),
+                ebs_gb: Some(30),
+                display_name: None,
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_unmanaged_space_is_made_again_once_its_owner_is_there_and_nobody_else_makes_it() {
+        let plan = MigrationPlan {
+            entries: vec![
+                entry("notes", WAITING_FOR_SPACE, Some("alice")),
+                entry("bobs", WAITING_FOR_SPACE, Some("bob")),
+                entry("team", WAITING_FOR_SPACE, None),
+                entry("done", "Pending", Some("alice")),
+                entry("taken", WAITING_FOR_SPACE, Some("alice")),
+                entry("declared", WAITING_FOR_SPACE, Some("alice")),
+            ],
+            ..Default::default()
+        };
+        let declared = BTreeSet::from(["declared".to_string()]);
+        let made = unmanaged_to_make(&plan, |owner| owner == "alice", |space| space == "taken", &declared);
+        let names: Vec<&str> = made.iter().map(|(e, _, _)| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["notes"],
+            "bob is not there yet; team is managed; done, taken and declared are made"
+        );
+        assert_eq!(made[0].2, "s3://b/c/ns/studio/notes/");
+    }
 }

@@ -6,14 +6,18 @@
 pub mod gate;
 pub mod retention;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::ResourceExt;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use crate::api::{ApprovalRequest, SpaceBackup, SpaceDataStatus};
+use crate::api::{ApprovalRequest, SharedSpace, SpaceBackup, SpaceDataStatus, UnmanagedSpace};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::aws::model::AppSummary;
+use crate::controller::context::Context;
+use crate::controller::{member, space};
 
 use gate::{BackupTarget, Gate, GateFacts, SpaceFacts, Verdict};
 
@@ -71,6 +75,41 @@ pub async fn observe(
         spaces.push((facts, space.details.arn));
     }
     Ok(spaces)
+}
+
+/// The AWS names of the spaces that SharedSpace resources declare in the StudioDomain
+/// `namespace/name`, from the controllers' caches.
+pub fn declared_spaces(ctx: &Context, namespace: &str, name: &str) -> BTreeSet<String> {
+    let here = (namespace.to_string(), name.to_string());
+    ctx.stores
+        .spaces
+        .all()
+        .iter()
+        .filter(|s| member::domain_of::<SharedSpace>(s) == here)
+        .map(|s| space::space_name(&s.spec, &s.name_any()))
+        .collect()
+}
+
+/// What it takes to make a space again (owner, sharing, app type, EBS size), for a space
+/// made outside the operator whose backup a recreation restores; `None` if it is gone.
+pub async fn shape(session: &AwsSession, domain_id: &str, name: &str) -> Result<Option<UnmanagedSpace>, AwsError> {
+    let Some(space) = session.observe_space(domain_id, name).await? else {
+        return Ok(None);
+    };
+    Ok(Some(UnmanagedSpace {
+        owner: space.owner.unwrap_or_default(),
+        sharing_type: space.sharing_type.unwrap_or_else(|| "Private".into()),
+        app_type: crate::aws::model::space_app_type(&space.settings)
+            .unwrap_or_default()
+            .to_string(),
+        ebs_gb: space
+            .settings
+            .get("SpaceStorageSettings")
+            .and_then(|s| s.pointer("/EbsStorageSettings/EbsVolumeSizeInGb"))
+            .and_then(serde_json::Value::as_i64),
+        display_name: space.display_name,
+    })
+    .filter(|s| !s.owner.is_empty()))
 }
 
 /// What becomes of a space's EBS home directory if it is deleted now, for the approval request

@@ -17,14 +17,12 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use kube::ResourceExt;
 
 use super::WAITING_FOR_SPACE;
-use crate::api::{BackupRetention, SharedSpace, StudioDomain, condition_type};
+use crate::api::{BackupRetention, StudioDomain, condition_type};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
 use crate::controller::context::Context;
 use crate::controller::error::ReconcileError;
-use crate::controller::member;
 use crate::controller::report::Happening;
-use crate::controller::space;
 
 /// The folder of the retirement markers under a domain's key; no space name starts with `.`.
 const MARKERS: &str = ".retired/";
@@ -199,15 +197,11 @@ async fn observe(
         .into_iter()
         .map(|s| s.name)
         .collect();
-    let here = (domain.namespace().unwrap_or_default(), domain.name_any());
-    in_use.extend(
-        ctx.stores
-            .spaces
-            .all()
-            .iter()
-            .filter(|s| member::domain_of::<SharedSpace>(s) == here)
-            .map(|s| space::space_name(&s.spec, &s.name_any())),
-    );
+    in_use.extend(super::declared_spaces(
+        ctx,
+        &domain.namespace().unwrap_or_default(),
+        &domain.name_any(),
+    ));
     let plan = domain.status.as_ref().and_then(|s| s.migration_plan.as_ref());
     in_use.extend(plan.into_iter().flat_map(|p| &p.entries).filter_map(|e| {
         let waiting = matches!(e.restore.as_deref(), Some(r) if r == WAITING_FOR_SPACE || r == "Pending");
