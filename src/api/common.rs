@@ -108,6 +108,10 @@ pub struct SpaceDataStatus {
     /// created again (its `restore-from` tag).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub backups: BTreeMap<String, String>,
+    /// Of those, the spaces made outside the operator (in the Studio UI) that a profile's
+    /// recreation deleted: made again as they were for the new profile, restored from `backups`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unmanaged_spaces: BTreeMap<String, super::UnmanagedSpace>,
 }
 
 /// Condition types, shared by every kind so GitOps tools (kstatus, Argo CD) read them alike.

@@ -660,3 +660,82 @@ async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_resto
         "once by the user, once again"
     );
 }
+
+#[tokio::test]
+async fn a_renamed_profile_gets_its_backed_up_studio_ui_space_again_restoring_it() {
+    let s = setup("sd-ui-rename").await;
+    domain_with_spaces(&s, backed_up_domain(), &[]).await;
+    let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    ui_private_space(&s, &domain_id, "alice-notes", "alice", Some(25)).await;
+    let old = s
+        .sagemaker
+        .describe_space()
+        .domain_id(&domain_id)
+        .space_name("alice-notes")
+        .send()
+        .await
+        .unwrap();
+    agent_tags(
+        &s,
+        old.space_arn().unwrap(),
+        &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(300))],
+    )
+    .await;
+
+    // The rename recreates the profile; its UI space goes with the old one and comes back.
+    let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let mut alice = profile_manifest("alice", "platform");
+    alice["spec"]["userProfileName"] = json!("alice-smith");
+    apply(&profiles, "alice", &alice).await;
+    let sagemaker = s.sagemaker.clone();
+    let new = wait::until(
+        "alice-notes made again for alice-smith",
+        Duration::from_secs(90),
+        || {
+            let sagemaker = sagemaker.clone();
+            let domain_id = domain_id.clone();
+            async move {
+                let space = sagemaker
+                    .describe_space()
+                    .domain_id(&domain_id)
+                    .space_name("alice-notes")
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let owner = space.ownership_settings().and_then(|o| o.owner_user_profile_name());
+                if owner == Some("alice-smith") {
+                    Ok(space)
+                } else {
+                    Err(format!("{space:?}"))
+                }
+            }
+        },
+    )
+    .await;
+    let location = format!(
+        "s3://studio-backups/team/e2e/{}/platform/alice-notes/",
+        s.namespace.name
+    );
+    let arn = new.space_arn().unwrap();
+    assert_eq!(tag(&s, arn, RESTORE_FROM).await.as_deref(), Some(location.as_str()));
+    assert_eq!(
+        tag(&s, arn, "studio-operator.io/uid").await,
+        None,
+        "no resource manages it"
+    );
+    assert_eq!(
+        new.space_settings()
+            .and_then(|s| s.space_storage_settings())
+            .and_then(|s| s.ebs_storage_settings())
+            .and_then(|e| e.ebs_volume_size_in_gb()),
+        Some(25)
+    );
+    wait_event(&s, "UnmanagedSpaceRecreated", "made again for user profile alice-smith").await;
+    let status = wait_profile(&profiles, "alice", "Ready", "True").await;
+    assert!(
+        status.space_data.is_none(),
+        "nothing is left to make again: {:?}",
+        status.space_data
+    );
+    assert_eq!(s.control().count("DeleteSpace", Some("ok")), 1);
+}

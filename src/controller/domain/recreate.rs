@@ -14,7 +14,6 @@ use crate::api::{
 };
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::SpaceCreate;
 use crate::aws::model::{MemberType, ObservedDomain};
 use crate::controller::driver::Pass;
 use crate::controller::error::ReconcileError;
@@ -22,7 +21,6 @@ use crate::controller::holdings::{self, Standing};
 use crate::controller::report::Happening;
 use crate::controller::space_data::{self, WAITING_FOR_SPACE};
 use crate::controller::teardown::TeardownState;
-use crate::ownership;
 use crate::status::Want;
 
 use super::decide::End;
@@ -328,25 +326,7 @@ pub async fn make_unmanaged_spaces(
     let owner_ready = |owner: &str| profiles.get(owner).is_some_and(|p| p.status == "InService");
     let mut made = Vec::new();
     for (entry, space, location) in unmanaged_to_make(plan, owner_ready, |name| spaces.get(name).is_some(), &declared) {
-        let mut settings = serde_json::Map::new();
-        settings.insert("AppType".into(), space.app_type.clone().into());
-        if let Some(gb) = space.ebs_gb {
-            settings.insert(
-                "SpaceStorageSettings".into(),
-                serde_json::json!({"EbsStorageSettings": {"EbsVolumeSizeInGb": gb}}),
-            );
-        }
-        let create = SpaceCreate {
-            name: entry.name.clone(),
-            display_name: space.display_name.clone(),
-            owner: space.owner.clone(),
-            sharing_type: space.sharing_type.clone(),
-            settings,
-            tags: BTreeMap::from([
-                (ownership::TAG_CLUSTER.to_string(), ctx.config.cluster_id.clone()),
-                (space_data::gate::RESTORE_FROM.to_string(), location.to_string()),
-            ]),
-        };
+        let create = space_data::remake(&entry.name, space, &space.owner, location, &ctx.config.cluster_id);
         match session.create_space(domain_id, &create).await {
             // Made meanwhile (by a person, or by this pass before a restart): the plan reports it.
             Ok(_) | Err(AwsError::InUse { .. }) => {}

@@ -552,6 +552,7 @@ async fn act<K: MemberKind>(
             }
         }
     }
+    remake_unmanaged_spaces(pass, session, facts, &domain_id).await?;
     // Recorded once every step succeeded: a failed update keeps the paths it had to reset.
     if let Some(settings) = plan.settings {
         let mut record = K::record(&pass.status);
@@ -877,6 +878,9 @@ async fn retire<K: MemberKind>(
     if let Passage::Held { message, needs_person } = passage {
         return Ok(Retirement::BackupPending { message, needs_person });
     }
+    if K::TYPE == MemberType::UserProfile {
+        record_unmanaged_spaces(session, domain_id, &spaces, &mut gate.status).await?;
+    }
     let status = Some(observed.details().status.as_str());
     let teardown = teardown::retirement(K::TYPE, K::NOUN, name, &owned, &apps, status);
     let may_delete = |kind: MemberType, member: &str, tags: &BTreeMap<String, String>| {
@@ -906,6 +910,86 @@ async fn retire<K: MemberKind>(
         ))));
     }
     Ok(Retirement::Teardown(teardown.state))
+}
+
+/// Records how the spaces made outside the operator that a profile's retirement deletes with
+/// a backup were made, so that a recreated profile gets them again.
+async fn record_unmanaged_spaces(
+    session: &AwsSession,
+    domain_id: &str,
+    spaces: &[String],
+    status: &mut SpaceDataStatus,
+) -> Result<(), AwsError> {
+    for name in spaces {
+        if !status.backups.contains_key(name) || status.unmanaged_spaces.contains_key(name) {
+            continue;
+        }
+        if let Some(shape) = space_data::shape(session, domain_id, name).await? {
+            status.unmanaged_spaces.insert(name.clone(), shape);
+        }
+    }
+    Ok(())
+}
+
+/// Makes again, for a recreated profile once it is InService, the spaces made outside the
+/// operator that its retirement deleted with a backup, tagged `restore-from`; a name taken
+/// meanwhile is left alone, and the Event says where its backup stays.
+async fn remake_unmanaged_spaces<K: MemberKind>(
+    pass: &mut Pass<'_, K>,
+    session: Option<&AwsSession>,
+    facts: &Facts<K::Observed>,
+    domain_id: &str,
+) -> Result<(), ReconcileError> {
+    let (Some(session), Some(InAws::Present { observed, .. })) = (session, &facts.aws) else {
+        return Ok(());
+    };
+    if K::TYPE != MemberType::UserProfile || observed.details().status != "InService" {
+        return Ok(());
+    }
+    let owner = observed.details().name.as_str();
+    let mut record = K::record(&pass.status);
+    let Some(data) = record.space_data.as_mut() else {
+        return Ok(());
+    };
+    let mut notes = Vec::new();
+    let mut failed = None;
+    for (name, space) in std::mem::take(&mut data.unmanaged_spaces) {
+        let Some(location) = data.backups.get(&name).cloned() else {
+            continue;
+        };
+        if failed.is_some() {
+            data.unmanaged_spaces.insert(name, space);
+            continue;
+        }
+        let create = space_data::remake(&name, &space, owner, &location, &pass.ctx.config.cluster_id);
+        notes.push(match session.create_space(domain_id, &create).await {
+            Ok(_) => format!(
+                "space {name} ({} {} space, made outside the operator) made again for user profile {owner} to restore its home from {location}; it stays unmanaged",
+                space.sharing_type, space.app_type
+            ),
+            Err(AwsError::InUse { .. }) => {
+                format!("space {name} exists already in domain {domain_id}: not made again; its backup stays at {location}")
+            }
+            Err(error) => {
+                failed = Some(error);
+                data.unmanaged_spaces.insert(name, space);
+                continue;
+            }
+        });
+        data.backups.remove(&name);
+    }
+    if record
+        .space_data
+        .as_ref()
+        .is_some_and(|d| *d == SpaceDataStatus::default())
+    {
+        record.space_data = None;
+    }
+    K::set_record(&mut pass.status, record);
+    for note in notes {
+        pass.event(Happening::normal("UnmanagedSpaceRecreated", note)).await;
+    }
+    failed.map_or(Ok(()), |error| Err(error.into()))
 }
 
 /// How a pass held by the gate ends: stalled while only a person can release it.

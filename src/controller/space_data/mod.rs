@@ -12,10 +12,10 @@ use kube::ResourceExt;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
-use crate::api::{ApprovalRequest, SharedSpace, SpaceBackup, SpaceDataStatus, UnmanagedSpace};
+use crate::api::{ApprovalRequest, SharedSpace, SpaceBackup, SpaceDataStatus, UnmanagedSpace, UserProfile};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::AppSummary;
+use crate::aws::model::{AppSummary, SpaceCreate};
 use crate::controller::context::Context;
 use crate::controller::{member, space};
 
@@ -77,17 +77,52 @@ pub async fn observe(
     Ok(spaces)
 }
 
-/// The AWS names of the spaces that SharedSpace resources declare in the StudioDomain
-/// `namespace/name`, from the controllers' caches.
+/// The AWS names of the spaces that resources of the StudioDomain `namespace/name` declare
+/// (SharedSpaces) or are to make again (recreated profiles), from the controllers' caches.
 pub fn declared_spaces(ctx: &Context, namespace: &str, name: &str) -> BTreeSet<String> {
     let here = (namespace.to_string(), name.to_string());
-    ctx.stores
+    let mut names: BTreeSet<String> = ctx
+        .stores
         .spaces
         .all()
         .iter()
         .filter(|s| member::domain_of::<SharedSpace>(s) == here)
         .map(|s| space::space_name(&s.spec, &s.name_any()))
-        .collect()
+        .collect();
+    for profile in ctx.stores.profiles.all() {
+        let data = profile.status.as_ref().and_then(|s| s.space_data.as_ref());
+        if member::domain_of::<UserProfile>(&profile) == here
+            && let Some(data) = data
+        {
+            names.extend(data.unmanaged_spaces.keys().cloned());
+        }
+    }
+    names
+}
+
+/// The CreateSpace that makes a space made outside the operator again for `owner`, tagged
+/// `restore-from` `location`, with only the cluster tag IAM asks for on create (no resource's
+/// ownership tags: it stays unmanaged, as it was).
+pub fn remake(name: &str, space: &UnmanagedSpace, owner: &str, location: &str, cluster_id: &str) -> SpaceCreate {
+    let mut settings = serde_json::Map::new();
+    settings.insert("AppType".into(), space.app_type.clone().into());
+    if let Some(gb) = space.ebs_gb {
+        settings.insert(
+            "SpaceStorageSettings".into(),
+            serde_json::json!({"EbsStorageSettings": {"EbsVolumeSizeInGb": gb}}),
+        );
+    }
+    SpaceCreate {
+        name: name.to_string(),
+        display_name: space.display_name.clone(),
+        owner: owner.to_string(),
+        sharing_type: space.sharing_type.clone(),
+        settings,
+        tags: BTreeMap::from([
+            (crate::ownership::TAG_CLUSTER.to_string(), cluster_id.to_string()),
+            (gate::RESTORE_FROM.to_string(), location.to_string()),
+        ]),
+    }
 }
 
 /// What it takes to make a space again (owner, sharing, app type, EBS size), for a space
@@ -249,4 +284,42 @@ pub fn restore_state(tags: &BTreeMap<String, String>) -> Option<String> {
         Some(time) => format!("Restored {time}"),
         None => "Pending".into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_space_made_again_is_as_it_was_restoring_and_unmanaged() {
+        let space = UnmanagedSpace {
+            owner: "alice".into(),
+            sharing_type: "Private".into(),
+            app_type: "CodeEditor".into(),
+            ebs_gb: Some(30),
+            display_name: Some("Notes".into()),
+        };
+        let create = remake("notes", &space, "alice-smith", "s3://b/p/c/ns/d/notes/", "prod");
+        assert_eq!(
+            (
+                create.name.as_str(),
+                create.owner.as_str(),
+                create.sharing_type.as_str()
+            ),
+            ("notes", "alice-smith", "Private")
+        );
+        assert_eq!(create.display_name.as_deref(), Some("Notes"));
+        assert_eq!(
+            serde_json::Value::Object(create.settings),
+            serde_json::json!({"AppType": "CodeEditor", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": 30}}})
+        );
+        assert_eq!(
+            create.tags,
+            BTreeMap::from([
+                (crate::ownership::TAG_CLUSTER.to_string(), "prod".to_string()),
+                (gate::RESTORE_FROM.to_string(), "s3://b/p/c/ns/d/notes/".to_string()),
+            ]),
+            "the cluster tag IAM asks for, the restore, and no resource's ownership tags"
+        );
+    }
 }
