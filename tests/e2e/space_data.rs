@@ -545,22 +545,30 @@ async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_n
     .await;
 }
 
-#[tokio::test]
-async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_restores_it() {
-    let s = setup("sd-ui-space").await;
-    domain_with_spaces(&s, backed_up_domain(), &[]).await;
-    let old_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
-    ui_private_space(&s, &old_id, "alice-notes", "alice", Some(30)).await;
-    let old = s
+/// A Ready domain that backs spaces up, the profile alice and her private JupyterLab space
+/// alice-notes of `ebs_gb` made in the Studio UI (no resource's), backed up after its last
+/// activity; returns the domain id.
+async fn domain_with_ui_space(s: &Setup, ebs_gb: i32) -> String {
+    domain_with_spaces(s, backed_up_domain(), &[]).await;
+    let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
+    ui_private_space(s, &domain_id, "alice-notes", "alice", Some(ebs_gb)).await;
+    let space = s
         .sagemaker
         .describe_space()
-        .domain_id(&old_id)
+        .domain_id(&domain_id)
         .space_name("alice-notes")
         .send()
         .await
         .unwrap();
-    let arn = old.space_arn().unwrap().to_string();
-    agent_tags(&s, &arn, &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(300))]).await;
+    let arn = space.space_arn().unwrap();
+    agent_tags(s, arn, &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(300))]).await;
+    domain_id
+}
+
+#[tokio::test]
+async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_restores_it() {
+    let s = setup("sd-ui-space").await;
+    let old_id = domain_with_ui_space(&s, 30).await;
 
     let mut domain = backed_up_domain();
     domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
@@ -664,23 +672,7 @@ async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_resto
 #[tokio::test]
 async fn a_renamed_profile_gets_its_backed_up_studio_ui_space_again_restoring_it() {
     let s = setup("sd-ui-rename").await;
-    domain_with_spaces(&s, backed_up_domain(), &[]).await;
-    let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
-    ui_private_space(&s, &domain_id, "alice-notes", "alice", Some(25)).await;
-    let old = s
-        .sagemaker
-        .describe_space()
-        .domain_id(&domain_id)
-        .space_name("alice-notes")
-        .send()
-        .await
-        .unwrap();
-    agent_tags(
-        &s,
-        old.space_arn().unwrap(),
-        &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(300))],
-    )
-    .await;
+    let domain_id = domain_with_ui_space(&s, 25).await;
 
     // The rename recreates the profile; its UI space goes with the old one and comes back.
     let profiles: Api<UserProfile> = Api::namespaced(s.client.clone(), &s.namespace.name);
