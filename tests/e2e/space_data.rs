@@ -12,7 +12,7 @@ use chrono::{SecondsFormat, Utc};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use studio_operator::api::{SharedSpace, UserProfile};
+use studio_operator::api::{MigrationEntry, MigrationPlan, SharedSpace, UserProfile};
 
 use crate::domain::{Setup, domain_manifest, setup};
 use crate::profile::{app, apply, launch, profile_manifest, ui_private_space, wait_for, wait_gone, wait_profile};
@@ -178,25 +178,7 @@ async fn a_recreation_waits_for_a_current_backup_and_restores_the_new_space_from
 
     // The agent catches up: the recreation proceeds without any approval.
     agent_tags(&s, &arns[0], &[(LAST_BACKUP, ago(0))]).await;
-    let domains = s.domains.clone();
-    let plan = wait::until("migration plan with the restore", Duration::from_secs(120), || {
-        let domains = domains.clone();
-        async move {
-            let st = domains
-                .get("platform")
-                .await
-                .map_err(|e| e.to_string())?
-                .status
-                .unwrap_or_default();
-            let plan = st.migration_plan.clone().ok_or_else(|| format!("{st:#?}"))?;
-            let entry = plan.entries.iter().find(|e| e.name == "team").cloned();
-            match entry {
-                Some(e) if e.restore.as_deref() == Some("Pending") => Ok((plan, e)),
-                _ => Err(format!("{st:#?}")),
-            }
-        }
-    })
-    .await;
+    let plan = wait_restore_pending(&s, "team").await;
     let location = format!("s3://studio-backups/team/e2e/{}/platform/team/", s.namespace.name);
     assert_eq!(plan.1.backup_location.as_deref(), Some(location.as_str()));
     let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
@@ -545,6 +527,34 @@ async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_n
     .await;
 }
 
+/// The migration plan once its entry for the space `name` says `restore: Pending` (the new
+/// space carries `restore-from`), with that entry.
+async fn wait_restore_pending(s: &Setup, name: &str) -> (MigrationPlan, MigrationEntry) {
+    let domains = s.domains.clone();
+    wait::until(
+        &format!("migration plan: {name} restore Pending"),
+        Duration::from_secs(120),
+        || {
+            let domains = domains.clone();
+            async move {
+                let st = domains
+                    .get("platform")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .status
+                    .unwrap_or_default();
+                let plan = st.migration_plan.clone().ok_or_else(|| format!("{st:#?}"))?;
+                let entry = plan.entries.iter().find(|e| e.name == name).cloned();
+                match entry {
+                    Some(e) if e.restore.as_deref() == Some("Pending") => Ok((plan, e)),
+                    _ => Err(format!("{st:#?}")),
+                }
+            }
+        },
+    )
+    .await
+}
+
 /// A Ready domain that backs spaces up, the profile alice and her private JupyterLab space
 /// alice-notes of `ebs_gb` made in the Studio UI (no resource's), backed up after its last
 /// activity; returns the domain id.
@@ -593,29 +603,8 @@ async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_resto
         "s3://studio-backups/team/e2e/{}/platform/alice-notes/",
         s.namespace.name
     );
-    let domains = s.domains.clone();
-    let (new_id, entry) = wait::until(
-        "alice-notes made again, restore pending",
-        Duration::from_secs(120),
-        || {
-            let domains = domains.clone();
-            async move {
-                let st = domains
-                    .get("platform")
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .status
-                    .unwrap_or_default();
-                let plan = st.migration_plan.clone().ok_or_else(|| format!("{st:#?}"))?;
-                let entry = plan.entries.iter().find(|e| e.name == "alice-notes").cloned();
-                match entry {
-                    Some(e) if e.restore.as_deref() == Some("Pending") => Ok((plan.new_domain_id.clone(), e)),
-                    _ => Err(format!("{st:#?}")),
-                }
-            }
-        },
-    )
-    .await;
+    let (plan, entry) = wait_restore_pending(&s, "alice-notes").await;
+    let new_id = plan.new_domain_id;
     assert_ne!(new_id, old_id);
     assert_eq!(entry.backup_location.as_deref(), Some(location.as_str()));
     let made = entry.unmanaged_space.expect("the plan says how it was made again");

@@ -227,12 +227,12 @@ async fn survey(
         let (mut space_data, mut unmanaged_space) = (None, None);
         if held.kind == MemberType::Space {
             let observed = space_data::observe(session, &domain.id, std::slice::from_ref(&held.name), &apps).await?;
-            if let Some((facts, _)) = observed.first() {
+            if let Some((facts, space)) = observed.first() {
                 let (fate, lost) = space_data::fate(facts, backup.as_ref(), Utc::now());
                 if lost {
                     survey.data_loss.push(held.name.clone());
                 } else if unmanaged && fate.is_some() {
-                    unmanaged_space = space_data::shape(session, &domain.id, &held.name).await?;
+                    unmanaged_space = space_data::shape(space);
                 }
                 space_data = fate;
             }

@@ -924,7 +924,8 @@ async fn record_unmanaged_spaces(
         if !status.backups.contains_key(name) || status.unmanaged_spaces.contains_key(name) {
             continue;
         }
-        if let Some(shape) = space_data::shape(session, domain_id, name).await? {
+        let space = session.observe_space(domain_id, name).await?;
+        if let Some(shape) = space.as_ref().and_then(space_data::shape) {
             status.unmanaged_spaces.insert(name.clone(), shape);
         }
     }

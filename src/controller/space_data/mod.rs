@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use crate::api::{ApprovalRequest, SharedSpace, SpaceBackup, SpaceDataStatus, UnmanagedSpace, UserProfile};
 use crate::aws::AwsError;
 use crate::aws::clients::AwsSession;
-use crate::aws::model::{AppSummary, SpaceCreate};
+use crate::aws::model::{AppSummary, Document, ObservedSpace, SpaceCreate, space_app_type};
 use crate::controller::context::Context;
 use crate::controller::{member, space};
 
@@ -34,13 +34,13 @@ pub fn target(backup: &SpaceBackup, cluster_id: &str, namespace: &str, name: &st
 }
 
 /// Describes the named spaces (app type, EBS size) and reads their tags; a space gone
-/// meanwhile is left out.
+/// meanwhile is left out. Each comes with what DescribeSpace said of it.
 pub async fn observe(
     session: &AwsSession,
     domain_id: &str,
     names: &[String],
     apps: &[AppSummary],
-) -> Result<Vec<(SpaceFacts, String)>, AwsError> {
+) -> Result<Vec<(SpaceFacts, ObservedSpace)>, AwsError> {
     let mut spaces = Vec::new();
     for name in names {
         let Some(space) = session.observe_space(domain_id, name).await? else {
@@ -57,12 +57,8 @@ pub async fn observe(
             .collect();
         let facts = SpaceFacts {
             name: name.clone(),
-            app_type: crate::aws::model::space_app_type(&space.settings).map(String::from),
-            ebs_gb: space
-                .settings
-                .get("SpaceStorageSettings")
-                .and_then(|s| s.pointer("/EbsStorageSettings/EbsVolumeSizeInGb"))
-                .and_then(serde_json::Value::as_i64),
+            app_type: space_app_type(&space.settings).map(String::from),
+            ebs_gb: ebs_gb(&space.settings),
             status: space.details.status.clone(),
             tags,
             alive_apps: its_apps
@@ -72,7 +68,7 @@ pub async fn observe(
                 .collect(),
             newest_app: its_apps.iter().filter_map(|a| a.created).reduce(f64::max),
         };
-        spaces.push((facts, space.details.arn));
+        spaces.push((facts, space));
     }
     Ok(spaces)
 }
@@ -126,25 +122,23 @@ pub fn remake(name: &str, space: &UnmanagedSpace, owner: &str, location: &str, c
 }
 
 /// What it takes to make a space again (owner, sharing, app type, EBS size), for a space
-/// made outside the operator whose backup a recreation restores; `None` if it is gone.
-pub async fn shape(session: &AwsSession, domain_id: &str, name: &str) -> Result<Option<UnmanagedSpace>, AwsError> {
-    let Some(space) = session.observe_space(domain_id, name).await? else {
-        return Ok(None);
-    };
-    Ok(Some(UnmanagedSpace {
-        owner: space.owner.unwrap_or_default(),
-        sharing_type: space.sharing_type.unwrap_or_else(|| "Private".into()),
-        app_type: crate::aws::model::space_app_type(&space.settings)
-            .unwrap_or_default()
-            .to_string(),
-        ebs_gb: space
-            .settings
-            .get("SpaceStorageSettings")
-            .and_then(|s| s.pointer("/EbsStorageSettings/EbsVolumeSizeInGb"))
-            .and_then(serde_json::Value::as_i64),
-        display_name: space.display_name,
+/// made outside the operator whose backup a recreation restores (pure).
+pub fn shape(space: &ObservedSpace) -> Option<UnmanagedSpace> {
+    Some(UnmanagedSpace {
+        owner: space.owner.clone().filter(|o| !o.is_empty())?,
+        sharing_type: space.sharing_type.clone().unwrap_or_else(|| "Private".into()),
+        app_type: space_app_type(&space.settings).unwrap_or_default().to_string(),
+        ebs_gb: ebs_gb(&space.settings),
+        display_name: space.display_name.clone(),
     })
-    .filter(|s| !s.owner.is_empty()))
+}
+
+/// `SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb` of space settings.
+fn ebs_gb(settings: &Document) -> Option<i64> {
+    settings
+        .get("SpaceStorageSettings")
+        .and_then(|s| s.pointer("/EbsStorageSettings/EbsVolumeSizeInGb"))
+        .and_then(serde_json::Value::as_i64)
 }
 
 /// What becomes of a space's EBS home directory if it is deleted now, for the approval request
@@ -244,9 +238,9 @@ pub async fn pass(
                 gate::BACKUP_REQUESTED.to_string(),
                 now.to_rfc3339_opts(SecondsFormat::Secs, true),
             )]);
-            for (facts, arn) in &observed {
+            for (facts, space) in &observed {
                 if request_backup.contains(&facts.name) {
-                    session.add_tags(arn, &stamp).await?;
+                    session.add_tags(&space.details.arn, &stamp).await?;
                 }
             }
             let needs_person = request.is_some();

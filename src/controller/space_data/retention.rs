@@ -157,7 +157,7 @@ pub async fn apply(
                 );
                 ctx.publish(domain, Happening::normal("BackupKept", note)).await;
             }
-            Step::Expire(name) => expire(ctx, domain, session, (bucket, key), &name, days).await?,
+            Step::Expire(name) => expire(ctx, domain, session, domain_id, (bucket, key), &name, days).await?,
         }
     }
     Ok(())
@@ -214,15 +214,22 @@ async fn observe(
     })
 }
 
-/// Deletes an expired backup (only if it has the agent's layout), then its marker.
+/// Deletes an expired backup (only if no space of its name exists right before, and only if it
+/// has the agent's layout), then its marker.
 async fn expire(
     ctx: &Context,
     domain: &StudioDomain,
     session: &AwsSession,
+    domain_id: &str,
     (bucket, key): (&str, &str),
     name: &str,
     days: u16,
 ) -> Result<(), AwsError> {
+    // A space of that name made since the pass listed them keeps its backup (the next pass
+    // drops the marker).
+    if session.describe_space(domain_id, name).await?.is_some() {
+        return Ok(());
+    }
     let folder = format!("{key}{name}/");
     let keys: Vec<String> = session
         .list_objects(bucket, &folder, None)
