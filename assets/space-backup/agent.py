@@ -504,7 +504,7 @@ class Agent:
         requested = parse_tag_time(tags.get(REQUESTED))
         asked = requested is not None and (self.last_backup is None or requested > self.last_backup)
         stale = self.last_backup is None or self.state.get("last_activity", self.started) > self.last_backup
-        if now >= self.retry_at and (asked or (stale and now - self.last_run >= self.cfg.interval)):
+        if asked or (stale and now - self.last_run >= self.cfg.interval):
             self.last_run = now
             self.backup(requested if asked else None)
         self.failures = 0
@@ -527,6 +527,10 @@ class Agent:
         if ready_file:
             open(ready_file, "w").close()
         while True:
+            # After a failure the whole pass waits, its ListTags too: throttling asks for less.
+            if time.time() < self.retry_at:
+                time.sleep(self.cfg.poll)
+                continue
             try:
                 self.tick()
             except Refused as e:

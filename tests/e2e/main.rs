@@ -3,6 +3,7 @@
 
 mod support;
 
+mod agent;
 mod attacks;
 mod aws_adapter;
 mod binary;

@@ -19,8 +19,8 @@ use crate::profile::{app, apply, launch, profile_manifest, ui_private_space, wai
 use crate::space::space_manifest;
 use crate::support::wait::{self, condition, has};
 
-const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
-const LAST_BACKUP: &str = "studio-operator.io/last-backup";
+pub(crate) const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
+pub(crate) const LAST_BACKUP: &str = "studio-operator.io/last-backup";
 const BACKUP_REQUESTED: &str = "studio-operator.io/backup-requested";
 const RESTORE_FROM: &str = "studio-operator.io/restore-from";
 
@@ -28,7 +28,7 @@ fn ago(seconds: i64) -> String {
     (Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn backed_up_domain() -> Value {
+pub(crate) fn backed_up_domain() -> Value {
     let mut domain = domain_manifest("platform", "alias/studio");
     domain["spec"]["spaceBackup"] = json!({"s3Uri": "s3://studio-backups/team", "kmsKeyId": "alias/studio"});
     domain
@@ -50,7 +50,7 @@ async fn agent_tags(s: &Setup, arn: &str, tags: &[(&str, String)]) {
 }
 
 /// A tag of a resource; `None` also while the resource is gone (it is being recreated).
-async fn tag(s: &Setup, arn: &str, key: &str) -> Option<String> {
+pub(crate) async fn tag(s: &Setup, arn: &str, key: &str) -> Option<String> {
     let tags = s.sagemaker.list_tags().resource_arn(arn).send().await.ok()?;
     tags.tags()
         .iter()
@@ -59,7 +59,7 @@ async fn tag(s: &Setup, arn: &str, key: &str) -> Option<String> {
 }
 
 /// A Ready domain, the profile alice and the Ready spaces; returns the spaces' ARNs.
-async fn domain_with_spaces(s: &Setup, domain: Value, spaces: &[(&str, &str)]) -> Vec<String> {
+pub(crate) async fn domain_with_spaces(s: &Setup, domain: Value, spaces: &[(&str, &str)]) -> Vec<String> {
     s.key("alias/studio").await;
     s.apply("platform", &domain).await;
     s.wait_ready("platform").await;
@@ -529,7 +529,7 @@ async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_n
 
 /// The migration plan once its entry for the space `name` says `restore: Pending` (the new
 /// space carries `restore-from`), with that entry.
-async fn wait_restore_pending(s: &Setup, name: &str) -> (MigrationPlan, MigrationEntry) {
+pub(crate) async fn wait_restore_pending(s: &Setup, name: &str) -> (MigrationPlan, MigrationEntry) {
     let domains = s.domains.clone();
     wait::until(
         &format!("migration plan: {name} restore Pending"),

@@ -5,9 +5,8 @@
 #
 #   tests/space-backup/run.sh [pytest args...]
 #
-# Creates (or reuses) a virtualenv in target/space-backup-venv, installs the pinned packages when
-# the pins change, builds the emulator with cargo (a no-op when it is up to date) and runs pytest.
-# Works from any directory; the exit code is pytest's.
+# The virtualenv comes from venv.sh (pinned packages); the emulator is built with cargo (a no-op
+# when it is up to date); then pytest runs. Works from any directory; the exit code is pytest's.
 #
 # Environment: PYTHON (interpreter for the venv, default python3), CARGO_TARGET_DIR (honoured),
 # AWS_EMULATOR_BIN (use this binary instead of building target/debug/aws-emulator).
@@ -16,23 +15,8 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
-venv="$target/space-backup-venv"
-python="${PYTHON:-python3}"
-
-# The activity reporter's pins (its test helpers are reused), plus moto's server for S3; moto
-# matches the emulator's conformance suite.
-pins=(jupyter_server==2.21.1 ipykernel==7.4.0 boto3==1.44.8 botocore==1.44.8 pytest==9.2.0 "moto[server]==5.2.1")
-
-if [[ ! -x "$venv/bin/python" ]]; then
-    "$python" -m venv "$venv"
-fi
-
-stamp="$venv/.pins.sha256"
-want="$( (printf '%s\n' "${pins[@]}"; "$venv/bin/python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}"
-    echo "$want" >"$stamp"
-fi
+venv_python="$("$here/venv.sh")"
+venv="${venv_python%/bin/python}"
 
 if [[ -z "${AWS_EMULATOR_BIN:-}" ]]; then
     (cd "$repo" && cargo build -q -p aws-emulator)
