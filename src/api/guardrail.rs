@@ -102,6 +102,15 @@ pub struct GuardrailRules {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub allowed_aws_roles: Vec<String>,
+    /// Allowed `spec.spaceBackup.s3Uri` of StudioDomains as globs (`*` matches any characters,
+    /// `/` included), e.g. `s3://ml-backups/team-a` and `s3://ml-backups/team-a/*`: where the
+    /// space-backup agent may send users' home directories. A domain without `spaceBackup` is
+    /// allowed. Under Enforce no agent is installed for, and no backup is expired under, a
+    /// location not allowed. Empty allows all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    #[x_kube(validation = Rule::new("self.all(l, l.startsWith('s3://'))").message("allowedBackupLocations must be s3:// URIs such as s3://ml-backups/team-a/*"))]
+    pub allowed_backup_locations: Vec<String>,
     /// Tag keys that must be present, per kind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_tags: Option<RequiredTags>,

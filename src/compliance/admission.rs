@@ -118,6 +118,15 @@ pub fn checks(guardrail: &str, rules: &GuardrailRules) -> Vec<Check> {
             }),
         );
     }
+    if !rules.allowed_backup_locations.is_empty() {
+        let path = "spaceBackup.s3Uri";
+        let value = object(path);
+        let allowed = matches(&value, &glob_regex(&rules.allowed_backup_locations));
+        checks.push(Check {
+            expression: when_set("StudioDomain", path, &allowed),
+            message_expression: wording.at("allowedBackupLocations", &value, path),
+        });
+    }
     checks.extend(domain_checks(rules, wording));
     if let Some(idle) = &rules.idle_shutdown {
         checks.extend(idle_checks(idle, wording));
@@ -517,9 +526,31 @@ mod tests {
             "allowedImages": ["arn:aws:sagemaker:*:*:image/approved-*"],
             "allowedExecutionRoles": ["arn:aws:iam::123456789012:role/studio-*"],
             "allowedAwsRoles": ["arn:aws:iam::*:role/studio-*"],
+            "allowedBackupLocations": ["s3://ml-backups/team-a/*"],
             "requiredTags": {"domain": ["cost-center"], "userProfile": ["studiouserid"], "sharedSpace": ["team"]},
             "idleShutdown": {"required": true, "maxIdleTimeoutMinutes": 120},
         }))
+    }
+
+    #[test]
+    fn a_domain_backs_up_only_to_an_allowed_location_or_not_at_all() {
+        let checks = checks(
+            "prod",
+            &rules(json!({"allowedBackupLocations": ["s3://ml-backups/team-a", "s3://ml-backups/team-a/*"]})),
+        );
+        let check = reading(&checks, "spaceBackup.s3Uri");
+        let uri = "object.spec.spaceBackup.s3Uri";
+        let regex = "^(s3://ml-backups/team-a|s3://ml-backups/team-a/.*)$";
+        assert_eq!(
+            check.expression,
+            format!(
+                "request.kind.kind != 'StudioDomain' || (!has(object.spec.spaceBackup) || !has({uri}) || {uri}.matches('{regex}'))"
+            )
+        );
+        assert_eq!(
+            check.message_expression,
+            format!("'allowedBackupLocations: ' + {uri} + ' (spaceBackup.s3Uri)' + ' (Guardrail prod, Enforce)'")
+        );
     }
 
     #[test]

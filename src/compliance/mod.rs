@@ -195,6 +195,16 @@ pub fn role_allowed(guardrails: &[std::sync::Arc<Guardrail>], role: Option<&str>
         .all(|g| rules::allowed(&g.spec.rules.allowed_aws_roles, role))
 }
 
+/// Whether the operator may act on a domain's backup location `s3_uri` (expire backups there):
+/// not when an Enforce guardrail covering the domain lists the locations it allows and this is
+/// not one of them.
+pub fn backup_location_allowed(guardrails: &[std::sync::Arc<Guardrail>], s3_uri: &str) -> bool {
+    guardrails
+        .iter()
+        .filter(|g| g.spec.enforcement == Enforcement::Enforce)
+        .all(|g| rules::allowed(&g.spec.rules.allowed_backup_locations, s3_uri))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -237,6 +247,24 @@ mod tests {
         ));
         assert!(role_allowed(&guardrails, None));
         assert!(role_allowed(&[], Some("arn:aws:iam::222222222222:role/x")));
+    }
+
+    #[test]
+    fn only_an_enforce_guardrail_listing_locations_forbids_a_backup_location() {
+        let enforce = std::sync::Arc::new(guardrail(
+            "backups",
+            json!({"rules": {"allowedBackupLocations": ["s3://ml-backups/team-a", "s3://ml-backups/team-a/*"]}}),
+        ));
+        let audit = std::sync::Arc::new(guardrail(
+            "audit",
+            json!({"enforcement": "Audit", "rules": {"allowedBackupLocations": ["s3://none"]}}),
+        ));
+        let guardrails = [enforce, audit];
+        assert!(backup_location_allowed(&guardrails, "s3://ml-backups/team-a"));
+        assert!(backup_location_allowed(&guardrails, "s3://ml-backups/team-a/lab"));
+        assert!(!backup_location_allowed(&guardrails, "s3://ml-backups/team-ab"));
+        assert!(!backup_location_allowed(&guardrails, "s3://team-b-backups/team-a"));
+        assert!(backup_location_allowed(&[], "s3://anywhere"));
     }
 
     #[test]

@@ -73,6 +73,14 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
     {
         findings.push(Finding::new("allowedAwsRoles", format!("{role} (aws.roleArn)")));
     }
+    if let Some(backup) = &spec.space_backup
+        && !allowed(&rules.allowed_backup_locations, &backup.s3_uri)
+    {
+        findings.push(Finding::new(
+            "allowedBackupLocations",
+            format!("{} (spaceBackup.s3Uri)", backup.s3_uri),
+        ));
+    }
     if let Some(space) = &spec.default_space_settings {
         check_roles(rules, &space.effective(), "defaultSpaceSettings", &mut findings);
     }
@@ -368,6 +376,18 @@ mod tests {
         assert!(!instance_type_allowed(&r, "ml.p4d.24xlarge"));
         assert!(instance_type_allowed(&r, "system"));
         assert!(instance_type_allowed(&GuardrailRules::default(), "ml.p4d.24xlarge"));
+    }
+
+    #[test]
+    fn a_backup_location_outside_the_allowed_ones_is_a_finding_and_no_backup_is_none() {
+        let r = rules(json!({"allowedBackupLocations": ["s3://ml-backups/team-a/*"]}));
+        let elsewhere = domain(json!({"spaceBackup": {"s3Uri": "s3://team-b-backups/team-a", "kmsKeyId": "alias/b"}}));
+        let findings = check_domain(&r, &elsewhere);
+        assert_eq!(rule_names(&findings), ["allowedBackupLocations"]);
+        assert_eq!(findings[0].value, "s3://team-b-backups/team-a (spaceBackup.s3Uri)");
+        let inside = domain(json!({"spaceBackup": {"s3Uri": "s3://ml-backups/team-a/lab", "kmsKeyId": "alias/b"}}));
+        assert!(check_domain(&r, &inside).is_empty());
+        assert!(check_domain(&r, &domain(json!({}))).is_empty());
     }
 
     #[test]

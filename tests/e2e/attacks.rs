@@ -336,3 +336,90 @@ async fn a_tenant_cannot_squat_a_name_outside_its_prefix() {
         destructive_calls(&s)
     );
 }
+
+/// A tenant points its domain's backups at another team's bucket, where a backup sits under the
+/// very key its domain would use. An Enforce Guardrail of allowed backup locations stalls the
+/// domain: no agent is installed for that bucket and the sweeper's retention never touches it,
+/// while it keeps looking after the allowed location.
+#[tokio::test]
+async fn a_tenant_cannot_send_backups_to_a_location_its_guardrail_does_not_allow() {
+    let s = crate::domain::setup_sweeping("atk-backups").await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&crate::support::operator::sdk_config(&s.operator.emulator.endpoint()))
+            .force_path_style(true)
+            .build(),
+    );
+    let key = format!("b/e2e/{}/platform/", s.namespace.name);
+    for bucket in ["team-a-backups", "team-b-backups"] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    // Shaped like a gone space's backup of this very domain: retention would retire it.
+    for object in [
+        "objects/".to_string() + &"ab".repeat(32),
+        "manifests/20261201T000000-000001.json".into(),
+    ] {
+        s3.put_object()
+            .bucket("team-b-backups")
+            .key(format!("{key}gone/{object}"))
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"{}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let guardrail = Installed::new(
+        &s,
+        "backups",
+        "Enforce",
+        json!({"allowedBackupLocations": ["s3://team-a-backups/*"]}),
+    )
+    .await;
+    s.key("alias/studio").await;
+    let mut manifest = domain_manifest("platform", "alias/studio");
+    manifest["spec"]["spaceBackup"] =
+        json!({"s3Uri": "s3://team-a-backups/a", "kmsKeyId": "alias/studio", "retention": "1d"});
+    s.apply("platform", &manifest).await;
+    s.wait_ready("platform").await;
+    let bucket_calls = |bucket: &str| {
+        s.control()
+            .calls()
+            .iter()
+            .filter(|c| c.service == "s3" && c.members["Bucket"] == bucket)
+            .count()
+    };
+    wait::until(
+        "retention lists the allowed location",
+        crate::profile::TIMEOUT,
+        || async { (bucket_calls("team-a-backups") > 0).then_some(()).ok_or("no call yet") },
+    )
+    .await;
+    let configs_before = s.control().count("CreateStudioLifecycleConfig", None);
+    let planted = bucket_calls("team-b-backups");
+
+    manifest["spec"]["spaceBackup"]["s3Uri"] = json!("s3://team-b-backups/b");
+    s.apply("platform", &manifest).await;
+    let stalled = s.wait_condition("platform", "Stalled", "True").await;
+    let stalled = condition(&stalled.status.as_ref().unwrap().conditions, "Stalled")
+        .unwrap()
+        .clone();
+    assert_eq!(stalled.reason, "GuardrailViolation", "{stalled:?}");
+    assert!(
+        stalled.message.contains(&format!(
+            "allowedBackupLocations: s3://team-b-backups/b (spaceBackup.s3Uri) (Guardrail {}, Enforce)",
+            guardrail.name
+        )),
+        "{}",
+        stalled.message
+    );
+    // Many sweeps (every half second) later: nothing read or written in the other bucket.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    assert_eq!(
+        bucket_calls("team-b-backups"),
+        planted,
+        "no call in the other bucket but the test's own"
+    );
+    assert_eq!(
+        s.control().count("CreateStudioLifecycleConfig", None),
+        configs_before,
+        "no agent is installed for the forbidden location"
+    );
+}

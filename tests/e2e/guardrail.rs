@@ -34,7 +34,7 @@ fn guardrail(s: &Setup, name: &str, enforcement: &str, rules: Value) -> (String,
 /// Creates a Guardrail and waits until the operator reports it Ready; deleted on drop.
 pub struct Installed {
     api: Api<Guardrail>,
-    name: String,
+    pub name: String,
 }
 
 impl Installed {
@@ -464,6 +464,7 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
             "requiredTags": {"userProfile": ["cost-center"]},
             "allowedExecutionRoles": ["arn:aws:iam::123456789012:role/Studio*"],
             "allowedAwsRoles": ["arn:aws:iam::*:role/studio-operator-*"],
+            "allowedBackupLocations": ["s3://team-a-backups/*"],
             "idleShutdown": {"maxIdleTimeoutMinutes": 120},
         }),
     )
@@ -586,6 +587,21 @@ async fn an_enforce_guardrail_refuses_at_kubectl_apply_what_breaks_it() {
     );
     config["spec"]["aws"]["roleArn"] = json!("arn:aws:iam::210987654321:role/studio-operator-team");
     apply(&configs, "pip", &config).await;
+
+    // Users' home directories go only where the guardrail allows.
+    let mut elsewhere = domain_manifest("elsewhere", "alias/studio");
+    elsewhere["spec"]["spaceBackup"] = json!({"s3Uri": "s3://team-b-backups/x", "kmsKeyId": "alias/studio"});
+    let message = wait::until("elsewhere refused", TIMEOUT, || {
+        refusal(&s.domains, "elsewhere", &elsewhere)
+    })
+    .await;
+    assert!(
+        message.contains(&format!(
+            "allowedBackupLocations: s3://team-b-backups/x (spaceBackup.s3Uri) (Guardrail {}, Enforce)",
+            installed.name
+        )),
+        "{message}"
+    );
 
     let fine = with_settings(
         "fine",

@@ -108,8 +108,12 @@ async fn sweep_domain(ctx: &Context, domain: &StudioDomain) -> Result<(), Reconc
         return Ok(());
     }
     let swept = sweep(ctx, domain, &session, domain_id, &apps, &guardrails).await;
-    // Backups are looked after even when a stop failed, and the other way round.
-    if let Err(error) = retention::apply(ctx, domain, &session, domain_id).await {
+    // Backups are looked after even when a stop failed, and the other way round; never in a
+    // location an Enforce guardrail forbids (a tenant may have pointed s3Uri at another team's).
+    let location = domain.spec.space_backup.as_ref().map(|b| b.s3_uri.as_str());
+    if location.is_some_and(|uri| !compliance::backup_location_allowed(&guardrails, uri)) {
+        debug!(domain = %name, "no backup expired: an Enforce guardrail forbids its spaceBackup.s3Uri");
+    } else if let Err(error) = retention::apply(ctx, domain, &session, domain_id).await {
         warn!(domain = %name, %error, category = error.category().label(), "applying the backup retention failed");
     }
     swept
