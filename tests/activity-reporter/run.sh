@@ -4,8 +4,8 @@
 #
 #   tests/activity-reporter/run.sh [pytest args...]
 #
-# Creates (or reuses) a virtualenv in target/activity-reporter-venv, installs the pinned packages
-# when the pins change, builds the emulator with cargo (a no-op when it is up to date) and runs
+# Creates (or reuses) a virtualenv in target/activity-reporter-venv with the pinned packages
+# (hack/pinned-venv.sh), builds the emulator with cargo (a no-op when it is up to date) and runs
 # pytest. Works from any directory; the exit code is pytest's.
 #
 # Environment: PYTHON (interpreter for the venv, default python3), CARGO_TARGET_DIR (honoured),
@@ -15,23 +15,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 target="${CARGO_TARGET_DIR:-$repo/target}"
-venv="$target/activity-reporter-venv"
-python="${PYTHON:-python3}"
 
 # boto3 matches the emulator's conformance suite; terminado and jupyter_client come with
 # jupyter_server.
 pins=(jupyter_server==2.21.1 ipykernel==7.4.0 boto3==1.44.8 botocore==1.44.8 pytest==9.2.0)
-
-if [[ ! -x "$venv/bin/python" ]]; then
-    "$python" -m venv "$venv"
-fi
-
-stamp="$venv/.pins.sha256"
-want="$( (printf '%s\n' "${pins[@]}"; "$venv/bin/python" -c 'import sys; print(sys.version)') | sha256sum | cut -d' ' -f1)"
-if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${pins[@]}"
-    echo "$want" >"$stamp"
-fi
+venv_python="$("$repo/hack/pinned-venv.sh" "$target/activity-reporter-venv" "${pins[@]}")"
+venv="${venv_python%/bin/python}"
 
 if [[ -z "${AWS_EMULATOR_BIN:-}" ]]; then
     (cd "$repo" && cargo build -q -p aws-emulator)
