@@ -111,6 +111,9 @@ pub fn claim(owner: &Owner, tags: &BTreeMap<String, String>, adopt: bool) -> Cla
 pub const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
 /// The newest complete backup of a space holds every change up to this time (the agent's).
 pub const LAST_BACKUP: &str = "studio-operator.io/last-backup";
+/// Where the newest complete backup of a space is (the agent's, written with `last-backup`): it
+/// stays where the app's agent was told at its start, even after `spaceBackup.s3Uri` changed.
+pub const BACKUP_LOCATION: &str = "studio-operator.io/backup-location";
 /// The operator asks a space's agent for a backup now.
 pub const BACKUP_REQUESTED: &str = "studio-operator.io/backup-requested";
 /// On a new space: the S3 prefix the agent restores the home directory from.
@@ -119,7 +122,14 @@ pub const RESTORE_FROM: &str = "studio-operator.io/restore-from";
 pub const RESTORED: &str = "studio-operator.io/restored";
 /// The tags of the contract between the space-backup agent and the operator: they record what
 /// happens in the space, not what the spec asks, so drift correction leaves them alone.
-const RUNTIME_TAGS: [&str; 5] = [LAST_ACTIVITY, LAST_BACKUP, BACKUP_REQUESTED, RESTORE_FROM, RESTORED];
+const RUNTIME_TAGS: [&str; 6] = [
+    LAST_ACTIVITY,
+    LAST_BACKUP,
+    BACKUP_LOCATION,
+    BACKUP_REQUESTED,
+    RESTORE_FROM,
+    RESTORED,
+];
 
 /// Tag keys the operator must never add, change or remove as drift: AWS's and SageMaker's own,
 /// and the space-backup agent's contract.

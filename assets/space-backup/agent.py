@@ -25,7 +25,8 @@ import reporter  # the activity reporter's program, shipped beside this file
 
 P = "studio-operator.io/"
 LAST_ACTIVITY = reporter.TAG_KEY
-LAST_BACKUP, REQUESTED, RESTORE_FROM, RESTORED = (P + k for k in ("last-backup", "backup-requested", "restore-from", "restored"))
+LAST_BACKUP, LOCATION, REQUESTED, RESTORE_FROM, RESTORED = (
+    P + k for k in ("last-backup", "backup-location", "backup-requested", "restore-from", "restored"))
 # Caches and mount points. A pattern with "/" is a path from the home root, else a name anywhere.
 EXCLUDE = (".cache __pycache__ .ipynb_checkpoints .virtual_documents node_modules .Trash-* .restoring-* lost+found/"
            " custom-file-systems/ .local/share/Trash/ .local/share/jupyter/runtime/ .conda/pkgs/")
@@ -358,7 +359,11 @@ class Agent:
             # A run that began after it saw the request holds every change made before it (by
             # the operator's clock too): skew between the clocks must not make it look stale.
             covered = max(started, requested or 0)
-            self.tag(self.space_arn, LAST_BACKUP, covered)
+            # Where it is, in the same call: an app started before the domain's s3Uri changed
+            # still writes to the old location, and the operator restores from where it is.
+            self.client("sagemaker").add_tags(ResourceArn=self.space_arn, Tags=[
+                {"Key": LAST_BACKUP, "Value": reporter.format_time(covered)}, {"Key": LOCATION, "Value": self.uri}])
+            log.info("%s=%s (%s) on %s", LAST_BACKUP, reporter.format_time(covered), self.uri, self.space_arn)
             self.last_backup = covered
             if time.time() - self.pruned_at >= self.cfg.prune_every:
                 self.prune()

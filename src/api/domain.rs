@@ -132,7 +132,9 @@ pub struct SpaceBackup {
     /// Where backups go, `s3://bucket/prefix` (no trailing `/`). A space's backup lives under
     /// `<s3Uri>/<cluster id>/<namespace>/<StudioDomain name>/<space name>/`, a key that stays the
     /// same across a recreation so that the new space finds its predecessor's data.
-    #[x_kube(validation = Rule::new("self.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.*()/-]*[A-Za-z0-9!_.*()-])?$')").message("must be s3://bucket or s3://bucket/prefix without a trailing '/' (prefix: letters, digits and !_.*()/-)"))]
+    /// The prefix takes letters, digits and `_.-/` only: a space's backup location is also the
+    /// value of its `restore-from` tag, which SageMaker holds to fewer characters than S3 keys.
+    #[x_kube(validation = Rule::new("self.matches('^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9_./-]*[A-Za-z0-9_.-])?$')").message("must be s3://bucket or s3://bucket/prefix without a trailing '/' (prefix: letters, digits and _.-/, which both S3 keys and SageMaker tag values take)"))]
     #[schemars(length(max = 256))]
     pub s3_uri: String,
     /// The customer managed KMS key for SSE-KMS (key ARN, key id, alias name or alias ARN),

@@ -243,6 +243,12 @@ async fn the_real_agent_backs_a_running_space_up_before_a_recreation_and_restore
     old.start(&script, &endpoint, running_app(&s, &domain_id, "team").await)
         .await;
     let first = wait_agent_tag(&s, &arns[0], LAST_BACKUP, None, &old).await;
+    let location = format!("s3://{BUCKET}/team/e2e/{}/platform/team/", s.namespace.name);
+    assert_eq!(
+        tag(&s, &arns[0], "studio-operator.io/backup-location").await.as_deref(),
+        Some(location.as_str()),
+        "written with last-backup"
+    );
 
     // Work after the first backup: only the final backup the operator asks for carries it.
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -262,7 +268,6 @@ async fn the_real_agent_backs_a_running_space_up_before_a_recreation_and_restore
     domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
     s.apply("platform", &domain).await;
     let (plan, entry) = wait_restore_pending(&s, "team").await;
-    let location = format!("s3://{BUCKET}/team/e2e/{}/platform/team/", s.namespace.name);
     assert_eq!(entry.backup_location.as_deref(), Some(location.as_str()));
 
     // The operator asked, the agent backed up, and only then was the app stopped and the space

@@ -23,6 +23,7 @@ pub(crate) const LAST_ACTIVITY: &str = "studio-operator.io/last-activity";
 pub(crate) const LAST_BACKUP: &str = "studio-operator.io/last-backup";
 const BACKUP_REQUESTED: &str = "studio-operator.io/backup-requested";
 const RESTORE_FROM: &str = "studio-operator.io/restore-from";
+const BACKUP_LOCATION: &str = "studio-operator.io/backup-location";
 
 fn ago(seconds: i64) -> String {
     (Utc::now() - chrono::Duration::seconds(seconds)).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -335,6 +336,42 @@ async fn a_space_recreated_for_a_new_app_type_restores_its_backup_into_the_new_s
             .space_data
             .is_none_or(|d| d.backups.is_empty() && d.approved_loss.is_empty()),
         "the backup is used up by the new space and no approval is left over"
+    );
+}
+
+/// The app of a space started before `spaceBackup.s3Uri` moved: its agent still backs up to the
+/// old location and says so in `backup-location`. A recreation in the same change restores the
+/// new space from there, not from the new location where nothing is yet.
+#[tokio::test]
+async fn a_recreation_restores_from_where_the_agent_backed_up_after_s3_uri_moved() {
+    let s = setup("sd-moved").await;
+    let arns = domain_with_spaces(&s, backed_up_domain(), &[("team", "JupyterLab")]).await;
+    let old_location = format!("s3://studio-backups/team/e2e/{}/platform/team/", s.namespace.name);
+    agent_tags(
+        &s,
+        &arns[0],
+        &[
+            (LAST_ACTIVITY, ago(600)),
+            (LAST_BACKUP, ago(300)),
+            (BACKUP_LOCATION, old_location.clone()),
+        ],
+    )
+    .await;
+    let mut domain = backed_up_domain();
+    domain["spec"]["spaceBackup"]["s3Uri"] = json!("s3://studio-backups-2/moved");
+    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
+    s.apply("platform", &domain).await;
+    let (plan, entry) = wait_restore_pending(&s, "team").await;
+    assert_eq!(entry.backup_location.as_deref(), Some(old_location.as_str()));
+    let spaces: Api<SharedSpace> = Api::namespaced(s.client.clone(), &s.namespace.name);
+    let new_arn = wait_for(&spaces, "team", "in the new domain", |o| {
+        let st = o.status.clone()?;
+        (st.domain_id.as_deref() == Some(plan.new_domain_id.as_str())).then_some(st.space_arn.clone()?)
+    })
+    .await;
+    assert_eq!(
+        tag(&s, &new_arn, RESTORE_FROM).await.as_deref(),
+        Some(old_location.as_str())
     );
 }
 

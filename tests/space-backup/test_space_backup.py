@@ -454,6 +454,8 @@ def test_round_trip_incremental_and_deletions(new_space, clean_s3):
     manifest = json.loads(clean_s3.client.get_object(Bucket=BUCKET, Key=manifest_key)["Body"].read())
     assert {e["p"] for e in manifest["entries"]} == set(expected)
     assert manifest["scan_started"] == source.tags()[agent.LAST_BACKUP]
+    # Where it is, for a restore after the domain's s3Uri changed.
+    assert source.tags()[agent.LOCATION] == source.uri
     objects = {c["key"] for c in calls if c["operation"] == "PutObject" and "/objects/" in c["key"]}
     assert len(objects) == len({v[4] for v in expected.values() if v[0] == "f"}) - 1  # all but the big one
 

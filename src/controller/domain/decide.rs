@@ -119,6 +119,8 @@ pub struct Facts {
     pub key: Result<KeyInfo, KeyProblem>,
     /// The key of `spec.spaceBackup`, verified like the domain's (when it backs spaces up).
     pub backup_key: Option<Result<KeyInfo, KeyProblem>>,
+    /// `<s3Uri>/<cluster>/<namespace>/<name>/` of `spec.spaceBackup`.
+    pub backup_prefix: Option<String>,
     /// The recreation status records as in progress.
     pub recreation: Option<RecreationStatus>,
     /// The domain found in AWS (by status, by `spec.adopt` or by ownership tags).
@@ -168,6 +170,7 @@ impl Facts {
             guardrails,
             key: Err(KeyProblem::NotFound("not checked".into())),
             backup_key: None,
+            backup_prefix: None,
             recreation: None,
             domain: None,
             tags: BTreeMap::new(),
@@ -359,6 +362,12 @@ pub fn decide(spec: &StudioDomainSpec, name: &str, object: &str, facts: &Facts) 
         return decided.end(End::Progress {
             reason: "Recreating",
             message: "recreating the domain".into(),
+        });
+    }
+    if let Some(problem) = facts.backup_prefix.as_deref().and_then(rules::backup_prefix_problem) {
+        return decided.end(End::Stalled {
+            reason: "InvalidBackupLocation",
+            message: problem,
         });
     }
     if let (Some(Err(problem)), Some(backup)) = (&facts.backup_key, &spec.space_backup) {
@@ -1024,6 +1033,7 @@ mod tests {
             guardrails,
             key: key(row),
             backup_key: None,
+            backup_prefix: None,
             recreation: row.recreation.as_ref().map(|phase| RecreationStatus {
                 phase: phase.clone(),
                 old_domain_id: "d-old".into(),

@@ -352,6 +352,7 @@ async fn observe(
         guardrails,
         key,
         backup_key,
+        backup_prefix: backup_target(pass).map(|target| target.prefix),
         recreation: pass.status.recreation.clone(),
         domain,
         tags,

@@ -101,6 +101,24 @@ fn key_id_of(key: &str) -> &str {
     key.rsplit_once(":key/").map(|(_, id)| id).unwrap_or(key)
 }
 
+/// The longest space name SageMaker takes.
+const MAX_SPACE_NAME: usize = 63;
+/// The longest tag value SageMaker takes; a space's backup location is its `restore-from` tag.
+const MAX_TAG_VALUE: usize = 256;
+
+/// Why the backup prefix `<s3Uri>/<cluster>/<namespace>/<name>/` cannot name every space's
+/// backup in a `restore-from` tag, if it cannot: found before anything is backed up there, not
+/// when a recreation fails to create a space.
+pub fn backup_prefix_problem(prefix: &str) -> Option<String> {
+    let longest = prefix.len() + MAX_SPACE_NAME + 1;
+    (longest > MAX_TAG_VALUE).then(|| {
+        format!(
+            "spec.spaceBackup.s3Uri: a space's backup location {prefix}<space name>/ is a tag value of at most {MAX_TAG_VALUE} characters (the restore after a recreation reads it); shorten s3Uri by {} characters",
+            longest - MAX_TAG_VALUE
+        )
+    })
+}
+
 /// The domain's name in AWS.
 pub fn domain_name(spec: &StudioDomainSpec, metadata_name: &str) -> String {
     spec.domain_name.clone().unwrap_or_else(|| metadata_name.to_string())
@@ -445,6 +463,16 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_backup_prefix_leaves_room_for_the_longest_space_name_in_a_tag() {
+        let fits = format!("s3://b/{}/", "p".repeat(256 - 64 - 8));
+        assert_eq!(fits.len() + 64, 256);
+        assert_eq!(backup_prefix_problem(&fits), None);
+        let long = format!("s3://b/{}/", "p".repeat(256 - 64 - 7));
+        let problem = backup_prefix_problem(&long).unwrap();
+        assert!(problem.ends_with("shorten s3Uri by 1 characters"), "{problem}");
+    }
 
     #[test]
     fn a_tenancy_selector_on_labels_anyone_may_set_is_flagged() {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 use crate::api::ApprovalRequest;
-pub use crate::ownership::{BACKUP_REQUESTED, LAST_ACTIVITY, LAST_BACKUP, RESTORE_FROM, RESTORED};
+pub use crate::ownership::{BACKUP_LOCATION, BACKUP_REQUESTED, LAST_ACTIVITY, LAST_BACKUP, RESTORE_FROM, RESTORED};
 
 /// The annotation that approves losing the data of the spaces a pending request names.
 pub const APPROVE_DATA_LOSS: &str = "studio-operator.io/approve-data-loss";
@@ -59,6 +59,8 @@ impl SpaceFacts {
 pub struct BackupTarget {
     /// `<s3Uri>/<cluster>/<namespace>/<name>/`: a space's backup is this plus its name and `/`.
     pub prefix: String,
+    /// `<cluster>/<namespace>/<name>/`, the part of the prefix no `s3Uri` change moves.
+    pub key: String,
     /// How long a requested final backup may take.
     pub final_backup_timeout: Duration,
 }
@@ -67,6 +69,17 @@ impl BackupTarget {
     /// Where the backup of the space `name` lives.
     pub fn location(&self, name: &str) -> String {
         format!("{}{name}/", self.prefix)
+    }
+
+    /// Where the newest backup of `space` is: where its agent says it wrote it (an app started
+    /// before an `s3Uri` change still backs up to the old location), if that is this domain's
+    /// key and space name under some `s3://` location; else where the spec puts it.
+    pub fn newest(&self, space: &SpaceFacts) -> String {
+        let suffix = format!("/{}{}/", self.key, space.name);
+        match space.tags.get(BACKUP_LOCATION) {
+            Some(said) if said.starts_with("s3://") && said.ends_with(&suffix) => said.clone(),
+            _ => self.location(&space.name),
+        }
     }
 }
 
@@ -109,7 +122,7 @@ pub fn judge(space: &SpaceFacts, backup: Option<&BackupTarget>, now: DateTime<Ut
     if let Some(newest_alive) = space.alive_apps.iter().copied().reduce(f64::max) {
         // A request counts only for the apps that ran when it was made.
         return match requested.filter(|r| *r >= epoch(newest_alive)) {
-            Some(r) if served(r) => Verdict::BackedUp(backup.location(&space.name)),
+            Some(r) if served(r) => Verdict::BackedUp(backup.newest(space)),
             Some(r) if now - r <= backup.final_backup_timeout => Verdict::Waiting(r),
             Some(r) => Verdict::Unsafe(format!(
                 "the final backup requested at {} did not complete within {} minutes (is the space-backup agent running in its app?)",
@@ -132,7 +145,7 @@ pub fn judge(space: &SpaceFacts, backup: Option<&BackupTarget>, now: DateTime<Ut
     };
     let stopped_after_request = requested.is_some_and(|r| served(r) && space.newest_app.is_none_or(|n| epoch(n) <= r));
     if covered || stopped_after_request {
-        return Verdict::BackedUp(backup.location(&space.name));
+        return Verdict::BackedUp(backup.newest(space));
     }
     Verdict::Unsafe(format!(
         "its last backup ({}) is older than its last activity ({})",
@@ -271,6 +284,7 @@ mod tests {
     fn target() -> BackupTarget {
         BackupTarget {
             prefix: "s3://b/p/c/ns/studio/".into(),
+            key: "c/ns/studio/".into(),
             final_backup_timeout: Duration::minutes(15),
         }
     }
@@ -287,6 +301,39 @@ mod tests {
     }
 
     const NOW: &str = "2026-12-02T12:00:00Z";
+
+    #[test]
+    fn the_newest_backup_is_where_the_agent_wrote_it_if_that_is_this_spaces_key() {
+        let now = at(NOW);
+        let backed_up = |location: &str| {
+            let facts = space(
+                "a",
+                &[
+                    (LAST_ACTIVITY, "2026-12-02T10:00:00Z"),
+                    (LAST_BACKUP, "2026-12-02T10:00:00Z"),
+                    (BACKUP_LOCATION, location),
+                ],
+            );
+            judge(&facts, Some(&target()), now)
+        };
+        // Written by an app started before spaceBackup.s3Uri changed.
+        assert_eq!(
+            backed_up("s3://old-bucket/q/c/ns/studio/a/"),
+            Verdict::BackedUp("s3://old-bucket/q/c/ns/studio/a/".into())
+        );
+        // Another domain's, another space's, or not S3: the spec's location.
+        for foreign in [
+            "s3://old-bucket/q/c/other-ns/studio/a/",
+            "s3://old-bucket/q/c/ns/studio/b/",
+            "https://example.com/c/ns/studio/a/",
+        ] {
+            assert_eq!(
+                backed_up(foreign),
+                Verdict::BackedUp("s3://b/p/c/ns/studio/a/".into()),
+                "{foreign}"
+            );
+        }
+    }
 
     #[test]
     fn a_stopped_space_is_safe_only_when_its_backup_covers_its_activity() {

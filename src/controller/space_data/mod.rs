@@ -27,8 +27,10 @@ pub const WAITING_FOR_SPACE: &str = "WaitingForSpace";
 /// Where a StudioDomain's spaces are backed up: the key `<cluster>/<namespace>/<name>` stays the
 /// same across a recreation, so a new space finds its predecessor's data.
 pub fn target(backup: &SpaceBackup, cluster_id: &str, namespace: &str, name: &str) -> BackupTarget {
+    let key = format!("{cluster_id}/{namespace}/{name}/");
     BackupTarget {
-        prefix: format!("{}/{cluster_id}/{namespace}/{name}/", backup.s3_uri),
+        prefix: format!("{}/{key}", backup.s3_uri),
+        key,
         final_backup_timeout: Duration::minutes(backup.final_backup_timeout_minutes.into()),
     }
 }
@@ -148,7 +150,7 @@ pub fn fate(space: &SpaceFacts, backup: Option<&BackupTarget>, now: DateTime<Utc
         Verdict::NoEbsData => (None, false),
         Verdict::BackedUp(location) => (Some(format!("{}, backed up to {location}", space.ebs_size())), false),
         Verdict::RequestBackup | Verdict::Waiting(_) => {
-            let location = backup.map(|b| b.location(&space.name)).unwrap_or_default();
+            let location = backup.map(|b| b.newest(space)).unwrap_or_default();
             (
                 Some(format!(
                     "{}, its running app is backed up to {location} before it is deleted",
