@@ -375,6 +375,25 @@ async fn a_recreation_restores_from_where_the_agent_backed_up_after_s3_uri_moved
     );
 }
 
+/// A backup location too long for a space's `restore-from` tag is refused before anything is
+/// created: not found only when a recreation cannot create a space.
+#[tokio::test]
+async fn a_backup_location_too_long_for_the_restore_tag_stalls_the_domain_before_any_call() {
+    let s = setup("sd-long").await;
+    s.key("alias/studio").await;
+    let mut domain = backed_up_domain();
+    domain["spec"]["spaceBackup"]["s3Uri"] = json!(format!("s3://studio-backups/{}", "p".repeat(200)));
+    s.apply("platform", &domain).await;
+    let stalled = s.wait_condition("platform", "Stalled", "True").await;
+    let stalled = condition(&stalled.status.unwrap().conditions, "Stalled")
+        .unwrap()
+        .clone();
+    assert_eq!(stalled.reason, "InvalidBackupLocation", "{stalled:?}");
+    assert!(stalled.message.contains("shorten s3Uri by"), "{}", stalled.message);
+    assert_eq!(s.control().count("CreateDomain", None), 0);
+    assert_eq!(s.control().count("CreateStudioLifecycleConfig", None), 0);
+}
+
 #[tokio::test]
 async fn deleting_a_domain_holds_for_a_stale_space_until_its_backup_catches_up() {
     let s = setup("sd-domain").await;
