@@ -59,15 +59,9 @@ pub fn app_type_allowed(rules: &GuardrailRules, app_type: &str) -> bool {
         || rules.allowed_app_types.iter().any(|t| t.as_str() == app_type)
 }
 
-/// Checks a StudioDomain spec.
-pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    if rules.require_vpc_only && spec.network.access_type != AccessType::VpcOnly {
-        findings.push(Finding::new(
-            "requireVpcOnly",
-            "network.accessType PublicInternetOnly (set VpcOnly)",
-        ));
-    }
+/// Where a domain acts and where its users' data goes: the AWS role it assumes and the bucket
+/// its spaces are backed up to.
+fn check_destinations(rules: &GuardrailRules, spec: &StudioDomainSpec, findings: &mut Vec<Finding>) {
     if let Some(role) = &spec.aws.role_arn
         && !allowed(&rules.allowed_aws_roles, role)
     {
@@ -81,6 +75,18 @@ pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Find
             format!("{} (spaceBackup.s3Uri)", backup.s3_uri),
         ));
     }
+}
+
+/// Checks a StudioDomain spec.
+pub fn check_domain(rules: &GuardrailRules, spec: &StudioDomainSpec) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    if rules.require_vpc_only && spec.network.access_type != AccessType::VpcOnly {
+        findings.push(Finding::new(
+            "requireVpcOnly",
+            "network.accessType PublicInternetOnly (set VpcOnly)",
+        ));
+    }
+    check_destinations(rules, spec, &mut findings);
     if let Some(space) = &spec.default_space_settings {
         check_roles(rules, &space.effective(), "defaultSpaceSettings", &mut findings);
     }

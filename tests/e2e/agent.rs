@@ -220,11 +220,7 @@ fn seq_of(calls: &[CallRecord], what: impl Fn(&CallRecord) -> bool) -> Vec<u64> 
 #[tokio::test]
 async fn the_real_agent_backs_a_running_space_up_before_a_recreation_and_restores_it_into_the_new_space() {
     let s = setup("agent-loop").await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&crate::support::operator::sdk_config(&s.operator.emulator.endpoint()))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s.s3();
     s3.create_bucket().bucket(BUCKET).send().await.unwrap();
     let arns = domain_with_spaces(&s, backed_up_domain(), &[("team", "JupyterLab")]).await;
     let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();

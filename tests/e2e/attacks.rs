@@ -344,11 +344,7 @@ async fn a_tenant_cannot_squat_a_name_outside_its_prefix() {
 #[tokio::test]
 async fn a_tenant_cannot_send_backups_to_a_location_its_guardrail_does_not_allow() {
     let s = crate::domain::setup_sweeping("atk-backups").await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&crate::support::operator::sdk_config(&s.operator.emulator.endpoint()))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s.s3();
     let key = format!("b/e2e/{}/platform/", s.namespace.name);
     for bucket in ["team-a-backups", "team-b-backups"] {
         s3.create_bucket().bucket(bucket).send().await.unwrap();

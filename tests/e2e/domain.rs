@@ -60,6 +60,16 @@ impl Setup {
         self.operator.emulator.control()
     }
 
+    /// An S3 client of the emulator (path-style, as behind any endpoint override).
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let config = sdk_config(&self.operator.emulator.endpoint());
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&config)
+                .force_path_style(true)
+                .build(),
+        )
+    }
+
     /// A customer managed symmetric key with an alias; returns its ARN.
     pub async fn key(&self, alias: &str) -> String {
         let key = self.kms.create_key().send().await.unwrap().key_metadata.unwrap();

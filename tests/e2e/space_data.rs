@@ -479,11 +479,7 @@ async fn wait_event(s: &Setup, reason: &str, text: &str) {
 #[tokio::test]
 async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_nothing_else_is() {
     let s = crate::domain::setup_sweeping("sd-retention").await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&crate::support::operator::sdk_config(&s.operator.emulator.endpoint()))
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = s.s3();
     let bucket = "retention-backups";
     s3.create_bucket().bucket(bucket).send().await.unwrap();
     let key = format!("team/e2e/{}/platform/", s.namespace.name);
