@@ -772,3 +772,106 @@ async fn a_renamed_profile_gets_its_backed_up_studio_ui_space_again_restoring_it
     );
     assert_eq!(s.control().count("DeleteSpace", Some("ok")), 1);
 }
+
+/// A console user makes a space of the name a backed-up Studio UI space had, in the new domain,
+/// before the operator makes it again (the operator's CreateSpace is held 3 s). The operator
+/// leaves that space alone: the plan says NotRestored and a Warning Event says where the home
+/// stays and how to restore it.
+#[tokio::test]
+async fn a_ui_space_name_taken_in_the_new_domain_is_left_alone_and_the_event_says_where_the_home_is() {
+    use aws_emulator::{FaultKind, FaultRule};
+
+    let s = setup("sd-ui-taken").await;
+    domain_with_ui_space(&s, 30).await;
+    let mut domain = backed_up_domain();
+    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
+    s.apply("platform", &domain).await;
+    let blocked = s.wait_condition("platform", "Stalled", "True").await.status.unwrap();
+    let token = blocked.pending_approval.expect("the request is in status").token;
+    s.control().inject_fault(FaultRule {
+        target: "CreateSpace".into(),
+        kind: FaultKind::Slow,
+        probability: None,
+        count: Some(1),
+        delay_ms: Some(3000),
+    });
+    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": token}}});
+    s.domains
+        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
+    let new_id = wait::until("the operator's CreateSpace held", Duration::from_secs(120), || async {
+        let plan = s
+            .domains
+            .get("platform")
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .and_then(|st| st.migration_plan);
+        match plan {
+            Some(plan) if s.control().faults().is_empty() => Ok(plan.new_domain_id),
+            _ => Err("not yet".to_string()),
+        }
+    })
+    .await;
+    ui_private_space(&s, &new_id, "alice-notes", "alice", Some(5)).await;
+
+    let location = format!(
+        "s3://studio-backups/team/e2e/{}/platform/alice-notes/",
+        s.namespace.name
+    );
+    wait_event(
+        &s,
+        "BackupNotRestored",
+        &format!("space alice-notes in domain {new_id} was made by someone else before the operator could make it restoring; its home from before the recreation stays backed up at {location}"),
+    )
+    .await;
+    let entry = wait::until("NotRestored in the plan", Duration::from_secs(60), || async {
+        let plan = s
+            .domains
+            .get("platform")
+            .await
+            .map_err(|e| e.to_string())?
+            .status
+            .and_then(|st| st.migration_plan);
+        let entry = plan.and_then(|p| p.entries.into_iter().find(|e| e.name == "alice-notes"));
+        match entry {
+            Some(e) if e.restore.as_deref() == Some("NotRestored") => Ok(e),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(entry.backup_location.as_deref(), Some(location.as_str()));
+    // The console user's space, untouched: its size, no restore-from, never deleted.
+    let taken = s
+        .sagemaker
+        .describe_space()
+        .domain_id(&new_id)
+        .space_name("alice-notes")
+        .send()
+        .await
+        .unwrap();
+    let ebs = taken
+        .space_settings()
+        .and_then(|s| s.space_storage_settings())
+        .and_then(|s| s.ebs_storage_settings())
+        .and_then(|e| e.ebs_volume_size_in_gb());
+    assert_eq!(ebs, Some(5));
+    assert_eq!(tag(&s, taken.space_arn().unwrap(), RESTORE_FROM).await, None);
+    assert_eq!(
+        s.control().count("CreateSpace", Some("ResourceInUse")),
+        1,
+        "the operator's, refused"
+    );
+    let deleted_in_new: Vec<_> = s
+        .control()
+        .calls()
+        .into_iter()
+        .filter(|c| c.operation == "DeleteSpace" && c.members["DomainId"] == new_id.as_str())
+        .collect();
+    assert!(deleted_in_new.is_empty(), "{deleted_in_new:#?}");
+    assert!(
+        s.events("UnmanagedSpaceRecreated").await.is_empty(),
+        "nothing claims it was made again"
+    );
+}

@@ -19,7 +19,7 @@ use crate::controller::driver::Pass;
 use crate::controller::error::ReconcileError;
 use crate::controller::holdings::{self, Standing};
 use crate::controller::report::Happening;
-use crate::controller::space_data::{self, WAITING_FOR_SPACE};
+use crate::controller::space_data::{self, NOT_RESTORED, WAITING_FOR_SPACE};
 use crate::controller::teardown::TeardownState;
 use crate::status::Want;
 
@@ -328,8 +328,10 @@ pub async fn make_unmanaged_spaces(
     for (entry, space, location) in unmanaged_to_make(plan, owner_ready, |name| spaces.get(name).is_some(), &declared) {
         let create = space_data::remake(&entry.name, space, &space.owner, location, &ctx.config.cluster_id);
         match session.create_space(domain_id, &create).await {
-            // Made meanwhile (by a person, or by this pass before a restart): the plan reports it.
-            Ok(_) | Err(AwsError::InUse { .. }) => {}
+            Ok(_) => {}
+            // Made meanwhile (by this pass before a restart, or by a person: the plan and the
+            // BackupNotRestored Event then say so).
+            Err(AwsError::InUse { .. }) => continue,
             Err(error) => return Err(error.into()),
         }
         made.push(format!(
@@ -374,6 +376,7 @@ pub async fn fill_new_uids(
         .members(session, domain_id, MemberType::Space, ttl)
         .await?;
     let mut plan = plan.clone();
+    let mut not_restored = Vec::new();
     for entry in plan.entries.iter_mut().filter(|e| open(e)) {
         let listing = if entry.kind == KIND_PROFILE { &profiles } else { &spaces };
         if listing.get(&entry.name).is_none() {
@@ -385,14 +388,30 @@ pub async fn fill_new_uids(
             session.describe_space(domain_id, &entry.name).await?
         };
         let Some(details) = details else { continue };
-        if entry.backup_location.is_some() {
-            entry.restore =
-                space_data::restore_state(&session.list_tags(&details.arn).await?).or(Some("NotRestored".into()));
+        if let Some(location) = &entry.backup_location {
+            let state = space_data::restore_state(&session.list_tags(&details.arn).await?)
+                .unwrap_or_else(|| NOT_RESTORED.into());
+            if state == NOT_RESTORED && entry.restore.as_deref() != Some(NOT_RESTORED) {
+                not_restored.push(not_restored_note(&entry.name, domain_id, location));
+            }
+            entry.restore = Some(state);
         }
         entry.new_uid = details.home_efs_uid;
     }
     pass.status.migration_plan = Some(plan);
+    for note in not_restored {
+        pass.event(Happening::warning("BackupNotRestored", note)).await;
+    }
     Ok(())
+}
+
+/// What to say of a space someone else made in the new domain before the operator could make
+/// it restoring: where its predecessor's home is, and how to restore it there.
+fn not_restored_note(name: &str, domain_id: &str, location: &str) -> String {
+    format!(
+        "space {name} in domain {domain_id} was made by someone else before the operator could make it restoring; its home from before the recreation stays backed up at {location}; to restore it into that space, tag it {}={location} while its home is empty (the agent restores it in a running app or at the next start)",
+        crate::ownership::RESTORE_FROM
+    )
 }
 
 #[cfg(test)]

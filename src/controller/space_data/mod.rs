@@ -23,6 +23,9 @@ use gate::{BackupTarget, Gate, GateFacts, SpaceFacts, Verdict};
 
 /// The restore state of a space in a migration plan whose new space is not created yet.
 pub const WAITING_FOR_SPACE: &str = "WaitingForSpace";
+/// The restore state of a space someone else made in the new domain first, without
+/// `restore-from`: its predecessor's backup was not restored into it.
+pub const NOT_RESTORED: &str = "NotRestored";
 
 /// Where a StudioDomain's spaces are backed up: the key `<cluster>/<namespace>/<name>` stays the
 /// same across a recreation, so a new space finds its predecessor's data.
