@@ -19,7 +19,9 @@ use studio_operator::api::SharedSpace;
 
 use crate::domain::{Setup, setup};
 use crate::profile::{app, launch, wait_for};
-use crate::space_data::{LAST_ACTIVITY, LAST_BACKUP, backed_up_domain, domain_with_spaces, tag, wait_restore_pending};
+use crate::space_data::{
+    LAST_ACTIVITY, LAST_BACKUP, backed_up_domain, domain_with_spaces, tag, wait_restore, wait_restore_pending,
+};
 use crate::support::wait::{self, has};
 
 const BUCKET: &str = "studio-backups";
@@ -306,32 +308,5 @@ async fn the_real_agent_backs_a_running_space_up_before_a_recreation_and_restore
     .await;
     assert_eq!(tree(&new.home()), want, "agent log:\n{}", new.log());
     wait_agent_tag(&s, &new_arn, "studio-operator.io/restored", None, &new).await;
-    let restored = wait_restore_pending_over(&s, "team").await;
-    assert!(restored.starts_with("Restored "), "{restored}");
-}
-
-/// The migration plan's restore state of `name` once it is no longer Pending.
-async fn wait_restore_pending_over(s: &Setup, name: &str) -> String {
-    wait::until(
-        "the migration plan shows the restore",
-        Duration::from_secs(60),
-        || async move {
-            let st = s
-                .domains
-                .get("platform")
-                .await
-                .map_err(|e| e.to_string())?
-                .status
-                .unwrap_or_default();
-            let entry = st
-                .migration_plan
-                .and_then(|p| p.entries.into_iter().find(|e| e.name == name))
-                .ok_or("no entry")?;
-            match entry.restore {
-                Some(r) if r != "Pending" => Ok(r),
-                other => Err(format!("{other:?}")),
-            }
-        },
-    )
-    .await
+    wait_restore(&s, "team", "Restored", |r| r.starts_with("Restored ")).await;
 }

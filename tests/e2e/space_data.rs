@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
+use aws_sdk_sagemaker::operation::describe_space::DescribeSpaceOutput;
 use chrono::{SecondsFormat, Utc};
 use kube::Api;
 use kube::api::{DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
-use studio_operator::api::{MigrationEntry, MigrationPlan, SharedSpace, UserProfile};
+use studio_operator::api::{ApprovalRequest, MigrationEntry, MigrationPlan, SharedSpace, UserProfile};
 
 use crate::domain::{Setup, domain_manifest, setup};
 use crate::profile::{app, apply, launch, profile_manifest, ui_private_space, wait_for, wait_gone, wait_profile};
@@ -581,30 +582,44 @@ async fn with_retention_in_days_a_gone_spaces_backup_is_deleted_after_them_and_n
 
 /// The migration plan once its entry for the space `name` says `restore: Pending` (the new
 /// space carries `restore-from`), with that entry.
-pub(crate) async fn wait_restore_pending(s: &Setup, name: &str) -> (MigrationPlan, MigrationEntry) {
-    let domains = s.domains.clone();
+/// The migration plan of the StudioDomain `platform`, once it has one.
+async fn migration_plan(s: &Setup) -> Result<MigrationPlan, String> {
+    let status = s
+        .domains
+        .get("platform")
+        .await
+        .map_err(|e| e.to_string())?
+        .status
+        .unwrap_or_default();
+    match status.migration_plan {
+        Some(plan) => Ok(plan),
+        None => Err(format!("no migration plan: {:?}", status.conditions)),
+    }
+}
+
+/// Waits until the plan's entry `name` has a restore state that `accept` takes.
+pub(crate) async fn wait_restore(
+    s: &Setup,
+    name: &str,
+    what: &str,
+    accept: impl Fn(&str) -> bool,
+) -> (MigrationPlan, MigrationEntry) {
     wait::until(
-        &format!("migration plan: {name} restore Pending"),
+        &format!("migration plan: {name} {what}"),
         Duration::from_secs(120),
-        || {
-            let domains = domains.clone();
-            async move {
-                let st = domains
-                    .get("platform")
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .status
-                    .unwrap_or_default();
-                let plan = st.migration_plan.clone().ok_or_else(|| format!("{st:#?}"))?;
-                let entry = plan.entries.iter().find(|e| e.name == name).cloned();
-                match entry {
-                    Some(e) if e.restore.as_deref() == Some("Pending") => Ok((plan, e)),
-                    _ => Err(format!("{st:#?}")),
-                }
+        || async {
+            let plan = migration_plan(s).await?;
+            match plan.entries.iter().find(|e| e.name == name).cloned() {
+                Some(e) if e.restore.as_deref().is_some_and(&accept) => Ok((plan, e)),
+                other => Err(format!("{other:?}")),
             }
         },
     )
     .await
+}
+
+pub(crate) async fn wait_restore_pending(s: &Setup, name: &str) -> (MigrationPlan, MigrationEntry) {
+    wait_restore(s, name, "restore Pending", |r| r == "Pending").await
 }
 
 /// A Ready domain that backs spaces up, the profile alice and her private JupyterLab space
@@ -614,42 +629,51 @@ async fn domain_with_ui_space(s: &Setup, ebs_gb: i32) -> String {
     domain_with_spaces(s, backed_up_domain(), &[]).await;
     let domain_id = s.wait_ready("platform").await.status.unwrap().domain_id.unwrap();
     ui_private_space(s, &domain_id, "alice-notes", "alice", Some(ebs_gb)).await;
-    let space = s
-        .sagemaker
-        .describe_space()
-        .domain_id(&domain_id)
-        .space_name("alice-notes")
-        .send()
-        .await
-        .unwrap();
+    let space = describe_space(s, &domain_id, "alice-notes").await;
     let arn = space.space_arn().unwrap();
     agent_tags(s, arn, &[(LAST_ACTIVITY, ago(600)), (LAST_BACKUP, ago(300))]).await;
     domain_id
+}
+
+/// Moves `platform` to another VPC and approves the recreation, which the Studio UI space holds
+/// (it is no resource's); returns the request approved.
+async fn recreate_approving(s: &Setup) -> ApprovalRequest {
+    let mut domain = backed_up_domain();
+    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
+    s.apply("platform", &domain).await;
+    let blocked = s.wait_condition("platform", "Stalled", "True").await.status.unwrap();
+    let request = blocked.pending_approval.expect("the request is in status");
+    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": request.token}}});
+    s.domains
+        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
+        .await
+        .unwrap();
+    request
+}
+
+/// The space `name` of a domain, as DescribeSpace gives it.
+async fn describe_space(s: &Setup, domain_id: &str, name: &str) -> DescribeSpaceOutput {
+    s.sagemaker
+        .describe_space()
+        .domain_id(domain_id)
+        .space_name(name)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
 async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_restores_it() {
     let s = setup("sd-ui-space").await;
     let old_id = domain_with_ui_space(&s, 30).await;
-
-    let mut domain = backed_up_domain();
-    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
-    s.apply("platform", &domain).await;
-    // The UI space is no resource's: deleting it needs the recreation's approval.
-    let blocked = s.wait_condition("platform", "Stalled", "True").await.status.unwrap();
-    let blocked = blocked.pending_approval.expect("the request is in status");
+    let request = recreate_approving(&s).await;
     assert!(
-        blocked
+        request
             .deletes
             .iter()
             .any(|d| d.contains("space alice-notes (not managed by studio-operator; EBS 30 GB, backed up to")),
-        "{blocked:?}"
+        "{request:?}"
     );
-    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": blocked.token}}});
-    s.domains
-        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
-        .await
-        .unwrap();
 
     let location = format!(
         "s3://studio-backups/team/e2e/{}/platform/alice-notes/",
@@ -663,14 +687,7 @@ async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_resto
     assert_eq!((made.owner.as_str(), made.ebs_gb), ("alice", Some(30)));
 
     // As it was: alice's private JupyterLab space of 30 GB, restoring its backup, unmanaged.
-    let new = s
-        .sagemaker
-        .describe_space()
-        .domain_id(&new_id)
-        .space_name("alice-notes")
-        .send()
-        .await
-        .unwrap();
+    let new = describe_space(&s, &new_id, "alice-notes").await;
     assert_eq!(
         new.ownership_settings().and_then(|o| o.owner_user_profile_name()),
         Some("alice")
@@ -783,11 +800,7 @@ async fn a_ui_space_name_taken_in_the_new_domain_is_left_alone_and_the_event_say
 
     let s = setup("sd-ui-taken").await;
     domain_with_ui_space(&s, 30).await;
-    let mut domain = backed_up_domain();
-    domain["spec"]["network"]["vpcId"] = json!("vpc-0fedcba9876543210");
-    s.apply("platform", &domain).await;
-    let blocked = s.wait_condition("platform", "Stalled", "True").await.status.unwrap();
-    let token = blocked.pending_approval.expect("the request is in status").token;
+    // The operator's CreateSpace of the space made again is held 3 s: the console user is faster.
     s.control().inject_fault(FaultRule {
         target: "CreateSpace".into(),
         kind: FaultKind::Slow,
@@ -795,22 +808,12 @@ async fn a_ui_space_name_taken_in_the_new_domain_is_left_alone_and_the_event_say
         count: Some(1),
         delay_ms: Some(3000),
     });
-    let approve = json!({"metadata": {"annotations": {"studio-operator.io/approve-recreation": token}}});
-    s.domains
-        .patch("platform", &PatchParams::default(), &Patch::Merge(&approve))
-        .await
-        .unwrap();
+    recreate_approving(&s).await;
     let new_id = wait::until("the operator's CreateSpace held", Duration::from_secs(120), || async {
-        let plan = s
-            .domains
-            .get("platform")
-            .await
-            .map_err(|e| e.to_string())?
-            .status
-            .and_then(|st| st.migration_plan);
-        match plan {
-            Some(plan) if s.control().faults().is_empty() => Ok(plan.new_domain_id),
-            _ => Err("not yet".to_string()),
+        let plan = migration_plan(&s).await?;
+        match s.control().faults().is_empty() {
+            true => Ok(plan.new_domain_id),
+            false => Err("the fault is not consumed yet".to_string()),
         }
     })
     .await;
@@ -826,31 +829,10 @@ async fn a_ui_space_name_taken_in_the_new_domain_is_left_alone_and_the_event_say
         &format!("space alice-notes in domain {new_id} was made by someone else before the operator could make it restoring; its home from before the recreation stays backed up at {location}"),
     )
     .await;
-    let entry = wait::until("NotRestored in the plan", Duration::from_secs(60), || async {
-        let plan = s
-            .domains
-            .get("platform")
-            .await
-            .map_err(|e| e.to_string())?
-            .status
-            .and_then(|st| st.migration_plan);
-        let entry = plan.and_then(|p| p.entries.into_iter().find(|e| e.name == "alice-notes"));
-        match entry {
-            Some(e) if e.restore.as_deref() == Some("NotRestored") => Ok(e),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
+    let (_, entry) = wait_restore(&s, "alice-notes", "NotRestored", |r| r == "NotRestored").await;
     assert_eq!(entry.backup_location.as_deref(), Some(location.as_str()));
     // The console user's space, untouched: its size, no restore-from, never deleted.
-    let taken = s
-        .sagemaker
-        .describe_space()
-        .domain_id(&new_id)
-        .space_name("alice-notes")
-        .send()
-        .await
-        .unwrap();
+    let taken = describe_space(&s, &new_id, "alice-notes").await;
     let ebs = taken
         .space_settings()
         .and_then(|s| s.space_storage_settings())
