@@ -651,6 +651,26 @@ async fn recreate_approving(s: &Setup) -> ApprovalRequest {
     request
 }
 
+/// The EBS size a described space asks for.
+fn ebs_gb(space: &DescribeSpaceOutput) -> Option<i32> {
+    space
+        .space_settings()
+        .and_then(|s| s.space_storage_settings())
+        .and_then(|s| s.ebs_storage_settings())
+        .and_then(|e| e.ebs_volume_size_in_gb())
+}
+
+/// A space made again: it restores from `location` and no resource manages it.
+async fn assert_made_again_unmanaged(s: &Setup, space: &DescribeSpaceOutput, location: &str) {
+    let arn = space.space_arn().unwrap();
+    assert_eq!(tag(s, arn, RESTORE_FROM).await.as_deref(), Some(location));
+    assert_eq!(
+        tag(s, arn, "studio-operator.io/uid").await,
+        None,
+        "no resource manages it"
+    );
+}
+
 /// The space `name` of a domain, as DescribeSpace gives it.
 async fn describe_space(s: &Setup, domain_id: &str, name: &str) -> DescribeSpaceOutput {
     s.sagemaker
@@ -698,22 +718,10 @@ async fn a_recreation_makes_a_backed_up_space_from_the_studio_ui_again_and_resto
             .map(|t| t.as_str()),
         Some("Private")
     );
-    let settings = new.space_settings().unwrap();
-    assert_eq!(settings.app_type().map(|t| t.as_str()), Some("JupyterLab"));
-    assert_eq!(
-        settings
-            .space_storage_settings()
-            .and_then(|s| s.ebs_storage_settings())
-            .and_then(|e| e.ebs_volume_size_in_gb()),
-        Some(30)
-    );
-    let new_arn = new.space_arn().unwrap();
-    assert_eq!(tag(&s, new_arn, RESTORE_FROM).await.as_deref(), Some(location.as_str()));
-    assert_eq!(
-        tag(&s, new_arn, "studio-operator.io/uid").await,
-        None,
-        "no resource manages it"
-    );
+    let app_type = new.space_settings().and_then(|s| s.app_type());
+    assert_eq!(app_type.map(|t| t.as_str()), Some("JupyterLab"));
+    assert_eq!(ebs_gb(&new), Some(30));
+    assert_made_again_unmanaged(&s, &new, &location).await;
     wait_event(
         &s,
         "UnmanagedSpaceRecreated",
@@ -766,20 +774,8 @@ async fn a_renamed_profile_gets_its_backed_up_studio_ui_space_again_restoring_it
         "s3://studio-backups/team/e2e/{}/platform/alice-notes/",
         s.namespace.name
     );
-    let arn = new.space_arn().unwrap();
-    assert_eq!(tag(&s, arn, RESTORE_FROM).await.as_deref(), Some(location.as_str()));
-    assert_eq!(
-        tag(&s, arn, "studio-operator.io/uid").await,
-        None,
-        "no resource manages it"
-    );
-    assert_eq!(
-        new.space_settings()
-            .and_then(|s| s.space_storage_settings())
-            .and_then(|s| s.ebs_storage_settings())
-            .and_then(|e| e.ebs_volume_size_in_gb()),
-        Some(25)
-    );
+    assert_made_again_unmanaged(&s, &new, &location).await;
+    assert_eq!(ebs_gb(&new), Some(25));
     wait_event(&s, "UnmanagedSpaceRecreated", "made again for user profile alice-smith").await;
     let status = wait_profile(&profiles, "alice", "Ready", "True").await;
     assert!(
@@ -833,12 +829,7 @@ async fn a_ui_space_name_taken_in_the_new_domain_is_left_alone_and_the_event_say
     assert_eq!(entry.backup_location.as_deref(), Some(location.as_str()));
     // The console user's space, untouched: its size, no restore-from, never deleted.
     let taken = describe_space(&s, &new_id, "alice-notes").await;
-    let ebs = taken
-        .space_settings()
-        .and_then(|s| s.space_storage_settings())
-        .and_then(|s| s.ebs_storage_settings())
-        .and_then(|e| e.ebs_volume_size_in_gb());
-    assert_eq!(ebs, Some(5));
+    assert_eq!(ebs_gb(&taken), Some(5));
     assert_eq!(tag(&s, taken.space_arn().unwrap(), RESTORE_FROM).await, None);
     assert_eq!(
         s.control().count("CreateSpace", Some("ResourceInUse")),
